@@ -1,0 +1,1 @@
+"""SEAL layers: a ROS-free core (``seal_nodes.core``) and thin rclpy nodes (``seal_nodes.nodes``)."""

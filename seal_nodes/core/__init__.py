@@ -1,0 +1,1 @@
+"""ROS-free core of SEAL. Nothing under this package may import rclpy."""

@@ -1,0 +1,101 @@
+"""The declared action set of the thinker and its validation.
+
+Everything the thinker wants done goes through ``validate``: an action that is not declared,
+has the wrong arguments or names an object the agent does not know is refused with an
+``ActionError`` and never reaches an executor.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ARM = "arm"
+GUI = "gui"
+SYSTEM = "system"
+
+DIRECTIONS = ("left", "right")
+
+
+class ActionError(ValueError):
+    """An action the thinker may not execute; the message says why."""
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    executor: str
+    params: tuple[str, ...]
+    summary: str
+
+
+ACTION_SET: dict[str, ActionSpec] = {
+    spec.name: spec
+    for spec in (
+        ActionSpec("pick", ARM, ("object",), "pick up an object"),
+        ActionSpec("place", ARM, ("object", "target"), "put an object in/on a target"),
+        ActionSpec("push", ARM, ("object", "direction"), "push an object left or right"),
+        ActionSpec("point", ARM, ("object",), "point at an object"),
+        ActionSpec("home", ARM, (), "move the arm to its home pose"),
+        ActionSpec("click", GUI, ("target",), "click a described on-screen element"),
+        ActionSpec("type", GUI, ("target", "text"), "type text into an on-screen element"),
+        ActionSpec("stop", SYSTEM, (), "stop every running action"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    args: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        inner = ", ".join(f"{k}={v}" for k, v in self.args.items())
+        return f"{self.name}({inner})"
+
+    @property
+    def executor(self) -> str:
+        return ACTION_SET[self.name].executor
+
+
+def validate(action: Action, known_objects: set[str], known_targets: set[str] | None = None) -> Action:
+    """Return the action if it may be executed, else raise ActionError with the reason."""
+    spec = ACTION_SET.get(action.name)
+    if spec is None:
+        raise ActionError(f"unknown action {action.name!r}; declared: {sorted(ACTION_SET)}")
+    missing = [p for p in spec.params if not action.args.get(p)]
+    extra = [a for a in action.args if a not in spec.params]
+    if missing or extra:
+        raise ActionError(f"{action.name} takes {list(spec.params)}; missing {missing}, unexpected {extra}")
+    if "object" in spec.params and action.args["object"] not in known_objects:
+        raise ActionError(f"unknown object {action.args['object']!r}; known: {sorted(known_objects)}")
+    if "target" in spec.params and spec.executor == ARM:
+        targets = known_targets if known_targets is not None else {"bin"}
+        if action.args["target"] not in targets:
+            raise ActionError(f"unknown target {action.args['target']!r}; known: {sorted(targets)}")
+    if "direction" in spec.params and action.args["direction"] not in DIRECTIONS:
+        raise ActionError(f"direction must be one of {DIRECTIONS}")
+    return action
+
+
+def object_phrase(name: str) -> str:
+    """``red_cube`` → ``the red cube``."""
+    return "the " + name.replace("_", " ")
+
+
+def instruction_for(action: Action) -> str:
+    """The natural-language instruction an executor (VLA policy) receives."""
+    a = action.args
+    if action.name == "pick":
+        return f"pick up {object_phrase(a['object'])}"
+    if action.name == "place":
+        return f"put {object_phrase(a['object'])} in the {a['target']}"
+    if action.name == "push":
+        return f"push {object_phrase(a['object'])} {a['direction']}"
+    if action.name == "point":
+        return f"point at {object_phrase(a['object'])}"
+    if action.name == "home":
+        return "go home"
+    if action.name == "click":
+        return f"click {a['target']}"
+    if action.name == "type":
+        return f"type {a['text']!r} into {a['target']}"
+    return action.name

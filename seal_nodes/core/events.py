@@ -1,0 +1,74 @@
+"""Perception and feedback events: the currency of the SEAL loop.
+
+Mirrors ``seal_interfaces/msg/Event`` field for field so nodes convert 1:1.
+"""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+# Event types the stack emits. Perception layer first, then execution feedback.
+SPEECH_START = "speech_start"
+SPEECH_FRAGMENT = "speech_fragment"  # partial transcript while the user talks
+SPEECH_END = "speech_end"  # final transcript of one user turn
+INTERRUPT = "interrupt"
+BACKCHANNEL = "backchannel"
+SILENCE = "silence"
+NOISE = "noise"
+MUSIC = "music"
+LAUGH = "laugh"
+OBJECT_SEEN = "object_seen"
+SCENE_CHANGE = "scene_change"
+UI_CHANGE = "ui_change"
+AGENT_SPEECH_START = "agent_speech_start"  # TTS started playing an utterance
+AGENT_SPEECH_END = "agent_speech_end"  # TTS finished or was cut (payload: spoken_text, interrupted)
+ACTION_FEEDBACK = "action_feedback"
+ACTION_RESULT = "action_result"
+ERROR = "error"  # a node rejected bad input; text says why
+
+KNOWN_TYPES = frozenset(
+    {
+        SPEECH_START, SPEECH_FRAGMENT, SPEECH_END, INTERRUPT, BACKCHANNEL, SILENCE, NOISE,
+        MUSIC, LAUGH, OBJECT_SEEN, SCENE_CHANGE, UI_CHANGE, AGENT_SPEECH_START,
+        AGENT_SPEECH_END, ACTION_FEEDBACK, ACTION_RESULT, ERROR,
+    }
+)
+
+
+def new_trace_id() -> str:
+    """A short random id that follows one signal through every hop."""
+    return uuid.uuid4().hex[:16]
+
+
+def now_ns() -> int:
+    """Wall-clock nanoseconds; the same clock ROS stamps use (system time)."""
+    return time.time_ns()
+
+
+@dataclass
+class Event:
+    """One discrete event. ``stamp_ns`` is when the originating signal happened."""
+
+    type: str
+    stamp_ns: int
+    text: str = ""
+    confidence: float = 1.0
+    source: str = ""
+    trace_id: str = field(default_factory=new_trace_id)
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    def payload_json(self) -> str:
+        return json.dumps(self.payload, separators=(",", ":")) if self.payload else ""
+
+    @staticmethod
+    def parse_payload(payload_json: str) -> dict[str, Any]:
+        """Decode a message's payload_json; raises ValueError on malformed JSON."""
+        if not payload_json:
+            return {}
+        value = json.loads(payload_json)
+        if not isinstance(value, dict):
+            raise ValueError("payload_json must encode a JSON object")
+        return value

@@ -1,0 +1,184 @@
+"""Reasoning backends: given the context and what just happened, stream segments.
+
+A backend yields ``Segment``s of kind think / say / act / wait in the order it decides them;
+the thinker forwards each one as soon as it is yielded (speak while thinking). Backends are
+selected by name (``BACKENDS``); the ``commands`` backend is the reliable offline path that
+understands the stack's spoken commands without a language model.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Protocol
+
+from seal_nodes.core.actions import ACTION_SET, Action, object_phrase
+from seal_nodes.core.context import ACT, SAY, THINK, Segment
+
+COLORS = ("red", "green", "blue", "yellow", "orange", "purple")
+
+
+@dataclass
+class Trigger:
+    """Why the backend is asked to respond."""
+
+    kind: str  # "user" (a final transcript), "observation" (action result), "refusal"
+    text: str
+    payload: dict = field(default_factory=dict)
+
+
+@dataclass
+class ReasoningInput:
+    transcript: str
+    trigger: Trigger
+    known_objects: set[str]
+
+
+class ReasoningBackend(Protocol):
+    name: str
+
+    def respond(self, request: ReasoningInput) -> Iterator[Segment]:
+        """Yield think/say/act segments; an act segment's text is ``name(k=v, …)``."""
+        ...
+
+
+_COLOR = "|".join(COLORS)
+_OBJ = rf"(?:the |a |that )?(?P<color>{_COLOR}) (?:cube|block|box|one)"
+_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("stop", re.compile(r"\b(stop|halt|freeze|cancel)\b")),
+    ("place", re.compile(rf"\b(?:put|place|drop|throw) {_OBJ} (?:in|into|inside) (?:the )?(?P<target>bin|box)\b")),
+    ("push", re.compile(rf"\b(?:push|shove|slide) {_OBJ} (?:to the )?(?P<direction>left|right)\b")),
+    ("point", re.compile(rf"\b(?:point|show me) (?:at |to )?{_OBJ}")),
+    ("pick", re.compile(rf"\b(?:pick up|pick|grab|lift|take) {_OBJ}")),
+    ("home", re.compile(r"\b(?:go home|go back home|home position|return home)\b")),
+]
+_GREETING = re.compile(r"^\s*(hello|hi|hey|good (morning|afternoon|evening))\b")
+_THANKS = re.compile(r"\b(thank you|thanks)\b")
+_HOW_ARE_YOU = re.compile(r"\bhow are you\b")
+
+
+def parse_command(text: str) -> Action | None:
+    """The arm/system command in an utterance, or None. Pure pattern matching, no guessing."""
+    t = " ".join(text.lower().replace(",", " ").replace(".", " ").split())
+    for name, pattern in _PATTERNS:
+        m = pattern.search(t)
+        if not m:
+            continue
+        groups = m.groupdict()
+        args: dict[str, str] = {}
+        if "color" in groups and groups["color"]:
+            args["object"] = f"{groups['color']}_cube"
+        if groups.get("target"):
+            args["target"] = "bin"
+        if groups.get("direction"):
+            args["direction"] = groups["direction"]
+        return Action(name, args)
+    return None
+
+
+def format_action(action: Action) -> str:
+    return f"{action.name}({', '.join(f'{k}={v}' for k, v in action.args.items())})"
+
+
+_ACT_RE = re.compile(r"^\s*(?P<name>[a-z_]+)\((?P<args>.*)\)\s*$")
+
+
+def parse_action(text: str) -> Action:
+    """Inverse of format_action; raises ValueError on a malformed action string."""
+    m = _ACT_RE.match(text)
+    if not m:
+        raise ValueError(f"malformed action {text!r}; expected name(key=value, …)")
+    args: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in m["args"].split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"malformed argument {part!r} in {text!r}")
+        args[key.strip()] = value.strip()
+    return Action(m["name"], args)
+
+
+_CONFIRM = {
+    "pick": "Sure, picking up {obj}.",
+    "place": "Okay, putting {obj} in the bin.",
+    "push": "Pushing {obj} to the {direction}.",
+    "point": "That's {obj}, right there.",
+    "home": "Going back to the home pose.",
+    "stop": "Stopping.",
+}
+_DONE = {
+    "pick": "Done, I'm holding {obj}.",
+    "place": "Done, {obj} is in the bin.",
+    "push": "Done, I pushed {obj} {direction}.",
+    "point": "I'm pointing at {obj}.",
+    "home": "I'm back home.",
+}
+
+
+def _fill(template: str, action: Action) -> str:
+    return template.format(obj=object_phrase(action.args.get("object", "it")), direction=action.args.get("direction", ""))
+
+
+class CommandBackend:
+    """Offline, deterministic: greetings, small talk and the arm commands of the demo."""
+
+    name = "commands"
+
+    def respond(self, request: ReasoningInput) -> Iterator[Segment]:
+        trig = request.trigger
+        if trig.kind == "observation":
+            yield from self._on_result(trig)
+            return
+        if trig.kind == "refusal":
+            yield Segment(THINK, f"I cannot do that: {trig.text}")
+            yield Segment(SAY, f"Sorry, I can't do that. {trig.payload.get('reason_for_user', '')}".strip())
+            return
+        text = trig.text.strip()
+        if not text:
+            yield Segment(SAY, "Sorry, I didn't catch that.")
+            return
+        action = parse_command(text)
+        if action is not None:
+            obj = action.args.get("object")
+            if obj is not None and obj not in request.known_objects:
+                yield Segment(THINK, f"The user wants {format_action(action)}, but I know of no {obj}.")
+                yield Segment(SAY, f"I don't see {object_phrase(obj)} here.")
+                return
+            what = ACTION_SET[action.name].summary
+            yield Segment(THINK, f"The user asks me to {what}: {format_action(action)}. Start it now and say so.")
+            # Action first: the arm starts moving while the confirmation is being spoken.
+            yield Segment(ACT, format_action(action))
+            yield Segment(SAY, _fill(_CONFIRM[action.name], action))
+            return
+        low = text.lower()
+        # Simple conversation gets no deep thought (the talk: greetings answer directly).
+        if _GREETING.search(low):
+            yield Segment(SAY, "Hello! I can pick up, push or point at the cubes on the table. What should I do?")
+        elif _THANKS.search(low):
+            yield Segment(SAY, "You're welcome!")
+        elif _HOW_ARE_YOU.search(low):
+            yield Segment(SAY, "I'm doing well, thanks. Ready when you are.")
+        else:
+            yield Segment(THINK, f"I do not understand {text!r} as a command I can do.")
+            yield Segment(SAY, "Sorry, I didn't understand. You can ask me to pick up, push or point at a cube.")
+
+    def _on_result(self, trig: Trigger) -> Iterator[Segment]:
+        try:
+            action = parse_action(trig.payload.get("action", ""))
+        except ValueError:
+            action = Action("stop")
+        if trig.payload.get("success"):
+            template = _DONE.get(action.name)
+            if template:
+                yield Segment(SAY, _fill(template, action))
+        elif not trig.payload.get("canceled"):
+            yield Segment(THINK, f"The action {format_action(action)} failed: {trig.text}")
+            yield Segment(SAY, f"Sorry, that didn't work: {trig.text}")
+
+
+BACKENDS: dict[str, Callable[[], ReasoningBackend]] = {"commands": CommandBackend}
+
+
+def make_backend(name: str) -> ReasoningBackend:
+    try:
+        return BACKENDS[name]()
+    except KeyError:
+        raise ValueError(f"unknown reasoning backend {name!r}; available: {sorted(BACKENDS)}") from None

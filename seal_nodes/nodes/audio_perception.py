@@ -1,0 +1,48 @@
+"""audio_perception: /audio/mic AudioChunks → speech events on /seal/events.
+
+Silero VAD + streaming pocketsphinx (command grammar) through ``AudioPerception``. A chunk that
+cannot be decoded is reported as an ``error`` event and dropped; the stream carries on.
+"""
+from __future__ import annotations
+
+from seal_nodes.nodes.common import AUDIO_QOS, SealNode, msg_to_frame, run
+
+from seal_interfaces.msg import AudioChunk  # noqa: E402
+
+from seal_nodes.core.asr import StreamingRecognizer, default_command_grammar  # noqa: E402
+from seal_nodes.core.audio import AudioFormatError  # noqa: E402
+from seal_nodes.core.audio_perception import AudioPerception, AudioPerceptionConfig  # noqa: E402
+
+
+class AudioPerceptionNode(SealNode):
+    def __init__(self) -> None:
+        super().__init__("audio_perception")
+        cfg = AudioPerceptionConfig(
+            vad_threshold=float(self.declare_parameter("vad_threshold", 0.5).value),
+            end_silence_ms=int(self.declare_parameter("end_silence_ms", 500).value),
+            min_speech_ms=int(self.declare_parameter("min_speech_ms", 90).value),
+        )
+        colors = list(self.declare_parameter("colors", ["red", "green", "blue", "yellow", "orange", "purple"]).value)
+        self.core = AudioPerception(cfg, recognizer=StreamingRecognizer(default_command_grammar(colors)))
+        self.create_subscription(AudioChunk, "/audio/mic", self.on_chunk, AUDIO_QOS)
+        self.get_logger().info("audio perception ready (silero VAD + pocketsphinx grammar)")
+
+    def on_chunk(self, msg: AudioChunk) -> None:
+        try:
+            frame = msg_to_frame(msg)
+            events = self.core.feed(frame)
+        except AudioFormatError as exc:
+            self.report_error(f"bad AudioChunk on /audio/mic: {exc}", msg.trace_id)
+            if "rate" in str(exc):
+                self.core.reset()  # a new stream format: start over instead of refusing forever
+            return
+        for event in events:
+            self.publish_event(event)
+
+
+def main(args=None) -> None:
+    run(AudioPerceptionNode)
+
+
+if __name__ == "__main__":
+    main()

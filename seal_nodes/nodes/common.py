@@ -1,0 +1,145 @@
+"""Shared node plumbing: QoS choices, message ↔ core conversions, a guarded main()."""
+from __future__ import annotations
+
+import sys
+from typing import Callable
+
+from seal_nodes.core.ros_env import apply_default_ros_environment
+
+apply_default_ros_environment()  # before rclpy creates a participant
+
+import numpy as np  # noqa: E402
+import rclpy  # noqa: E402
+from builtin_interfaces.msg import Time  # noqa: E402
+from rclpy.executors import ExternalShutdownException  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+from rclpy.qos import (  # noqa: E402
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_sensor_data,
+)
+from seal_interfaces.msg import AudioChunk, Event, Latency  # noqa: E402
+
+from seal_nodes.core import events as ev  # noqa: E402
+from seal_nodes.core.audio import ENCODING_S16LE, AudioFrame, pcm_from_bytes  # noqa: E402
+
+# Camera and audio: best effort, shallow queue (a late frame is worth less than a fresh one).
+SENSOR_QOS = qos_profile_sensor_data
+# Audio must not drop chunks between processes on one machine; keep a deeper reliable queue.
+AUDIO_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
+# Events, thoughts, commands: reliable, enough depth for bursts.
+EVENT_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
+# Latched-style state that late joiners need (object poses).
+LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+EVENTS_TOPIC = "/seal/events"
+THOUGHTS_TOPIC = "/seal/thoughts"
+LATENCY_TOPIC = "/seal/latency"
+
+
+def stamp_to_ns(stamp: Time) -> int:
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+def ns_to_stamp(ns: int) -> Time:
+    return Time(sec=int(ns // 1_000_000_000), nanosec=int(ns % 1_000_000_000))
+
+
+def event_to_msg(event: ev.Event) -> Event:
+    msg = Event()
+    msg.header.stamp = ns_to_stamp(event.stamp_ns)
+    msg.type = event.type
+    msg.text = event.text
+    msg.confidence = float(event.confidence)
+    msg.source = event.source
+    msg.trace_id = event.trace_id
+    msg.payload_json = event.payload_json()
+    return msg
+
+
+def msg_to_event(msg: Event) -> ev.Event:
+    """Raises ValueError on a malformed payload."""
+    return ev.Event(
+        type=msg.type,
+        stamp_ns=stamp_to_ns(msg.header.stamp),
+        text=msg.text,
+        confidence=float(msg.confidence),
+        source=msg.source,
+        trace_id=msg.trace_id,
+        payload=ev.Event.parse_payload(msg.payload_json),
+    )
+
+
+def frame_to_msg(frame: AudioFrame) -> AudioChunk:
+    msg = AudioChunk()
+    msg.header.stamp = ns_to_stamp(frame.stamp_ns)
+    msg.sample_rate = int(frame.sample_rate)
+    msg.channels = 1
+    msg.encoding = ENCODING_S16LE
+    msg.trace_id = frame.trace_id
+    msg.data = frame.samples.astype("<i2").tobytes()
+    return msg
+
+
+def msg_to_frame(msg: AudioChunk) -> AudioFrame:
+    """Raises AudioFormatError on a malformed chunk."""
+    pcm = pcm_from_bytes(bytes(msg.data), msg.sample_rate, msg.channels, msg.encoding)
+    return AudioFrame(pcm, int(msg.sample_rate), stamp_to_ns(msg.header.stamp), msg.trace_id)
+
+
+class SealNode(Node):
+    """A Node with the stack's error reporting: bad input becomes an ``error`` event."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self._event_pub = self.create_publisher(Event, EVENTS_TOPIC, EVENT_QOS)
+        self._latency_pub = self.create_publisher(Latency, LATENCY_TOPIC, EVENT_QOS)
+
+    def publish_event(self, event: ev.Event) -> None:
+        if not event.source:
+            event.source = self.get_name()
+        self._event_pub.publish(event_to_msg(event))
+
+    def report_error(self, text: str, trace_id: str = "", **payload: object) -> None:
+        """Log and publish a bad-input or failure report; the node carries on."""
+        self.get_logger().warning(text)
+        self.publish_event(ev.Event(ev.ERROR, ev.now_ns(), text=text, trace_id=trace_id, payload=dict(payload)))
+
+    def publish_latency(self, path: str, ms: float, trace_id: str = "") -> None:
+        msg = Latency()
+        msg.header.stamp = ns_to_stamp(ev.now_ns())
+        msg.path = path
+        msg.ms = float(ms)
+        msg.trace_id = trace_id
+        self._latency_pub.publish(msg)
+
+
+def run(node_factory: Callable[[], Node], executor_threads: int = 1) -> None:
+    """Standard main: init, spin until Ctrl-C / shutdown, clean up, no traceback on SIGINT."""
+    from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
+
+    rclpy.init(args=sys.argv)
+    node = None
+    try:
+        node = node_factory()
+        executor = MultiThreadedExecutor(executor_threads) if executor_threads > 1 else SingleThreadedExecutor()
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            close = getattr(node, "close", None)
+            if close:
+                close()
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.try_shutdown()
+
+
+__all__ = [
+    "AUDIO_QOS", "EVENT_QOS", "LATCHED_QOS", "SENSOR_QOS", "EVENTS_TOPIC", "THOUGHTS_TOPIC", "LATENCY_TOPIC",
+    "SealNode", "run", "event_to_msg", "msg_to_event", "frame_to_msg", "msg_to_frame", "ns_to_stamp", "stamp_to_ns", "np",
+]

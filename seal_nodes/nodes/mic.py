@@ -1,0 +1,63 @@
+"""mic: a real microphone (PyAudio) → /audio/mic AudioChunks, resampled to ``sample_rate``."""
+from __future__ import annotations
+
+import threading
+
+from seal_nodes.nodes.common import AUDIO_QOS, SealNode, frame_to_msg, run
+
+import numpy as np  # noqa: E402
+from seal_interfaces.msg import AudioChunk  # noqa: E402
+
+from seal_nodes.core import events as ev  # noqa: E402
+from seal_nodes.core.audio import AudioFrame, resample  # noqa: E402
+from seal_nodes.core.audio_devices import AudioDeviceError, find_device  # noqa: E402
+
+
+class MicNode(SealNode):
+    def __init__(self) -> None:
+        super().__init__("mic")
+        self.device = str(self.declare_parameter("device", "default").value)
+        self.rate = int(self.declare_parameter("sample_rate", 16000).value)
+        self.chunk_ms = int(self.declare_parameter("chunk_ms", 20).value)
+        self.pub = self.create_publisher(AudioChunk, "/audio/mic", AUDIO_QOS)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._capture, daemon=True)
+        self._thread.start()
+
+    def _capture(self) -> None:
+        import pyaudio
+
+        pa = pyaudio.PyAudio()
+        try:
+            dev = find_device(pa, self.device, "input")
+            dev_rate = dev.default_sample_rate
+            frames = int(dev_rate * self.chunk_ms / 1000)
+            stream = pa.open(format=pyaudio.paInt16, channels=1, rate=dev_rate, input=True,
+                             input_device_index=dev.index, frames_per_buffer=frames)
+        except (AudioDeviceError, OSError) as exc:
+            self.report_error(f"mic: {exc}")
+            pa.terminate()
+            return
+        self.get_logger().info(f"capturing from {dev.name!r} at {dev_rate} Hz → {self.rate} Hz")
+        try:
+            while not self._stop.is_set():
+                data = stream.read(frames, exception_on_overflow=False)
+                # Stamp = capture time of the first sample: now minus the chunk's duration.
+                stamp = ev.now_ns() - int(frames * 1e9 / dev_rate)
+                pcm = resample(np.frombuffer(data, "<i2"), dev_rate, self.rate)
+                self.pub.publish(frame_to_msg(AudioFrame(pcm, self.rate, stamp)))
+        finally:
+            stream.close()
+            pa.terminate()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1.0)
+
+
+def main(args=None) -> None:
+    run(MicNode)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""sim: the MuJoCo Panda tabletop stepping in real time, headless.
+
+Publishes /joint_states, /camera/image_raw (rgb8) and /sim/object_poses (ground truth);
+follows /arm/joint_trajectory (trajectory_msgs/JointTrajectory, the topic a ros2_control
+joint_trajectory_controller accepts). Joint names: panda_joint1..7 and ``panda_gripper``
+(normalised 0 = open … 1 = closed).
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+from seal_nodes.nodes.common import (  # noqa: E402
+    EVENT_QOS, LATCHED_QOS, SENSOR_QOS, SealNode, ns_to_stamp, run,
+)
+
+import numpy as np  # noqa: E402
+from geometry_msgs.msg import Pose  # noqa: E402
+from sensor_msgs.msg import Image, JointState  # noqa: E402
+from seal_interfaces.msg import ObjectPoses  # noqa: E402
+from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg  # noqa: E402
+
+from seal_nodes.core import events as ev  # noqa: E402
+from seal_nodes.core.trajectory import TrajectoryError, sample, validate_trajectory  # noqa: E402
+from sim_worlds.tabletop import ARM_JOINTS, TabletopWorld  # noqa: E402
+
+GRIPPER_NAME = "panda_gripper"
+JOINT_NAMES = ARM_JOINTS + [GRIPPER_NAME]
+
+
+class SimNode(SealNode):
+    def __init__(self) -> None:
+        super().__init__("sim")
+        seed = int(self.declare_parameter("seed", 0).value)
+        width = int(self.declare_parameter("image_width", 224).value)
+        height = int(self.declare_parameter("image_height", 224).value)
+        self.camera = str(self.declare_parameter("camera", "front").value)
+        self.camera_hz = float(self.declare_parameter("camera_hz", 15.0).value)
+        self.state_hz = float(self.declare_parameter("state_hz", 100.0).value)
+        self.world = TabletopWorld(seed=seed, image_size=(height, width), render=True)
+        q = self.world.joint_positions()
+        self.world.set_command(q[:7], q[7])
+        self.hold = q.copy()
+        self.traj = None  # (JointTrajectory, receipt wall time, start positions)
+        self.lock = threading.Lock()
+        self.joint_pub = self.create_publisher(JointState, "/joint_states", SENSOR_QOS)
+        self.image_pub = self.create_publisher(Image, "/camera/image_raw", SENSOR_QOS)
+        self.pose_pub = self.create_publisher(ObjectPoses, "/sim/object_poses", LATCHED_QOS)
+        self.create_subscription(JointTrajectoryMsg, "/arm/joint_trajectory", self.on_trajectory, EVENT_QOS)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        self.get_logger().info(f"sim ready: seed={seed} camera {width}x{height} @ {self.camera_hz} Hz")
+
+    def on_trajectory(self, msg: JointTrajectoryMsg) -> None:
+        try:
+            traj = validate_trajectory(
+                list(msg.joint_names),
+                [p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in msg.points],
+                [list(p.positions) for p in msg.points], JOINT_NAMES)
+        except TrajectoryError as exc:
+            self.report_error(f"rejected /arm/joint_trajectory: {exc}")
+            return
+        with self.lock:
+            current = self.command_vector()
+            idx = [JOINT_NAMES.index(n) for n in traj.names]
+            self.traj = (traj, idx, time.monotonic(), current[idx])
+
+    def command_vector(self) -> np.ndarray:
+        """The target currently applied (what a new trajectory starts from)."""
+        if self.traj is None:
+            return self.hold.copy()
+        traj, idx, t0, start = self.traj
+        out = self.hold.copy()
+        out[idx] = sample(traj, time.monotonic() - t0, start)
+        return out
+
+    def _loop(self) -> None:
+        dt = 0.005
+        next_state = next_image = next_pose = t = time.monotonic()
+        while not self._stop.is_set():
+            t += dt
+            with self.lock:
+                target = self.command_vector()
+                if self.traj is not None and time.monotonic() - self.traj[2] >= self.traj[0].times_s[-1]:
+                    self.hold, self.traj = target, None  # trajectory finished: hold its last point
+                clipped = self.world.set_command(target[:7], target[7])
+                self.world.step(dt)
+            if clipped:
+                self.get_logger().warning("command clipped to joint limits", throttle_duration_sec=2.0)
+            now = time.monotonic()
+            if now >= next_state:
+                next_state = now + 1.0 / self.state_hz
+                self.publish_joint_state()
+            if now >= next_pose:
+                next_pose = now + 0.1
+                self.publish_poses()
+            if now >= next_image:
+                next_image = now + 1.0 / self.camera_hz
+                self.publish_image()
+            delay = t - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            elif delay < -0.25:
+                t = time.monotonic()  # fell far behind (e.g. a slow first render): drop the debt
+
+    def publish_joint_state(self) -> None:
+        msg = JointState()
+        msg.header.stamp = ns_to_stamp(ev.now_ns())
+        msg.name = JOINT_NAMES
+        with self.lock:
+            msg.position = self.world.joint_positions().tolist()
+            msg.velocity = self.world.joint_velocities().tolist()
+        self.joint_pub.publish(msg)
+
+    def publish_image(self) -> None:
+        stamp = ev.now_ns()  # the state being rendered is the state at this instant
+        with self.lock:
+            rgb = self.world.render(self.camera)
+        msg = Image()
+        msg.header.stamp = ns_to_stamp(stamp)
+        msg.header.frame_id = f"{self.camera}_camera"
+        msg.height, msg.width = int(rgb.shape[0]), int(rgb.shape[1])
+        msg.encoding = "rgb8"
+        msg.step = msg.width * 3
+        msg.data = rgb.tobytes()
+        self.image_pub.publish(msg)
+
+    def publish_poses(self) -> None:
+        msg = ObjectPoses()
+        msg.header.stamp = ns_to_stamp(ev.now_ns())
+        msg.header.frame_id = "world"
+        with self.lock:
+            for name in self.world.object_names():
+                pos, quat = self.world.object_pose(name)
+                p = Pose()
+                p.position.x, p.position.y, p.position.z = (float(v) for v in pos)
+                p.orientation.w, p.orientation.x, p.orientation.y, p.orientation.z = (float(v) for v in quat)
+                msg.names.append(name)
+                msg.poses.append(p)
+        self.pose_pub.publish(msg)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+        self.world.close()
+
+
+def main(args=None) -> None:
+    run(SimNode, executor_threads=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""vla_policy: the Manipulate action server, a closed control loop at ``control_hz``.
+
+Each period it takes the freshest camera frame and joint state, asks the backend for the next
+arm target, passes it through the safety limits and publishes it on /arm/joint_trajectory.
+Cancel holds the arm where it is. Bad sensor data is reported and never reaches the backend.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+from seal_nodes.nodes.common import (
+    EVENT_QOS, LATCHED_QOS, SENSOR_QOS, SealNode, ns_to_stamp, run, stamp_to_ns,
+)
+
+import numpy as np  # noqa: E402
+from builtin_interfaces.msg import Duration  # noqa: E402
+from rclpy.action import ActionServer, CancelResponse, GoalResponse  # noqa: E402
+from rclpy.callback_groups import ReentrantCallbackGroup  # noqa: E402
+from sensor_msgs.msg import Image, JointState  # noqa: E402
+from seal_interfaces.action import Manipulate  # noqa: E402
+from seal_interfaces.msg import ObjectPoses  # noqa: E402
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint  # noqa: E402
+
+from seal_nodes.core import events as ev  # noqa: E402
+from sim_worlds.experts import ArmIK  # noqa: E402
+from sim_worlds.tabletop import ARM_JOINTS, robot_model  # noqa: E402
+from vla_policy.backends import BackendError, Observation, make_backend  # noqa: E402
+from vla_policy.instructions import InstructionError, parse_instruction  # noqa: E402
+from vla_policy.observation import ObservationError, image_from_buffer, joint_vector  # noqa: E402
+from vla_policy.safety import SafetyLimits, UnsafeCommand  # noqa: E402
+
+GRIPPER_NAME = "panda_gripper"
+
+
+class VlaPolicyNode(SealNode):
+    def __init__(self) -> None:
+        super().__init__("vla_policy")
+        self.backend_name = str(self.declare_parameter("backend", "expert").value)
+        self.hz = float(self.declare_parameter("control_hz", 25.0).value)
+        self.timeout_s = float(self.declare_parameter("goal_timeout_s", 30.0).value)
+        h = int(self.declare_parameter("image_height", 224).value)
+        w = int(self.declare_parameter("image_width", 224).value)
+        self.image_hw = (h, w)
+        self.max_frame_age_s = float(self.declare_parameter("max_frame_age_s", 0.5).value)
+        model = robot_model()
+        self.ik = ArmIK(model)
+        lower = np.array([model.joint(j).range[0] for j in ARM_JOINTS])
+        upper = np.array([model.joint(j).range[1] for j in ARM_JOINTS])
+        # Speed limit 2.5 rad/s, applied per control period.
+        self.safety = SafetyLimits(lower, upper, max_step=2.5 / self.hz, tcp_position=lambda q: self.ik.fk(q)[0])
+        self.lock = threading.Lock()
+        self.q: np.ndarray | None = None
+        self.gripper = 0.0
+        self.frame: tuple[int, np.ndarray] | None = None  # (stamp ns, image)
+        self.objects: dict[str, np.ndarray] = {}
+        self.last_gripper_cmd: float | None = None
+        self.goal_lock = threading.Lock()
+        group = ReentrantCallbackGroup()
+        self.create_subscription(JointState, "/joint_states", self.on_joints, SENSOR_QOS, callback_group=group)
+        self.create_subscription(Image, "/camera/image_raw", self.on_image, SENSOR_QOS, callback_group=group)
+        self.create_subscription(ObjectPoses, "/sim/object_poses", self.on_poses, LATCHED_QOS, callback_group=group)
+        self.cmd_pub = self.create_publisher(JointTrajectory, "/arm/joint_trajectory", EVENT_QOS)
+        self.server = ActionServer(
+            self, Manipulate, "manipulate", execute_callback=self.execute,
+            goal_callback=self.on_goal, cancel_callback=lambda _: CancelResponse.ACCEPT, callback_group=group)
+        self.get_logger().info(f"vla_policy ready: backend={self.backend_name} at {self.hz:.0f} Hz")
+
+    # --- sensors ----------------------------------------------------------------------------
+    def on_joints(self, msg: JointState) -> None:
+        try:
+            q = joint_vector(list(msg.name), list(msg.position), ARM_JOINTS + [GRIPPER_NAME])
+        except ObservationError as exc:
+            self.report_error(f"bad /joint_states: {exc}")
+            with self.lock:
+                self.q = None  # never act on a state we cannot trust
+            return
+        with self.lock:
+            self.q, self.gripper = q[:7], float(q[7])
+
+    def on_image(self, msg: Image) -> None:
+        try:
+            img = image_from_buffer(bytes(msg.data), msg.height, msg.width, msg.step, msg.encoding, self.image_hw)
+        except ObservationError as exc:
+            self.report_error(f"bad /camera/image_raw frame: {exc}")
+            return
+        with self.lock:
+            self.frame = (stamp_to_ns(msg.header.stamp), img)
+
+    def on_poses(self, msg: ObjectPoses) -> None:
+        with self.lock:
+            self.objects = {n: np.array([p.position.x, p.position.y, p.position.z])
+                            for n, p in zip(msg.names, msg.poses)}
+
+    # --- action -----------------------------------------------------------------------------
+    def on_goal(self, goal: Manipulate.Goal) -> GoalResponse:
+        if self.goal_lock.locked():
+            self.get_logger().warning("rejecting goal: another Manipulate goal is running")
+            return GoalResponse.REJECT
+        return GoalResponse.ACCEPT
+
+    def execute(self, handle) -> Manipulate.Result:
+        with self.goal_lock:
+            return self._run(handle)
+
+    def _run(self, handle) -> Manipulate.Result:
+        goal = handle.request
+        backend = make_backend(self.backend_name, 1.0 / self.hz)
+        try:
+            task = parse_instruction(goal.instruction)
+            with self.lock:
+                objects = dict(self.objects)
+            backend.reset(task, objects)
+        except (InstructionError, BackendError) as exc:
+            return self._finish(handle, False, str(exc), goal.trace_id, abort=True)
+        period = 1.0 / self.hz
+        deadline = time.monotonic() + self.timeout_s
+        next_t = time.monotonic()
+        while True:
+            if handle.is_cancel_requested:
+                self.hold()
+                handle.canceled()
+                return Manipulate.Result(success=False, message="canceled; holding position")
+            if time.monotonic() > deadline:
+                self.hold()
+                return self._finish(handle, False, f"timed out after {self.timeout_s:.0f} s", goal.trace_id, abort=True)
+            with self.lock:
+                q, grip, frame, objects = self.q, self.gripper, self.frame, dict(self.objects)
+            if q is None or frame is None or (time.time_ns() - frame[0]) / 1e9 > self.max_frame_age_s:
+                next_t = self._sleep_until(next_t + period)  # no fresh observation: wait, do not act
+                continue
+            t0 = time.perf_counter()
+            try:
+                action = backend.act(Observation(q, grip, frame[1], objects))
+            except BackendError as exc:
+                self.hold()
+                return self._finish(handle, False, str(exc), goal.trace_id, abort=True)
+            infer_ms = (time.perf_counter() - t0) * 1e3
+            try:
+                q_safe, notes = self.safety.check(action.arm_q, q)
+            except UnsafeCommand as exc:
+                self.hold()
+                return self._finish(handle, False, f"refused unsafe command: {exc}", goal.trace_id, abort=True)
+            if notes:
+                self.get_logger().warning(f"command limited: {', '.join(notes)}", throttle_duration_sec=1.0)
+            self.send(q_safe, float(np.clip(action.gripper, 0.0, 1.0)), period)
+            self.publish_latency("policy_inference_ms", infer_ms, goal.trace_id)
+            self.publish_latency("frame_to_command_ms", (time.time_ns() - frame[0]) / 1e6, goal.trace_id)
+            handle.publish_feedback(Manipulate.Feedback(phase=action.phase, progress=float(action.progress)))
+            if action.done:
+                return self._finish(handle, True, f"{goal.instruction}: done", goal.trace_id)
+            next_t = self._sleep_until(next_t + period)
+
+    def _finish(self, handle, success: bool, message: str, trace_id: str, abort: bool = False) -> Manipulate.Result:
+        if abort:
+            handle.abort()
+            self.report_error(f"Manipulate failed: {message}", trace_id)
+        else:
+            handle.succeed()
+        return Manipulate.Result(success=success, message=message)
+
+    @staticmethod
+    def _sleep_until(t: float) -> float:
+        delay = t - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+            return t
+        return time.monotonic()  # overran: restart the schedule instead of bursting
+
+    def send(self, q: np.ndarray, gripper: float, horizon_s: float) -> None:
+        msg = JointTrajectory()
+        msg.header.stamp = ns_to_stamp(ev.now_ns())
+        msg.joint_names = ARM_JOINTS + [GRIPPER_NAME]
+        point = JointTrajectoryPoint()
+        point.positions = [float(v) for v in q] + [gripper]
+        nanos = int(horizon_s * 1e9)
+        point.time_from_start = Duration(sec=nanos // 1_000_000_000, nanosec=nanos % 1_000_000_000)
+        msg.points = [point]
+        self.cmd_pub.publish(msg)
+        self.last_gripper_cmd = gripper
+
+    def hold(self) -> None:
+        """Command the current measured position: the arm stops where it is."""
+        with self.lock:
+            q, grip = self.q, self.gripper
+        if q is not None:
+            # Keep the commanded grip (not the measured opening) so a held object is not dropped.
+            self.send(q, grip if self.last_gripper_cmd is None else self.last_gripper_cmd, 0.0)
+
+
+def main(args=None) -> None:
+    run(VlaPolicyNode, executor_threads=4)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""wav_source: publishes a WAV file on /audio/mic as AudioChunks at real-time pace.
+
+A stand-in microphone for simulation and tests (select it instead of ``mic`` in the launch
+file). Parameters: file, chunk_ms (20), start_delay_s (1.0), loop (false), pad_silence_s (1.0).
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+from seal_nodes.nodes.common import AUDIO_QOS, SealNode, frame_to_msg, run
+
+import numpy as np  # noqa: E402
+from seal_interfaces.msg import AudioChunk  # noqa: E402
+
+from seal_nodes.core.audio import AudioFormatError  # noqa: E402
+from seal_nodes.core.stream import paced_frames  # noqa: E402
+from seal_nodes.core.wav import read_wav  # noqa: E402
+
+
+class WavSource(SealNode):
+    def __init__(self) -> None:
+        super().__init__("wav_source")
+        self.path = self.declare_parameter("file", "").value
+        self.chunk_ms = int(self.declare_parameter("chunk_ms", 20).value)
+        self.start_delay_s = float(self.declare_parameter("start_delay_s", 1.0).value)
+        self.loop = bool(self.declare_parameter("loop", False).value)
+        pad_s = float(self.declare_parameter("pad_silence_s", 1.0).value)
+        self.pub = self.create_publisher(AudioChunk, "/audio/mic", AUDIO_QOS)
+        self._stop = threading.Event()
+        try:
+            pcm, self.rate = read_wav(self.path)
+        except AudioFormatError as exc:
+            # A bad file is reported, not fatal: the graph keeps running without this source.
+            self.report_error(f"wav_source cannot play {self.path!r}: {exc}")
+            return
+        self.pcm = np.concatenate([pcm, np.zeros(int(pad_s * self.rate), np.int16)])
+        threading.Thread(target=self._play, daemon=True).start()
+
+    def _play(self) -> None:
+        if self._stop.wait(self.start_delay_s):
+            return
+        while not self._stop.is_set():
+            self.get_logger().info(f"playing {self.path} ({len(self.pcm) / self.rate:.1f} s)")
+            for frame in paced_frames(self.pcm, self.rate, self.chunk_ms):
+                if self._stop.is_set():
+                    return
+                self.pub.publish(frame_to_msg(frame))
+            if not self.loop:
+                return
+            time.sleep(0.2)
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+def main(args=None) -> None:
+    run(WavSource)
+
+
+if __name__ == "__main__":
+    main()

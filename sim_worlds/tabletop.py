@@ -1,0 +1,278 @@
+"""MuJoCo tabletop world: gym-hil Franka Panda + Robotiq 2F-85 composed with our scene.
+
+Robot source: ``gym_hil/assets/panda.xml`` (located with ``importlib.util.find_spec``,
+never imported, never copied). What that file defines, and what we change at load time:
+
+* Arm: 7 hinge joints ``joint1..joint7`` (armature 0.1, damping 1). Ranges [rad]:
+  j1/j3/j5/j7 +-2.8973, j2 +-1.7628, j4 [-3.0718, -0.0698], j6 [-0.0175, 3.7525].
+* Arm actuators ``actuator1..7`` are *torque motors* (ctrlrange +-87 N m for 1-4,
+  +-12 N m for 5-7; gym-hil runs its own op-space controller). We need joint
+  position commands, so we convert them to position servos (kp 4500/kv 450 for 1-4,
+  kp 2000/kv 200 for 5-7, like MuJoCo Menagerie's Panda), keep the original torque
+  limits as ``forcerange``, set ``ctrlrange`` to the joint range, and enable
+  body gravity compensation on the robot so the servos have no static droop.
+* Gripper: ``fingers_actuator`` is an affine position servo on the tendon ``split``
+  (mean of the two ``*_driver_joint`` angles, range 0..0.8 rad), ctrlrange 0..255,
+  force limited to +-5 N; ctrl 255 targets 0.8 rad = fully closed.
+* TCP: site ``pinch`` on the gripper base, between the finger pads.
+
+Conventions exposed here:
+
+* Everything is attached with prefix ``panda_``: arm joints are ``panda_joint1..7``
+  (the names published in /joint_states, = franka_description names), bodies
+  ``panda_link0..7``, TCP site ``panda_pinch``.
+* Robot base (``panda_link0``) is at the world origin; table top is the z=0 plane.
+* Gripper value (command and measurement) is normalised: 0 = fully open,
+  1 = fully closed. Measured = tendon ``split`` length / 0.8. Grasping a 4 cm cube
+  reads about 0.5.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import mujoco
+import numpy as np
+
+SCENES_DIR = Path(__file__).resolve().parent / "scenes"
+SCENES: dict[str, Path] = {"tabletop": SCENES_DIR / "tabletop.xml"}
+
+PREFIX = "panda_"
+ARM_JOINTS: list[str] = [f"{PREFIX}joint{i}" for i in range(1, 8)]
+GRIPPER_JOINT = f"{PREFIX}right_driver_joint"
+GRIPPER_TENDON = f"{PREFIX}split"
+GRIPPER_ACTUATOR = f"{PREFIX}fingers_actuator"
+ARM_ACTUATORS: list[str] = [f"{PREFIX}actuator{i}" for i in range(1, 8)]
+TCP_SITE = f"{PREFIX}pinch"
+OBJECTS: list[str] = ["red_cube", "green_cube", "blue_cube"]
+
+# Panda "ready" pose: TCP ~0.5 m above the table, gripper pointing straight down.
+HOME_Q = np.array([0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785])
+GRIPPER_CTRL_MAX = 255.0
+GRIPPER_CLOSED_RAD = 0.8
+
+_ARM_KP = [4500.0] * 4 + [2000.0] * 3
+_ARM_KV = [450.0] * 4 + [200.0] * 3
+
+# Cube layout sampling region on the table (robot base frame, metres).
+CUBE_X_RANGE = (0.40, 0.62)
+CUBE_Y_RANGE = (-0.22, 0.22)
+CUBE_MIN_DIST = 0.09
+TABLE_TOP_Z = 0.0
+
+
+def gym_hil_assets_dir() -> Path:
+    """Folder holding panda.xml and its meshes (without importing gym_hil)."""
+    spec = importlib.util.find_spec("gym_hil")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("gym_hil is not installed (needed for the Panda model)")
+    return Path(list(spec.submodule_search_locations)[0]) / "assets"
+
+
+def _panda_spec() -> mujoco.MjSpec:
+    """panda.xml with position-servo arm actuators and gravity compensation."""
+    path = gym_hil_assets_dir() / "panda.xml"
+    robot = mujoco.MjSpec.from_file(str(path))
+    # Absolute meshdir so mesh paths survive attaching into a spec from another folder.
+    robot.meshdir = str(path.parent) + "/"
+    for i in range(7):
+        act = robot.actuator(f"actuator{i + 1}")
+        joint = robot.joint(f"joint{i + 1}")
+        torque = float(act.ctrlrange[1])
+        act.set_to_position(kp=_ARM_KP[i], kv=_ARM_KV[i])
+        act.ctrlrange = np.array(joint.range, dtype=float)
+        act.ctrllimited = mujoco.mjtLimited.mjLIMITED_TRUE
+        act.forcerange = np.array([-torque, torque])
+        act.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE
+    for body in robot.bodies:
+        body.gravcomp = 1.0
+    return robot
+
+
+def _attach_robot(parent: mujoco.MjSpec) -> None:
+    frame = parent.worldbody.add_frame(pos=[0.0, 0.0, TABLE_TOP_Z])
+    frame.attach_body(_panda_spec().body("link0"), PREFIX, "")
+
+
+def robot_spec() -> mujoco.MjSpec:
+    """Robot alone (no scene), same names/frames as in the world; for IK/FK."""
+    spec = mujoco.MjSpec()
+    spec.modelname = "panda_only"
+    _attach_robot(spec)
+    return spec
+
+
+def robot_model() -> mujoco.MjModel:
+    """Kinematics model of the robot alone; base at the origin like in TabletopWorld."""
+    return robot_spec().compile()
+
+
+def world_spec(scene: str = "tabletop") -> mujoco.MjSpec:
+    """Scene XML + robot attached at the origin, with a ``home`` keyframe."""
+    if scene not in SCENES:
+        raise KeyError(f"unknown scene {scene!r}; available: {sorted(SCENES)}")
+    spec = mujoco.MjSpec.from_file(str(SCENES[scene]))
+    _attach_robot(spec)
+    model = spec.compile()
+    qpos, ctrl = model.qpos0.copy(), np.zeros(model.nu)
+    for name, q in zip(ARM_JOINTS, HOME_Q):
+        qpos[model.joint(name).qposadr[0]] = q
+    for name, q in zip(ARM_ACTUATORS, HOME_Q):
+        ctrl[model.actuator(name).id] = q
+    spec.add_key(name="home", qpos=qpos, ctrl=ctrl)
+    return spec
+
+
+class TabletopWorld:
+    """Physics wrapper with named accessors. Not thread-safe."""
+
+    def __init__(
+        self,
+        seed: int = 0,
+        image_size: tuple[int, int] = (224, 224),
+        render: bool = True,
+        scene: str = "tabletop",
+    ) -> None:
+        self.model: mujoco.MjModel = world_spec(scene).compile()
+        self.data = mujoco.MjData(self.model)
+        self.scene = scene
+        self.image_size = (int(image_size[0]), int(image_size[1]))  # (height, width)
+        self._render_enabled = render
+        self._renderer: mujoco.Renderer | None = None
+        m = self.model
+        self._arm_qadr = np.array([m.joint(j).qposadr[0] for j in ARM_JOINTS])
+        self._arm_vadr = np.array([m.joint(j).dofadr[0] for j in ARM_JOINTS])
+        self._arm_act = np.array([m.actuator(a).id for a in ARM_ACTUATORS])
+        self._grip_act = m.actuator(GRIPPER_ACTUATOR).id
+        self._grip_tendon = m.tendon(GRIPPER_TENDON).id
+        self._tcp = m.site(TCP_SITE).id
+        self._lower = m.jnt_range[[m.joint(j).id for j in ARM_JOINTS], 0].copy()
+        self._upper = m.jnt_range[[m.joint(j).id for j in ARM_JOINTS], 1].copy()
+        self._obj_qadr = {n: m.joint(n).qposadr[0] for n in OBJECTS}
+        self._obj_half = {n: float(m.geom(n).size[2]) for n in OBJECTS}
+        self._home_key = m.key("home").id
+        self.last_command_clipped = False
+        self.rng = np.random.default_rng(seed)
+        self.reset(seed)
+
+    # ---- episode -------------------------------------------------------------
+    def reset(self, seed: int | None = None, rng: np.random.Generator | None = None) -> None:
+        """Home pose, gripper open, cubes re-sampled (no overlaps, in reach)."""
+        if rng is not None:
+            self.rng = rng
+        elif seed is not None:
+            self.rng = np.random.default_rng(seed)
+        m, d = self.model, self.data
+        mujoco.mj_resetDataKeyframe(m, d, self._home_key)
+        for name, (x, y) in zip(OBJECTS, self._sample_layout(len(OBJECTS))):
+            a = self._obj_qadr[name]
+            d.qpos[a : a + 3] = (x, y, TABLE_TOP_Z + self._obj_half[name])
+            d.qpos[a + 3 : a + 7] = (1.0, 0.0, 0.0, 0.0)
+        self.last_command_clipped = False
+        mujoco.mj_forward(m, d)
+
+    def _sample_layout(self, n: int) -> list[tuple[float, float]]:
+        pts: list[tuple[float, float]] = []
+        while len(pts) < n:  # rejection sampling; the region fits 3 easily
+            p = (float(self.rng.uniform(*CUBE_X_RANGE)), float(self.rng.uniform(*CUBE_Y_RANGE)))
+            if all(np.hypot(p[0] - q[0], p[1] - q[1]) >= CUBE_MIN_DIST for q in pts):
+                pts.append(p)
+        return pts
+
+    # ---- state ---------------------------------------------------------------
+    @property
+    def time(self) -> float:
+        return float(self.data.time)
+
+    def joint_positions(self) -> np.ndarray:
+        """[7 arm joints (rad), gripper (0=open..1=closed)]."""
+        g = self.data.ten_length[self._grip_tendon] / GRIPPER_CLOSED_RAD
+        return np.append(self.data.qpos[self._arm_qadr], g)
+
+    def joint_velocities(self) -> np.ndarray:
+        """[7 arm joints (rad/s), gripper (normalised units/s)]."""
+        g = self.data.ten_velocity[self._grip_tendon] / GRIPPER_CLOSED_RAD
+        return np.append(self.data.qvel[self._arm_vadr], g)
+
+    def joint_limits(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._lower.copy(), self._upper.copy()
+
+    def ee_position(self) -> np.ndarray:
+        """TCP (``panda_pinch`` site) position in the world/base frame [m]."""
+        return self.data.site_xpos[self._tcp].copy()
+
+    def object_names(self) -> list[str]:
+        return list(OBJECTS)
+
+    def object_pose(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(position xyz [m], quaternion wxyz) read from the free joint."""
+        if name not in self._obj_qadr:
+            raise KeyError(f"unknown object {name!r}; known objects: {OBJECTS}")
+        a = self._obj_qadr[name]
+        return self.data.qpos[a : a + 3].copy(), self.data.qpos[a + 3 : a + 7].copy()
+
+    def is_lifted(self, name: str, height: float = 0.05) -> bool:
+        """Cube bottom at least ``height`` above the table top."""
+        pos, _ = self.object_pose(name)
+        return bool(pos[2] - self._obj_half[name] - TABLE_TOP_Z >= height)
+
+    def warnings(self) -> dict[str, int]:
+        """Non-zero MuJoCo warning counters since the last reset."""
+        out = {}
+        for wname, w in mujoco.mjtWarning.__members__.items():
+            if wname == "mjNWARNING":
+                continue
+            n = int(self.data.warning[int(w)].number)
+            if n:
+                out[wname] = n
+        return out
+
+    # ---- control -------------------------------------------------------------
+    def set_command(self, arm_q: np.ndarray, gripper: float) -> bool:
+        """Set position targets; returns True if anything had to be clipped."""
+        q = np.asarray(arm_q, dtype=float)
+        if q.shape != (7,):
+            raise ValueError(f"arm_q must have shape (7,), got {q.shape}")
+        g = float(gripper)
+        if not (np.all(np.isfinite(q)) and np.isfinite(g)):
+            raise ValueError("command contains NaN/inf")
+        qc = np.clip(q, self._lower, self._upper)
+        gc = min(max(g, 0.0), 1.0)
+        self.last_command_clipped = bool(np.any(qc != q) or gc != g)
+        self.data.ctrl[self._arm_act] = qc
+        self.data.ctrl[self._grip_act] = gc * GRIPPER_CTRL_MAX
+        return self.last_command_clipped
+
+    def step(self, duration_s: float) -> None:
+        """Advance by ``duration_s`` of sim time (rounded to whole timesteps)."""
+        if not np.isfinite(duration_s) or duration_s < 0:
+            raise ValueError(f"duration_s must be finite and >= 0, got {duration_s}")
+        n = int(round(duration_s / self.model.opt.timestep))
+        if n:
+            mujoco.mj_step(self.model, self.data, nstep=n)
+            # mj_step leaves positions-derived quantities one step stale; refresh them.
+            mujoco.mj_kinematics(self.model, self.data)
+
+    # ---- rendering -----------------------------------------------------------
+    def render(self, camera: str = "front") -> np.ndarray:
+        """HxWx3 uint8 image; needs MUJOCO_GL=egl (or osmesa) when headless."""
+        if not self._render_enabled:
+            raise RuntimeError("world was created with render=False")
+        if mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_CAMERA, camera) < 0:
+            cams = [self.model.camera(i).name for i in range(self.model.ncam)]
+            raise KeyError(f"unknown camera {camera!r}; cameras: {cams}")
+        if self._renderer is None:
+            h, w = self.image_size
+            self._renderer = mujoco.Renderer(self.model, height=h, width=w)
+            flags = self._renderer.scene.flags
+            flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
+            flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
+            flags[mujoco.mjtRndFlag.mjRND_SKYBOX] = 0
+        self._renderer.update_scene(self.data, camera=camera)
+        return self._renderer.render().copy()
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
