@@ -28,10 +28,14 @@ SOURCE = "audio_perception"
 
 @dataclass
 class AudioPerceptionConfig:
-    vad_threshold: float = 0.5  # window counts as speech at/above this
-    vad_release: float = 0.35  # ...and as silence below this (hysteresis in between)
-    min_speech_ms: int = 90  # speech needed to confirm an onset
-    end_silence_ms: int = 500  # silence that ends an utterance
+    # Tuned on espeak speech for the latency budgets (onset → speech_start ≤ 100 ms, end of
+    # speech → first reply audio ≤ 500 ms): 0.3/60 ms confirms an onset ~70 ms after it
+    # (0.5/90 ms: ~120 ms), 350 ms of silence ends a turn. A real end-of-turn model is the
+    # perception issue's job; until then a longer mid-sentence pause splits a turn.
+    vad_threshold: float = 0.3  # window counts as speech at/above this
+    vad_release: float = 0.25  # ...and as silence below this (hysteresis in between)
+    min_speech_ms: int = 60  # speech needed to confirm an onset
+    end_silence_ms: int = 350  # silence that ends an utterance
     fragment_interval_ms: int = 300  # partial transcripts at most this often (audio time)
     max_utterance_ms: int = 15_000  # force an end after this much speech
     pre_roll_ms: int = 250  # audio before the onset handed to the recogniser

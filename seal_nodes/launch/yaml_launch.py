@@ -119,8 +119,13 @@ _YAML_SPECIAL = re.compile(r"""^[\s\-?:,\[\]{}#&*!|>'"%@`]|[:#]\s|\s$|^$|[,\[\]{
 def _needs_quotes(text: str) -> bool:
     if _YAML_SPECIAL.search(text) or "\n" in text:
         return True
-    # A string that YAML would read as another type must be quoted to stay a string.
-    return not isinstance(yaml.safe_load(text), str)
+    # A string that YAML, or rcl's own strtol/strtod check ("1.5e3"), would read as another type
+    # must be quoted to stay a string.
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return not isinstance(yaml.safe_load(text), str)
 
 
 def format_param(value: ParamValue) -> str:

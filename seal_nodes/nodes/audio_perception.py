@@ -17,10 +17,12 @@ from seal_nodes.core.audio_perception import AudioPerception, AudioPerceptionCon
 class AudioPerceptionNode(SealNode):
     def __init__(self) -> None:
         super().__init__("audio_perception")
+        d = AudioPerceptionConfig()
         cfg = AudioPerceptionConfig(
-            vad_threshold=float(self.declare_parameter("vad_threshold", 0.5).value),
-            end_silence_ms=int(self.declare_parameter("end_silence_ms", 500).value),
-            min_speech_ms=int(self.declare_parameter("min_speech_ms", 90).value),
+            vad_threshold=float(self.declare_parameter("vad_threshold", d.vad_threshold).value),
+            vad_release=float(self.declare_parameter("vad_release", d.vad_release).value),
+            end_silence_ms=int(self.declare_parameter("end_silence_ms", d.end_silence_ms).value),
+            min_speech_ms=int(self.declare_parameter("min_speech_ms", d.min_speech_ms).value),
         )
         colors = list(self.declare_parameter("colors", ["red", "green", "blue", "yellow", "orange", "purple"]).value)
         self.core = AudioPerception(cfg, recognizer=StreamingRecognizer(default_command_grammar(colors)))

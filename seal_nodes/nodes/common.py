@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from typing import Callable
 
 from seal_nodes.core.ros_env import apply_default_ros_environment
@@ -116,17 +117,47 @@ class SealNode(Node):
         self._latency_pub.publish(msg)
 
 
-def run(node_factory: Callable[[], Node], executor_threads: int = 1) -> None:
-    """Standard main: init, spin until Ctrl-C / shutdown, clean up, no traceback on SIGINT."""
-    from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
+def in_thread(node: Node, fn: Callable, *args: object) -> "Future":
+    """Run ``fn`` on its own thread; the returned Future wakes the node's executor when done.
 
-    rclpy.init(args=sys.argv)
+    Long blocking work (a control loop, an utterance) is awaited from an ``async`` action
+    callback, so a SingleThreadedExecutor keeps serving subscriptions and cancel requests.
+    (rclpy's MultiThreadedExecutor busy-polls a core here; we do not use it.)
+    """
+    from rclpy.task import Future
+
+    future: Future = Future(executor=node.executor)
+
+    def work() -> None:
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # surfaced by the awaiting callback
+            future.set_exception(exc)
+
+    threading.Thread(target=work, daemon=True).start()
+    return future
+
+
+def run(node_factory: Callable[[], Node]) -> None:
+    """Standard main: init, spin until Ctrl-C / SIGTERM, stop the node's threads, then shut down.
+
+    rclpy's own signal handler would invalidate the context while node threads still publish;
+    we take SIGINT/SIGTERM ourselves so ``close()`` runs first.
+    """
+    import signal
+
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
+
+    rclpy.init(args=sys.argv, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     node = None
     try:
         node = node_factory()
-        executor = MultiThreadedExecutor(executor_threads) if executor_threads > 1 else SingleThreadedExecutor()
+        executor = SingleThreadedExecutor()
         executor.add_node(node)
-        executor.spin()
+        while True:  # a bounded wait so Python gets to run the SIGINT/SIGTERM handler
+            executor.spin_once(timeout_sec=0.1)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
@@ -135,11 +166,10 @@ def run(node_factory: Callable[[], Node], executor_threads: int = 1) -> None:
             if close:
                 close()
             node.destroy_node()
-        if rclpy.ok():
-            rclpy.try_shutdown()
+        rclpy.try_shutdown()
 
 
 __all__ = [
     "AUDIO_QOS", "EVENT_QOS", "LATCHED_QOS", "SENSOR_QOS", "EVENTS_TOPIC", "THOUGHTS_TOPIC", "LATENCY_TOPIC",
-    "SealNode", "run", "event_to_msg", "msg_to_event", "frame_to_msg", "msg_to_frame", "ns_to_stamp", "stamp_to_ns", "np",
+    "SealNode", "run", "in_thread", "event_to_msg", "msg_to_event", "frame_to_msg", "msg_to_frame", "ns_to_stamp", "stamp_to_ns", "np",
 ]

@@ -79,6 +79,12 @@ class SimNode(SealNode):
         return out
 
     def _loop(self) -> None:
+        try:
+            self._step_in_real_time()
+        finally:
+            self.world.close()  # the GL context belongs to this thread: release it here
+
+    def _step_in_real_time(self) -> None:
         dt = 0.005
         next_state = next_image = next_pose = t = time.monotonic()
         while not self._stop.is_set():
@@ -146,11 +152,10 @@ class SimNode(SealNode):
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=2.0)
-        self.world.close()
 
 
 def main(args=None) -> None:
-    run(SimNode, executor_threads=2)
+    run(SimNode)
 
 
 if __name__ == "__main__":

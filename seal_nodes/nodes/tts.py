@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 
-from seal_nodes.nodes.common import AUDIO_QOS, SealNode, frame_to_msg, run
+from seal_nodes.nodes.common import AUDIO_QOS, SealNode, frame_to_msg, in_thread, run
 
 from rclpy.action import ActionServer, CancelResponse, GoalResponse  # noqa: E402
 from rclpy.callback_groups import ReentrantCallbackGroup  # noqa: E402
@@ -41,7 +41,11 @@ class TtsNode(SealNode):
             current[1].cancel()  # takes effect before the next 20 ms chunk
         return CancelResponse.ACCEPT
 
-    def execute(self, handle) -> Speak.Result:
+    async def execute(self, handle) -> Speak.Result:
+        # Playback takes seconds: it runs on its own thread so cancels are served meanwhile.
+        return await in_thread(self, self.speak, handle)
+
+    def speak(self, handle) -> Speak.Result:
         goal = handle.request
         try:
             stream = SpeechStream(goal.text, self.synth, trace_id=goal.trace_id,
@@ -78,7 +82,7 @@ class TtsNode(SealNode):
 
 
 def main(args=None) -> None:
-    run(TtsNode, executor_threads=4)
+    run(TtsNode)
 
 
 if __name__ == "__main__":

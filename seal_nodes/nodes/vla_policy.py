@@ -1,7 +1,8 @@
-"""vla_policy: the Manipulate action server, a closed control loop at ``control_hz``.
+"""vla_policy: the Manipulate action server, a closed control loop driven by the camera.
 
-Each period it takes the freshest camera frame and joint state, asks the backend for the next
-arm target, passes it through the safety limits and publishes it on /arm/joint_trajectory.
+Each new camera frame (with the freshest joint state) gives one step: the backend proposes the
+next arm target, the safety limits check it, and it goes out on /arm/joint_trajectory.
+``control_hz`` is the expected frame rate (the backend's time step).
 Cancel holds the arm where it is. Bad sensor data is reported and never reaches the backend.
 """
 from __future__ import annotations
@@ -10,7 +11,7 @@ import threading
 import time
 
 from seal_nodes.nodes.common import (
-    EVENT_QOS, LATCHED_QOS, SENSOR_QOS, SealNode, ns_to_stamp, run, stamp_to_ns,
+    EVENT_QOS, LATCHED_QOS, SENSOR_QOS, SealNode, in_thread, ns_to_stamp, run, stamp_to_ns,
 )
 
 import numpy as np  # noqa: E402
@@ -37,7 +38,7 @@ class VlaPolicyNode(SealNode):
     def __init__(self) -> None:
         super().__init__("vla_policy")
         self.backend_name = str(self.declare_parameter("backend", "expert").value)
-        self.hz = float(self.declare_parameter("control_hz", 25.0).value)
+        self.hz = float(self.declare_parameter("control_hz", 20.0).value)
         self.timeout_s = float(self.declare_parameter("goal_timeout_s", 30.0).value)
         h = int(self.declare_parameter("image_height", 224).value)
         w = int(self.declare_parameter("image_width", 224).value)
@@ -56,6 +57,7 @@ class VlaPolicyNode(SealNode):
         self.objects: dict[str, np.ndarray] = {}
         self.last_gripper_cmd: float | None = None
         self.goal_lock = threading.Lock()
+        self.new_frame = threading.Event()
         group = ReentrantCallbackGroup()
         self.create_subscription(JointState, "/joint_states", self.on_joints, SENSOR_QOS, callback_group=group)
         self.create_subscription(Image, "/camera/image_raw", self.on_image, SENSOR_QOS, callback_group=group)
@@ -86,6 +88,7 @@ class VlaPolicyNode(SealNode):
             return
         with self.lock:
             self.frame = (stamp_to_ns(msg.header.stamp), img)
+        self.new_frame.set()
 
     def on_poses(self, msg: ObjectPoses) -> None:
         with self.lock:
@@ -99,7 +102,11 @@ class VlaPolicyNode(SealNode):
             return GoalResponse.REJECT
         return GoalResponse.ACCEPT
 
-    def execute(self, handle) -> Manipulate.Result:
+    async def execute(self, handle) -> Manipulate.Result:
+        # The loop runs on its own thread; the executor stays free for sensors and cancel.
+        return await in_thread(self, self._locked_run, handle)
+
+    def _locked_run(self, handle) -> Manipulate.Result:
         with self.goal_lock:
             return self._run(handle)
 
@@ -115,7 +122,7 @@ class VlaPolicyNode(SealNode):
             return self._finish(handle, False, str(exc), goal.trace_id, abort=True)
         period = 1.0 / self.hz
         deadline = time.monotonic() + self.timeout_s
-        next_t = time.monotonic()
+        last_frame_ns = 0
         while True:
             if handle.is_cancel_requested:
                 self.hold()
@@ -124,11 +131,16 @@ class VlaPolicyNode(SealNode):
             if time.monotonic() > deadline:
                 self.hold()
                 return self._finish(handle, False, f"timed out after {self.timeout_s:.0f} s", goal.trace_id, abort=True)
+            # Closed loop on the camera: every command is derived from a frame newer than the last.
+            self.new_frame.wait(timeout=period)
+            self.new_frame.clear()
             with self.lock:
                 q, grip, frame, objects = self.q, self.gripper, self.frame, dict(self.objects)
-            if q is None or frame is None or (time.time_ns() - frame[0]) / 1e9 > self.max_frame_age_s:
-                next_t = self._sleep_until(next_t + period)  # no fresh observation: wait, do not act
+            if q is None or frame is None or frame[0] == last_frame_ns:
+                continue  # no fresh, trustworthy observation: do not act on stale data
+            if (time.time_ns() - frame[0]) / 1e9 > self.max_frame_age_s:
                 continue
+            last_frame_ns = frame[0]
             t0 = time.perf_counter()
             try:
                 action = backend.act(Observation(q, grip, frame[1], objects))
@@ -142,14 +154,13 @@ class VlaPolicyNode(SealNode):
                 self.hold()
                 return self._finish(handle, False, f"refused unsafe command: {exc}", goal.trace_id, abort=True)
             if notes:
-                self.get_logger().warning(f"command limited: {', '.join(notes)}", throttle_duration_sec=1.0)
+                self.get_logger().info(f"command limited: {', '.join(notes)}", throttle_duration_sec=5.0)
             self.send(q_safe, float(np.clip(action.gripper, 0.0, 1.0)), period)
-            self.publish_latency("policy_inference_ms", infer_ms, goal.trace_id)
             self.publish_latency("frame_to_command_ms", (time.time_ns() - frame[0]) / 1e6, goal.trace_id)
+            self.publish_latency("policy_inference_ms", infer_ms, goal.trace_id)
             handle.publish_feedback(Manipulate.Feedback(phase=action.phase, progress=float(action.progress)))
             if action.done:
                 return self._finish(handle, True, f"{goal.instruction}: done", goal.trace_id)
-            next_t = self._sleep_until(next_t + period)
 
     def _finish(self, handle, success: bool, message: str, trace_id: str, abort: bool = False) -> Manipulate.Result:
         if abort:
@@ -158,14 +169,6 @@ class VlaPolicyNode(SealNode):
         else:
             handle.succeed()
         return Manipulate.Result(success=success, message=message)
-
-    @staticmethod
-    def _sleep_until(t: float) -> float:
-        delay = t - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-            return t
-        return time.monotonic()  # overran: restart the schedule instead of bursting
 
     def send(self, q: np.ndarray, gripper: float, horizon_s: float) -> None:
         msg = JointTrajectory()
@@ -189,7 +192,7 @@ class VlaPolicyNode(SealNode):
 
 
 def main(args=None) -> None:
-    run(VlaPolicyNode, executor_threads=4)
+    run(VlaPolicyNode)
 
 
 if __name__ == "__main__":

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from seal_nodes.core.audio import AudioFrame, resample
-from seal_nodes.core.wav import iter_chunks, read_wav
+from seal_nodes.core.audio import AudioFrame
+from seal_nodes.core.spoken import synthesize, true_offset, true_onset  # noqa: F401 (re-exported)
+from seal_nodes.core.wav import iter_chunks
 
 RATE = 16_000
 
@@ -18,16 +18,7 @@ def synth(text: str, out_dir: Path, voice: str = "en-us", speed: int = 150) -> n
     """Speak ``text`` with espeak-ng and return 16 kHz mono int16 (skips if espeak-ng is absent)."""
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng CLI not installed")
-    path = out_dir / f"tts_{abs(hash((text, voice, speed)))}.wav"
-    subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text], check=True,
-                   capture_output=True)
-    pcm, rate = read_wav(path)
-    return resample(pcm, rate, RATE)
-
-
-def true_onset(pcm: np.ndarray, level: int = 300) -> int:
-    """First sample whose magnitude exceeds ``level`` (espeak output is clean, so this is the onset)."""
-    return int(np.argmax(np.abs(pcm.astype(np.int32)) > level))
+    return synthesize(text, voice, speed).pcm
 
 
 def silence(seconds: float) -> np.ndarray:
@@ -46,9 +37,3 @@ def frames(pcm: np.ndarray, rate: int = RATE, t0_ns: int = 10**18, chunk_ms: int
         out.append(AudioFrame(chunk, rate, t0_ns + int(round(n * 1e9 / rate))))
         n += len(chunk)
     return out
-
-
-def true_offset(pcm: np.ndarray, level: int = 300) -> int:
-    """One past the last sample whose magnitude exceeds ``level`` (espeak pads its output with silence)."""
-    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > level)
-    return int(loud[-1]) + 1 if len(loud) else 0

@@ -1,0 +1,48 @@
+"""Latency budgets of DESIGN.md and percentile summaries for the benchmark tables."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Budget:
+    path: str
+    budget_ms: float
+    definition: str
+
+
+BUDGETS: dict[str, Budget] = {b.path: b for b in (
+    Budget("speech_start_ms", 100.0, "speech onset in the audio → speech_start event received"),
+    Budget("first_audio_ms", 500.0, "end of user speech → first audio chunk of the reply (its play-out stamp)"),
+    Budget("barge_in_stop_ms", 100.0, "barge-in speech onset → end of the agent's last audio chunk"),
+    Budget("frame_to_command_ms", 100.0, "camera frame stamp → arm command derived from it published"),
+    Budget("policy_inference_ms", 10.0, "one policy (backend) step inside the control loop"),
+    Budget("ros_hop_ms", 5.0, "one ROS 2 message between processes (/joint_states stamp → receipt)"),
+)}
+
+
+def summarize(values: list[float]) -> dict[str, float | int | None]:
+    """``{"p50", "p99", "n"}`` in ms; percentiles are None when there are no samples."""
+    if not values:
+        return {"p50": None, "p99": None, "n": 0}
+    arr = np.asarray(values, dtype=float)
+    return {"p50": round(float(np.percentile(arr, 50)), 2), "p99": round(float(np.percentile(arr, 99)), 2),
+            "n": int(arr.size)}
+
+
+def format_table(results: dict[str, dict], budgets: dict[str, Budget] = BUDGETS) -> str:
+    """Human-readable table of results against budgets (markdown, so it reads in a terminal too)."""
+    lines = ["| path | p50 ms | p99 ms | n | budget ms | within budget (p99) |",
+             "|---|---:|---:|---:|---:|---|"]
+
+    def fmt(v: float | None) -> str:
+        return "–" if v is None else f"{v:.1f}"
+
+    for path, stats in results.items():
+        budget = budgets.get(path)
+        ok = "–" if budget is None or stats.get("p99") is None else ("yes" if stats["p99"] <= budget.budget_ms else "NO")
+        lines.append(f"| {path} | {fmt(stats.get('p50'))} | {fmt(stats.get('p99'))} | {stats.get('n', 0)} | "
+                     f"{fmt(budget.budget_ms) if budget else '–'} | {ok} |")
+    return "\n".join(lines)

@@ -1,0 +1,56 @@
+"""Offline spoken test input: espeak-ng renders text to 16 kHz speech with known onset/offset.
+
+Used by the demo and benchmark scenarios and by tests; a real recording can always be given
+instead (``seal demo --audio FILE.wav``).
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from seal_nodes.core.audio import resample
+from seal_nodes.core.wav import read_wav
+
+RATE = 16_000
+
+
+class SpeechSynthesisUnavailable(RuntimeError):
+    """espeak-ng is not installed (``make setup`` installs it)."""
+
+
+@dataclass
+class Utterance:
+    text: str
+    pcm: np.ndarray  # 16 kHz mono int16
+    onset: int  # first sample of speech
+    offset: int  # one past the last sample of speech
+
+
+def true_onset(pcm: np.ndarray, level: int = 300) -> int:
+    """First sample above ``level``: espeak output is clean, so this is the speech onset."""
+    loud = np.abs(pcm.astype(np.int32)) > level
+    return int(np.argmax(loud)) if loud.any() else len(pcm)
+
+
+def true_offset(pcm: np.ndarray, level: int = 300) -> int:
+    """One past the last sample above ``level``."""
+    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > level)
+    return int(loud[-1]) + 1 if len(loud) else 0
+
+
+def synthesize(text: str, voice: str = "en-us", wpm: int = 150) -> Utterance:
+    """Speak ``text`` with the espeak-ng CLI and return it at 16 kHz with its true onset/offset."""
+    if shutil.which("espeak-ng") is None:
+        raise SpeechSynthesisUnavailable("espeak-ng is not installed; run `make setup`")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "utt.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(path), text],
+                       check=True, capture_output=True)
+        pcm, rate = read_wav(path)
+    pcm = resample(pcm, rate, RATE)
+    return Utterance(text, pcm, true_onset(pcm), true_offset(pcm))

@@ -1,0 +1,182 @@
+"""``seal demo``: the simulated stack end to end on a spoken scenario, and a record of it.
+
+Built-in scenario: the user greets the robot, then asks it to pick up the red cube; the agent
+answers, and replies while the arm moves. Success is judged from the simulator: the cube
+really is lifted. Output folder: conversation.txt, agent_speech.wav, frames/ + contact_sheet.png,
+latency.md, recording.mcap, nodes.log, result.json.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from seal_nodes.core import events as ev
+from seal_nodes.core.context import SAY, Segment
+from seal_nodes.core.images import contact_sheet, write_png
+from seal_nodes.core.latency import format_table, summarize
+from seal_nodes.core.spoken import RATE, Utterance, synthesize, true_offset, true_onset
+from seal_nodes.core.wav import read_wav, write_wav
+from seal_nodes.core.audio import AudioFormatError, resample
+from seal_nodes.measure import first_audio_ms, node_figures, speech_start_ms
+from seal_nodes.nodes.common import stamp_to_ns
+from seal_nodes.session import SpokenTurn, StackSession
+
+SCENARIO = [
+    {"say": "Hello robot.", "expect": "reply"},
+    {"say": "Pick up the red cube.", "expect": "action", "lifted": "red_cube"},
+]
+LIFT_M = 0.05  # a cube counts as picked up when it is this much above where it started
+
+
+def transcript(session: StackSession) -> str:
+    """The conversation in the talk's tagged format, rebuilt from /seal/thoughts."""
+    segments: list[Segment] = []
+    for r in session.messages("/seal/thoughts"):
+        m = r.msg
+        if m.kind == "interrupted":  # what was actually said replaces what was meant
+            for seg in reversed(segments):
+                if seg.kind == SAY and seg.trace_id == m.trace_id and not seg.interrupted:
+                    seg.text, seg.interrupted = m.text, True
+                    break
+            continue
+        segments.append(Segment(m.kind, m.text, trace_id=m.trace_id))
+    return "\n".join(s.render() for s in segments)
+
+
+def speaker_wav(session: StackSession) -> np.ndarray:
+    """The agent's voice on one timeline (chunks placed by their play-out stamps)."""
+    chunks = session.messages("/audio/speaker")
+    if not chunks:
+        return np.zeros(0, np.int16)
+    rate = chunks[0].msg.sample_rate
+    t0 = stamp_to_ns(chunks[0].msg.header.stamp)
+    parts: list[tuple[int, np.ndarray]] = []
+    for r in chunks:
+        start = int((stamp_to_ns(r.msg.header.stamp) - t0) * rate / 1e9)
+        parts.append((start, np.frombuffer(bytes(r.msg.data), "<i2")))
+    out = np.zeros(max(s + len(p) for s, p in parts), np.int16)
+    for s, p in parts:
+        out[s:s + len(p)] = p
+    return out
+
+
+def object_heights(session: StackSession) -> tuple[dict[str, float], dict[str, float]]:
+    poses = session.messages("/sim/object_poses")
+    if not poses:
+        return {}, {}
+    first, last = poses[0].msg, poses[-1].msg
+    return ({n: p.position.z for n, p in zip(first.names, first.poses)},
+            {n: p.position.z for n, p in zip(last.names, last.poses)})
+
+
+def save_frames(session: StackSession, out: Path) -> int:
+    frames = []
+    for r in session.messages("/camera/image_raw"):
+        m = r.msg
+        frames.append(np.frombuffer(bytes(m.data), np.uint8).reshape(m.height, m.width, 3))
+    if not frames:
+        return 0
+    (out / "frames").mkdir(exist_ok=True)
+    for i, f in enumerate(frames):
+        write_png(out / "frames" / f"frame_{i:04d}.png", f)
+    picks = [frames[int(i)] for i in np.linspace(0, len(frames) - 1, min(12, len(frames)))]
+    write_png(out / "contact_sheet.png", contact_sheet(picks, columns=4))
+    return len(frames)
+
+
+def load_audio(path: str) -> Utterance:
+    pcm, rate = read_wav(path)
+    pcm = resample(pcm, rate, RATE)
+    return Utterance(Path(path).name, pcm, true_onset(pcm), true_offset(pcm))
+
+
+def run_demo(audio: str | None = None, out_dir: str = "out/demo", timeout_s: float = 120.0, seed: int = 0) -> int:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        turns = [(load_audio(audio), {"expect": "any"})] if audio else \
+                [(synthesize(step["say"]), step) for step in SCENARIO]
+    except AudioFormatError as exc:
+        print(f"seal demo: cannot use {audio}: {exc}", file=sys.stderr)
+        return 2
+    deadline = time.monotonic() + timeout_s
+    print(f"[demo] starting the simulated stack (log: {out / 'nodes.log'})", flush=True)
+    played: list[SpokenTurn] = []
+    error = ""
+    with StackSession(launch_args={"seed": str(seed)}, record=out / "recording.mcap",
+                      node_log=out / "nodes.log", echo=lambda line: print(line, flush=True)) as session:
+        session.wait_ready(timeout_s=max(10.0, deadline - time.monotonic()))
+        print("[demo] stack ready; speaking into /audio/mic", flush=True)
+        try:
+            for utt, step in turns:
+                since = time.time_ns()
+                turn = session.speak(utt.text, utt.pcm, utt.onset, utt.offset)
+                played.append(turn)
+                print(f"[demo] user: {utt.text!r}", flush=True)
+                left = lambda: max(1.0, deadline - time.monotonic())  # noqa: E731
+                session.wait_for(turn.played.is_set, left(), "the utterance to be played")
+                if step["expect"] == "action":
+                    session.wait_for(lambda: bool(session.events(ev.ACTION_RESULT, since)), left(), "the action result")
+                session.wait_for(lambda: session.agent_idle(since, quiet_s=1.5), left(), "the agent to finish")
+        except TimeoutError as exc:
+            error = str(exc)
+            print(f"[demo] {error}", flush=True)
+        time.sleep(0.3)
+        session.feeder.stop()
+        result = judge(session, turns, error)
+        write_outputs(session, out, played, result)
+    print(f"[demo] {'SUCCESS' if result['success'] else 'FAILED'}: {result['reason']}")
+    print(f"[demo] wrote {out}/: conversation.txt, agent_speech.wav, contact_sheet.png, latency.md, "
+          f"recording.mcap, result.json")
+    return 0 if result["success"] else 1
+
+
+def judge(session: StackSession, turns: list, error: str) -> dict:
+    finals = [r.msg.text for r in session.events(ev.SPEECH_END) if r.msg.text]
+    said = [r.msg.text for r in session.messages("/seal/thoughts") if r.msg.kind == SAY]
+    results = session.events(ev.ACTION_RESULT)
+    actions = [json.loads(r.msg.payload_json).get("action", "") for r in results]
+    z0, z1 = object_heights(session)
+    lifted = sorted(n for n in z0 if z1.get(n, 0.0) - z0[n] > LIFT_M)
+    reasons = []
+    if error:
+        reasons.append(error)
+    if not finals:
+        reasons.append("no user utterance was recognised")
+    if not said:
+        reasons.append("the agent said nothing")
+    for _, step in turns:
+        if step.get("lifted") and step["lifted"] not in lifted:
+            reasons.append(f"{step['lifted']} was not lifted (simulator)")
+    for r in results:
+        payload = json.loads(r.msg.payload_json)
+        if not payload.get("success"):
+            reasons.append(f"action {payload.get('action')} failed: {r.msg.text}")
+    return {"success": not reasons, "reason": "; ".join(reasons) or "every request was carried out",
+            "user_text": " ".join(finals), "agent_said": said, "actions": actions, "lifted": lifted,
+            "object_heights_m": {"start": z0, "end": z1}}
+
+
+def write_outputs(session: StackSession, out: Path, played: list[SpokenTurn], result: dict) -> None:
+    conversation = transcript(session)
+    (out / "conversation.txt").write_text(conversation + "\n")
+    voice = speaker_wav(session)
+    rate = session.messages("/audio/speaker")[0].msg.sample_rate if len(voice) else 22050
+    write_wav(out / "agent_speech.wav", voice, rate)
+    n_frames = save_frames(session, out)
+    figures = {
+        "speech_start_ms": summarize([v for t in played if (v := speech_start_ms(session, t)) is not None]),
+        "first_audio_ms": summarize([v for t in played if (v := first_audio_ms(session, t)) is not None]),
+        **node_figures(session),
+    }
+    table = format_table(figures)
+    (out / "latency.md").write_text("# Latency of this demo run\n\n" + table + "\n")
+    result = {**result, "latency": figures, "frames": n_frames,
+              "node_restarts": [info for kind, info in session.node_events if kind == "exited"]}
+    (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+    print("\n" + conversation + "\n")
+    print(table + "\n")
