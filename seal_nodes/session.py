@@ -134,6 +134,7 @@ class StackSession:
         self.record_path, self.node_log_path, self.echo = record, node_log, echo
         self.domain_id = domain_id
         self.received: dict[str, list[Received]] = defaultdict(list)
+        self.arrivals: dict[str, list[int]] = defaultdict(list)  # receipt times of every message
         self.lock = threading.Lock()
         self.node_events: list[tuple[str, dict]] = []
         self._recorder: McapRecorder | None = None
@@ -212,8 +213,9 @@ class StackSession:
     def _make_callback(self, topic: str, cls: type) -> Callable[[bytes], None]:
         def callback(data: bytes) -> None:
             now = time.time_ns()
-            if self._recorder:
-                with self.lock:
+            with self.lock:
+                self.arrivals[topic].append(now)
+                if self._recorder:
                     self._recorder.write(topic, data, now)
             if topic == "/camera/image_raw" and len(self.received[topic]) and \
                     now - self.received[topic][-1].t_ns < 250_000_000:
@@ -262,6 +264,12 @@ class StackSession:
     def messages(self, topic: str) -> list[Received]:
         with self.lock:
             return list(self.received[topic])
+
+    def rate_hz(self, topic: str, window_s: float = 2.0) -> float:
+        """Messages per second on ``topic`` over the last ``window_s``."""
+        cutoff = time.time_ns() - int(window_s * 1e9)
+        with self.lock:
+            return sum(1 for t in self.arrivals[topic] if t >= cutoff) / window_s
 
     def events(self, type_: str | None = None, since_ns: int = 0) -> list[Received]:
         return [r for r in self.messages("/seal/events")

@@ -78,9 +78,18 @@ class AudioPerception:
         self._trace = ""
         self._next_fragment = 0
         self._last_partial = ""
+        self._pending: list[np.ndarray] = []  # audio queued for the recogniser (see sense/decode)
 
     def feed(self, frame: AudioFrame) -> list[Event]:
         """Process one frame; return the events it completed (often none)."""
+        return self.sense(frame) + self.decode()
+
+    def sense(self, frame: AudioFrame) -> list[Event]:
+        """The cheap, latency-critical half: VAD and turn state (speech_start, speech_end).
+
+        Audio for the recogniser is only queued here; a node publishes these events first
+        and then calls ``decode`` so recognition never delays a speech_start.
+        """
         pcm = self._validate(frame)
         if self._in_rate is not None and frame.sample_rate != self._in_rate:
             raise AudioFormatError(
@@ -92,26 +101,36 @@ class AudioPerception:
         self._total += len(x)
         self._remember(x)
         if self._state != "idle":
-            self._asr.feed(x)
-
+            self._pending.append(x)
         events: list[Event] = []
         for p in self._vad.process(x):
             start = self._vad_pos
             self._vad_pos += WINDOW
             events.extend(self._on_window(start, p))
+        return events
+
+    def decode(self) -> list[Event]:
+        """The recogniser half: feed queued audio, emit a partial transcript when it changed."""
+        self._feed_pending()
         if self._state == "speech" and self._total >= self._next_fragment:
             self._next_fragment = self._total + self._ms_to_samples(self.config.fragment_interval_ms)
             text = self._asr.partial()
             if text and text != self._last_partial:
                 self._last_partial = text
-                events.append(self._event(SPEECH_FRAGMENT, self._time(self._total), text, 0.5, {"partial": True}))
-        return events
+                return [self._event(SPEECH_FRAGMENT, self._time(self._total), text, 0.5, {"partial": True})]
+        return []
+
+    def _feed_pending(self) -> None:
+        for chunk in self._pending:
+            self._asr.feed(chunk)
+        self._pending.clear()
 
     def flush(self) -> list[Event]:
         """End-of-stream: close an utterance in progress as if silence followed."""
         if self._state == "speech":
             return [self._end("end_of_stream")]
         if self._state == "candidate":
+            self._pending.clear()
             self._asr.finish()
         self._state = "idle"
         return []
@@ -161,7 +180,7 @@ class AudioPerception:
                 self._state, self._speech_windows = "candidate", 1
                 self._run_start = max(self._run_start, earliest)
                 self._asr.start()
-                self._asr.feed(self._audio_since(earliest))
+                self._pending.append(self._audio_since(earliest))
                 self._last_speech_end = start + WINDOW
                 self._silence_ms = 0.0
                 return self._maybe_confirm()
@@ -176,6 +195,7 @@ class AudioPerception:
             self._silence_ms += self._win_ms
         if self._state == "candidate":
             if self._silence_ms > 0:  # too short: a click or breath
+                self._pending.clear()
                 self._asr.finish()
                 self._state, self._run_start = "idle", start + WINDOW
                 return []
@@ -197,6 +217,7 @@ class AudioPerception:
         return [self._event(SPEECH_START, onset_ns, "", 1.0, {"onset_ns": onset_ns})]
 
     def _end(self, reason: str) -> Event:
+        self._feed_pending()  # the final transcript needs every sample
         text, conf = self._asr.finish()
         payload: dict[str, object] = {
             "onset_ns": self._time(self._onset),

@@ -32,13 +32,16 @@ class AudioPerceptionNode(SealNode):
     def on_chunk(self, msg: AudioChunk) -> None:
         try:
             frame = msg_to_frame(msg)
-            events = self.core.feed(frame)
+            events = self.core.sense(frame)
         except AudioFormatError as exc:
             self.report_error(f"bad AudioChunk on /audio/mic: {exc}", msg.trace_id)
             if "rate" in str(exc):
                 self.core.reset()  # a new stream format: start over instead of refusing forever
             return
+        # Turn events go out before recognition runs on this chunk: decoding must not delay them.
         for event in events:
+            self.publish_event(event)
+        for event in self.core.decode():
             self.publish_event(event)
 
 

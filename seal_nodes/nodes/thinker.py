@@ -1,6 +1,7 @@
 """Thinker node: /seal/events in → Speak / Manipulate goals out, every segment on /seal/thoughts."""
 from __future__ import annotations
 
+import time
 from collections import deque
 
 from seal_nodes.nodes.common import (
@@ -35,6 +36,9 @@ class ThinkerNode(SealNode):
         self.say_queue: deque[Say] = deque()
         self.active_speech = None  # (Say, goal handle or None while pending)
         self.active_goals: dict[str, object] = {}  # goal_id → ClientGoalHandle
+        self.server_wait_s = float(self.declare_parameter("server_wait_s", 5.0).value)
+        self.speech_wait_since = 0.0
+        self.create_timer(0.1, self.next_speech, callback_group=group)
         self.get_logger().info(f"thinker ready: backend={backend} objects={sorted(objects)}")
 
     # --- events in --------------------------------------------------------------------------
@@ -76,11 +80,19 @@ class ThinkerNode(SealNode):
     def next_speech(self) -> None:
         if self.active_speech is not None or not self.say_queue:
             return
-        say = self.say_queue.popleft()
         if not self.speak.server_is_ready():
-            self.report_error("no Speak action server; dropping utterance", say.trace_id, text=say.text)
+            # Just started, or TTS restarting: keep the utterance a while (retried by the timer).
+            waited = time.monotonic() - self.speech_wait_since if self.speech_wait_since else 0.0
+            self.speech_wait_since = self.speech_wait_since or time.monotonic()
+            if waited < self.server_wait_s:
+                return
+            say = self.say_queue.popleft()
+            self.speech_wait_since = 0.0
+            self.report_error("no Speak action server; utterance dropped", say.trace_id, text=say.text)
             self.fold_speech_result(say, completed=False, interrupted=True, spoken="")
-            return
+            return self.next_speech()
+        self.speech_wait_since = 0.0
+        say = self.say_queue.popleft()
         self.active_speech = (say, None)
         goal = Speak.Goal(text=say.text, utterance_id=say.utterance_id, trace_id=say.trace_id)
         self.speak.send_goal_async(goal).add_done_callback(lambda f, s=say: self.on_speak_accepted(s, f))

@@ -1,0 +1,114 @@
+"""``seal bench``: the latency budgets measured through the running graph.
+
+Plays recorded (espeak-rendered) speech into /audio/mic of the simulated stack and measures,
+from topic traffic only: speech_start_ms, first_audio_ms, barge_in_stop_ms, frame_to_command_ms,
+policy_inference_ms, ros_hop_ms (definitions: ``seal_nodes.core.latency.BUDGETS``). A baseline
+measured in the same run sits beside the streaming TTS: synthesising the whole reply before
+the first sample can play (what a non-streaming pipeline waits for).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+from seal_nodes.core import events as ev
+from seal_nodes.core.latency import BUDGETS, format_table, summarize
+from seal_nodes.core.spoken import synthesize
+from seal_nodes.measure import barge_in_stop_ms, first_audio_ms, node_figures, speech_start_ms
+from seal_nodes.nodes.common import stamp_to_ns
+from seal_nodes.session import SpokenTurn, StackSession
+
+GREETING = "Hello robot."
+BARGE_IN = "Thank you."
+PICK = "Pick up the green cube."
+
+
+def _say(session: StackSession, text: str, cache: dict) -> SpokenTurn:
+    utt = cache.setdefault(text, synthesize(text))
+    return session.speak(text, utt.pcm, utt.onset, utt.offset)
+
+
+def _reply_trace(session: StackSession, since_ns: int, timeout_s: float) -> str:
+    """trace id of the first agent utterance that starts playing after ``since_ns``."""
+    def started() -> list:
+        return [r for r in session.messages("/audio/speaker") if stamp_to_ns(r.msg.header.stamp) > since_ns]
+    session.wait_for(lambda: bool(started()), timeout_s, "the agent's reply")
+    return started()[0].msg.trace_id
+
+
+def tts_baseline(texts: list[str]) -> dict[str, dict]:
+    """Streaming first chunk vs whole-utterance synthesis, same synthesizer, same process."""
+    from seal_nodes.core.tts import SpeechStream
+    from seal_nodes.core.tts_espeak import EspeakSynthesizer
+
+    synth = EspeakSynthesizer()
+    first, whole = [], []
+    for text in texts * 5:
+        stream = SpeechStream(text, synth)
+        t0 = time.perf_counter()
+        got: list[float] = []
+
+        def sink(_frame, t0=t0, got=got, stream=stream) -> None:
+            got.append((time.perf_counter() - t0) * 1e3)
+            stream.cancel()  # only the first chunk matters here
+
+        stream.run(sink, paced=False)
+        first.append(got[0])
+        t0 = time.perf_counter()
+        for _ in synth.synthesize(SpeechStream(text, synth).parsed.segments[0]):
+            pass
+        whole.append((time.perf_counter() - t0) * 1e3)
+    return {"tts_first_chunk_streaming_ms": summarize(first), "tts_whole_utterance_ms": summarize(whole)}
+
+
+def run_bench(json_path: str, repeats: int = 3, echo=print) -> int:
+    out = Path(json_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cache: dict = {}
+    samples: dict[str, list[float]] = {"speech_start_ms": [], "first_audio_ms": [], "barge_in_stop_ms": []}
+    echo("[bench] starting the simulated stack")
+    with StackSession(node_log=out.with_suffix(".nodes.log"), echo=echo) as session:
+        session.wait_ready()
+        t_start = time.time_ns()
+        for i in range(repeats):
+            echo(f"[bench] turn {i + 1}/{repeats}: {GREETING!r}, then a barge-in {BARGE_IN!r}")
+            since = time.time_ns()
+            turn = _say(session, GREETING, cache)
+            trace = _reply_trace(session, since, 20.0)
+            # Let the reply play for a moment, then talk over it.
+            session.wait_for(lambda: time.time_ns() - since > (turn.offset_ns - since) + 1.2e9, 10.0, "reply audio")
+            barge = _say(session, BARGE_IN, cache)
+            session.wait_for(barge.played.is_set, 10.0, "the barge-in")
+            session.wait_for(lambda: session.agent_idle(since, quiet_s=1.0), 20.0, "the agent to finish")
+            for key, value in (("speech_start_ms", speech_start_ms(session, turn)),
+                               ("first_audio_ms", first_audio_ms(session, turn)),
+                               ("barge_in_stop_ms", barge_in_stop_ms(session, barge, trace))):
+                if value is not None:
+                    samples[key].append(value)
+        echo(f"[bench] manipulation: {PICK!r}")
+        since = time.time_ns()
+        turn = _say(session, PICK, cache)
+        session.wait_for(lambda: bool(session.events(ev.ACTION_RESULT, since)), 60.0, "the pick to finish")
+        if (v := speech_start_ms(session, turn)) is not None:
+            samples["speech_start_ms"].append(v)
+        figures = {k: summarize(v) for k, v in samples.items()}
+        figures.update(node_figures(session))
+        duration_s = (time.time_ns() - t_start) / 1e9
+    baseline = tts_baseline(["Hello! I can pick up, push or point at the cubes on the table. What should I do?"])
+    report = {
+        **figures,
+        "budgets_ms": {k: b.budget_ms for k, b in BUDGETS.items()},
+        "baseline": baseline,
+        "run": {"repeats": repeats, "duration_s": round(duration_s, 1), "cpus": os.cpu_count(),
+                "machine": platform.machine(), "python": platform.python_version()},
+    }
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    table = format_table(figures)
+    base_table = format_table(baseline, budgets={})
+    out.with_suffix(".md").write_text(f"# seal bench\n\n{table}\n\nBaseline (same run):\n\n{base_table}\n")
+    echo("\n" + table + "\n\nBaseline, same run (streaming TTS vs whole-utterance synthesis):\n" + base_table)
+    echo(f"\n[bench] wrote {out} and {out.with_suffix('.md')}")
+    return 0

@@ -1,0 +1,227 @@
+"""The node graph on real topics: each node a process, checked only through ROS 2 traffic."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+import rclpy
+from action_msgs.msg import GoalStatus
+from sensor_msgs.msg import Image, JointState
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+from seal_interfaces.action import Manipulate, Speak
+from seal_interfaces.msg import AudioChunk, Event
+from seal_nodes.core import events as ev
+from seal_nodes.nodes.common import AUDIO_QOS, EVENT_QOS, SENSOR_QOS
+from tests.integration.conftest import say, wait_event
+
+pytestmark = pytest.mark.integration
+
+
+def call(future, timeout_s: float = 30.0):
+    """Wait for an rclpy future completed by the session's executor thread."""
+    deadline = time.monotonic() + timeout_s
+    while not future.done():
+        assert time.monotonic() < deadline, "timed out waiting for the action server"
+        time.sleep(0.02)
+    return future.result()
+
+
+def heights(stack) -> dict[str, float]:
+    last = stack.messages("/sim/object_poses")[-1].msg
+    return {n: p.position.z for n, p in zip(last.names, last.poses)}
+
+
+def test_graph_topics_and_rates(stack):
+    names = dict(stack.node.get_topic_names_and_types())
+    assert names["/seal/events"] == ["seal_interfaces/msg/Event"]
+    assert names["/joint_states"] == ["sensor_msgs/msg/JointState"]
+    assert names["/camera/image_raw"] == ["sensor_msgs/msg/Image"]
+    time.sleep(2.0)
+    assert stack.rate_hz("/camera/image_raw") >= 10.0
+    assert stack.rate_hz("/joint_states") >= 50.0
+    img = stack.messages("/camera/image_raw")[-1].msg
+    assert (img.height, img.width, img.encoding) == (224, 224, "rgb8")
+    assert len(stack.messages("/joint_states")[-1].msg.name) == 8
+
+
+def test_speech_gives_events_and_a_spoken_reply(stack):
+    since = time.time_ns()
+    turn = say(stack, "Hello robot.")
+    start = wait_event(stack, ev.SPEECH_START, since)
+    end = wait_event(stack, ev.SPEECH_END, since)
+    assert end.msg.text == "hello robot"
+    assert end.msg.trace_id == start.msg.trace_id
+    assert any(r.msg.trace_id == start.msg.trace_id for r in stack.events(ev.SPEECH_FRAGMENT, since))
+    # header.stamp is the onset in the audio stream, close to the true onset
+    onset_error_ms = (start.msg.header.stamp.sec * 1e9 + start.msg.header.stamp.nanosec - turn.onset_ns) / 1e6
+    assert -100 < onset_error_ms < 150
+    stack.wait_for(lambda: stack.agent_idle(since, 1.0), 20, "the reply")
+    reply = [r for r in stack.messages("/audio/speaker") if r.msg.trace_id == start.msg.trace_id]
+    assert len(reply) > 50  # > 1 s of voice, in 20 ms chunks
+    thoughts = [(r.msg.kind, r.msg.text) for r in stack.messages("/seal/thoughts") if r.t_ns >= since]
+    assert ("user", "hello robot") in thoughts
+    assert any(kind == "say" for kind, _ in thoughts)
+
+
+def test_speak_goal_streams_and_a_cancel_reports_what_was_said(stack):
+    text = "This sentence is long enough that cancelling it halfway leaves most words unspoken for sure."
+    since = time.time_ns()
+    handle = call(stack.speak_client.send_goal_async(Speak.Goal(text=text, utterance_id="t1", trace_id="cancel-test")))
+    assert handle.accepted
+    stack.wait_for(lambda: sum(r.msg.trace_id == "cancel-test" for r in stack.messages("/audio/speaker")) >= 40,
+                   10, "40 chunks")
+    call(handle.cancel_goal_async())
+    res = call(handle.get_result_async())
+    assert res.status == GoalStatus.STATUS_CANCELED
+    assert res.result.interrupted and not res.result.completed
+    spoken = res.result.spoken_text.split()
+    assert 0 < len(spoken) < len(text.split())
+    assert text.split()[: len(spoken)] == spoken  # a true prefix, word for word
+    chunks = [r for r in stack.messages("/audio/speaker") if r.msg.trace_id == "cancel-test"]
+    time.sleep(0.3)
+    assert len([r for r in stack.messages("/audio/speaker") if r.msg.trace_id == "cancel-test"]) == len(chunks)
+    # the words reported fit in the audio that was played (espeak here: ~2.5 words/s at 175 wpm)
+    played_s = len(chunks) * 0.02
+    assert len(spoken) <= played_s * 4.0
+    assert all(r.msg.sample_rate == 22050 and r.msg.encoding == "S16LE" for r in chunks)
+    assert stack.events(ev.AGENT_SPEECH_END, since)
+
+
+def test_speak_goal_completes_with_full_text(stack):
+    handle = call(stack.speak_client.send_goal_async(Speak.Goal(text="[THINKING] Okay, done.", utterance_id="t2",
+                                                                trace_id="full")))
+    res = call(handle.get_result_async())
+    assert res.status == GoalStatus.STATUS_SUCCEEDED
+    assert res.result.completed and res.result.spoken_text == "Okay, done."
+
+
+def test_manipulate_picks_up_the_cube(stack):
+    before = heights(stack)
+    fb = []
+    handle = call(stack.manip_client.send_goal_async(Manipulate.Goal(instruction="pick up the red cube", trace_id="p1"),
+                                                     feedback_callback=lambda m: fb.append(m.feedback.phase)))
+    res = call(handle.get_result_async(), 60)
+    assert res.status == GoalStatus.STATUS_SUCCEEDED and res.result.success, res.result.message
+    time.sleep(0.3)
+    assert heights(stack)["red_cube"] - before["red_cube"] > 0.05
+    assert {"approach", "grasp", "lift"} <= set(fb)
+    lat = [r.msg for r in stack.messages("/seal/latency") if r.msg.trace_id == "p1"]
+    assert {m.path for m in lat} == {"frame_to_command_ms", "policy_inference_ms"}
+
+
+def test_cancel_holds_the_arm(stack):
+    handle = call(stack.manip_client.send_goal_async(Manipulate.Goal(instruction="go home", trace_id="h1")))
+    time.sleep(0.6)
+    call(handle.cancel_goal_async())
+    res = call(handle.get_result_async())
+    assert res.status == GoalStatus.STATUS_CANCELED
+    time.sleep(0.4)
+    q1 = np.array(stack.messages("/joint_states")[-1].msg.position[:7])
+    time.sleep(0.5)
+    q2 = np.array(stack.messages("/joint_states")[-1].msg.position[:7])
+    assert np.max(np.abs(q2 - q1)) < 0.01
+
+
+def test_manipulate_unknown_object_fails_clearly_and_server_keeps_serving(stack):
+    since = time.time_ns()
+    handle = call(stack.manip_client.send_goal_async(Manipulate.Goal(instruction="pick up the purple cube",
+                                                                     trace_id="u1")))
+    res = call(handle.get_result_async())
+    assert res.status == GoalStatus.STATUS_ABORTED and not res.result.success
+    assert "no purple cube" in res.result.message
+    wait_event(stack, ev.ERROR, since, where=lambda r: r.msg.source == "vla_policy")
+    handle = call(stack.manip_client.send_goal_async(Manipulate.Goal(instruction="do a backflip", trace_id="u2")))
+    res = call(handle.get_result_async())
+    assert res.status == GoalStatus.STATUS_ABORTED and "no task matches" in res.result.message
+
+
+def test_malformed_audio_chunk_is_reported_and_perception_keeps_working(stack):
+    pub = stack.node.create_publisher(AudioChunk, "/audio/mic", AUDIO_QOS)
+    since = time.time_ns()
+    bad = AudioChunk(sample_rate=16000, channels=1, encoding="S16LE", data=[1, 2, 3])
+    pub.publish(bad)
+    wait_event(stack, ev.ERROR, since, where=lambda r: r.msg.source == "audio_perception" and "bytes" in r.msg.text)
+    pub.publish(AudioChunk(sample_rate=16000, channels=1, encoding="F32LE", data=[0] * 8))
+    wait_event(stack, ev.ERROR, since, where=lambda r: "encoding" in r.msg.text)
+    since = time.time_ns()
+    say(stack, "Go home.")
+    end = wait_event(stack, ev.SPEECH_END, since)
+    assert end.msg.text == "go home"
+    stack.wait_for(lambda: bool(stack.events(ev.ACTION_RESULT, since)), 40, "go home to finish")
+    stack.node.destroy_publisher(pub)
+
+
+def test_bad_image_and_nan_state_are_reported(stack):
+    img_pub = stack.node.create_publisher(Image, "/camera/image_raw", SENSOR_QOS)
+    js_pub = stack.node.create_publisher(JointState, "/joint_states", SENSOR_QOS)
+    time.sleep(1.0)  # let the best-effort publishers match
+    since = time.time_ns()
+    for _ in range(3):
+        img_pub.publish(Image(height=10, width=10, encoding="rgb8", step=30, data=[0] * 300))
+        js = JointState(name=[f"panda_joint{i}" for i in range(1, 8)] + ["panda_gripper"],
+                        position=[math.nan] + [0.0] * 7)
+        js_pub.publish(js)
+        time.sleep(0.2)
+    wait_event(stack, ev.ERROR, since, where=lambda r: "image" in r.msg.text and "expected 224x224" in r.msg.text)
+    wait_event(stack, ev.ERROR, since, where=lambda r: "NaN" in r.msg.text and r.msg.source == "vla_policy")
+    stack.node.destroy_publisher(img_pub)
+    stack.node.destroy_publisher(js_pub)
+
+
+def test_unsafe_trajectory_is_rejected_by_the_sim(stack):
+    pub = stack.node.create_publisher(JointTrajectory, "/arm/joint_trajectory", EVENT_QOS)
+    time.sleep(0.5)
+    since = time.time_ns()
+    pub.publish(JointTrajectory(joint_names=["panda_joint1"], points=[JointTrajectoryPoint(positions=[math.nan])]))
+    wait_event(stack, ev.ERROR, since, where=lambda r: r.msg.source == "sim" and "NaN" in r.msg.text)
+    pub.publish(JointTrajectory(joint_names=["elbow"], points=[JointTrajectoryPoint(positions=[0.0])]))
+    wait_event(stack, ev.ERROR, since, where=lambda r: r.msg.source == "sim" and "unknown joints" in r.msg.text)
+    stack.node.destroy_publisher(pub)
+
+
+def test_thinker_refuses_bad_requests_and_reports_bad_events(stack):
+    pub = stack.node.create_publisher(Event, "/seal/events", EVENT_QOS)
+    time.sleep(0.5)
+    since = time.time_ns()
+
+    def event(type_: str, text: str = "", payload: str = "") -> Event:
+        msg = Event(type=type_, text=text, source="test", trace_id=f"t-{type_}", payload_json=payload)
+        msg.header.stamp = stack.node.get_clock().now().to_msg()
+        return msg
+
+    pub.publish(event(ev.SPEECH_END, "pick up the purple cube"))
+    stack.wait_for(lambda: any(r.msg.kind == "say" and "purple" in r.msg.text
+                               for r in stack.messages("/seal/thoughts") if r.t_ns >= since), 10, "a refusal")
+    pub.publish(event("teleport"))
+    wait_event(stack, ev.ERROR, since, where=lambda r: r.msg.source == "thinker" and "teleport" in r.msg.text)
+    pub.publish(event(ev.SPEECH_END, "hello", payload="{not json"))
+    wait_event(stack, ev.ERROR, since, where=lambda r: r.msg.source == "thinker" and "malformed" in r.msg.text)
+    assert not [r for r in stack.events(ev.ACTION_RESULT, since) if "purple" in r.msg.payload_json]
+    stack.node.destroy_publisher(pub)
+
+
+def test_a_crashed_node_is_respawned_and_reported(stack):
+    pid = stack.supervisor.status()["thinker"].pid
+    os.kill(pid, signal.SIGKILL)
+    stack.wait_for(lambda: any(kind == "exited" and info.get("label") == "thinker" for kind, info in stack.node_events),
+                   10, "the crash report")
+    stack.wait_for(lambda: stack.supervisor.status()["thinker"].pid not in (None, pid), 15, "the respawn")
+    pub = stack.node.create_publisher(Event, "/seal/events", EVENT_QOS)
+    since = time.time_ns()
+
+    def answered() -> bool:  # poke the new thinker until it is matched and answers
+        msg = Event(type=ev.SPEECH_END, text="hello", source="test", trace_id="respawn")
+        msg.header.stamp = stack.node.get_clock().now().to_msg()
+        pub.publish(msg)
+        time.sleep(0.5)
+        return any(r.msg.kind == "say" and r.msg.trace_id == "respawn"
+                   for r in stack.messages("/seal/thoughts") if r.t_ns >= since)
+
+    stack.wait_for(answered, 30, "the respawned thinker to answer")
+    stack.node.destroy_publisher(pub)
