@@ -18,6 +18,7 @@ NP_INC=$("$PY" -c 'import numpy; print(numpy.get_include())')
 done
 
 BUILD="$ROOT/build/seal_interfaces"
+mkdir -p "$BUILD"
 # ament/rosidl CMake helpers are Python scripts run by the venv interpreter.
 export PATH="$VENV/bin:$PATH"
 export AMENT_PREFIX_PATH="$VENV"

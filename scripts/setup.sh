@@ -46,22 +46,24 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
+# This machine's pip config lists local indexes that may be absent; hide only those warnings.
+quiet_pip() { "${PIP[@]}" "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
 echo "[setup] pip install -r requirements.lock (torch CPU wheel, ROS 2 kilted wheels, MuJoCo …)"
-"${PIP[@]}" install -q -r requirements.lock
-"${PIP[@]}" install -q --no-deps -r requirements-nodeps.txt
+quiet_pip install -q -r requirements.lock
+quiet_pip install -q --no-deps -r requirements-nodeps.txt
 
 # faster-whisper / piper / silero declare plain onnxruntime, which overwrites the GPU build's
 # module: remove it and reinstall onnxruntime-gpu last.
 if "${PIP[@]}" show -q onnxruntime >/dev/null 2>&1; then
   "${PIP[@]}" uninstall -y -q onnxruntime
   ORT_GPU=$(grep -i '^onnxruntime-gpu==' requirements.lock)
-  "${PIP[@]}" install -q --no-deps --force-reinstall "$ORT_GPU"
+  quiet_pip install -q --no-deps --force-reinstall "$ORT_GPU"
 fi
 "$VENV/bin/python" -c 'import onnxruntime as o; print("[setup] onnxruntime providers:", o.get_available_providers())'
 
 echo "[setup] building seal_interfaces"
 bash scripts/build_interfaces.sh "$VENV"
-"${PIP[@]}" install -q --no-deps --no-build-isolation -e .
+quiet_pip install -q --no-deps --no-build-isolation -e .
 "$VENV/bin/python" -c 'import rclpy, seal_interfaces.msg, mujoco, pocketsphinx; print("[setup] imports ok")'
 
 rm -f "$VENV"/.seal-setup-*

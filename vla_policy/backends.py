@@ -44,7 +44,8 @@ class ExpertBackend:
         self.expert.reset(task.object)
 
     def act(self, obs: Observation) -> ExpertAction:
-        assert self.task is not None and self.expert is not None, "reset() first"
+        if self.task is None or self.expert is None:
+            raise BackendError("act() before reset(): no task")
         target = obs.object_positions.get(self.task.object) if self.task.object else None
         if self.task.object and target is None:
             raise BackendError(f"{self.task.object} disappeared from the scene")

@@ -43,12 +43,14 @@ class SafetyLimits:
         if not (np.all(np.isfinite(q_cmd)) and np.all(np.isfinite(q_now))):
             raise UnsafeCommand("command or state contains NaN/inf")
         notes = []
-        step = np.clip(q_cmd - q_now, -self.max_step, self.max_step)
-        if np.any(step != q_cmd - q_now):
-            notes.append("speed limited")
-        q = np.clip(q_now + step, self.lower + self.margin, self.upper - self.margin)
-        if np.any(q != q_now + step):
+        target = np.clip(q_cmd, self.lower + self.margin, self.upper - self.margin)
+        if np.any(target != q_cmd):
             notes.append("clipped to joint limits")
+        # Speed limit last, so no command jumps (even back into range from outside it).
+        step = np.clip(target - q_now, -self.max_step, self.max_step)
+        if np.any(step != target - q_now):
+            notes.append("speed limited")
+        q = q_now + step
         tcp = self.tcp_position(q)
         if not self.workspace.contains(tcp):
             raise UnsafeCommand(f"target TCP {np.round(tcp, 3).tolist()} is outside the workspace")

@@ -7,6 +7,7 @@ thought are kept"); older turns keep the user/assistant lines, so the context st
 """
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 
 USER = "user"
@@ -29,20 +30,22 @@ class Segment:
 
     def render(self) -> str:
         cut = "<interrupted/>" if self.interrupted else ""
+        # Text is escaped so nobody (a user's words, an error message) can forge a tag.
+        text = html.escape(self.text, quote=False)
         if self.kind == USER:
-            return f"<user>{self.text}</user>"
+            return f"<user>{text}</user>"
         if self.kind == HINT:
-            return f"<user>[SYSTEM HINT] {self.text}</user>"
+            return f"<user>[SYSTEM HINT] {text}</user>"
         if self.kind == THINK:
-            return f"<think>{self.text}{cut}</think>"
+            return f"<think>{text}{cut}</think>"
         if self.kind == SAY:
-            return f"<assistant>{self.text}{cut}</assistant>"
+            return f"<assistant>{text}{cut}</assistant>"
         if self.kind == WAIT:
             return "<assistant><wait></assistant>"
         if self.kind == ACT:
-            return f"<action>{self.text}</action>"
+            return f"<action>{text}</action>"
         if self.kind == OBSERVE:
-            return f"<observation>{self.text}</observation>"
+            return f"<observation>{text}</observation>"
         raise ValueError(f"unknown segment kind {self.kind!r}")
 
 

@@ -44,9 +44,10 @@ class CancelActions:
 
 @dataclass
 class Publish:
-    """A segment appended to the context, to show on /seal/thoughts."""
+    """A segment appended to the context (or, ``revised``, changed in it) for /seal/thoughts."""
 
     segment: Segment
+    revised: bool = False
 
 
 @dataclass
@@ -82,6 +83,8 @@ class Thinker:
     # --- the loop -------------------------------------------------------------------------
     def handle(self, event: ev.Event) -> list[Command]:
         """Fold one event in; never raises on bad events (they become Reports)."""
+        if not isinstance(event.text, str) or not isinstance(event.payload, dict):
+            return [Report(f"malformed {event.type} event: text must be a string, payload an object", event.trace_id)]
         handler = self._HANDLERS.get(event.type)
         if handler is None:
             if event.type in ev.KNOWN_TYPES:
@@ -127,7 +130,7 @@ class Thinker:
             # The talk: what the agent actually said before the barge-in replaces what it meant.
             seg.text = str(p.get("spoken_text", ""))
             seg.interrupted = True
-            return [Publish(Segment("interrupted", seg.text, self._t_ms(), True, seg.trace_id))]
+            return [Publish(seg, revised=True)]
         return []
 
     def _on_action_feedback(self, event: ev.Event) -> list[Command]:

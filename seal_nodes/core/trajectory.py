@@ -31,9 +31,11 @@ def validate_trajectory(names: list[str], times_s: list[float], positions: list[
         raise TrajectoryError("duplicate joint names")
     if not positions:
         raise TrajectoryError("trajectory has no points")
-    pos = np.asarray(positions, dtype=float)
-    if pos.ndim != 2 or pos.shape[1] != len(names):
+    if any(len(p) != len(names) for p in positions):
         raise TrajectoryError(f"every point needs {len(names)} positions")
+    if len(times_s) != len(positions):
+        raise TrajectoryError(f"{len(times_s)} times for {len(positions)} points")
+    pos = np.asarray(positions, dtype=float)
     if not np.all(np.isfinite(pos)):
         raise TrajectoryError("trajectory contains NaN or inf positions")
     t = np.asarray(times_s, dtype=float)

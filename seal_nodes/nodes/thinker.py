@@ -59,7 +59,8 @@ class ThinkerNode(SealNode):
         for cmd in commands:
             if isinstance(cmd, Publish):
                 seg = cmd.segment
-                t = Thought(kind=seg.kind, text=seg.text, trace_id=seg.trace_id)
+                # A revision (what was really said before a barge-in) goes out as "interrupted".
+                t = Thought(kind="interrupted" if cmd.revised else seg.kind, text=seg.text, trace_id=seg.trace_id)
                 t.header.stamp = ns_to_stamp(ev.now_ns())
                 self.thought_pub.publish(t)
             elif isinstance(cmd, Say):
