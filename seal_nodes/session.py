@@ -120,7 +120,8 @@ class MicFeeder:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=1.0)
+        if self._thread.is_alive():
+            self._thread.join(timeout=1.0)
 
 
 class StackSession:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from typing import Callable
 
 from seal_nodes.core.ros_env import apply_default_ros_environment
@@ -93,15 +94,36 @@ def msg_to_frame(msg: AudioChunk) -> AudioFrame:
 class SealNode(Node):
     """A Node with the stack's error reporting: bad input becomes an ``error`` event."""
 
+    # Events published before anyone listens (a bad parameter found at start-up) are held this
+    # long for the first subscriber instead of vanishing.
+    HOLD_UNHEARD_S = 15.0
+
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self._event_pub = self.create_publisher(Event, EVENTS_TOPIC, EVENT_QOS)
         self._latency_pub = self.create_publisher(Latency, LATENCY_TOPIC, EVENT_QOS)
+        self._unheard: list[Event] = []
+        self._unheard_lock = threading.Lock()
+        self._unheard_timer = self.create_timer(0.2, self._flush_unheard)
+        self._born = time.monotonic()
 
     def publish_event(self, event: ev.Event) -> None:
         if not event.source:
             event.source = self.get_name()
-        self._event_pub.publish(event_to_msg(event))
+        msg = event_to_msg(event)
+        with self._unheard_lock:
+            if self._event_pub.get_subscription_count() == 0 and time.monotonic() - self._born < self.HOLD_UNHEARD_S:
+                self._unheard.append(msg)
+                return
+        self._event_pub.publish(msg)
+
+    def _flush_unheard(self) -> None:
+        with self._unheard_lock:
+            if self._event_pub.get_subscription_count() > 0 or time.monotonic() - self._born >= self.HOLD_UNHEARD_S:
+                for msg in self._unheard:
+                    self._event_pub.publish(msg)
+                self._unheard.clear()
+                self._unheard_timer.cancel()
 
     def report_error(self, text: str, trace_id: str = "", **payload: object) -> None:
         """Log and publish a bad-input or failure report; the node carries on."""

@@ -1,4 +1,8 @@
-"""mic: a real microphone (PyAudio) → /audio/mic AudioChunks, resampled to ``sample_rate``."""
+"""mic: a real microphone (PyAudio) → /audio/mic AudioChunks, resampled to ``sample_rate``.
+
+Without a usable device it reports an ``error`` event and tries again every ``retry_s``
+(a USB microphone plugged in later is picked up).
+"""
 from __future__ import annotations
 
 import threading
@@ -19,25 +23,31 @@ class MicNode(SealNode):
         self.device = str(self.declare_parameter("device", "default").value)
         self.rate = int(self.declare_parameter("sample_rate", 16000).value)
         self.chunk_ms = int(self.declare_parameter("chunk_ms", 20).value)
+        self.retry_s = float(self.declare_parameter("retry_s", 5.0).value)
         self.pub = self.create_publisher(AudioChunk, "/audio/mic", AUDIO_QOS)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._capture, daemon=True)
+        self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
-    def _capture(self) -> None:
+    def _run(self) -> None:
         import pyaudio
 
-        pa = pyaudio.PyAudio()
-        try:
-            dev = find_device(pa, self.device, "input")
-            dev_rate = dev.default_sample_rate
-            frames = int(dev_rate * self.chunk_ms / 1000)
-            stream = pa.open(format=pyaudio.paInt16, channels=1, rate=dev_rate, input=True,
-                             input_device_index=dev.index, frames_per_buffer=frames)
-        except (AudioDeviceError, OSError) as exc:
-            self.report_error(f"mic: {exc}")
-            pa.terminate()
-            return
+        while not self._stop.is_set():
+            pa = pyaudio.PyAudio()
+            try:
+                self._capture(pa, pyaudio.paInt16)
+            except (AudioDeviceError, OSError) as exc:
+                self.report_error(f"mic: {exc}")
+            finally:
+                pa.terminate()
+            self._stop.wait(self.retry_s)
+
+    def _capture(self, pa, sample_format: int) -> None:
+        dev = find_device(pa, self.device, "input")
+        dev_rate = dev.default_sample_rate
+        frames = int(dev_rate * self.chunk_ms / 1000)
+        stream = pa.open(format=sample_format, channels=1, rate=dev_rate, input=True,
+                         input_device_index=dev.index, frames_per_buffer=frames)
         self.get_logger().info(f"capturing from {dev.name!r} at {dev_rate} Hz → {self.rate} Hz")
         try:
             while not self._stop.is_set():
@@ -48,7 +58,6 @@ class MicNode(SealNode):
                 self.pub.publish(frame_to_msg(AudioFrame(pcm, self.rate, stamp)))
         finally:
             stream.close()
-            pa.terminate()
 
     def close(self) -> None:
         self._stop.set()

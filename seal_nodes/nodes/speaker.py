@@ -1,5 +1,12 @@
-"""speaker: /audio/speaker AudioChunks → a real output device (PyAudio)."""
+"""speaker: /audio/speaker AudioChunks → a real output device (PyAudio).
+
+Without a usable device it reports an ``error`` event, drops audio, and tries the device
+again every ``retry_s``; the rest of the graph works without a loudspeaker.
+"""
 from __future__ import annotations
+
+import time
+
 
 from seal_nodes.nodes.common import AUDIO_QOS, SealNode, msg_to_frame, run
 
@@ -14,18 +21,30 @@ class SpeakerNode(SealNode):
         super().__init__("speaker")
         import pyaudio
 
+        self.pyaudio = pyaudio
         self.pa = pyaudio.PyAudio()
+        self.device = str(self.declare_parameter("device", "default").value)
+        self.retry_s = float(self.declare_parameter("retry_s", 5.0).value)
         self.stream = None
-        try:
-            self.dev = find_device(self.pa, str(self.declare_parameter("device", "default").value), "output")
-            self.dev_rate = self.dev.default_sample_rate
-            self.stream = self.pa.open(format=pyaudio.paInt16, channels=1, rate=self.dev_rate, output=True,
-                                       output_device_index=self.dev.index)
-            self.get_logger().info(f"playing to {self.dev.name!r} at {self.dev_rate} Hz")
-        except (AudioDeviceError, OSError) as exc:
-            # Stay up and report: the rest of the graph works without a loudspeaker.
-            self.report_error(f"speaker: {exc}")
+        self.dev_rate = 0
         self.create_subscription(AudioChunk, "/audio/speaker", self.on_chunk, AUDIO_QOS)
+        self.next_try = 0.0
+        self.create_timer(0.5, self.open_device)
+
+    def open_device(self) -> None:
+        if self.stream is not None or time.monotonic() < self.next_try:
+            return
+        self.next_try = time.monotonic() + self.retry_s
+        try:
+            dev = find_device(self.pa, self.device, "output")
+            self.stream = self.pa.open(format=self.pyaudio.paInt16, channels=1, rate=dev.default_sample_rate,
+                                       output=True, output_device_index=dev.index)
+            self.dev_rate = dev.default_sample_rate
+            self.get_logger().info(f"playing to {dev.name!r} at {self.dev_rate} Hz")
+        except (AudioDeviceError, OSError) as exc:
+            self.report_error(f"speaker: {exc}")
+            self.pa.terminate()  # PortAudio rescans devices only on a fresh instance
+            self.pa = self.pyaudio.PyAudio()
 
     def on_chunk(self, msg: AudioChunk) -> None:
         if self.stream is None:
@@ -35,7 +54,11 @@ class SpeakerNode(SealNode):
         except AudioFormatError as exc:
             self.report_error(f"bad AudioChunk on /audio/speaker: {exc}", msg.trace_id)
             return
-        self.stream.write(resample(frame.samples, frame.sample_rate, self.dev_rate).tobytes())
+        try:
+            self.stream.write(resample(frame.samples, frame.sample_rate, self.dev_rate).tobytes())
+        except OSError as exc:  # device unplugged: report, reopen on the next retry
+            self.report_error(f"speaker: {exc}")
+            self.stream = None
 
     def close(self) -> None:
         if self.stream is not None:

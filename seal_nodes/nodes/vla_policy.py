@@ -155,7 +155,7 @@ class VlaPolicyNode(SealNode):
                 return self._finish(handle, False, f"refused unsafe command: {exc}", goal.trace_id, abort=True)
             if notes:
                 self.get_logger().info(f"command limited: {', '.join(notes)}", throttle_duration_sec=5.0)
-            self.send(q_safe, float(np.clip(action.gripper, 0.0, 1.0)), period)
+            self.send(q_safe, float(np.clip(action.gripper, 0.0, 1.0)), period, stamp_ns=frame[0])
             self.publish_latency("frame_to_command_ms", (time.time_ns() - frame[0]) / 1e6, goal.trace_id)
             self.publish_latency("policy_inference_ms", infer_ms, goal.trace_id)
             handle.publish_feedback(Manipulate.Feedback(phase=action.phase, progress=float(action.progress)))
@@ -170,9 +170,10 @@ class VlaPolicyNode(SealNode):
             handle.succeed()
         return Manipulate.Result(success=success, message=message)
 
-    def send(self, q: np.ndarray, gripper: float, horizon_s: float) -> None:
+    def send(self, q: np.ndarray, gripper: float, horizon_s: float, stamp_ns: int | None = None) -> None:
+        """One-point trajectory; ``stamp_ns``: the camera frame it was derived from (trace stamp)."""
         msg = JointTrajectory()
-        msg.header.stamp = ns_to_stamp(ev.now_ns())
+        msg.header.stamp = ns_to_stamp(ev.now_ns() if stamp_ns is None else stamp_ns)
         msg.joint_names = ARM_JOINTS + [GRIPPER_NAME]
         point = JointTrajectoryPoint()
         point.positions = [float(v) for v in q] + [gripper]

@@ -1,0 +1,60 @@
+"""Audio sources and sinks as processes: a WAV microphone, and real devices that may be absent."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from seal_nodes.core import events as ev
+from seal_nodes.core.spoken import synthesize
+from seal_nodes.core.wav import write_wav
+from seal_nodes.session import StackSession
+from tests.integration.conftest import wait_event
+
+pytestmark = pytest.mark.integration
+
+LAUNCH = """
+launch:
+- arg: {name: audio_file}
+- node: {pkg: seal_bringup, exec: audio_perception, name: audio_perception}
+- node:
+    pkg: seal_bringup
+    exec: wav_source
+    name: wav_source
+    param:
+    - {name: file, value: "$(var audio_file)"}
+    - {name: start_delay_s, value: 4.0}
+- node: {pkg: seal_bringup, exec: mic, name: mic, param: [{name: device, value: no-such-card}]}
+- node: {pkg: seal_bringup, exec: speaker, name: speaker, param: [{name: device, value: no-such-card}]}
+"""
+
+
+def test_wav_source_speaks_into_perception_and_missing_devices_are_reported(tmp_path):
+    wav = tmp_path / "command.wav"
+    utt = synthesize("Put the blue cube in the bin.")
+    write_wav(wav, utt.pcm, 16000)
+    launch = tmp_path / "audio.launch.yaml"
+    launch.write_text(LAUNCH)
+    since = time.time_ns()
+    with StackSession(launch, {"audio_file": str(wav)}, node_log=tmp_path / "nodes.log") as session:
+        end = wait_event(session, ev.SPEECH_END, since, timeout_s=40)
+        assert end.msg.text == "put the blue cube in the bin"
+        chunks = [r.msg for r in session.messages("/audio/mic")]
+        assert chunks and all(c.sample_rate == 16000 and c.encoding == "S16LE" for c in chunks)
+        for source in ("mic", "speaker"):
+            err = wait_event(session, ev.ERROR, since, where=lambda r, s=source: r.msg.source == s)
+            assert "no-such-card" in err.msg.text or "no audio" in err.msg.text
+        status = session.supervisor.status()
+        assert status["mic"].alive and status["speaker"].alive  # reported, not crashed
+
+
+def test_wav_source_reports_a_file_that_is_not_audio(tmp_path):
+    bogus = tmp_path / "notes.wav"
+    bogus.write_text("this is not audio")
+    launch = tmp_path / "audio.launch.yaml"
+    launch.write_text(LAUNCH)
+    since = time.time_ns()
+    with StackSession(launch, {"audio_file": str(bogus)}, node_log=tmp_path / "nodes.log") as session:
+        err = wait_event(session, ev.ERROR, since, timeout_s=30, where=lambda r: r.msg.source == "wav_source")
+        assert "notes.wav" in err.msg.text
+        assert session.supervisor.status()["wav_source"].alive
