@@ -29,12 +29,14 @@ SOURCE = "audio_perception"
 @dataclass
 class AudioPerceptionConfig:
     # Tuned on espeak speech for the latency budgets (onset → speech_start ≤ 100 ms, end of
-    # speech → first reply audio ≤ 500 ms): 0.3/60 ms confirms an onset ~70 ms after it
-    # (0.5/90 ms: ~120 ms), 350 ms of silence ends a turn. A real end-of-turn model is the
-    # perception issue's job; until then a longer mid-sentence pause splits a turn.
+    # speech → first reply audio ≤ 500 ms). One 32 ms Silero window at ≥ 0.3 confirms an
+    # onset 30-90 ms after it (two windows: 60-130 ms; 0.5 and 90 ms: 100-170 ms); the price
+    # is that a short loud non-speech sound Silero scores ≥ 0.3 also starts a turn, which the
+    # perception issue's interrupt/backchannel classification must absorb. 350 ms of silence
+    # ends a turn: a longer mid-sentence pause splits it until a real end-of-turn model exists.
     vad_threshold: float = 0.3  # window counts as speech at/above this
     vad_release: float = 0.25  # ...and as silence below this (hysteresis in between)
-    min_speech_ms: int = 60  # speech needed to confirm an onset
+    min_speech_ms: int = 30  # speech needed to confirm an onset (one VAD window)
     end_silence_ms: int = 350  # silence that ends an utterance
     fragment_interval_ms: int = 300  # partial transcripts at most this often (audio time)
     max_utterance_ms: int = 15_000  # force an end after this much speech

@@ -104,3 +104,33 @@ def test_bad_input_raises_and_state_survives(ap):
         ap.feed(AudioFrame(np.zeros(960, np.int16), 48000, T0 + 20_000_000))
     ap.reset()
     assert ap.feed(AudioFrame(np.zeros(960, np.int16), 48000, T0)) == []
+
+
+def test_short_and_non_speech_sounds_do_not_start_a_turn(ap):
+    """One VAD window confirms an onset (for the latency budget); clicks, noise and tones must not."""
+    rng = np.random.default_rng(1)
+    t = np.arange(RATE) / RATE
+    click = np.zeros(RATE // 10, np.int16)
+    click[100:140] = 20000
+    sounds = {
+        "click": click,
+        "loud noise": np.clip(rng.normal(0, 4000, RATE), -32768, 32767).astype(np.int16),
+        "tone": (8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16),
+        "hum": (3000 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.int16),
+    }
+    for name, sound in sounds.items():
+        ap.reset()
+        events = run(ap, np.concatenate([silence(0.5), sound, silence(1.0)]))
+        assert events == [], name
+
+
+def test_sense_gives_turn_events_and_decode_gives_transcripts(tmp_path):
+    """A node publishes sense()'s events before decode() runs the recogniser on the same chunk."""
+    core = AudioPerception()
+    pcm = np.concatenate([silence(0.5), synth("pick up the red cube", tmp_path), silence(1.0)])
+    sensed, decoded = [], []
+    for frame in frames(pcm):
+        sensed += [e.type for e in core.sense(frame)]
+        decoded += [e.type for e in core.decode()]
+    assert sensed == [SPEECH_START, SPEECH_END]
+    assert decoded and set(decoded) == {SPEECH_FRAGMENT}
