@@ -1,9 +1,14 @@
-"""Quick numbers: ``MUJOCO_GL=egl python -m sim_worlds.bench [n_seeds]``."""
+"""World figures: ``python -m sim_worlds.bench [--seeds N] [--json PATH]``.
+
+Physics steps per second, render time of one camera frame, and the scripted expert's pick
+success and time to lift over seeds × cubes; prints a table, writes JSON when asked.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
-import sys
 import time
 
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -14,7 +19,7 @@ from sim_worlds.experts import PickExpert  # noqa: E402
 from sim_worlds.tabletop import HOME_Q, TabletopWorld  # noqa: E402
 
 
-def main(n_seeds: int = 10) -> None:
+def measure(n_seeds: int = 10) -> dict[str, float]:
     w = TabletopWorld(seed=0)
     rng = np.random.default_rng(0)
     t0 = time.perf_counter()
@@ -22,16 +27,14 @@ def main(n_seeds: int = 10) -> None:
         w.set_command(HOME_Q + rng.normal(0, 0.3, 7), float(rng.uniform()))
         w.step(0.04)
     n = int(round(10.0 / w.model.opt.timestep))
-    print(f"physics: {n / (time.perf_counter() - t0):.0f} steps/s (timestep {w.model.opt.timestep * 1e3:.1f} ms)")
+    steps_per_s = n / (time.perf_counter() - t0)
     w.render()  # renderer creation excluded
     t0 = time.perf_counter()
     for _ in range(50):
         w.render()
-    h, wd = w.image_size
-    print(f"render {h}x{wd}: {(time.perf_counter() - t0) / 50 * 1e3:.1f} ms/frame")
+    render_ms = (time.perf_counter() - t0) / 50 * 1e3
 
     expert, times, ok = PickExpert(dt=0.04), [], 0
-    t0 = time.perf_counter()
     for seed in range(n_seeds):
         for name in w.object_names():
             w.reset(seed)
@@ -43,12 +46,31 @@ def main(n_seeds: int = 10) -> None:
                 w.step(0.04)
             if w.is_lifted(name):
                 ok, times = ok + 1, times + [w.time]
-    total = 3 * n_seeds
-    print(
-        f"expert: {ok}/{total} lifted, time to lift mean {np.mean(times):.2f} s max {np.max(times):.2f} s "
-        f"(wall {time.perf_counter() - t0:.1f} s incl. IK)"
-    )
+    w.close()
+    return {
+        "physics_steps_per_s": round(steps_per_s),
+        "render_ms_per_frame": round(render_ms, 2),
+        "image_size": f"{w.image_size[1]}x{w.image_size[0]}",
+        "expert_pick_success_rate": ok / (3 * n_seeds),
+        "expert_episodes": 3 * n_seeds,
+        "expert_time_to_lift_s_mean": round(float(np.mean(times)), 2) if times else None,
+        "expert_time_to_lift_s_max": round(float(np.max(times)), 2) if times else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--json", help="write the figures here")
+    args = parser.parse_args()
+    figures = measure(args.seeds)
+    print("| figure | value |\n|---|---:|")
+    for key, value in figures.items():
+        print(f"| {key} | {value} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(figures, f, indent=2)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10)
+    main()
