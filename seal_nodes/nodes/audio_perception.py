@@ -34,7 +34,7 @@ class AudioPerceptionNode(SealNode):
             frame = msg_to_frame(msg)
             events = self.core.sense(frame)
         except AudioFormatError as exc:
-            self.report_error(f"bad AudioChunk on /audio/mic: {exc}", msg.trace_id)
+            self.report_error(f"bad AudioChunk on /audio/mic: {exc}", msg.trace_id, throttle_key=str(exc)[:20])
             if "rate" in str(exc):
                 self.core.reset()  # a new stream format: start over instead of refusing forever
             return

@@ -106,6 +106,7 @@ class SealNode(Node):
         self._unheard_lock = threading.Lock()
         self._unheard_timer = self.create_timer(0.2, self._flush_unheard)
         self._born = time.monotonic()
+        self._throttle: dict[str, tuple[float, int]] = {}  # key → (last report, reports held back)
 
     def publish_event(self, event: ev.Event) -> None:
         if not event.source:
@@ -125,8 +126,21 @@ class SealNode(Node):
                 self._unheard.clear()
                 self._unheard_timer.cancel()
 
-    def report_error(self, text: str, trace_id: str = "", **payload: object) -> None:
-        """Log and publish a bad-input or failure report; the node carries on."""
+    def report_error(self, text: str, trace_id: str = "", throttle_key: str = "", throttle_s: float = 2.0,
+                     **payload: object) -> None:
+        """Log and publish a bad-input or failure report; the node carries on.
+
+        With ``throttle_key`` (a bad sensor stream), at most one report per ``throttle_s`` goes
+        out for that key, counting the ones it stands for in ``payload["suppressed"]``.
+        """
+        if throttle_key:
+            now = time.monotonic()
+            last, suppressed = self._throttle.get(throttle_key, (-1e9, 0))
+            if now - last < throttle_s:
+                self._throttle[throttle_key] = (last, suppressed + 1)
+                return
+            self._throttle[throttle_key] = (now, 0)
+            payload["suppressed"] = suppressed
         self.get_logger().warning(text)
         self.publish_event(ev.Event(ev.ERROR, ev.now_ns(), text=text, trace_id=trace_id, payload=dict(payload)))
 

@@ -62,7 +62,7 @@ class SimNode(SealNode):
                 [p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in msg.points],
                 [list(p.positions) for p in msg.points], JOINT_NAMES)
         except TrajectoryError as exc:
-            self.report_error(f"rejected /arm/joint_trajectory: {exc}")
+            self.report_error(f"rejected /arm/joint_trajectory: {exc}", throttle_key=str(exc)[:30])
             return
         with self.lock:
             current = self.command_vector()

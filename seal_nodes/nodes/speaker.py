@@ -52,7 +52,7 @@ class SpeakerNode(SealNode):
         try:
             frame = msg_to_frame(msg)
         except AudioFormatError as exc:
-            self.report_error(f"bad AudioChunk on /audio/speaker: {exc}", msg.trace_id)
+            self.report_error(f"bad AudioChunk on /audio/speaker: {exc}", msg.trace_id, throttle_key="chunk")
             return
         try:
             self.stream.write(resample(frame.samples, frame.sample_rate, self.dev_rate).tobytes())

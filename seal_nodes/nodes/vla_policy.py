@@ -73,7 +73,7 @@ class VlaPolicyNode(SealNode):
         try:
             q = joint_vector(list(msg.name), list(msg.position), ARM_JOINTS + [GRIPPER_NAME])
         except ObservationError as exc:
-            self.report_error(f"bad /joint_states: {exc}")
+            self.report_error(f"bad /joint_states: {exc}", throttle_key="joint_states")
             with self.lock:
                 self.q = None  # never act on a state we cannot trust
             return
@@ -84,7 +84,7 @@ class VlaPolicyNode(SealNode):
         try:
             img = image_from_buffer(bytes(msg.data), msg.height, msg.width, msg.step, msg.encoding, self.image_hw)
         except ObservationError as exc:
-            self.report_error(f"bad /camera/image_raw frame: {exc}")
+            self.report_error(f"bad /camera/image_raw frame: {exc}", throttle_key="image")
             return
         with self.lock:
             self.frame = (stamp_to_ns(msg.header.stamp), img)

@@ -170,6 +170,8 @@ def test_bad_image_and_nan_state_are_reported(stack):
         time.sleep(0.2)
     wait_event(stack, ev.ERROR, since, where=lambda r: "image" in r.msg.text and "expected 224x224" in r.msg.text)
     wait_event(stack, ev.ERROR, since, where=lambda r: "NaN" in r.msg.text and r.msg.source == "vla_policy")
+    # a bad stream is reported, not flooded: three bad frames within 2 s give one report
+    assert len([r for r in stack.events(ev.ERROR, since) if "expected 224x224" in r.msg.text]) == 1
     stack.node.destroy_publisher(img_pub)
     stack.node.destroy_publisher(js_pub)
 
