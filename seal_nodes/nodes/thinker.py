@@ -38,6 +38,7 @@ class ThinkerNode(SealNode):
         self.active_goals: dict[str, object] = {}  # goal_id → ClientGoalHandle
         self.server_wait_s = float(self.declare_parameter("server_wait_s", 5.0).value)
         self.speech_wait_since = 0.0
+        self.cancel_on_accept = False
         self.create_timer(0.1, self.next_speech, callback_group=group)
         self.get_logger().info(f"thinker ready: backend={backend} objects={sorted(objects)}")
 
@@ -69,14 +70,23 @@ class ThinkerNode(SealNode):
             elif isinstance(cmd, Act):
                 self.send_action(cmd)
             elif isinstance(cmd, CancelSpeech):
-                self.say_queue.clear()
-                if self.active_speech and self.active_speech[1] is not None:
-                    self.active_speech[1].cancel_goal_async()
+                self.cancel_speech()
             elif isinstance(cmd, CancelActions):
                 for handle in list(self.active_goals.values()):
                     handle.cancel_goal_async()
             elif isinstance(cmd, Report):
                 self.report_error(cmd.text, cmd.trace_id, **cmd.payload)
+
+    def cancel_speech(self) -> None:
+        """Barge-in: stop the voice now; queued utterances were never said, and the context says so."""
+        dropped, self.say_queue = list(self.say_queue), deque()
+        if self.active_speech is not None:
+            if self.active_speech[1] is None:
+                self.cancel_on_accept = True  # goal still on its way to the TTS
+            else:
+                self.active_speech[1].cancel_goal_async()
+        for say in dropped:
+            self.fold_speech_result(say, completed=False, interrupted=True, spoken="")
 
     def next_speech(self) -> None:
         if self.active_speech is not None or not self.say_queue:
@@ -106,6 +116,9 @@ class ThinkerNode(SealNode):
             self.fold_speech_result(say, False, True, "")
             return self.next_speech()
         self.active_speech = (say, handle)
+        if self.cancel_on_accept:
+            self.cancel_on_accept = False
+            handle.cancel_goal_async()
         handle.get_result_async().add_done_callback(lambda f, s=say: self.on_speak_result(s, f))
 
     def on_speak_result(self, say: Say, future) -> None:

@@ -152,7 +152,7 @@ def test_malformed_audio_chunk_is_reported_and_perception_keeps_working(stack):
     since = time.time_ns()
     say(stack, "Go home.")
     end = wait_event(stack, ev.SPEECH_END, since)
-    assert end.msg.text == "go home"
+    assert end.msg.text == "go home", end.msg.payload_json
     stack.wait_for(lambda: bool(stack.events(ev.ACTION_RESULT, since)), 40, "go home to finish")
     stack.node.destroy_publisher(pub)
 
