@@ -14,23 +14,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+import rclpy
+from rclpy.action import ActionClient
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.serialization import deserialize_message
+
+from seal_nodes import graph
+from seal_nodes.core import events as ev
+from seal_nodes.core.audio import AudioFrame
+from seal_nodes.core.recording import McapRecorder
 from seal_nodes.core.ros_env import ros_environment
-
-import numpy as np  # noqa: E402
-import rclpy  # noqa: E402
-from rclpy.action import ActionClient  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from rclpy.serialization import deserialize_message  # noqa: E402
-
-from seal_nodes import graph  # noqa: E402
-from seal_nodes.core import events as ev  # noqa: E402
-from seal_nodes.core.audio import AudioFrame  # noqa: E402
-from seal_nodes.core.recording import McapRecorder  # noqa: E402
-from seal_nodes.core.spoken import RATE  # noqa: E402
+from seal_nodes.core.spoken import RATE
 
 CHUNK = RATE // 50  # 20 ms
 
-# topic → (type, QoS name): everything a run is judged by and recorded from.
+# topic → message type: everything a run is judged by and recorded from.
 TOPICS = {
     "/audio/mic": "seal_interfaces/msg/AudioChunk",
     "/audio/speaker": "seal_interfaces/msg/AudioChunk",
@@ -82,10 +81,6 @@ class MicFeeder:
     def say(self, pcm: np.ndarray, turn: SpokenTurn | None = None, onset: int = 0, offset: int = 0) -> None:
         with self._lock:
             self._queue.append((pcm.astype(np.int16), turn, onset, offset))
-
-    def idle(self) -> bool:
-        with self._lock:
-            return not self._queue
 
     def _run(self) -> None:
         t0, k = time.time_ns(), 0
