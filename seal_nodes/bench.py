@@ -31,12 +31,13 @@ def _say(session: StackSession, text: str, cache: dict) -> SpokenTurn:
     return session.speak(text, utt.pcm, utt.onset, utt.offset)
 
 
-def _reply_trace(session: StackSession, since_ns: int, timeout_s: float) -> str:
-    """trace id of the first agent utterance that starts playing after ``since_ns``."""
+def _reply(session: StackSession, since_ns: int, timeout_s: float) -> tuple[str, int]:
+    """(trace id, play-out stamp) of the first agent audio chunk played after ``since_ns``."""
     def started() -> list:
         return [r for r in session.messages("/audio/speaker") if stamp_to_ns(r.msg.header.stamp) > since_ns]
     session.wait_for(lambda: bool(started()), timeout_s, "the agent's reply")
-    return started()[0].msg.trace_id
+    first = started()[0].msg
+    return first.trace_id, stamp_to_ns(first.header.stamp)
 
 
 def tts_baseline(texts: list[str]) -> dict[str, dict]:
@@ -77,9 +78,9 @@ def run_bench(json_path: str, repeats: int = 3, echo=print) -> int:
             echo(f"[bench] turn {i + 1}/{repeats}: {GREETING!r}, then a barge-in {BARGE_IN!r}")
             since = time.time_ns()
             turn = _say(session, GREETING, cache)
-            trace = _reply_trace(session, since, 20.0)
-            # Let the reply play for a moment, then talk over it.
-            session.wait_for(lambda: time.time_ns() - since > (turn.offset_ns - since) + 1.2e9, 10.0, "reply audio")
+            trace, reply_ns = _reply(session, since, 20.0)
+            # Let the reply play for a second, then talk over it.
+            session.wait_for(lambda: time.time_ns() > reply_ns + 1e9, 10.0, "a second of the reply")
             barge = _say(session, BARGE_IN, cache)
             session.wait_for(barge.played.is_set, 10.0, "the barge-in")
             session.wait_for(lambda: session.agent_idle(since, quiet_s=1.0), 20.0, "the agent to finish")

@@ -109,9 +109,9 @@ def run_demo(audio: str | None = None, out_dir: str = "out/demo", timeout_s: flo
     error = ""
     with StackSession(launch_args={"seed": str(seed)}, record=out / "recording.mcap",
                       node_log=out / "nodes.log", echo=lambda line: print(line, flush=True)) as session:
-        session.wait_ready(timeout_s=max(10.0, deadline - time.monotonic()))
-        print("[demo] stack ready; speaking into /audio/mic", flush=True)
         try:
+            session.wait_ready(timeout_s=max(10.0, deadline - time.monotonic()))
+            print("[demo] stack ready; speaking into /audio/mic", flush=True)
             for utt, step in turns:
                 since = time.time_ns()
                 turn = session.speak(utt.text, utt.pcm, utt.onset, utt.offset)

@@ -35,8 +35,9 @@ def load(launch_file: str | os.PathLike, cli_args: Sequence[str] | Mapping[str, 
 def base_environment(desc: LaunchDescription, domain_id: int | None = None) -> dict[str, str]:
     """Environment for every node: localhost defaults, then the launch file's set_env.
 
-    A set_env with an empty value unsets the variable (e.g. ``fastdds_profile:=""`` for
-    Fast DDS defaults on a robot network).
+    A top-level set_env with an empty value unsets the variable for every node (e.g.
+    ``fastdds_profile:=""`` for Fast DDS defaults on a robot network); an empty node-level
+    or group-level value is dropped, so that node inherits the variable unchanged.
     """
     env = dict(os.environ)
     env.update(ros_environment("localhost", domain_id))

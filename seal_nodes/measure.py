@@ -31,26 +31,19 @@ def first_audio_ms(session: StackSession, turn: SpokenTurn) -> float | None:
 
 
 def barge_in_stop_ms(session: StackSession, turn: SpokenTurn, interrupted_trace: str) -> float | None:
-    """Barge-in onset → end of the last chunk of the interrupted utterance that was played."""
+    """Barge-in onset → end of the last chunk of the interrupted utterance that was played.
+
+    None when that utterance had already ended before the barge-in (nothing was interrupted).
+    """
     ends = [stamp_to_ns(r.msg.header.stamp) + CHUNK_NS for r in session.messages("/audio/speaker")
             if r.msg.trace_id == interrupted_trace]
-    if not ends:
+    if not ends or max(ends) < turn.onset_ns:
         return None
-    return max(0.0, (max(ends) - turn.onset_ns) / 1e6)
+    return (max(ends) - turn.onset_ns) / 1e6
 
 
 def latency_samples(session: StackSession, path: str, since_ns: int = 0) -> list[float]:
     return [r.msg.ms for r in session.messages("/seal/latency") if r.msg.path == path and r.t_ns >= since_ns]
-
-
-def frame_to_command_samples(session: StackSession) -> list[float]:
-    """Camera frame stamp → receipt of the arm command derived from it, in another process.
-
-    The policy stamps each JointTrajectory with the frame it came from, so this runs through
-    rendering, two ROS 2 hops and the policy step.
-    """
-    return [(r.t_ns - stamp_to_ns(r.msg.header.stamp)) / 1e6 for r in session.messages("/arm/joint_trajectory")
-            if r.msg.points and r.msg.points[0].time_from_start.nanosec > 0]
 
 
 def ros_hop_samples(session: StackSession) -> list[float]:
@@ -60,7 +53,7 @@ def ros_hop_samples(session: StackSession) -> list[float]:
 def node_figures(session: StackSession) -> dict[str, dict]:
     """The figures that do not depend on the scenario: policy loop and ROS hop."""
     return {
-        "frame_to_command_ms": summarize(frame_to_command_samples(session)),
+        "frame_to_command_ms": summarize(latency_samples(session, "frame_to_command_ms")),
         "policy_inference_ms": summarize(latency_samples(session, "policy_inference_ms")),
         "ros_hop_ms": summarize(ros_hop_samples(session)),
     }

@@ -27,7 +27,8 @@ class ExpertAction:
     gripper: float  # 0 = open .. 1 = closed
     phase: str
     progress: float  # 0..1 over the whole task
-    done: bool
+    done: bool  # the task ended (successfully unless ``failed``)
+    failed: bool = False  # ended without success (e.g. the cube kept slipping out)
 
 
 class ArmIK:
@@ -191,6 +192,10 @@ class PickExpert:
                 self._grip_cmd = 0.0
                 self._set_phase("approach")
                 goal = above
+            elif tcp[2] - obj[2] > 0.06:
+                self._set_phase("failed")  # slipped out again with no retries left
+        if self.phase == "failed":
+            return ExpertAction(self._q_cmd.copy(), 0.0, "failed", 0.0, done=True, failed=True)
         if self.phase == "done":
             goal, frac = self._wp, 1.0
 

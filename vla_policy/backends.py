@@ -56,7 +56,6 @@ BACKENDS = {"expert": ExpertBackend}
 
 
 def make_backend(name: str, dt: float):
-    try:
-        return BACKENDS[name](dt)
-    except KeyError:
-        raise ValueError(f"unknown manipulation backend {name!r}; available: {sorted(BACKENDS)}") from None
+    if name not in BACKENDS:
+        raise ValueError(f"unknown manipulation backend {name!r}; available: {sorted(BACKENDS)}")
+    return BACKENDS[name](dt)

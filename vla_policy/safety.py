@@ -34,6 +34,12 @@ class SafetyLimits:
     workspace: Workspace = field(default_factory=lambda: DEFAULT_WORKSPACE)
     margin: float = 0.01  # stay this far inside the joint limits
 
+    def check_gripper(self, gripper: float) -> float:
+        """The gripper command in 0 (open) … 1 (closed); refuse NaN/inf."""
+        if not np.isfinite(gripper):
+            raise UnsafeCommand(f"gripper command {gripper} is not a number")
+        return float(min(max(gripper, 0.0), 1.0))
+
     def check(self, q_cmd: np.ndarray, q_now: np.ndarray) -> tuple[np.ndarray, list[str]]:
         """Return the command to send and what was limited; raise UnsafeCommand to refuse it."""
         q_cmd = np.asarray(q_cmd, dtype=float)
@@ -51,6 +57,9 @@ class SafetyLimits:
         if np.any(step != target - q_now):
             notes.append("speed limited")
         q = q_now + step
+        if np.any(q < self.lower) or np.any(q > self.upper):
+            # Only possible when the arm already is outside its limits: the step moves it back in.
+            notes.append("recovering into joint limits")
         tcp = self.tcp_position(q)
         if not self.workspace.contains(tcp):
             raise UnsafeCommand(f"target TCP {np.round(tcp, 3).tolist()} is outside the workspace")

@@ -47,10 +47,40 @@ def pcm_from_bytes(data: bytes, sample_rate: int, channels: int, encoding: str) 
 
 
 def resample(pcm: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
-    """Linear-interpolation resampling of int16 mono audio (adequate for speech at 16 kHz)."""
-    if src_rate == dst_rate or len(pcm) == 0:
-        return pcm
-    n_out = int(round(len(pcm) * dst_rate / src_rate))
-    x_src = np.arange(len(pcm), dtype=np.float64)
-    x_dst = np.linspace(0.0, len(pcm) - 1, n_out)
-    return np.interp(x_dst, x_src, pcm.astype(np.float64)).round().astype(np.int16)
+    """Resample a whole buffer of int16 mono audio (linear interpolation, no anti-alias filter).
+
+    For a stream cut into chunks use ``StreamResampler``: resampling chunks independently puts a
+    seam at every chunk edge.
+    """
+    return StreamResampler(src_rate, dst_rate).process(pcm, final=True)
+
+
+class StreamResampler:
+    """Linear-interpolation resampler that keeps its phase across chunks (no seams, no drift)."""
+
+    def __init__(self, src_rate: int, dst_rate: int) -> None:
+        if src_rate <= 0 or dst_rate <= 0:
+            raise ValueError("sample rates must be positive")
+        self.src_rate, self.dst_rate = int(src_rate), int(dst_rate)
+        self._step = self.src_rate / self.dst_rate  # input samples per output sample
+        self._pos = 0.0  # next output position, in input samples relative to _tail's start
+        self._tail = np.zeros(0, np.float64)  # input not yet fully used
+
+    def process(self, pcm: np.ndarray, final: bool = False) -> np.ndarray:
+        """Resample the next chunk; ``final`` also flushes the last input sample."""
+        if self.src_rate == self.dst_rate:
+            return pcm
+        x = np.concatenate([self._tail, np.asarray(pcm, np.float64)])
+        if len(x) == 0:
+            return np.zeros(0, np.int16)
+        if final:  # the whole rest: len·dst/src samples, the last ones holding the last input
+            n = max(0, int(round((len(x) - self._pos) / self._step)))
+        else:  # only positions whose right-hand neighbour has arrived
+            limit = len(x) - 1 - 1e-9
+            n = int(np.floor((limit - self._pos) / self._step)) + 1 if limit >= self._pos else 0
+        pos = self._pos + self._step * np.arange(n)
+        out = np.interp(pos, np.arange(len(x)), x)
+        next_pos = self._pos + self._step * n
+        keep = min(int(np.floor(next_pos)), len(x) - 1)  # keep the sample the next output needs
+        self._tail, self._pos = x[keep:], next_pos - keep
+        return np.clip(np.round(out), -32768, 32767).astype(np.int16)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from seal_nodes.core.asr import StreamingRecognizer
-from seal_nodes.core.audio import AudioFormatError, AudioFrame, resample
+from seal_nodes.core.audio import AudioFormatError, AudioFrame, StreamResampler
 from seal_nodes.core.events import SPEECH_END, SPEECH_FRAGMENT, SPEECH_START, Event, new_trace_id
 from seal_nodes.core.vad import SileroVad, WINDOW
 
@@ -47,6 +47,10 @@ class AudioPerceptionConfig:
     min_confidence: float = 0.2
 
 
+class SampleRateChanged(AudioFormatError):
+    """The stream's sample rate changed mid-stream; ``flush()`` and ``reset()`` to accept the new one."""
+
+
 class AudioPerception:
     """Per-frame work is O(frame): one VAD call per 32 ms window and incremental decoding."""
 
@@ -69,6 +73,7 @@ class AudioPerception:
         if self._asr.active:
             self._asr.finish()
         self._in_rate: int | None = None
+        self._resampler: StreamResampler | None = None
         self._total = 0  # 16 kHz samples received so far
         self._vad_pos = 0  # 16 kHz samples covered by VAD windows
         self._anchor = (0, 0)  # (sample index, stamp_ns) of the latest frame start
@@ -97,11 +102,13 @@ class AudioPerception:
         """
         pcm = self._validate(frame)
         if self._in_rate is not None and frame.sample_rate != self._in_rate:
-            raise AudioFormatError(
+            raise SampleRateChanged(
                 f"sample rate changed mid-stream from {self._in_rate} to {frame.sample_rate} Hz; call reset() first"
             )
+        if self._in_rate is None:
+            self._resampler = StreamResampler(int(frame.sample_rate), RATE)
         self._in_rate = int(frame.sample_rate)
-        x = resample(pcm, frame.sample_rate, RATE)
+        x = self._resampler.process(pcm)
         self._anchor = (self._total, frame.stamp_ns)
         self._total += len(x)
         self._remember(x)
@@ -149,6 +156,8 @@ class AudioPerception:
             raise AudioFormatError(f"AudioFrame.samples must be a 1-D int16 array, got {desc}")
         if len(pcm) == 0:
             raise AudioFormatError("empty AudioFrame")
+        if not isinstance(frame.stamp_ns, (int, np.integer)):
+            raise AudioFormatError(f"AudioFrame.stamp_ns must be an integer, got {frame.stamp_ns!r}")
         if not isinstance(frame.sample_rate, (int, np.integer)) or not 4000 <= frame.sample_rate <= 192_000:
             raise AudioFormatError(f"sample_rate {frame.sample_rate!r} out of range 4000..192000 Hz")
         return pcm

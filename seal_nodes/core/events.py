@@ -24,7 +24,7 @@ OBJECT_SEEN = "object_seen"
 SCENE_CHANGE = "scene_change"
 UI_CHANGE = "ui_change"
 AGENT_SPEECH_START = "agent_speech_start"  # TTS started playing an utterance
-AGENT_SPEECH_END = "agent_speech_end"  # TTS finished or was cut (payload: spoken_text, interrupted)
+AGENT_SPEECH_END = "agent_speech_end"  # TTS finished or was cut (text: what was said; payload: interrupted)
 ACTION_FEEDBACK = "action_feedback"
 ACTION_RESULT = "action_result"
 ERROR = "error"  # a node rejected bad input; text says why
@@ -68,7 +68,10 @@ class Event:
         """Decode a message's payload_json; raises ValueError on malformed JSON."""
         if not payload_json:
             return {}
-        value = json.loads(payload_json)
+        try:
+            value = json.loads(payload_json)
+        except RecursionError as exc:  # absurdly nested input
+            raise ValueError("payload_json is nested too deeply") from exc
         if not isinstance(value, dict):
             raise ValueError("payload_json must encode a JSON object")
         return value

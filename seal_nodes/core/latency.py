@@ -17,7 +17,7 @@ BUDGETS: dict[str, Budget] = {b.path: b for b in (
     Budget("speech_start_ms", 100.0, "speech onset in the audio → speech_start event received"),
     Budget("first_audio_ms", 500.0, "end of user speech → first audio chunk of the reply (its play-out stamp)"),
     Budget("barge_in_stop_ms", 100.0, "barge-in speech onset → end of the agent's last audio chunk"),
-    Budget("frame_to_command_ms", 100.0, "camera frame stamp → arm command derived from it, received in another process"),
+    Budget("frame_to_command_ms", 100.0, "camera frame stamp (before rendering) → arm command derived from it published"),
     Budget("policy_inference_ms", 10.0, "one policy (backend) step inside the control loop"),
     Budget("ros_hop_ms", 5.0, "one ROS 2 message between processes (/joint_states stamp → receipt)"),
 )}

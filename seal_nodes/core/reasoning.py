@@ -178,7 +178,6 @@ BACKENDS: dict[str, Callable[[], ReasoningBackend]] = {"commands": CommandBacken
 
 
 def make_backend(name: str) -> ReasoningBackend:
-    try:
-        return BACKENDS[name]()
-    except KeyError:
-        raise ValueError(f"unknown reasoning backend {name!r}; available: {sorted(BACKENDS)}") from None
+    if name not in BACKENDS:
+        raise ValueError(f"unknown reasoning backend {name!r}; available: {sorted(BACKENDS)}")
+    return BACKENDS[name]()

@@ -13,7 +13,7 @@ from typing import Callable, Union
 
 from seal_nodes.core import events as ev
 from seal_nodes.core.actions import SYSTEM, Action, ActionError, instruction_for, validate
-from seal_nodes.core.context import ACT, HINT, OBSERVE, SAY, THINK, USER, Context, Segment
+from seal_nodes.core.context import ACT, HINT, OBSERVE, SAY, THINK, USER, WAIT, Context, Segment
 from seal_nodes.core.reasoning import ReasoningBackend, ReasoningInput, Trigger, parse_action
 
 
@@ -181,7 +181,7 @@ class Thinker:
             return [self._append(seg), Say(seg.text, uid, trace_id)]
         if seg.kind == ACT:
             return self._act(seg, trace_id)
-        if seg.kind in (THINK, "wait"):
+        if seg.kind in (THINK, WAIT):
             return [self._append(seg)]
         return [Report(f"backend emitted unsupported segment kind {seg.kind!r}", trace_id)]
 
@@ -192,8 +192,15 @@ class Thinker:
             # Refused actions are never executed; the refusal goes into the context.
             refusal = self._append(Segment(OBSERVE, f"refused {seg.text}: {exc}", trace_id=trace_id))
             trig = Trigger("refusal", str(exc), {"reason_for_user": _user_reason(exc)})
-            follow = [c for s in self.backend.respond(ReasoningInput(self.context.render(), trig, set(self.known_objects))) for c in self._emit(s, trace_id)]
-            return [refusal, Report(f"action refused: {exc}", trace_id, {"action": seg.text})] + follow
+            out: list[Command] = [refusal, Report(f"action refused: {exc}", trace_id, {"action": seg.text})]
+            try:  # the backend explains the refusal; it may not act again in the same breath
+                request = ReasoningInput(self.context.render(), trig, set(self.known_objects))
+                for follow in self.backend.respond(request):
+                    if follow.kind != ACT:
+                        out.extend(self._emit(follow, trace_id))
+            except Exception as backend_exc:
+                out.append(Report(f"reasoning backend {self.backend.name!r} failed: {backend_exc}", trace_id))
+            return out
         if action.executor == SYSTEM:  # stop
             self.actions.clear()
             return [self._append(seg), CancelActions("user asked to stop"), CancelSpeech("user asked to stop")]

@@ -39,6 +39,8 @@ def validate_trajectory(names: list[str], times_s: list[float], positions: list[
     if not np.all(np.isfinite(pos)):
         raise TrajectoryError("trajectory contains NaN or inf positions")
     t = np.asarray(times_s, dtype=float)
+    if not np.all(np.isfinite(t)):
+        raise TrajectoryError("time_from_start contains NaN or inf")
     if np.any(np.diff(t) < 0) or np.any(t < 0):
         raise TrajectoryError("time_from_start must be non-negative and non-decreasing")
     return JointTrajectory(list(names), t, pos)

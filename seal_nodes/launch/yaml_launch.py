@@ -465,7 +465,7 @@ class _Parser:
             raise LaunchError(f"launch argument '{name}' has no default and was not given "
                               f"(pass {name}:=VALUE)")
         choices = attrs.get("choices")
-        if choices is not None and value not in [str(c) for c in choices]:
+        if choices is not None and value not in [_stringify(c) for c in choices]:
             raise LaunchError(f"launch argument '{name}'={value!r} not in choices {choices}")
         ctx.configs[name] = value
         if self.is_main:
@@ -491,6 +491,9 @@ class _Parser:
     def _group(self, attrs: dict, ctx: _Context, where: str, top: bool) -> None:
         _check_keys("group", attrs, {"scoped", "forwarding", "children"}, where)
         scoped = _to_bool(_text(attrs, "scoped", ctx, where, default=True), f"{where}: scoped")
+        if not _to_bool(_text(attrs, "forwarding", ctx, where, default=True), f"{where}: forwarding"):
+            # ros2 launch starts such a group with no launch configurations; not supported here.
+            raise LaunchError(f"{where}: group 'forwarding: false' is not supported")
         if not scoped:
             self.walk(attrs.get("children"), ctx, top)
             return

@@ -11,7 +11,9 @@ from seal_interfaces.msg import AudioChunk  # noqa: E402
 
 from seal_nodes.core.asr import StreamingRecognizer, default_command_grammar  # noqa: E402
 from seal_nodes.core.audio import AudioFormatError  # noqa: E402
-from seal_nodes.core.audio_perception import AudioPerception, AudioPerceptionConfig  # noqa: E402
+from seal_nodes.core.audio_perception import (  # noqa: E402
+    AudioPerception, AudioPerceptionConfig, SampleRateChanged,
+)
 
 
 class AudioPerceptionNode(SealNode):
@@ -32,11 +34,19 @@ class AudioPerceptionNode(SealNode):
     def on_chunk(self, msg: AudioChunk) -> None:
         try:
             frame = msg_to_frame(msg)
-            events = self.core.sense(frame)
         except AudioFormatError as exc:
             self.report_error(f"bad AudioChunk on /audio/mic: {exc}", msg.trace_id, throttle_key=str(exc)[:20])
-            if "rate" in str(exc):
-                self.core.reset()  # a new stream format: start over instead of refusing forever
+            return
+        try:
+            events = self.core.sense(frame)
+        except SampleRateChanged as exc:
+            # A new stream format (another microphone): close the open turn, start over with it.
+            self.report_error(f"/audio/mic: {exc}; restarting perception", msg.trace_id)
+            events = self.core.flush()
+            self.core.reset()
+            events += self.core.sense(frame)
+        except AudioFormatError as exc:
+            self.report_error(f"bad AudioChunk on /audio/mic: {exc}", msg.trace_id, throttle_key=str(exc)[:20])
             return
         # Turn events go out before recognition runs on this chunk: decoding must not delay them.
         for event in events:

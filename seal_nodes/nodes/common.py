@@ -113,18 +113,24 @@ class SealNode(Node):
             event.source = self.get_name()
         msg = event_to_msg(event)
         with self._unheard_lock:
-            if self._event_pub.get_subscription_count() == 0 and time.monotonic() - self._born < self.HOLD_UNHEARD_S:
+            if not self._flush_unheard_locked():
                 self._unheard.append(msg)
                 return
         self._event_pub.publish(msg)
 
     def _flush_unheard(self) -> None:
         with self._unheard_lock:
-            if self._event_pub.get_subscription_count() > 0 or time.monotonic() - self._born >= self.HOLD_UNHEARD_S:
-                for msg in self._unheard:
-                    self._event_pub.publish(msg)
-                self._unheard.clear()
+            if self._flush_unheard_locked():
                 self._unheard_timer.cancel()
+
+    def _flush_unheard_locked(self) -> bool:
+        """Publish held events (in order) once someone listens or the hold expired."""
+        if self._event_pub.get_subscription_count() == 0 and time.monotonic() - self._born < self.HOLD_UNHEARD_S:
+            return False
+        for held in self._unheard:
+            self._event_pub.publish(held)
+        self._unheard.clear()
+        return True
 
     def report_error(self, text: str, trace_id: str = "", throttle_key: str = "", throttle_s: float = 2.0,
                      **payload: object) -> None:
@@ -135,11 +141,12 @@ class SealNode(Node):
         """
         if throttle_key:
             now = time.monotonic()
-            last, suppressed = self._throttle.get(throttle_key, (-1e9, 0))
-            if now - last < throttle_s:
-                self._throttle[throttle_key] = (last, suppressed + 1)
-                return
-            self._throttle[throttle_key] = (now, 0)
+            with self._unheard_lock:  # reports come from worker threads too
+                last, suppressed = self._throttle.get(throttle_key, (-1e9, 0))
+                if now - last < throttle_s:
+                    self._throttle[throttle_key] = (last, suppressed + 1)
+                    return
+                self._throttle[throttle_key] = (now, 0)
             payload["suppressed"] = suppressed
         self.get_logger().warning(text)
         self.publish_event(ev.Event(ev.ERROR, ev.now_ns(), text=text, trace_id=trace_id, payload=dict(payload)))
@@ -162,13 +169,16 @@ def in_thread(node: Node, fn: Callable, *args: object) -> "Future":
     """
     from rclpy.task import Future
 
-    future: Future = Future(executor=node.executor)
+    executor = node.executor
+    future: Future = Future(executor=executor)
 
     def work() -> None:
         try:
             future.set_result(fn(*args))
         except BaseException as exc:  # surfaced by the awaiting callback
             future.set_exception(exc)
+        if executor is not None:
+            executor.wake()  # else the awaiting coroutine resumes only at the next wake-up
 
     threading.Thread(target=work, daemon=True).start()
     return future
@@ -197,12 +207,15 @@ def run(node_factory: Callable[[], Node]) -> None:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        if node is not None:
-            close = getattr(node, "close", None)
-            if close:
-                close()
-            node.destroy_node()
-        rclpy.try_shutdown()
+        try:
+            if node is not None:
+                close = getattr(node, "close", None)
+                if close:
+                    close()  # stop the node's own threads before the context goes
+        finally:
+            if node is not None:
+                node.destroy_node()
+            rclpy.try_shutdown()
 
 
 __all__ = [

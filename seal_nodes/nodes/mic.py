@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 from seal_interfaces.msg import AudioChunk  # noqa: E402
 
 from seal_nodes.core import events as ev  # noqa: E402
-from seal_nodes.core.audio import AudioFrame, resample  # noqa: E402
+from seal_nodes.core.audio import AudioFrame, StreamResampler  # noqa: E402
 from seal_nodes.core.audio_devices import AudioDeviceError, find_device  # noqa: E402
 
 
@@ -38,6 +38,8 @@ class MicNode(SealNode):
                 self._capture(pa, pyaudio.paInt16)
             except (AudioDeviceError, OSError) as exc:
                 self.report_error(f"mic: {exc}")
+            except Exception as exc:  # never let the capture thread die silently
+                self.report_error(f"mic: capture failed: {exc!r}")
             finally:
                 pa.terminate()
             self._stop.wait(self.retry_s)
@@ -49,12 +51,13 @@ class MicNode(SealNode):
         stream = pa.open(format=sample_format, channels=1, rate=dev_rate, input=True,
                          input_device_index=dev.index, frames_per_buffer=frames)
         self.get_logger().info(f"capturing from {dev.name!r} at {dev_rate} Hz → {self.rate} Hz")
+        resampler = StreamResampler(dev_rate, self.rate)
         try:
             while not self._stop.is_set():
                 data = stream.read(frames, exception_on_overflow=False)
                 # Stamp = capture time of the first sample: now minus the chunk's duration.
                 stamp = ev.now_ns() - int(frames * 1e9 / dev_rate)
-                pcm = resample(np.frombuffer(data, "<i2"), dev_rate, self.rate)
+                pcm = resampler.process(np.frombuffer(data, "<i2"))
                 self.pub.publish(frame_to_msg(AudioFrame(pcm, self.rate, stamp)))
         finally:
             stream.close()

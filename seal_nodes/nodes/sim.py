@@ -8,6 +8,7 @@ joint_trajectory_controller accepts). Joint names: panda_joint1..7 and ``panda_g
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 
@@ -81,6 +82,12 @@ class SimNode(SealNode):
     def _loop(self) -> None:
         try:
             self._step_in_real_time()
+        except Exception as exc:
+            # A sim that cannot step is worse than none: report, then end the process so the
+            # launcher's respawn brings a fresh one.
+            self.report_error(f"simulation loop failed: {exc!r}; exiting for a respawn")
+            time.sleep(0.5)  # let the report go out
+            os.kill(os.getpid(), signal.SIGTERM)
         finally:
             self.world.close()  # the GL context belongs to this thread: release it here
 

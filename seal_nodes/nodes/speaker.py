@@ -12,7 +12,7 @@ from seal_nodes.nodes.common import AUDIO_QOS, SealNode, msg_to_frame, run
 
 from seal_interfaces.msg import AudioChunk  # noqa: E402
 
-from seal_nodes.core.audio import AudioFormatError, resample  # noqa: E402
+from seal_nodes.core.audio import AudioFormatError, StreamResampler  # noqa: E402
 from seal_nodes.core.audio_devices import AudioDeviceError, find_device  # noqa: E402
 
 
@@ -27,6 +27,7 @@ class SpeakerNode(SealNode):
         self.retry_s = float(self.declare_parameter("retry_s", 5.0).value)
         self.stream = None
         self.dev_rate = 0
+        self.resampler: StreamResampler | None = None
         self.create_subscription(AudioChunk, "/audio/speaker", self.on_chunk, AUDIO_QOS)
         self.next_try = 0.0
         self.create_timer(0.5, self.open_device)
@@ -54,10 +55,13 @@ class SpeakerNode(SealNode):
         except AudioFormatError as exc:
             self.report_error(f"bad AudioChunk on /audio/speaker: {exc}", msg.trace_id, throttle_key="chunk")
             return
+        if self.resampler is None or self.resampler.src_rate != frame.sample_rate:
+            self.resampler = StreamResampler(frame.sample_rate, self.dev_rate)
         try:
-            self.stream.write(resample(frame.samples, frame.sample_rate, self.dev_rate).tobytes())
+            self.stream.write(self.resampler.process(frame.samples).tobytes())
         except OSError as exc:  # device unplugged: report, reopen on the next retry
             self.report_error(f"speaker: {exc}")
+            self.stream.close()
             self.stream = None
 
     def close(self) -> None:

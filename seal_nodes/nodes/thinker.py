@@ -1,4 +1,9 @@
-"""Thinker node: /seal/events in → Speak / Manipulate goals out, every segment on /seal/thoughts."""
+"""Thinker node: /seal/events in → Speak / Manipulate goals out, every segment on /seal/thoughts.
+
+The ROS-free ``Thinker`` decides; this node executes its commands. Executor outcomes (Speak and
+Manipulate results) are turned back into events and fed to the Thinker through the same inbox
+as perception, in arrival order.
+"""
 from __future__ import annotations
 
 import time
@@ -10,7 +15,6 @@ from seal_nodes.nodes.common import (
 
 from action_msgs.msg import GoalStatus  # noqa: E402
 from rclpy.action import ActionClient  # noqa: E402
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup  # noqa: E402
 from seal_interfaces.action import Manipulate, Speak  # noqa: E402
 from seal_interfaces.msg import Event, Thought  # noqa: E402
 
@@ -26,20 +30,22 @@ class ThinkerNode(SealNode):
         super().__init__("thinker")
         backend = self.declare_parameter("backend", "commands").value
         objects = self.declare_parameter("known_objects", ["red_cube", "green_cube", "blue_cube"]).value
-        self.thinker = Thinker(make_backend(backend), set(objects))
-        # One callback group: the Thinker is not thread-safe and need not be.
-        group = MutuallyExclusiveCallbackGroup()
-        self.speak = ActionClient(self, Speak, "speak", callback_group=group)
-        self.manipulate = ActionClient(self, Manipulate, "manipulate", callback_group=group)
-        self.thought_pub = self.create_publisher(Thought, THOUGHTS_TOPIC, EVENT_QOS)
-        self.create_subscription(Event, EVENTS_TOPIC, self.on_event, EVENT_QOS, callback_group=group)
-        self.say_queue: deque[Say] = deque()
-        self.active_speech = None  # (Say, goal handle or None while pending)
-        self.active_goals: dict[str, object] = {}  # goal_id → ClientGoalHandle
+        # How long an utterance or goal waits for a (re)starting executor before it is given up.
         self.server_wait_s = float(self.declare_parameter("server_wait_s", 5.0).value)
-        self.speech_wait_since = 0.0
-        self.cancel_on_accept = False
-        self.create_timer(0.1, self.next_speech, callback_group=group)
+        self.thinker = Thinker(make_backend(backend), set(objects))
+        self.speak = ActionClient(self, Speak, "speak")
+        self.manipulate = ActionClient(self, Manipulate, "manipulate")
+        self.thought_pub = self.create_publisher(Thought, THOUGHTS_TOPIC, EVENT_QOS)
+        self.create_subscription(Event, EVENTS_TOPIC, self.on_event, EVENT_QOS)
+        self.inbox: deque[ev.Event] = deque()
+        self.handling = False
+        self.say_queue: deque[Say] = deque()
+        self.active_speech: tuple[Say, object | None] | None = None  # (Say, goal handle once accepted)
+        self.cancel_speech_on_accept = False
+        self.goals: dict[str, tuple[Act, object | None]] = {}  # goal_id → (Act, handle once accepted)
+        self.cancel_goals_on_accept: set[str] = set()
+        self.lost_since = {"speak": 0.0, "manipulate": 0.0}  # when a busy server was last seen gone
+        self.create_timer(0.1, self.tick)
         self.get_logger().info(f"thinker ready: backend={backend} objects={sorted(objects)}")
 
     # --- events in --------------------------------------------------------------------------
@@ -53,7 +59,19 @@ class ThinkerNode(SealNode):
         except ValueError as exc:
             self.report_error(f"malformed event {msg.type!r} from {msg.source!r}: {exc}", msg.trace_id)
             return
-        self.execute(self.thinker.handle(event))
+        self.feed(event)
+
+    def feed(self, event: ev.Event) -> None:
+        """Everything the Thinker sees enters here; outcomes met while handling wait their turn."""
+        self.inbox.append(event)
+        if self.handling:
+            return
+        self.handling = True
+        try:
+            while self.inbox:
+                self.execute(self.thinker.handle(self.inbox.popleft()))
+        finally:
+            self.handling = False
 
     # --- commands out -----------------------------------------------------------------------
     def execute(self, commands: list) -> None:
@@ -72,17 +90,17 @@ class ThinkerNode(SealNode):
             elif isinstance(cmd, CancelSpeech):
                 self.cancel_speech()
             elif isinstance(cmd, CancelActions):
-                for handle in list(self.active_goals.values()):
-                    handle.cancel_goal_async()
+                self.cancel_actions()
             elif isinstance(cmd, Report):
                 self.report_error(cmd.text, cmd.trace_id, **cmd.payload)
 
+    # --- speech -----------------------------------------------------------------------------
     def cancel_speech(self) -> None:
         """Barge-in: stop the voice now; queued utterances were never said, and the context says so."""
         dropped, self.say_queue = list(self.say_queue), deque()
         if self.active_speech is not None:
             if self.active_speech[1] is None:
-                self.cancel_on_accept = True  # goal still on its way to the TTS
+                self.cancel_speech_on_accept = True  # goal still on its way to the TTS
             else:
                 self.active_speech[1].cancel_goal_async()
         for say in dropped:
@@ -92,61 +110,70 @@ class ThinkerNode(SealNode):
         if self.active_speech is not None or not self.say_queue:
             return
         if not self.speak.server_is_ready():
-            # Just started, or TTS restarting: keep the utterance a while (retried by the timer).
-            waited = time.monotonic() - self.speech_wait_since if self.speech_wait_since else 0.0
-            self.speech_wait_since = self.speech_wait_since or time.monotonic()
-            if waited < self.server_wait_s:
-                return
-            say = self.say_queue.popleft()
-            self.speech_wait_since = 0.0
-            self.report_error("no Speak action server; utterance dropped", say.trace_id, text=say.text)
-            self.fold_speech_result(say, completed=False, interrupted=True, spoken="")
-            return self.next_speech()
-        self.speech_wait_since = 0.0
+            return  # TTS starting or restarting: tick() retries, and gives up after server_wait_s
         say = self.say_queue.popleft()
         self.active_speech = (say, None)
         goal = Speak.Goal(text=say.text, utterance_id=say.utterance_id, trace_id=say.trace_id)
         self.speak.send_goal_async(goal).add_done_callback(lambda f, s=say: self.on_speak_accepted(s, f))
 
     def on_speak_accepted(self, say: Say, future) -> None:
+        if self.active_speech is None or self.active_speech[0] is not say:
+            return  # given up by tick() meanwhile
         handle = future.result()
+        cancel, self.cancel_speech_on_accept = self.cancel_speech_on_accept, False
         if not handle.accepted:
             self.report_error("Speak goal rejected", say.trace_id)
             self.active_speech = None
             self.fold_speech_result(say, False, True, "")
             return self.next_speech()
         self.active_speech = (say, handle)
-        if self.cancel_on_accept:
-            self.cancel_on_accept = False
+        if cancel:
             handle.cancel_goal_async()
         handle.get_result_async().add_done_callback(lambda f, s=say: self.on_speak_result(s, f))
 
     def on_speak_result(self, say: Say, future) -> None:
+        if self.active_speech is None or self.active_speech[0] is not say:
+            return  # given up by tick() meanwhile
         res = future.result().result
         self.active_speech = None
         self.fold_speech_result(say, res.completed, res.interrupted, res.spoken_text)
         self.next_speech()
 
     def fold_speech_result(self, say: Say, completed: bool, interrupted: bool, spoken: str) -> None:
-        event = ev.Event(ev.AGENT_SPEECH_END, ev.now_ns(), text=spoken, source="tts", trace_id=say.trace_id,
-                         payload={"utterance_id": say.utterance_id, "completed": completed,
-                                  "interrupted": interrupted, "spoken_text": spoken})
-        self.execute(self.thinker.handle(event))
+        self.feed(ev.Event(ev.AGENT_SPEECH_END, ev.now_ns(), text=spoken, source="tts", trace_id=say.trace_id,
+                           payload={"utterance_id": say.utterance_id, "completed": completed,
+                                    "interrupted": interrupted, "spoken_text": spoken}))
 
+    # --- actions ----------------------------------------------------------------------------
     def send_action(self, act: Act) -> None:
         if not self.manipulate.server_is_ready():
             self.fold_action_result(act, False, "no Manipulate action server is running", canceled=False)
             return
+        self.goals[act.goal_id] = (act, None)
         goal = Manipulate.Goal(instruction=act.instruction, trace_id=act.trace_id)
         self.manipulate.send_goal_async(goal, feedback_callback=lambda fb, a=act: self.on_feedback(a, fb)) \
             .add_done_callback(lambda f, a=act: self.on_goal_accepted(a, f))
 
+    def cancel_actions(self) -> None:
+        for goal_id, (_, handle) in self.goals.items():
+            if handle is None:
+                self.cancel_goals_on_accept.add(goal_id)  # still on its way to the executor
+            else:
+                handle.cancel_goal_async()
+
     def on_goal_accepted(self, act: Act, future) -> None:
+        if act.goal_id not in self.goals:
+            return  # given up by tick() meanwhile
         handle = future.result()
+        cancel = act.goal_id in self.cancel_goals_on_accept
+        self.cancel_goals_on_accept.discard(act.goal_id)
         if not handle.accepted:
+            self.goals.pop(act.goal_id, None)
             self.fold_action_result(act, False, "goal rejected by the executor", canceled=False)
             return
-        self.active_goals[act.goal_id] = handle
+        self.goals[act.goal_id] = (act, handle)
+        if cancel:
+            handle.cancel_goal_async()
         handle.get_result_async().add_done_callback(lambda f, a=act: self.on_goal_result(a, f))
 
     def on_feedback(self, act: Act, feedback_msg) -> None:
@@ -155,8 +182,9 @@ class ThinkerNode(SealNode):
                                     payload={"goal_id": act.goal_id, "progress": float(fb.progress)}))
 
     def on_goal_result(self, act: Act, future) -> None:
+        if self.goals.pop(act.goal_id, None) is None:
+            return  # given up by tick() meanwhile
         wrapped = future.result()
-        self.active_goals.pop(act.goal_id, None)
         canceled = wrapped.status == GoalStatus.STATUS_CANCELED
         self.fold_action_result(act, bool(wrapped.result.success), wrapped.result.message, canceled)
 
@@ -165,7 +193,36 @@ class ThinkerNode(SealNode):
                          payload={"goal_id": act.goal_id, "action": str(act.action), "success": success,
                                   "canceled": canceled, "instruction": act.instruction})
         self.publish_event(event)  # observers (demo, bench) see outcomes on /seal/events too
-        self.execute(self.thinker.handle(event))
+        self.feed(event)
+
+    # --- executors that go away -------------------------------------------------------------
+    def tick(self) -> None:
+        """Retry waiting speech; give up on utterances and goals whose executor has gone."""
+        now = time.monotonic()
+        speak_busy = self.active_speech is not None or bool(self.say_queue)
+        if self.lost(self.speak, "speak", speak_busy, now):
+            self.report_error(f"Speak server gone for {self.server_wait_s:.0f} s; utterances dropped")
+            lost, self.active_speech, self.cancel_speech_on_accept = self.active_speech, None, False
+            dropped, self.say_queue = list(self.say_queue), deque()
+            for say in ([lost[0]] if lost else []) + dropped:
+                self.fold_speech_result(say, completed=False, interrupted=True, spoken="")
+        if self.lost(self.manipulate, "manipulate", bool(self.goals), now):
+            lost, self.goals = list(self.goals.values()), {}
+            self.cancel_goals_on_accept.clear()
+            for act, _ in lost:
+                self.fold_action_result(act, False, f"Manipulate server gone for {self.server_wait_s:.0f} s",
+                                        canceled=False)
+        self.next_speech()
+
+    def lost(self, client: ActionClient, name: str, busy: bool, now: float) -> bool:
+        if not busy or client.server_is_ready():
+            self.lost_since[name] = 0.0
+            return False
+        self.lost_since[name] = self.lost_since[name] or now
+        if now - self.lost_since[name] < self.server_wait_s:
+            return False
+        self.lost_since[name] = 0.0
+        return True
 
 
 def main(args=None) -> None:

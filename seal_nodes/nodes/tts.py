@@ -7,6 +7,7 @@ actually played. ``agent_speech_start`` / ``agent_speech_end`` events go to /sea
 from __future__ import annotations
 
 import threading
+import time
 
 from seal_nodes.nodes.common import AUDIO_QOS, SealNode, frame_to_msg, in_thread, run
 
@@ -27,8 +28,14 @@ class TtsNode(SealNode):
         rate = int(self.declare_parameter("rate_wpm", 175).value)
         self.synth = EspeakSynthesizer(voice=voice, rate_wpm=rate)
         self.pub = self.create_publisher(AudioChunk, "/audio/speaker", AUDIO_QOS)
-        self.lock = threading.Lock()  # one voice: utterances play one after another
-        self.current: tuple[bytes, SpeechStream] | None = None  # (goal id, stream) playing now
+        self.voice_lock = threading.Lock()  # one voice: utterances play one after another
+        # goal id → its stream, and the ids whose cancel arrived (possibly before the stream
+        # existed: rclpy calls the cancel callback before the goal's state says so).
+        self.streams: dict[bytes, SpeechStream] = {}
+        self.cancelled: set[bytes] = set()
+        self.streams_lock = threading.Lock()
+        # Reentrant: the async execute callback holds its group while it awaits playback, and
+        # cancel requests must still be served meanwhile (even by a single-threaded executor).
         group = ReentrantCallbackGroup()
         self.server = ActionServer(
             self, Speak, "speak", execute_callback=self.execute, goal_callback=lambda _: GoalResponse.ACCEPT,
@@ -36,9 +43,12 @@ class TtsNode(SealNode):
         self.get_logger().info(f"tts ready: espeak-ng voice={voice} {rate} wpm, {self.synth.sample_rate} Hz")
 
     def on_cancel(self, handle) -> CancelResponse:
-        current = self.current
-        if current is not None and current[0] == bytes(handle.goal_id.uuid):
-            current[1].cancel()  # takes effect before the next 20 ms chunk
+        goal_id = bytes(handle.goal_id.uuid)
+        with self.streams_lock:
+            self.cancelled.add(goal_id)
+            stream = self.streams.get(goal_id)
+        if stream is not None:
+            stream.cancel()  # takes effect before the next 20 ms chunk
         return CancelResponse.ACCEPT
 
     async def execute(self, handle) -> Speak.Result:
@@ -56,30 +66,45 @@ class TtsNode(SealNode):
             return Speak.Result(completed=False, interrupted=False, spoken_text="", message=str(exc))
         for warning in stream.warnings:
             self.report_error(f"speech tag: {warning}", goal.trace_id)
-        with self.lock:
-            if handle.is_cancel_requested:
-                handle.canceled()
-                return Speak.Result(completed=False, interrupted=True, spoken_text="", message="canceled before start")
-            self.current = (bytes(handle.goal_id.uuid), stream)
-            payload = {"utterance_id": goal.utterance_id}
-            self.publish_event(ev.Event(ev.AGENT_SPEECH_START, ev.now_ns(), text=goal.text, trace_id=goal.trace_id,
-                                        payload=payload))
-            try:
+        goal_id = bytes(handle.goal_id.uuid)
+        with self.streams_lock:
+            self.streams[goal_id] = stream
+            if goal_id in self.cancelled:
+                stream.cancel()  # the cancel came first: run() returns at once, nothing played
+        payload = {"utterance_id": goal.utterance_id}
+        try:
+            with self.voice_lock:
+                self.publish_event(ev.Event(ev.AGENT_SPEECH_START, ev.now_ns(), text=goal.text,
+                                            trace_id=goal.trace_id, payload=payload))
                 result = stream.run(lambda frame: self.pub.publish(frame_to_msg(frame)))
-            finally:
-                self.current = None
+        finally:
+            with self.streams_lock:
+                self.streams.pop(goal_id, None)
+                was_cancelled = goal_id in self.cancelled
+                self.cancelled.discard(goal_id)
         end_ns = ev.now_ns()
         self.publish_event(ev.Event(ev.AGENT_SPEECH_END, end_ns, text=result.spoken_text, trace_id=goal.trace_id,
                                     payload={**payload, "interrupted": result.interrupted,
                                              "completed": result.completed, "audio_ms": result.audio_ms}))
         msg = Speak.Result(completed=result.completed, interrupted=result.interrupted,
                            spoken_text=result.spoken_text, message="; ".join(result.warnings))
+        if result.interrupted and was_cancelled:
+            deadline = time.monotonic() + 1.0  # the goal state follows the cancel callback shortly
+            while not handle.is_cancel_requested and time.monotonic() < deadline:
+                time.sleep(0.005)
         if result.interrupted and handle.is_cancel_requested:
             handle.canceled()
+        elif result.interrupted:
+            handle.abort()  # stopped by shutdown
         else:
             handle.succeed()
         return msg
 
+    def close(self) -> None:
+        """Shutdown: stop every utterance before the next chunk."""
+        with self.streams_lock:
+            for stream in self.streams.values():
+                stream.cancel()
 
 def main(args=None) -> None:
     run(TtsNode)

@@ -11,7 +11,7 @@ import threading
 import time
 
 from seal_nodes.nodes.common import (
-    EVENT_QOS, LATCHED_QOS, SENSOR_QOS, SealNode, in_thread, ns_to_stamp, run, stamp_to_ns,
+    EVENT_QOS, LATCHED_QOS, SENSOR_QOS, SealNode, in_thread, run, stamp_to_ns,
 )
 
 import numpy as np  # noqa: E402
@@ -23,7 +23,6 @@ from seal_interfaces.action import Manipulate  # noqa: E402
 from seal_interfaces.msg import ObjectPoses  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint  # noqa: E402
 
-from seal_nodes.core import events as ev  # noqa: E402
 from sim_worlds.experts import ArmIK  # noqa: E402
 from sim_worlds.tabletop import ARM_JOINTS, robot_model  # noqa: E402
 from vla_policy.backends import BackendError, Observation, make_backend  # noqa: E402
@@ -56,8 +55,12 @@ class VlaPolicyNode(SealNode):
         self.frame: tuple[int, np.ndarray] | None = None  # (stamp ns, image)
         self.objects: dict[str, np.ndarray] = {}
         self.last_gripper_cmd: float | None = None
-        self.goal_lock = threading.Lock()
+        self.busy = False  # a goal is running (guarded by self.lock)
+        self.stopping = threading.Event()
         self.new_frame = threading.Event()
+        make_backend(self.backend_name, 1.0 / self.hz)  # a bad backend name fails at start-up, loudly
+        # Reentrant: the async execute callback holds its group for the whole goal, and the
+        # sensor callbacks must keep running meanwhile (even with a single-threaded executor).
         group = ReentrantCallbackGroup()
         self.create_subscription(JointState, "/joint_states", self.on_joints, SENSOR_QOS, callback_group=group)
         self.create_subscription(Image, "/camera/image_raw", self.on_image, SENSOR_QOS, callback_group=group)
@@ -97,18 +100,26 @@ class VlaPolicyNode(SealNode):
 
     # --- action -----------------------------------------------------------------------------
     def on_goal(self, goal: Manipulate.Goal) -> GoalResponse:
-        if self.goal_lock.locked():
-            self.get_logger().warning("rejecting goal: another Manipulate goal is running")
-            return GoalResponse.REJECT
+        with self.lock:
+            if self.busy:  # one arm, one goal at a time (no preemption yet)
+                self.get_logger().warning("rejecting goal: another Manipulate goal is running")
+                return GoalResponse.REJECT
+            self.busy = True  # taken here, at admission, so two quick goals cannot both pass
         return GoalResponse.ACCEPT
 
     async def execute(self, handle) -> Manipulate.Result:
         # The loop runs on its own thread; the executor stays free for sensors and cancel.
-        return await in_thread(self, self._locked_run, handle)
+        return await in_thread(self, self._guarded_run, handle)
 
-    def _locked_run(self, handle) -> Manipulate.Result:
-        with self.goal_lock:
+    def _guarded_run(self, handle) -> Manipulate.Result:
+        try:
             return self._run(handle)
+        except Exception as exc:  # a backend bug: stop the arm, fail the goal, keep serving
+            self.hold()
+            return self._finish(handle, False, f"policy error: {exc!r}", handle.request.trace_id, abort=True)
+        finally:
+            with self.lock:
+                self.busy = False
 
     def _run(self, handle) -> Manipulate.Result:
         goal = handle.request
@@ -128,6 +139,10 @@ class VlaPolicyNode(SealNode):
                 self.hold()
                 handle.canceled()
                 return Manipulate.Result(success=False, message="canceled; holding position")
+            if self.stopping.is_set():
+                self.hold()
+                return self._finish(handle, False, "policy node shutting down; holding position", goal.trace_id,
+                                    abort=True)
             if time.monotonic() > deadline:
                 self.hold()
                 return self._finish(handle, False, f"timed out after {self.timeout_s:.0f} s", goal.trace_id, abort=True)
@@ -138,7 +153,10 @@ class VlaPolicyNode(SealNode):
                 q, grip, frame, objects = self.q, self.gripper, self.frame, dict(self.objects)
             if q is None or frame is None or frame[0] == last_frame_ns:
                 continue  # no fresh, trustworthy observation: do not act on stale data
-            if (time.time_ns() - frame[0]) / 1e9 > self.max_frame_age_s:
+            age_s = (time.time_ns() - frame[0]) / 1e9
+            if age_s > self.max_frame_age_s:  # e.g. a camera on another clock: say so, do not act
+                self.report_error(f"camera frame is {age_s:.2f} s old (limit {self.max_frame_age_s} s); waiting",
+                                  goal.trace_id, throttle_key="stale_frame")
                 continue
             last_frame_ns = frame[0]
             t0 = time.perf_counter()
@@ -155,10 +173,19 @@ class VlaPolicyNode(SealNode):
                 return self._finish(handle, False, f"refused unsafe command: {exc}", goal.trace_id, abort=True)
             if notes:
                 self.get_logger().info(f"command limited: {', '.join(notes)}", throttle_duration_sec=5.0)
-            self.send(q_safe, float(np.clip(action.gripper, 0.0, 1.0)), period, stamp_ns=frame[0])
+            try:
+                gripper = self.safety.check_gripper(action.gripper)
+            except UnsafeCommand as exc:
+                self.hold()
+                return self._finish(handle, False, f"refused unsafe command: {exc}", goal.trace_id, abort=True)
+            self.send(q_safe, gripper, period)
             self.publish_latency("frame_to_command_ms", (time.time_ns() - frame[0]) / 1e6, goal.trace_id)
             self.publish_latency("policy_inference_ms", infer_ms, goal.trace_id)
             handle.publish_feedback(Manipulate.Feedback(phase=action.phase, progress=float(action.progress)))
+            if action.failed:
+                self.hold()
+                return self._finish(handle, False, f"{goal.instruction}: failed in phase {action.phase}",
+                                    goal.trace_id, abort=True)
             if action.done:
                 return self._finish(handle, True, f"{goal.instruction}: done", goal.trace_id)
 
@@ -170,10 +197,14 @@ class VlaPolicyNode(SealNode):
             handle.succeed()
         return Manipulate.Result(success=success, message=message)
 
-    def send(self, q: np.ndarray, gripper: float, horizon_s: float, stamp_ns: int | None = None) -> None:
-        """One-point trajectory; ``stamp_ns``: the camera frame it was derived from (trace stamp)."""
+    def send(self, q: np.ndarray, gripper: float, horizon_s: float) -> None:
+        """One-point trajectory reached ``horizon_s`` from now.
+
+        ``header.stamp`` stays zero: for a joint_trajectory_controller that means "start now"
+        (a past stamp would make it drop the command). The frame → command latency goes to
+        /seal/latency instead.
+        """
         msg = JointTrajectory()
-        msg.header.stamp = ns_to_stamp(ev.now_ns() if stamp_ns is None else stamp_ns)
         msg.joint_names = ARM_JOINTS + [GRIPPER_NAME]
         point = JointTrajectoryPoint()
         point.positions = [float(v) for v in q] + [gripper]
@@ -189,7 +220,14 @@ class VlaPolicyNode(SealNode):
             q, grip = self.q, self.gripper
         if q is not None:
             # Keep the commanded grip (not the measured opening) so a held object is not dropped.
-            self.send(q, grip if self.last_gripper_cmd is None else self.last_gripper_cmd, 0.0)
+            self.send(q, grip if self.last_gripper_cmd is None else self.last_gripper_cmd, 1.0 / self.hz)
+
+    def close(self) -> None:
+        """Shutdown: a running goal holds the arm and ends before the context goes away."""
+        self.stopping.set()
+        deadline = time.monotonic() + 1.0
+        while self.busy and time.monotonic() < deadline:
+            time.sleep(0.02)
 
 
 def main(args=None) -> None:

@@ -84,3 +84,27 @@ def test_ik_reaches_pose_gripper_down():
     assert err < 1e-3
     np.testing.assert_allclose(pos, target, atol=1e-3)
     assert rot[:, 2] @ np.array([0.0, 0.0, -1.0]) > 0.999
+
+
+def test_expert_reports_failure_when_the_cube_keeps_slipping():
+    """A cube that falls out of the gripper every time ends the task as failed, not in a loop."""
+    import mujoco
+
+    w = TabletopWorld(seed=6, render=False)
+    expert = PickExpert(dt=DT, max_retries=1)
+    expert.reset("red_cube")
+    adr = w.model.joint("red_cube").qposadr[0]
+    rest = w.data.qpos[adr:adr + 7].copy()
+    for _ in range(600):
+        q = w.joint_positions()
+        a = expert.act(q[:7], q[7], w.object_pose("red_cube")[0])
+        if a.done:
+            break
+        if a.phase == "lift" and w.ee_position()[2] > 0.08:  # knock it back onto the table
+            w.data.qpos[adr:adr + 7] = rest
+            w.data.qvel[w.model.joint("red_cube").dofadr[0]:][:6] = 0.0
+            mujoco.mj_forward(w.model, w.data)
+        w.set_command(a.arm_q, a.gripper)
+        w.step(DT)
+    assert a.done and a.failed and a.phase == "failed"
+    assert expert.retries == 1

@@ -266,3 +266,15 @@ def test_ros_args():
 ])
 def test_format_param(value, text):
     assert format_param(value) == text
+
+
+def test_boolean_choices_match_their_launch_spelling():
+    desc = parse_launch_string("launch:\n- arg: {name: sim, default: 'true', choices: [true, false]}\n", ["sim:=false"])
+    assert desc.args == {"sim": "false"}
+    with pytest.raises(LaunchError, match="not in choices"):
+        parse_launch_string("launch:\n- arg: {name: sim, default: 'true', choices: [true, false]}\n", ["sim:=maybe"])
+
+
+def test_group_without_forwarding_is_refused_not_silently_misread():
+    with pytest.raises(LaunchError, match="forwarding"):
+        parse_launch_string("launch:\n- group: {forwarding: false, children: []}\n")
