@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("bench", help="measure the latency budgets through the running graph")
     p.add_argument("--json", required=True, help="where to write the results")
-    p.add_argument("--repeats", type=int, default=3, help="scripted turns per measurement")
+    p.add_argument("--repeats", type=int, default=5, help="greetings and barge-ins to measure")
     p.set_defaults(func=cmd_bench)
 
     ns = parser.parse_args(argv)
