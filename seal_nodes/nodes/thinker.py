@@ -32,6 +32,9 @@ class ThinkerNode(SealNode):
         objects = self.declare_parameter("known_objects", ["red_cube", "green_cube", "blue_cube"]).value
         # How long an utterance or goal waits for a (re)starting executor before it is given up.
         self.server_wait_s = float(self.declare_parameter("server_wait_s", 5.0).value)
+        # An accepted utterance reports every word it finishes; this long without one, its TTS
+        # is taken to be gone (crashed and respawned servers do not know the goal any more).
+        self.speech_silence_s = float(self.declare_parameter("speech_silence_s", 3.0).value)
         self.thinker = Thinker(make_backend(backend), set(objects))
         self.speak = ActionClient(self, Speak, "speak")
         self.manipulate = ActionClient(self, Manipulate, "manipulate")
@@ -41,6 +44,7 @@ class ThinkerNode(SealNode):
         self.handling = False
         self.say_queue: deque[Say] = deque()
         self.active_speech: tuple[Say, object | None] | None = None  # (Say, goal handle once accepted)
+        self.speech_heard = (0.0, "")  # (when the active utterance last reported, what it had said)
         self.cancel_speech_on_accept = False
         self.goals: dict[str, tuple[Act, object | None]] = {}  # goal_id → (Act, handle once accepted)
         self.cancel_goals_on_accept: set[str] = set()
@@ -114,7 +118,8 @@ class ThinkerNode(SealNode):
         say = self.say_queue.popleft()
         self.active_speech = (say, None)
         goal = Speak.Goal(text=say.text, utterance_id=say.utterance_id, trace_id=say.trace_id)
-        self.speak.send_goal_async(goal).add_done_callback(lambda f, s=say: self.on_speak_accepted(s, f))
+        self.speak.send_goal_async(goal, feedback_callback=lambda fb, s=say: self.on_speak_feedback(s, fb)) \
+            .add_done_callback(lambda f, s=say: self.on_speak_accepted(s, f))
 
     def on_speak_accepted(self, say: Say, future) -> None:
         if self.active_speech is None or self.active_speech[0] is not say:
@@ -127,9 +132,14 @@ class ThinkerNode(SealNode):
             self.fold_speech_result(say, False, True, "")
             return self.next_speech()
         self.active_speech = (say, handle)
+        self.speech_heard = (time.monotonic(), "")
         if cancel:
             handle.cancel_goal_async()
         handle.get_result_async().add_done_callback(lambda f, s=say: self.on_speak_result(s, f))
+
+    def on_speak_feedback(self, say: Say, feedback_msg) -> None:
+        if self.active_speech is not None and self.active_speech[0] is say:
+            self.speech_heard = (time.monotonic(), feedback_msg.feedback.spoken_text)
 
     def on_speak_result(self, say: Say, future) -> None:
         if self.active_speech is None or self.active_speech[0] is not say:
@@ -200,11 +210,17 @@ class ThinkerNode(SealNode):
         """Retry waiting speech; give up on utterances and goals whose executor has gone."""
         now = time.monotonic()
         speak_busy = self.active_speech is not None or bool(self.say_queue)
-        if self.lost(self.speak, "speak", speak_busy, now):
-            self.report_error(f"Speak server gone for {self.server_wait_s:.0f} s; utterances dropped")
+        silent = (self.active_speech is not None and self.active_speech[1] is not None
+                  and now - self.speech_heard[0] > self.speech_silence_s)
+        if silent or self.lost(self.speak, "speak", speak_busy, now):
+            why = f"no word from the TTS for {self.speech_silence_s:.0f} s" if silent else \
+                f"Speak server gone for {self.server_wait_s:.0f} s"
+            self.report_error(f"{why}; utterances given up")
             lost, self.active_speech, self.cancel_speech_on_accept = self.active_speech, None, False
             dropped, self.say_queue = list(self.say_queue), deque()
-            for say in ([lost[0]] if lost else []) + dropped:
+            if lost:  # what it had said by its last report is what the user heard
+                self.fold_speech_result(lost[0], completed=False, interrupted=True, spoken=self.speech_heard[1])
+            for say in dropped:
                 self.fold_speech_result(say, completed=False, interrupted=True, spoken="")
         if self.lost(self.manipulate, "manipulate", bool(self.goals), now):
             lost, self.goals = list(self.goals.values()), {}

@@ -227,3 +227,30 @@ def test_a_crashed_node_is_respawned_and_reported(stack):
 
     stack.wait_for(answered, 30, "the respawned thinker to answer")
     stack.node.destroy_publisher(pub)
+
+
+def test_thinker_survives_a_tts_crash_mid_utterance(stack):
+    """The TTS dies while speaking: the thinker gives the utterance up (keeping what was said)
+    and speaks again once the launcher has respawned the TTS."""
+    pub = stack.node.create_publisher(Event, "/seal/events", EVENT_QOS)
+    time.sleep(0.5)
+
+    def user(text: str, trace: str) -> None:
+        msg = Event(type=ev.SPEECH_END, text=text, source="test", trace_id=trace)
+        msg.header.stamp = stack.node.get_clock().now().to_msg()
+        pub.publish(msg)
+
+    user("hello robot", "tts-crash")
+    stack.wait_for(lambda: sum(r.msg.trace_id == "tts-crash" for r in stack.messages("/audio/speaker")) > 25,
+                   15, "the reply to start playing")
+    os.kill(stack.supervisor.status()["tts"].pid, signal.SIGKILL)
+    stack.wait_for(lambda: any(r.msg.kind == "interrupted" and r.msg.trace_id == "tts-crash"
+                               for r in stack.messages("/seal/thoughts")), 15, "the utterance to be given up")
+
+    def answered() -> bool:
+        user("thank you", "after-crash")
+        time.sleep(1.0)
+        return any(r.msg.trace_id == "after-crash" for r in stack.messages("/audio/speaker"))
+
+    stack.wait_for(answered, 40, "the respawned TTS to speak")
+    stack.node.destroy_publisher(pub)
