@@ -138,7 +138,10 @@ class AudioPerception:
         self._pending.clear()
 
     def flush(self) -> list[Event]:
-        """End-of-stream: close an utterance in progress as if silence followed."""
+        """End-of-stream: close an utterance in progress as if silence followed.
+
+        The VAD and stream clock are kept; call ``reset()`` before feeding a different stream.
+        """
         if self._state == "speech":
             return [self._end("end_of_stream")]
         if self._state == "candidate":
@@ -174,7 +177,7 @@ class AudioPerception:
         # keep pre-roll plus one VAD window plus the VAD's pending samples
         self._history.append(x)
         self._history_len += len(x)
-        keep = self._ms_to_samples(self.config.pre_roll_ms) + 2 * WINDOW
+        keep = self._ms_to_samples(self.config.pre_roll_ms) + 2 * WINDOW + len(x)
         while self._history and self._history_len - len(self._history[0]) >= keep:
             self._history_len -= len(self._history.popleft())
 

@@ -40,11 +40,15 @@ def read_wav(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
             raw = w.readframes(n)
     except (wave.Error, EOFError) as exc:  # wave.Error covers non-RIFF and non-PCM (e.g. float) files
         raise AudioFormatError(f"{path}: not a readable PCM WAV file ({exc})") from exc
+    except OSError as exc:  # unreadable: permissions, a directory, I/O error
+        raise AudioFormatError(f"{path}: cannot read ({exc})") from exc
     if n == 0 or not raw:
         raise AudioFormatError(f"{path}: WAV file has no audio frames")
     if rate <= 0 or channels < 1:
         raise AudioFormatError(f"{path}: bad WAV header (rate={rate}, channels={channels})")
     usable = len(raw) - len(raw) % (width * channels)  # tolerate a truncated last frame
+    if usable == 0:
+        raise AudioFormatError(f"{path}: WAV file has no complete audio frame")
     try:
         pcm = _to_int16(raw[:usable], width)
     except AudioFormatError as exc:

@@ -135,6 +135,8 @@ def format_param(value: ParamValue) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):  # YAML spellings of nan/inf
+            return ".nan" if value != value else (".inf" if value > 0 else "-.inf")
         text = repr(value)
         return text if any(c in text for c in ".en") else text + ".0"
     if isinstance(value, list):

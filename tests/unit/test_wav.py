@@ -64,3 +64,10 @@ def test_iter_chunks_covers_signal():
     chunks = list(iter_chunks(pcm, 16000, 20))
     assert [len(c) for c in chunks] == [320, 320, 320, 40]
     np.testing.assert_array_equal(np.concatenate(chunks), pcm)
+
+
+def test_unreadable_path_is_a_format_error(tmp_path):
+    folder = tmp_path / "looks_like.wav"
+    folder.mkdir()
+    with pytest.raises(AudioFormatError):
+        read_wav(folder)

@@ -278,3 +278,7 @@ def test_boolean_choices_match_their_launch_spelling():
 def test_group_without_forwarding_is_refused_not_silently_misread():
     with pytest.raises(LaunchError, match="forwarding"):
         parse_launch_string("launch:\n- group: {forwarding: false, children: []}\n")
+
+
+def test_non_finite_floats_keep_their_type_on_the_command_line():
+    assert [format_param(v) for v in (float("nan"), float("inf"), float("-inf"))] == [".nan", ".inf", "-.inf"]
