@@ -117,11 +117,11 @@ def run_demo(audio: str | None = None, out_dir: str = "out/demo", timeout_s: flo
                 turn = session.speak(utt.text, utt.pcm, utt.onset, utt.offset)
                 played.append(turn)
                 print(f"[demo] user: {utt.text!r}", flush=True)
-                left = lambda: max(1.0, deadline - time.monotonic())  # noqa: E731
-                session.wait_for(turn.played.is_set, left(), "the utterance to be played")
+                session.wait_for(turn.played.is_set, _left(deadline), "the utterance to be played")
                 if step["expect"] == "action":
-                    session.wait_for(lambda: bool(session.events(ev.ACTION_RESULT, since)), left(), "the action result")
-                session.wait_for(lambda: session.agent_idle(since, quiet_s=1.5), left(), "the agent to finish")
+                    session.wait_for(lambda: bool(session.events(ev.ACTION_RESULT, since)), _left(deadline),
+                                     "the action result")
+                session.wait_for(lambda: session.agent_idle(since, quiet_s=1.5), _left(deadline), "the agent to finish")
         except TimeoutError as exc:
             error = str(exc)
             print(f"[demo] {error}", flush=True)
@@ -133,6 +133,10 @@ def run_demo(audio: str | None = None, out_dir: str = "out/demo", timeout_s: flo
     print(f"[demo] wrote {out}/: conversation.txt, agent_speech.wav, contact_sheet.png, latency.md, "
           f"recording.mcap, result.json")
     return 0 if result["success"] else 1
+
+
+def _left(deadline: float) -> float:
+    return max(1.0, deadline - time.monotonic())
 
 
 def judge(session: StackSession, turns: list, error: str) -> dict:

@@ -1,7 +1,8 @@
 """Latency measurements from what a session saw on the topics (shared by demo and bench).
 
-Each figure runs from the stamp of the originating signal (true speech onset/offset in the
-played audio, the camera frame stamp) to the observable effect on a topic.
+Speech figures run from the true onset/offset in the played audio to the observable effect on
+a topic; the policy figures are the samples the policy node publishes on /seal/latency (camera
+frame stamp → command); the ROS hop is measured on /joint_states.
 """
 from __future__ import annotations
 
