@@ -205,7 +205,8 @@ class PickExpert:
         self._q_cmd = self._q_cmd + np.clip(q_new - self._q_cmd, -0.15, 0.15)
         idx = PHASES.index(self.phase)
         progress = 1.0 if self.phase == "done" else (idx + frac) / (len(PHASES) - 1)
-        return ExpertAction(self._q_cmd.copy(), float(self._grip_cmd), self.phase, float(progress), self.phase == "done")
+        return ExpertAction(self._q_cmd.copy(), float(self._grip_cmd), self.phase, float(progress),
+                            done=self.phase == "done")
 
 
 class HomeExpert:

@@ -17,7 +17,8 @@ BUDGETS: dict[str, Budget] = {b.path: b for b in (
     Budget("speech_start_ms", 100.0, "speech onset in the audio → speech_start event received"),
     Budget("first_audio_ms", 500.0, "end of user speech → first audio chunk of the reply (its play-out stamp)"),
     Budget("barge_in_stop_ms", 100.0, "barge-in speech onset → end of the agent's last audio chunk"),
-    Budget("frame_to_command_ms", 100.0, "camera frame stamp (before rendering) → arm command derived from it published"),
+    Budget("frame_to_command_ms", 100.0,
+           "camera frame stamp (before rendering) → arm command derived from it published"),
     Budget("policy_inference_ms", 10.0, "one policy (backend) step inside the control loop"),
     Budget("ros_hop_ms", 5.0, "one ROS 2 message between processes (/joint_states stamp → receipt)"),
 )}
@@ -42,7 +43,8 @@ def format_table(results: dict[str, dict], budgets: dict[str, Budget] = BUDGETS)
 
     for path, stats in results.items():
         budget = budgets.get(path)
-        ok = "–" if budget is None or stats.get("p99") is None else ("yes" if stats["p99"] <= budget.budget_ms else "NO")
+        p99 = stats.get("p99")
+        ok = "–" if budget is None or p99 is None else ("yes" if p99 <= budget.budget_ms else "NO")
         lines.append(f"| {path} | {fmt(stats.get('p50'))} | {fmt(stats.get('p99'))} | {stats.get('n', 0)} | "
                      f"{fmt(budget.budget_ms) if budget else '–'} | {ok} |")
     return "\n".join(lines)

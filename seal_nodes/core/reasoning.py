@@ -114,7 +114,8 @@ _DONE = {
 
 
 def _fill(template: str, action: Action) -> str:
-    return template.format(obj=object_phrase(action.args.get("object", "it")), direction=action.args.get("direction", ""))
+    return template.format(obj=object_phrase(action.args.get("object", "it")),
+                           direction=action.args.get("direction", ""))
 
 
 class CommandBackend:

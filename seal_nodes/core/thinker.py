@@ -142,8 +142,10 @@ class Thinker:
         act = self.actions.pop(goal_id, None)
         action_text = act.text if act else str(p.get("action", ""))
         status = "succeeded" if p.get("success") else ("canceled" if p.get("canceled") else "failed")
-        out: list[Command] = [self._append(Segment(OBSERVE, f"{action_text} {status}: {event.text}", trace_id=event.trace_id))]
-        trig = Trigger("observation", event.text, {"action": action_text, "success": bool(p.get("success")), "canceled": bool(p.get("canceled"))})
+        observed = Segment(OBSERVE, f"{action_text} {status}: {event.text}", trace_id=event.trace_id)
+        out: list[Command] = [self._append(observed)]
+        trig = Trigger("observation", event.text, {"action": action_text, "success": bool(p.get("success")),
+                                                   "canceled": bool(p.get("canceled"))})
         return out + self._respond(trig, event.trace_id, user_text=None)
 
     _HANDLERS: dict[str, Callable[["Thinker", ev.Event], list[Command]]] = {

@@ -4,13 +4,15 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from seal_nodes.core.ros_env import apply_default_ros_environment
 
+if TYPE_CHECKING:
+    from rclpy.task import Future
+
 apply_default_ros_environment()  # before rclpy creates a participant
 
-import numpy as np  # noqa: E402
 import rclpy  # noqa: E402
 from builtin_interfaces.msg import Time  # noqa: E402
 from rclpy.executors import ExternalShutdownException  # noqa: E402
@@ -27,7 +29,7 @@ from seal_interfaces.msg import AudioChunk, Event, Latency  # noqa: E402
 from seal_nodes.core import events as ev  # noqa: E402
 from seal_nodes.core.audio import ENCODING_S16LE, AudioFrame, pcm_from_bytes  # noqa: E402
 
-# Camera and audio: best effort, shallow queue (a late frame is worth less than a fresh one).
+# Camera and joint states: best effort, shallow queue (a late frame is worth less than a fresh one).
 SENSOR_QOS = qos_profile_sensor_data
 # Audio must not drop chunks between processes on one machine; keep a deeper reliable queue.
 AUDIO_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
@@ -220,5 +222,6 @@ def run(node_factory: Callable[[], Node]) -> None:
 
 __all__ = [
     "AUDIO_QOS", "EVENT_QOS", "LATCHED_QOS", "SENSOR_QOS", "EVENTS_TOPIC", "THOUGHTS_TOPIC", "LATENCY_TOPIC",
-    "SealNode", "run", "in_thread", "event_to_msg", "msg_to_event", "frame_to_msg", "msg_to_frame", "ns_to_stamp", "stamp_to_ns", "np",
+    "SealNode", "run", "in_thread", "event_to_msg", "msg_to_event", "frame_to_msg", "msg_to_frame",
+    "ns_to_stamp", "stamp_to_ns",
 ]

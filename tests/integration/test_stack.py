@@ -1,7 +1,6 @@
 """The node graph on real topics: each node a process, checked only through ROS 2 traffic."""
 from __future__ import annotations
 
-import json
 import math
 import os
 import signal
@@ -9,7 +8,6 @@ import time
 
 import numpy as np
 import pytest
-import rclpy
 from action_msgs.msg import GoalStatus
 from sensor_msgs.msg import Image, JointState
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
