@@ -32,8 +32,9 @@ class ThinkerNode(SealNode):
         objects = self.declare_parameter("known_objects", ["red_cube", "green_cube", "blue_cube"]).value
         # How long an utterance or goal waits for a (re)starting executor before it is given up.
         self.server_wait_s = float(self.declare_parameter("server_wait_s", 5.0).value)
-        # An accepted utterance reports every word it finishes; this long without one, its TTS
-        # is taken to be gone (crashed and respawned servers do not know the goal any more).
+        # An utterance is accepted at once and then reports every word it finishes; this long
+        # without either, its TTS is taken to be gone (a crashed server never answers, and its
+        # respawned successor does not know the goal).
         self.speech_silence_s = float(self.declare_parameter("speech_silence_s", 3.0).value)
         self.thinker = Thinker(make_backend(backend), set(objects))
         self.speak = ActionClient(self, Speak, "speak")
@@ -47,6 +48,7 @@ class ThinkerNode(SealNode):
         self.speech_heard = (0.0, "")  # (when the active utterance last reported, what it had said)
         self.cancel_speech_on_accept = False
         self.goals: dict[str, tuple[Act, object | None]] = {}  # goal_id → (Act, handle once accepted)
+        self.goal_sent_at: dict[str, float] = {}
         self.cancel_goals_on_accept: set[str] = set()
         self.lost_since = {"speak": 0.0, "manipulate": 0.0}  # when a busy server was last seen gone
         self.create_timer(0.1, self.tick)
@@ -117,6 +119,7 @@ class ThinkerNode(SealNode):
             return  # TTS starting or restarting: tick() retries, and gives up after server_wait_s
         say = self.say_queue.popleft()
         self.active_speech = (say, None)
+        self.speech_heard = (time.monotonic(), "")
         goal = Speak.Goal(text=say.text, utterance_id=say.utterance_id, trace_id=say.trace_id)
         self.speak.send_goal_async(goal, feedback_callback=lambda fb, s=say: self.on_speak_feedback(s, fb)) \
             .add_done_callback(lambda f, s=say: self.on_speak_accepted(s, f))
@@ -160,6 +163,7 @@ class ThinkerNode(SealNode):
             self.fold_action_result(act, False, "no Manipulate action server is running", canceled=False)
             return
         self.goals[act.goal_id] = (act, None)
+        self.goal_sent_at[act.goal_id] = time.monotonic()
         goal = Manipulate.Goal(instruction=act.instruction, trace_id=act.trace_id)
         self.manipulate.send_goal_async(goal, feedback_callback=lambda fb, a=act: self.on_feedback(a, fb)) \
             .add_done_callback(lambda f, a=act: self.on_goal_accepted(a, f))
@@ -179,6 +183,7 @@ class ThinkerNode(SealNode):
         self.cancel_goals_on_accept.discard(act.goal_id)
         if not handle.accepted:
             self.goals.pop(act.goal_id, None)
+            self.goal_sent_at.pop(act.goal_id, None)
             self.fold_action_result(act, False, "goal rejected by the executor", canceled=False)
             return
         self.goals[act.goal_id] = (act, handle)
@@ -192,6 +197,7 @@ class ThinkerNode(SealNode):
                                     payload={"goal_id": act.goal_id, "progress": float(fb.progress)}))
 
     def on_goal_result(self, act: Act, future) -> None:
+        self.goal_sent_at.pop(act.goal_id, None)
         if self.goals.pop(act.goal_id, None) is None:
             return  # given up by tick() meanwhile
         wrapped = future.result()
@@ -210,8 +216,7 @@ class ThinkerNode(SealNode):
         """Retry waiting speech; give up on utterances and goals whose executor has gone."""
         now = time.monotonic()
         speak_busy = self.active_speech is not None or bool(self.say_queue)
-        silent = (self.active_speech is not None and self.active_speech[1] is not None
-                  and now - self.speech_heard[0] > self.speech_silence_s)
+        silent = self.active_speech is not None and now - self.speech_heard[0] > self.speech_silence_s
         if silent or self.lost(self.speak, "speak", speak_busy, now):
             why = f"no word from the TTS for {self.speech_silence_s:.0f} s" if silent else \
                 f"Speak server gone for {self.server_wait_s:.0f} s"
@@ -225,9 +230,18 @@ class ThinkerNode(SealNode):
         if self.lost(self.manipulate, "manipulate", bool(self.goals), now):
             lost, self.goals = list(self.goals.values()), {}
             self.cancel_goals_on_accept.clear()
+            self.goal_sent_at.clear()
             for act, _ in lost:
                 self.fold_action_result(act, False, f"Manipulate server gone for {self.server_wait_s:.0f} s",
                                         canceled=False)
+        unanswered = [gid for gid, (_, handle) in self.goals.items()
+                      if handle is None and now - self.goal_sent_at.get(gid, now) > self.server_wait_s]
+        for gid in unanswered:  # sent to a server that died before accepting it
+            act, _ = self.goals.pop(gid)
+            self.goal_sent_at.pop(gid, None)
+            self.cancel_goals_on_accept.discard(gid)
+            self.fold_action_result(act, False, f"no answer from the Manipulate server in {self.server_wait_s:.0f} s",
+                                    canceled=False)
         self.next_speech()
 
     def lost(self, client: ActionClient, name: str, busy: bool, now: float) -> bool:
