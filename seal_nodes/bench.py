@@ -16,19 +16,13 @@ from pathlib import Path
 
 from seal_nodes.core import events as ev
 from seal_nodes.core.latency import BUDGETS, format_table, summarize
-from seal_nodes.core.spoken import synthesize
 from seal_nodes.measure import barge_in_stop_ms, first_audio_ms, node_figures, speech_start_ms
 from seal_nodes.nodes.common import stamp_to_ns
-from seal_nodes.session import SpokenTurn, StackSession
+from seal_nodes.session import StackSession
 
 GREETING = "Hello robot."
 BARGE_IN = "Thank you."
 PICK = "Pick up the green cube."
-
-
-def _say(session: StackSession, text: str, cache: dict) -> SpokenTurn:
-    utt = cache.setdefault(text, synthesize(text))
-    return session.speak(text, utt.pcm, utt.onset, utt.offset)
 
 
 def _reply(session: StackSession, since_ns: int, timeout_s: float) -> tuple[str, int]:
@@ -68,7 +62,6 @@ def tts_baseline(texts: list[str]) -> dict[str, dict]:
 def run_bench(json_path: str, repeats: int = 3, echo=print) -> int:
     out = Path(json_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    cache: dict = {}
     samples: dict[str, list[float]] = {"speech_start_ms": [], "first_audio_ms": [], "barge_in_stop_ms": []}
     echo("[bench] starting the simulated stack")
     with StackSession(node_log=out.with_suffix(".nodes.log"), echo=echo) as session:
@@ -77,11 +70,11 @@ def run_bench(json_path: str, repeats: int = 3, echo=print) -> int:
         for i in range(repeats):
             echo(f"[bench] turn {i + 1}/{repeats}: {GREETING!r}, then a barge-in {BARGE_IN!r}")
             since = time.time_ns()
-            turn = _say(session, GREETING, cache)
+            turn = session.say(GREETING)
             trace, reply_ns = _reply(session, since, 20.0)
             # Let the reply play for a second, then talk over it.
             session.wait_for(lambda: time.time_ns() > reply_ns + 1e9, 10.0, "a second of the reply")
-            barge = _say(session, BARGE_IN, cache)
+            barge = session.say(BARGE_IN)
             session.wait_for(barge.played.is_set, 10.0, "the barge-in")
             session.wait_for(lambda: session.agent_idle(since, quiet_s=1.0), 20.0, "the agent to finish")
             for key, value in (("speech_start_ms", speech_start_ms(session, turn)),
@@ -91,7 +84,7 @@ def run_bench(json_path: str, repeats: int = 3, echo=print) -> int:
                     samples[key].append(value)
         echo(f"[bench] manipulation: {PICK!r}")
         since = time.time_ns()
-        turn = _say(session, PICK, cache)
+        turn = session.say(PICK)
         session.wait_for(lambda: bool(session.events(ev.ACTION_RESULT, since)), 60.0, "the pick to finish")
         if (v := speech_start_ms(session, turn)) is not None:
             samples["speech_start_ms"].append(v)

@@ -18,9 +18,9 @@ from seal_nodes.core import events as ev
 from seal_nodes.core.context import SAY, Segment
 from seal_nodes.core.images import contact_sheet, write_png
 from seal_nodes.core.latency import format_table, summarize
-from seal_nodes.core.spoken import RATE, Utterance, synthesize, true_offset, true_onset
-from seal_nodes.core.wav import read_wav, write_wav
-from seal_nodes.core.audio import AudioFormatError, resample
+from seal_nodes.core.audio import AudioFormatError
+from seal_nodes.core.spoken import read_utterance, synthesize
+from seal_nodes.core.wav import write_wav
 from seal_nodes.measure import first_audio_ms, node_figures, speech_start_ms
 from seal_nodes.nodes.common import stamp_to_ns
 from seal_nodes.session import SpokenTurn, StackSession
@@ -88,17 +88,11 @@ def save_frames(session: StackSession, out: Path) -> int:
     return len(frames)
 
 
-def load_audio(path: str) -> Utterance:
-    pcm, rate = read_wav(path)
-    pcm = resample(pcm, rate, RATE)
-    return Utterance(Path(path).name, pcm, true_onset(pcm), true_offset(pcm))
-
-
 def run_demo(audio: str | None = None, out_dir: str = "out/demo", timeout_s: float = 120.0, seed: int = 0) -> int:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        turns = [(load_audio(audio), {"expect": "any"})] if audio else \
+        turns = [(read_utterance(audio), {"expect": "any"})] if audio else \
                 [(synthesize(step["say"]), step) for step in SCENARIO]
     except AudioFormatError as exc:
         print(f"seal demo: cannot use {audio}: {exc}", file=sys.stderr)
@@ -114,7 +108,7 @@ def run_demo(audio: str | None = None, out_dir: str = "out/demo", timeout_s: flo
             print("[demo] stack ready; speaking into /audio/mic", flush=True)
             for utt, step in turns:
                 since = time.time_ns()
-                turn = session.speak(utt.text, utt.pcm, utt.onset, utt.offset)
+                turn = session.speak(utt)
                 played.append(turn)
                 print(f"[demo] user: {utt.text!r}", flush=True)
                 session.wait_for(turn.played.is_set, _left(deadline), "the utterance to be played")

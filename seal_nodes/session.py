@@ -25,7 +25,7 @@ from seal_nodes.core import events as ev
 from seal_nodes.core.audio import AudioFrame
 from seal_nodes.core.recording import McapRecorder
 from seal_nodes.core.ros_env import ros_environment
-from seal_nodes.core.spoken import RATE
+from seal_nodes.core.spoken import RATE, Utterance, synthesize
 
 CHUNK = RATE // 50  # 20 ms
 
@@ -134,6 +134,7 @@ class StackSession:
         self.lock = threading.Lock()
         self.node_events: list[tuple[str, dict]] = []
         self._recorder: McapRecorder | None = None
+        self._spoken: dict[str, Utterance] = {}  # text → rendered speech
         self._log_file = None
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -251,10 +252,17 @@ class StackSession:
                 raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what}")
             time.sleep(0.05)
 
-    def speak(self, text: str, pcm: np.ndarray, onset: int, offset: int) -> SpokenTurn:
-        turn = SpokenTurn(text)
-        self.feeder.say(pcm, turn, onset, offset)
+    def speak(self, utt: Utterance) -> SpokenTurn:
+        """Play an utterance into /audio/mic (after whatever is already queued)."""
+        turn = SpokenTurn(utt.text)
+        self.feeder.say(utt.pcm, turn, utt.onset, utt.offset)
         return turn
+
+    def say(self, text: str) -> SpokenTurn:
+        """Speak ``text`` (espeak-ng, rendered once per text) into /audio/mic."""
+        if text not in self._spoken:
+            self._spoken[text] = synthesize(text)
+        return self.speak(self._spoken[text])
 
     # --- views ------------------------------------------------------------------------------
     def messages(self, topic: str) -> list[Received]:

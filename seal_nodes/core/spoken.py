@@ -43,6 +43,18 @@ def true_offset(pcm: np.ndarray, level: int = 300) -> int:
     return int(loud[-1]) + 1 if len(loud) else 0
 
 
+def utterance(text: str, pcm: np.ndarray, rate: int) -> Utterance:
+    """Audio at any rate → a 16 kHz Utterance with its onset and offset found."""
+    pcm = resample(pcm, rate, RATE)
+    return Utterance(text, pcm, true_onset(pcm), true_offset(pcm))
+
+
+def read_utterance(path: str | Path) -> Utterance:
+    """A WAV file as an Utterance (raises AudioFormatError on a bad file)."""
+    pcm, rate = read_wav(path)
+    return utterance(Path(path).name, pcm, rate)
+
+
 def synthesize(text: str, voice: str = "en-us", wpm: int = 150) -> Utterance:
     """Speak ``text`` with the espeak-ng CLI and return it at 16 kHz with its true onset/offset."""
     if shutil.which("espeak-ng") is None:
@@ -52,5 +64,4 @@ def synthesize(text: str, voice: str = "en-us", wpm: int = 150) -> Utterance:
         subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(path), text],
                        check=True, capture_output=True)
         pcm, rate = read_wav(path)
-    pcm = resample(pcm, rate, RATE)
-    return Utterance(text, pcm, true_onset(pcm), true_offset(pcm))
+    return utterance(text, pcm, rate)

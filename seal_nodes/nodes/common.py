@@ -104,8 +104,8 @@ class SealNode(Node):
         super().__init__(name)
         self._event_pub = self.create_publisher(Event, EVENTS_TOPIC, EVENT_QOS)
         self._latency_pub = self.create_publisher(Latency, LATENCY_TOPIC, EVENT_QOS)
-        self._unheard: list[Event] = []
-        self._unheard_lock = threading.Lock()
+        self._lock = threading.Lock()  # reports come from worker threads too
+        self._unheard: list[Event] | None = []  # None once start-up holding is over
         self._unheard_timer = self.create_timer(0.2, self._flush_unheard)
         self._born = time.monotonic()
         self._throttle: dict[str, tuple[float, int]] = {}  # key → (last report, reports held back)
@@ -114,24 +114,24 @@ class SealNode(Node):
         if not event.source:
             event.source = self.get_name()
         msg = event_to_msg(event)
-        with self._unheard_lock:
-            if not self._flush_unheard_locked():
+        with self._lock:
+            if self._unheard is not None and not self._release_unheard():
                 self._unheard.append(msg)
                 return
         self._event_pub.publish(msg)
 
     def _flush_unheard(self) -> None:
-        with self._unheard_lock:
-            if self._flush_unheard_locked():
+        with self._lock:
+            if self._unheard is None or self._release_unheard():
                 self._unheard_timer.cancel()
 
-    def _flush_unheard_locked(self) -> bool:
-        """Publish held events (in order) once someone listens or the hold expired."""
+    def _release_unheard(self) -> bool:
+        """Publish held start-up events (in order) once someone listens or the hold expired."""
         if self._event_pub.get_subscription_count() == 0 and time.monotonic() - self._born < self.HOLD_UNHEARD_S:
             return False
-        for held in self._unheard:
+        for held in self._unheard or []:
             self._event_pub.publish(held)
-        self._unheard.clear()
+        self._unheard = None  # from now on events go straight out
         return True
 
     def report_error(self, text: str, trace_id: str = "", throttle_key: str = "", throttle_s: float = 2.0,
@@ -143,7 +143,7 @@ class SealNode(Node):
         """
         if throttle_key:
             now = time.monotonic()
-            with self._unheard_lock:  # reports come from worker threads too
+            with self._lock:
                 last, suppressed = self._throttle.get(throttle_key, (-1e9, 0))
                 if now - last < throttle_s:
                     self._throttle[throttle_key] = (last, suppressed + 1)

@@ -115,8 +115,7 @@ class VlaPolicyNode(SealNode):
         try:
             return self._run(handle)
         except Exception as exc:  # a backend bug: stop the arm, fail the goal, keep serving
-            self.hold()
-            return self._finish(handle, False, f"policy error: {exc!r}", handle.request.trace_id, abort=True)
+            return self._abort(handle, f"policy error: {exc!r}")
         finally:
             with self.lock:
                 self.busy = False
@@ -130,7 +129,7 @@ class VlaPolicyNode(SealNode):
                 objects = dict(self.objects)
             backend.reset(task, objects)
         except (InstructionError, BackendError) as exc:
-            return self._finish(handle, False, str(exc), goal.trace_id, abort=True)
+            return self._finish(handle, False, str(exc))
         period = 1.0 / self.hz
         deadline = time.monotonic() + self.timeout_s
         last_frame_ns = 0
@@ -140,12 +139,9 @@ class VlaPolicyNode(SealNode):
                 handle.canceled()
                 return Manipulate.Result(success=False, message="canceled; holding position")
             if self.stopping.is_set():
-                self.hold()
-                return self._finish(handle, False, "policy node shutting down; holding position", goal.trace_id,
-                                    abort=True)
+                return self._abort(handle, "policy node shutting down; holding position")
             if time.monotonic() > deadline:
-                self.hold()
-                return self._finish(handle, False, f"timed out after {self.timeout_s:.0f} s", goal.trace_id, abort=True)
+                return self._abort(handle, f"timed out after {self.timeout_s:.0f} s")
             # Closed loop on the camera: every command is derived from a frame newer than the last.
             self.new_frame.wait(timeout=period)
             self.new_frame.clear()
@@ -163,38 +159,35 @@ class VlaPolicyNode(SealNode):
             try:
                 action = backend.act(Observation(q, grip, frame[1], objects))
             except BackendError as exc:
-                self.hold()
-                return self._finish(handle, False, str(exc), goal.trace_id, abort=True)
+                return self._abort(handle, str(exc))
             infer_ms = (time.perf_counter() - t0) * 1e3
             try:
                 q_safe, notes = self.safety.check(action.arm_q, q)
-            except UnsafeCommand as exc:
-                self.hold()
-                return self._finish(handle, False, f"refused unsafe command: {exc}", goal.trace_id, abort=True)
-            if notes:
-                self.get_logger().info(f"command limited: {', '.join(notes)}", throttle_duration_sec=5.0)
-            try:
                 gripper = self.safety.check_gripper(action.gripper)
             except UnsafeCommand as exc:
-                self.hold()
-                return self._finish(handle, False, f"refused unsafe command: {exc}", goal.trace_id, abort=True)
+                return self._abort(handle, f"refused unsafe command: {exc}")
+            if notes:
+                self.get_logger().info(f"command limited: {', '.join(notes)}", throttle_duration_sec=5.0)
             self.send(q_safe, gripper, period)
             self.publish_latency("frame_to_command_ms", (time.time_ns() - frame[0]) / 1e6, goal.trace_id)
             self.publish_latency("policy_inference_ms", infer_ms, goal.trace_id)
             handle.publish_feedback(Manipulate.Feedback(phase=action.phase, progress=float(action.progress)))
             if action.failed:
-                self.hold()
-                return self._finish(handle, False, f"{goal.instruction}: failed in phase {action.phase}",
-                                    goal.trace_id, abort=True)
+                return self._abort(handle, f"{goal.instruction}: failed in phase {action.phase}")
             if action.done:
-                return self._finish(handle, True, f"{goal.instruction}: done", goal.trace_id)
+                return self._finish(handle, True, f"{goal.instruction}: done")
 
-    def _finish(self, handle, success: bool, message: str, trace_id: str, abort: bool = False) -> Manipulate.Result:
-        if abort:
-            handle.abort()
-            self.report_error(f"Manipulate failed: {message}", trace_id)
-        else:
+    def _abort(self, handle, message: str) -> Manipulate.Result:
+        """Stop the arm where it is and fail the goal with ``message``."""
+        self.hold()
+        return self._finish(handle, False, message)
+
+    def _finish(self, handle, success: bool, message: str) -> Manipulate.Result:
+        if success:
             handle.succeed()
+        else:
+            handle.abort()
+            self.report_error(f"Manipulate failed: {message}", handle.request.trace_id)
         return Manipulate.Result(success=success, message=message)
 
     def send(self, q: np.ndarray, gripper: float, horizon_s: float) -> None:

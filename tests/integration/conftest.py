@@ -5,8 +5,7 @@ import time
 
 import pytest
 
-from seal_nodes.core.spoken import synthesize
-from seal_nodes.session import SpokenTurn, StackSession
+from seal_nodes.session import StackSession
 
 
 @pytest.fixture(scope="module")
@@ -18,9 +17,13 @@ def stack(tmp_path_factory):
     print(log.read_text()[-4000:])
 
 
-def say(session: StackSession, text: str) -> SpokenTurn:
-    utt = synthesize(text)
-    return session.speak(text, utt.pcm, utt.onset, utt.offset)
+def call(future, timeout_s: float = 30.0):
+    """Wait for an rclpy future completed by the session's executor thread."""
+    deadline = time.monotonic() + timeout_s
+    while not future.done():
+        assert time.monotonic() < deadline, "timed out waiting for the action server"
+        time.sleep(0.02)
+    return future.result()
 
 
 def wait_event(session: StackSession, type_: str, since_ns: int, timeout_s: float = 15.0, where=lambda r: True):

@@ -19,8 +19,7 @@ from seal_nodes.core import events as ev
 from seal_nodes.core.spoken import synthesize
 from seal_nodes.core.wav import write_wav
 from seal_nodes.session import StackSession
-from tests.integration.conftest import wait_event
-from tests.integration.test_stack import call
+from tests.integration.conftest import call, wait_event
 
 pytestmark = pytest.mark.integration
 

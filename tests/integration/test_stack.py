@@ -16,18 +16,9 @@ from seal_interfaces.action import Manipulate, Speak
 from seal_interfaces.msg import AudioChunk, Event
 from seal_nodes.core import events as ev
 from seal_nodes.nodes.common import AUDIO_QOS, EVENT_QOS, SENSOR_QOS
-from tests.integration.conftest import say, wait_event
+from tests.integration.conftest import call, wait_event
 
 pytestmark = pytest.mark.integration
-
-
-def call(future, timeout_s: float = 30.0):
-    """Wait for an rclpy future completed by the session's executor thread."""
-    deadline = time.monotonic() + timeout_s
-    while not future.done():
-        assert time.monotonic() < deadline, "timed out waiting for the action server"
-        time.sleep(0.02)
-    return future.result()
 
 
 def heights(stack) -> dict[str, float]:
@@ -50,7 +41,7 @@ def test_graph_topics_and_rates(stack):
 
 def test_speech_gives_events_and_a_spoken_reply(stack):
     since = time.time_ns()
-    turn = say(stack, "Hello robot.")
+    turn = stack.say("Hello robot.")
     start = wait_event(stack, ev.SPEECH_START, since)
     end = wait_event(stack, ev.SPEECH_END, since)
     assert end.msg.text == "hello robot"
@@ -148,7 +139,7 @@ def test_malformed_audio_chunk_is_reported_and_perception_keeps_working(stack):
     pub.publish(AudioChunk(sample_rate=16000, channels=1, encoding="F32LE", data=[0] * 8))
     wait_event(stack, ev.ERROR, since, where=lambda r: "encoding" in r.msg.text)
     since = time.time_ns()
-    say(stack, "Go home.")
+    stack.say("Go home.")
     end = wait_event(stack, ev.SPEECH_END, since)
     assert end.msg.text == "go home", end.msg.payload_json
     stack.wait_for(lambda: bool(stack.events(ev.ACTION_RESULT, since)), 40, "go home to finish")
