@@ -15,6 +15,7 @@ APT_PACKAGES=(
   libegl1 libegl-mesa0 libgl1-mesa-dri libglx-mesa0  # MuJoCo headless rendering (MUJOCO_GL=egl)
   pulseaudio pulseaudio-utils libasound2-plugins      # virtual audio devices (null sink)
   sox
+  libspeexdsp1              # acoustic echo cancellation (speex MDF through ctypes)
 )
 
 # What the set-up depends on; a change to any of these redoes the pip/build steps.
