@@ -36,6 +36,15 @@ def cmd_bench(ns: argparse.Namespace) -> int:
     return run_bench(json_path=ns.json, repeats=ns.repeats)
 
 
+def _passthrough(module: str):
+    """Sub-commands with their own argparse (``seal perceive -h`` shows their options)."""
+    def run(ns: argparse.Namespace) -> int:
+        import importlib
+
+        return int(importlib.import_module(module).main(ns.rest) or 0)
+    return run
+
+
 def main(argv: list[str] | None = None) -> int:
     apply_default_ros_environment()
     parser = argparse.ArgumentParser(prog="seal", description="SEAL: a streaming, event-driven agent loop on ROS 2")
@@ -57,6 +66,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", required=True, help="where to write the results")
     p.add_argument("--repeats", type=int, default=5, help="greetings and barge-ins to measure")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("perceive", add_help=False,
+                       help="run audio perception over a WAV as a real-time stream; events as JSON")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_passthrough("seal_nodes.perceive"))
+
+    p = sub.add_parser("bench-perception", add_help=False,
+                       help="perception benchmark on the spoken test set: WER, turn taking, barge-in")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_passthrough("seal_nodes.perception_bench"))
 
     ns = parser.parse_args(argv)
     return int(ns.func(ns) or 0)

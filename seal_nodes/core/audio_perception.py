@@ -1,26 +1,49 @@
-"""Streaming audio perception: VAD-gated utterances → speech_start / speech_fragment / speech_end.
+"""Streaming audio perception: microphone audio → a stream of timely, discrete events.
 
 ROS-free; a node feeds ``AudioFrame``s and publishes the returned ``Event``s.
 
-Timing: all event stamps are *stream time*: the frame's ``stamp_ns`` plus the sample offset
-(at 16 kHz) inside the stream, assuming frames are contiguous. speech_end is emitted
-``end_silence_ms`` after the offset it reports, once the silence has been observed.
+Pipeline per frame (16 kHz): echo cancelling against the agent's own voice (the speaker
+stream, when one was seen) → Silero VAD → turn state machine, plus acoustic scene events
+(music, background noise) and a silence hint. Whisper tiny.en decodes the utterance so far
+every ``fragment_interval_ms`` of speech (``speech_fragment``) and the whole utterance once
+the user pauses: that final transcript decides whether the turn is over (``turns``).
+
+Events:
+- ``speech_start`` one VAD window after the onset (stamp = onset; payload ``agent_speaking``)
+- ``speech_fragment`` partial transcripts while the user talks
+- ``speech_end`` the final transcript (stamp = end of voice), when the turn is complete or
+  after ``end_silence_ms`` whatever the words
+- while the agent talks: ``interrupt`` (a word that claims the turn, or talking over the
+  agent for ``interrupt_after_ms``), otherwise ``backchannel`` ("uh-huh") or ``noise``
+  (a cough, a clap) — those two end the user's utterance without a ``speech_end``
+- ``noise`` also for a VAD trigger with no words, ``music``/``noise`` scene states from
+  ``acoustic``, ``silence`` after ``silence_hint_s`` without any voice
+
+Work split: ``sense`` is the cheap, latency-critical half (echo, VAD, speech_start);
+``decode`` runs Whisper when due. Both run on one thread; a node publishes the ``sense``
+events before calling ``decode``. Stamps are *stream time*: the frame's ``stamp_ns`` plus
+the sample offset, assuming contiguous frames.
 
 Bad input (wrong dtype/shape, empty frame, bad or changing sample rate) raises
-``AudioFormatError`` and leaves the state untouched; the wrapping node turns it into an
-``error`` Event. Call ``reset()`` before switching to a stream with another rate.
+``AudioFormatError`` and leaves the state untouched.
 """
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from seal_nodes.core.asr import StreamingRecognizer
+from seal_nodes.core import bias, turns
+from seal_nodes.core.acoustic import AcousticEventDetector, segment_kind
 from seal_nodes.core.audio import AudioFormatError, AudioFrame, StreamResampler
-from seal_nodes.core.events import SPEECH_END, SPEECH_FRAGMENT, SPEECH_START, Event, new_trace_id
-from seal_nodes.core.vad import SileroVad, WINDOW
+from seal_nodes.core.echo import EchoCanceller, ReferenceBuffer
+from seal_nodes.core.events import (
+    BACKCHANNEL, INTERRUPT, NOISE, SILENCE, SPEECH_END, SPEECH_FRAGMENT, SPEECH_START, Event,
+    new_trace_id,
+)
+from seal_nodes.core.vad import WINDOW, SileroVad
+from seal_nodes.core.whisper import Transcript, WhisperRecognizer
 
 RATE = 16_000
 SOURCE = "audio_perception"
@@ -28,78 +51,112 @@ SOURCE = "audio_perception"
 
 @dataclass
 class AudioPerceptionConfig:
-    # Tuned on espeak speech for the latency budgets (onset → speech_start ≤ 100 ms, end of
-    # speech → first reply audio ≤ 500 ms). One 32 ms Silero window at ≥ 0.3 confirms an
-    # onset 30-90 ms after it (two windows: 60-130 ms; 0.5 and 90 ms: 100-170 ms); the price
-    # is that a short loud non-speech sound Silero scores ≥ 0.3 also starts a turn, which the
-    # perception issue's interrupt/backchannel classification must absorb. 350 ms of silence
-    # ends a turn: a longer mid-sentence pause splits it until a real end-of-turn model exists.
+    # One 32 ms Silero window at >= 0.3 confirms an onset 30-90 ms after it (budget 100 ms).
     vad_threshold: float = 0.3  # window counts as speech at/above this
     vad_release: float = 0.25  # ...and as silence below this (hysteresis in between)
+    # While the agent's voice or music is in the room a residual can reach 0.3: ask for more.
+    vad_threshold_busy: float = 0.5
     min_speech_ms: int = 30  # speech needed to confirm an onset (one VAD window)
-    end_silence_ms: int = 350  # silence that ends an utterance
+    eot_probe_ms: int = 200  # silence after which the final transcript is decoded and judged
+    end_silence_ms: int = 900  # silence that ends a turn whatever the transcript says
+    quiet_db: float = -50.0  # the turn is judged only once the last eot_probe_ms/2 are this quiet (dBFS)
     fragment_interval_ms: int = 300  # partial transcripts at most this often (audio time)
     max_utterance_ms: int = 15_000  # force an end after this much speech
     pre_roll_ms: int = 250  # audio before the onset handed to the recogniser
-    # below this the final text is dropped (reason low_confidence). Correct in-grammar espeak
-    # speech scored 0.65-0.96 in isolation but as low as 0.28 late in a long session; speech
-    # forced onto the grammar from outside it scores < 0.1.
-    min_confidence: float = 0.2
+    # Audio after the last voiced window handed to the recogniser: the VAD releases before
+    # a soft word end ("cube"); cut there, tiny.en hallucinates ("Pick up the red cube. Pick up…").
+    post_roll_ms: int = 400
+    interrupt_after_ms: int = 700  # talking over the agent this long claims the turn
+    min_interrupt_confidence: float = 0.45  # Whisper confidence for a word-based interrupt
+    agent_hold_ms: int = 300  # the agent counts as talking until this long after its audio
+    silence_hint_s: float = 10.0  # "no voice for N seconds" hint; 0 disables
+    echo_cancel: bool = True  # cancel the agent's voice once a speaker stream was seen
+    bias_words: list[str] = field(default_factory=list)  # expected words (object names …)
+    # Also put the bias words in Whisper's prompt. Off by default: on espeak speech a prompt of
+    # common scene words made tiny.en worse ("Big up the red cube"); the near-miss correction
+    # after decoding is always on. The perception benchmark measures both.
+    bias_prompt: bool = False
 
 
 class SampleRateChanged(AudioFormatError):
     """The stream's sample rate changed mid-stream; ``flush()`` and ``reset()`` to accept the new one."""
 
 
-class AudioPerception:
-    """Per-frame work is O(frame): one VAD call per 32 ms window and incremental decoding."""
+@dataclass
+class _Utterance:
+    trace: str
+    start: int  # first sample kept (onset minus pre-roll)
+    onset: int = 0
+    last_voice: int = 0  # end of the last speech window
+    agent_overlap: bool = False  # the agent was talking at the onset
+    interrupted: bool = False  # an interrupt event went out
+    next_fragment: int = 0
+    last_partial: str = ""
+    final: tuple[int, Transcript] | None = None  # (last_voice it was decoded at, result)
+    audio: list[np.ndarray] = field(default_factory=list)
 
+
+class AudioPerception:
     def __init__(
         self,
         config: AudioPerceptionConfig | None = None,
         vad: SileroVad | None = None,
-        recognizer: StreamingRecognizer | None = None,
+        recognizer: WhisperRecognizer | None = None,
+        acoustic: AcousticEventDetector | None = None,
     ) -> None:
         self.config = config or AudioPerceptionConfig()
         self._vad = vad or SileroVad()
-        self._asr = recognizer or StreamingRecognizer()
+        self._asr = recognizer or WhisperRecognizer()
+        self._acoustic = acoustic or AcousticEventDetector()
         self._win_ms = WINDOW * 1000.0 / RATE
         self.reset()
 
     # ---- public ---------------------------------------------------------------------------
     def reset(self) -> None:
-        """Drop any utterance in progress (no events) and forget the stream."""
+        """Forget the stream (no events): VAD, echo canceller, utterance, clocks."""
         self._vad.reset()
-        if self._asr.active:
-            self._asr.finish()
+        self._acoustic.reset()
+        self._reference = ReferenceBuffer(RATE)
+        self._echo: EchoCanceller | None = None
         self._in_rate: int | None = None
         self._resampler: StreamResampler | None = None
         self._total = 0  # 16 kHz samples received so far
         self._vad_pos = 0  # 16 kHz samples covered by VAD windows
         self._anchor = (0, 0)  # (sample index, stamp_ns) of the latest frame start
-        self._history: deque[np.ndarray] = deque()  # recent audio for pre-roll
+        self._history: deque[np.ndarray] = deque()  # recent audio for the pre-roll
         self._history_len = 0
         self._state = "idle"  # idle | candidate | speech
         self._run_start = 0  # first sample of the current run of speech-ish windows
         self._speech_windows = 0
-        self._onset = 0
-        self._last_speech_end = 0
         self._silence_ms = 0.0
-        self._trace = ""
-        self._next_fragment = 0
-        self._last_partial = ""
-        self._pending: list[np.ndarray] = []  # audio queued for the recogniser (see sense/decode)
+        self._utt: _Utterance | None = None
+        self._music_on = False
+        self._last_voice_ns: int | None = None  # user or agent voice, for the silence hint
+        self._silence_sent = False
+
+    def set_bias_words(self, words: list[str]) -> None:
+        """Words the recogniser should expect (scene objects, names in the conversation)."""
+        self.config.bias_words = [w.strip() for w in words if w and w.strip()]
+
+    def add_reference(self, frame: AudioFrame) -> None:
+        """The agent's own output (the speaker stream): echo reference and 'agent is talking'."""
+        pcm = self._validate(frame)
+        self._reference.add(pcm, int(frame.sample_rate), int(frame.stamp_ns))
+        if self._echo is None and self.config.echo_cancel:
+            self._echo = EchoCanceller(RATE)
+
+    def agent_speaking(self, stamp_ns: int | None = None) -> bool:
+        """Was the agent audible up to ``agent_hold_ms`` before ``stamp_ns`` (default: now)?"""
+        hold = self._ms_to_samples(self.config.agent_hold_ms)
+        end = self._time(self._total) if stamp_ns is None else stamp_ns
+        return self._reference.active(max(0, end - int(hold * 1e9 / RATE)), hold)
 
     def feed(self, frame: AudioFrame) -> list[Event]:
         """Process one frame; return the events it completed (often none)."""
         return self.sense(frame) + self.decode()
 
     def sense(self, frame: AudioFrame) -> list[Event]:
-        """The cheap, latency-critical half: VAD and turn state (speech_start, speech_end).
-
-        Audio for the recogniser is only queued here; a node publishes these events first
-        and then calls ``decode`` so recognition never delays a speech_start.
-        """
+        """Echo cancelling, VAD, turn onset and acoustic scene events for one frame."""
         pcm = self._validate(frame)
         if self._in_rate is not None and frame.sample_rate != self._in_rate:
             raise SampleRateChanged(
@@ -109,48 +166,190 @@ class AudioPerception:
             self._resampler = StreamResampler(int(frame.sample_rate), RATE)
         self._in_rate = int(frame.sample_rate)
         x = self._resampler.process(pcm)
-        self._anchor = (self._total, frame.stamp_ns)
+        self._anchor = (self._total, int(frame.stamp_ns))
+        if self._echo is not None and len(x):
+            x = self._echo.process(x, self._reference.take(int(frame.stamp_ns), len(x)))
         self._total += len(x)
         self._remember(x)
-        if self._state != "idle":
-            self._pending.append(x)
+        if self._utt is not None:
+            self._utt.audio.append(x)
         events: list[Event] = []
         for p in self._vad.process(x):
             start = self._vad_pos
             self._vad_pos += WINDOW
             events.extend(self._on_window(start, p))
+        events.extend(self._scene(x))
         return events
 
     def decode(self) -> list[Event]:
-        """The recogniser half: feed queued audio, emit a partial transcript when it changed."""
-        self._feed_pending()
-        if self._state == "speech" and self._total >= self._next_fragment:
-            self._next_fragment = self._total + self._ms_to_samples(self.config.fragment_interval_ms)
-            text = self._asr.partial()
-            if text and text != self._last_partial:
-                self._last_partial = text
-                return [self._event(SPEECH_FRAGMENT, self._time(self._total), text, 0.5, {"partial": True})]
-        return []
-
-    def _feed_pending(self) -> None:
-        for chunk in self._pending:
-            self._asr.feed(chunk)
-        self._pending.clear()
+        """Recognition when due: a partial while the user talks, the final once they pause."""
+        utt = self._utt
+        if self._state != "speech" or utt is None:
+            return []
+        cfg = self.config
+        talked_ms = (utt.last_voice - utt.onset) * 1000.0 / RATE
+        if talked_ms >= cfg.max_utterance_ms:
+            return self._judge_end(utt, forced=True)
+        if self._silence_ms >= cfg.end_silence_ms or (self._silence_ms >= cfg.eot_probe_ms and self._tail_quiet()):
+            return self._judge_end(utt, forced=False)
+        events: list[Event] = []
+        if self._total >= utt.next_fragment and self._silence_ms == 0:
+            utt.next_fragment = self._total + self._ms_to_samples(cfg.fragment_interval_ms)
+            tr = self._transcribe(utt, self._total)
+            if tr.text and tr.text != utt.last_partial:
+                utt.last_partial = tr.text
+                events.append(self._event(SPEECH_FRAGMENT, self._time(self._total), tr.text, tr.confidence,
+                                          {"partial": True, "decode_ms": round(tr.decode_ms, 1)}, utt.trace))
+                if (utt.agent_overlap and not utt.interrupted and turns.claims_turn(tr.text)
+                        and tr.confidence >= cfg.min_interrupt_confidence):
+                    events.append(self._interrupt(utt, tr.text, tr.confidence, "words"))
+        if utt.agent_overlap and not utt.interrupted and talked_ms >= cfg.interrupt_after_ms:
+            events.append(self._interrupt(utt, utt.last_partial, 0.5, "duration"))
+        return events
 
     def flush(self) -> list[Event]:
-        """End-of-stream: close an utterance in progress as if silence followed.
+        """End of stream: close an utterance in progress as if a long silence followed."""
+        events: list[Event] = []
+        if self._state == "speech" and self._utt is not None:
+            events = self._judge_end(self._utt, forced=True, reason="end_of_stream")
+        self._state, self._utt = "idle", None
+        return events
 
-        The VAD and stream clock are kept; call ``reset()`` before feeding a different stream.
-        """
-        if self._state == "speech":
-            return [self._end("end_of_stream")]
+    # ---- turn state machine ------------------------------------------------------------------
+    def _on_window(self, start: int, p: float) -> list[Event]:
+        cfg = self.config
+        busy = self._music_on or self.agent_speaking(self._time(start))
+        threshold = max(cfg.vad_threshold, cfg.vad_threshold_busy) if busy else cfg.vad_threshold
+        is_speech = p >= threshold
+        is_silence = p < min(cfg.vad_release, threshold)
+        if is_speech:
+            self._last_voice_ns, self._silence_sent = self._time(start + WINDOW), False
+        if self._state == "idle":
+            if is_speech:  # candidate onset; keep the pre-roll for the recogniser
+                first, audio = self._audio_since(start - self._ms_to_samples(cfg.pre_roll_ms))
+                self._run_start = max(self._run_start, first)
+                self._utt = _Utterance(trace=new_trace_id(), start=first, last_voice=start + WINDOW, audio=[audio])
+                self._state, self._speech_windows, self._silence_ms = "candidate", 1, 0.0
+                return self._maybe_confirm()
+            if is_silence:
+                self._run_start = start + WINDOW  # earliest start of a future speech-ish run
+            return []
+        utt = self._utt
+        assert utt is not None
+        if is_speech:
+            self._speech_windows += 1
+            utt.last_voice = start + WINDOW
+            self._silence_ms = 0.0
+        elif is_silence:
+            self._silence_ms += self._win_ms
         if self._state == "candidate":
-            self._pending.clear()
-            self._asr.finish()
-        self._state = "idle"
+            if self._silence_ms > 0:  # too short: a click or breath
+                self._state, self._utt, self._run_start = "idle", None, start + WINDOW
+                return []
+            return self._maybe_confirm()
         return []
 
-    # ---- internals -------------------------------------------------------------------------
+    def _maybe_confirm(self) -> list[Event]:
+        if self._speech_windows * self._win_ms < self.config.min_speech_ms:
+            return []
+        utt = self._utt
+        assert utt is not None
+        self._state = "speech"
+        utt.onset = self._run_start  # start of the run of windows above the release threshold
+        utt.next_fragment = self._total  # a first partial right away
+        onset_ns = self._time(utt.onset)
+        utt.agent_overlap = self.agent_speaking(onset_ns)
+        return [self._event(SPEECH_START, onset_ns, "", 1.0,
+                            {"onset_ns": onset_ns, "agent_speaking": utt.agent_overlap}, utt.trace)]
+
+    def _judge_end(self, utt: _Utterance, *, forced: bool, reason: str = "") -> list[Event]:
+        """Final transcript at a pause → end of turn, backchannel/noise, or keep listening."""
+        cfg = self.config
+        if utt.final is None or utt.final[0] != utt.last_voice:  # decode once per pause
+            end = min(self._total, utt.last_voice + self._ms_to_samples(cfg.post_roll_ms))
+            utt.final = (utt.last_voice, self._transcribe(utt, end))
+        tr = utt.final[1]
+        events: list[Event] = []
+        overlap = utt.agent_overlap and not utt.interrupted
+        if tr.text and overlap and not turns.is_backchannel(tr.text):
+            events.append(self._interrupt(utt, tr.text, tr.confidence, "words"))
+        long_pause = self._silence_ms >= cfg.end_silence_ms
+        # no words, or an acknowledgement over the agent's voice, end the utterance at once
+        done = forced or long_pause or not tr.text or (overlap and turns.is_backchannel(tr.text))
+        if not (done or turns.turn_complete(tr.text)):
+            return events
+        reason = reason or ("max_length" if forced else "silence" if long_pause else "complete")
+        self._state, self._utt, self._run_start = "idle", None, self._vad_pos
+        self._silence_ms = 0.0
+        onset_ns, offset_ns = self._time(utt.onset), self._time(utt.last_voice)
+        payload: dict[str, object] = {"onset_ns": onset_ns, "offset_ns": offset_ns, "end_reason": reason,
+                                      "no_speech_prob": round(tr.no_speech_prob, 3),
+                                      "decode_ms": round(tr.decode_ms, 1), "agent_speaking": utt.agent_overlap}
+        if not tr.text:  # the VAD fired on something that is not speech
+            kind, conf = segment_kind(self._voiced_audio(utt))
+            payload.update(source="transient", kind=kind)
+            return events + [self._event(NOISE, offset_ns, "", conf, payload, utt.trace)]
+        if overlap and turns.is_backchannel(tr.text):
+            return events + [self._event(BACKCHANNEL, offset_ns, tr.text, tr.confidence, payload, utt.trace)]
+        return events + [self._event(SPEECH_END, offset_ns, tr.text, tr.confidence, payload, utt.trace)]
+
+    def _tail_quiet(self) -> bool:
+        """Is the audio since the VAD let go really quiet? Silero scores soft word endings
+        (a trailing nasal, a synthetic voice's tail) as silence; judging the turn there cuts
+        the last word off."""
+        n = self._ms_to_samples(self.config.eot_probe_ms / 2)
+        tail = self._utterance_audio(self._utt, self._total)[-n:].astype(np.float64) if self._utt else None
+        if tail is None or not len(tail):
+            return True
+        level_db = 10 * np.log10(np.mean(tail**2) / 32768.0**2 + 1e-12)
+        return level_db < max(self._acoustic.background_db + 10.0, self.config.quiet_db)
+
+    def _interrupt(self, utt: _Utterance, text: str, confidence: float, why: str) -> Event:
+        utt.interrupted = True
+        return self._event(INTERRUPT, self._time(self._total), text, confidence,
+                           {"reason": why, "onset_ns": self._time(utt.onset)}, utt.trace)
+
+    # ---- scene: acoustic events and the silence hint ----------------------------------------
+    def _scene(self, x: np.ndarray) -> list[Event]:
+        events: list[Event] = []
+        for det in self._acoustic.process(x, speech=self._state != "idle"):
+            if det.kind == "music":
+                self._music_on = det.payload.get("state") != "end"
+            payload = {"source": "acoustic", **det.payload}
+            events.append(Event(type=det.kind, stamp_ns=self._time(det.sample), confidence=det.confidence,
+                                source=SOURCE, payload=payload))
+        now = self._time(self._total)
+        if self._reference.active(max(0, now - int(WINDOW * 1e9 / RATE)), WINDOW):
+            self._last_voice_ns, self._silence_sent = now, False
+        if self._last_voice_ns is None:
+            self._last_voice_ns = self._time(0)
+        quiet_s = (now - self._last_voice_ns) / 1e9
+        hint = self.config.silence_hint_s
+        if hint > 0 and self._state == "idle" and quiet_s >= hint and not self._silence_sent:
+            self._silence_sent = True
+            events.append(Event(type=SILENCE, stamp_ns=now, text=f"no voice for {hint:g} seconds",
+                                source=SOURCE, payload={"seconds": round(quiet_s, 2)}))
+        return events
+
+    # ---- helpers -----------------------------------------------------------------------------
+    def _transcribe(self, utt: _Utterance, end: int) -> Transcript:
+        audio = self._utterance_audio(utt, end)
+        words = self.config.bias_words
+        tr = self._asr.transcribe(audio, RATE, prompt=", ".join(words) + "." if self.config.bias_prompt and words else "")
+        return replace(tr, text=bias.correct(tr.text, words)) if words and tr.text else tr
+
+    @staticmethod
+    def _utterance_audio(utt: _Utterance, end: int) -> np.ndarray:
+        """The utterance's audio from its first kept sample up to sample index ``end``."""
+        if len(utt.audio) != 1:
+            utt.audio = [np.concatenate(utt.audio)]
+        return utt.audio[0][: max(1, end - utt.start)]
+
+    def _voiced_audio(self, utt: _Utterance) -> np.ndarray:
+        """Onset to the end of the last voiced window: what the VAD fired on."""
+        audio = self._utterance_audio(utt, utt.last_voice)
+        return audio[max(0, utt.onset - utt.start):]
+
     @staticmethod
     def _validate(frame: AudioFrame) -> np.ndarray:
         pcm = frame.samples
@@ -174,84 +373,20 @@ class AudioPerception:
         return base_ns + int(round((index - base_idx) * 1e9 / RATE))
 
     def _remember(self, x: np.ndarray) -> None:
-        # keep pre-roll plus one VAD window plus the VAD's pending samples
+        # keep the pre-roll plus one VAD window plus the VAD's pending samples
         self._history.append(x)
         self._history_len += len(x)
         keep = self._ms_to_samples(self.config.pre_roll_ms) + 2 * WINDOW + len(x)
         while self._history and self._history_len - len(self._history[0]) >= keep:
             self._history_len -= len(self._history.popleft())
 
-    def _audio_since(self, index: int) -> np.ndarray:
+    def _audio_since(self, index: int) -> tuple[int, np.ndarray]:
+        """(first sample index, audio) from ``index`` (or the oldest kept sample) to now."""
         buf = np.concatenate(list(self._history))
-        first = self._total - len(buf)
-        return buf[max(0, index - first) :]
+        first = max(index, self._total - len(buf), 0)
+        return first, buf[first - (self._total - len(buf)):]
 
-    def _on_window(self, start: int, p: float) -> list[Event]:
-        cfg = self.config
-        is_speech = p >= cfg.vad_threshold
-        is_silence = p < cfg.vad_release
-        if self._state == "idle":
-            if is_speech:  # candidate onset: start decoding now so fragments come early
-                # soft onset starts at the preceding sub-threshold run, but never before the pre-roll
-                earliest = start - self._ms_to_samples(cfg.pre_roll_ms)
-                self._state, self._speech_windows = "candidate", 1
-                self._run_start = max(self._run_start, earliest)
-                self._asr.start()
-                self._pending.append(self._audio_since(earliest))
-                self._last_speech_end = start + WINDOW
-                self._silence_ms = 0.0
-                return self._maybe_confirm()
-            if is_silence:
-                self._run_start = start + WINDOW  # earliest start of a future speech-ish run
-            return []
-        if is_speech:
-            self._speech_windows += 1
-            self._last_speech_end = start + WINDOW
-            self._silence_ms = 0.0
-        elif is_silence:
-            self._silence_ms += self._win_ms
-        if self._state == "candidate":
-            if self._silence_ms > 0:  # too short: a click or breath
-                self._pending.clear()
-                self._asr.finish()
-                self._state, self._run_start = "idle", start + WINDOW
-                return []
-            return self._maybe_confirm()
-        if self._silence_ms >= cfg.end_silence_ms:
-            return [self._end("silence")]
-        if (self._last_speech_end - self._onset) * 1000 / RATE >= cfg.max_utterance_ms:
-            return [self._end("max_length")]
-        return []
-
-    def _maybe_confirm(self) -> list[Event]:
-        if self._speech_windows * self._win_ms < self.config.min_speech_ms:
-            return []
-        # onset: start of the run of windows above the release threshold that led here
-        self._state, self._onset, self._trace = "speech", self._run_start, new_trace_id()
-        self._next_fragment = self._total  # allow a fragment right away
-        self._last_partial = ""
-        onset_ns = self._time(self._onset)
-        return [self._event(SPEECH_START, onset_ns, "", 1.0, {"onset_ns": onset_ns})]
-
-    def _end(self, reason: str) -> Event:
-        self._feed_pending()  # the final transcript needs every sample
-        text, conf = self._asr.finish()
-        payload: dict[str, object] = {
-            "onset_ns": self._time(self._onset),
-            "offset_ns": self._time(self._last_speech_end),
-            "end_reason": reason,
-        }
-        if not text:
-            conf = 0.0
-            payload["reason"] = "no_match"
-        elif conf < self.config.min_confidence:
-            payload.update(reason="low_confidence", rejected_text=text, rejected_confidence=conf)
-            text, conf = "", 0.0
-        self._state = "idle"
-        self._run_start = self._vad_pos
-        self._silence_ms = 0.0
-        return self._event(SPEECH_END, int(payload["offset_ns"]), text, conf, payload)  # type: ignore[arg-type]
-
-    def _event(self, etype: str, stamp_ns: int, text: str, conf: float, payload: dict[str, object]) -> Event:
-        return Event(type=etype, stamp_ns=stamp_ns, text=text, confidence=conf, source=SOURCE,
-                     trace_id=self._trace, payload=dict(payload))
+    @staticmethod
+    def _event(etype: str, stamp_ns: int, text: str, conf: float, payload: dict[str, object], trace: str) -> Event:
+        return Event(type=etype, stamp_ns=stamp_ns, text=text, confidence=float(conf), source=SOURCE,
+                     trace_id=trace, payload=dict(payload))

@@ -38,6 +38,18 @@ class CancelSpeech:
 
 
 @dataclass
+class PauseSpeech:
+    """Hold the voice (the user started talking over it) until Resume or Cancel."""
+
+    reason: str
+
+
+@dataclass
+class ResumeSpeech:
+    reason: str
+
+
+@dataclass
 class CancelActions:
     reason: str
 
@@ -59,7 +71,7 @@ class Report:
     payload: dict = field(default_factory=dict)
 
 
-Command = Union[Say, Act, CancelSpeech, CancelActions, Publish, Report]
+Command = Union[Say, Act, CancelSpeech, PauseSpeech, ResumeSpeech, CancelActions, Publish, Report]
 
 
 class Thinker:
@@ -79,6 +91,7 @@ class Thinker:
         self.speaking: dict[str, Segment] = {}  # utterance_id → its <assistant> segment
         self.actions: dict[str, Segment] = {}  # goal_id → its <action> segment
         self.partial_text = ""
+        self.held = False  # the voice is paused while perception decides: interruption or not?
 
     # --- the loop -------------------------------------------------------------------------
     def handle(self, event: ev.Event) -> list[Command]:
@@ -96,10 +109,27 @@ class Thinker:
             return [Report(f"bad {event.type} event: {exc}", event.trace_id)]
 
     def _on_speech_start(self, event: ev.Event) -> list[Command]:
-        # The user starts talking while the agent speaks: barge-in. Stop the voice; what was
-        # really said comes back with agent_speech_end and replaces what was meant.
+        # The user starts talking over the agent: fall silent at once (the 100 ms barge-in
+        # budget), but only *pause*: perception decides next whether it was a real
+        # interruption (cancel) or an "uh-huh", a cough (resume where the voice stopped).
+        if self.speaking and not self.held:
+            self.held = True
+            return [PauseSpeech("user onset")]
+        return []
+
+    def _on_interrupt(self, event: ev.Event) -> list[Command]:
+        # A real interjection: stop the voice. What was really said comes back with
+        # agent_speech_end and replaces what was meant.
+        self.held = False
         if self.speaking:
-            return [CancelSpeech("user barge-in")]
+            return [CancelSpeech("user interrupt")]
+        return []
+
+    def _on_not_a_turn(self, event: ev.Event) -> list[Command]:
+        # backchannel, or a noise the VAD took for an onset: carry on speaking
+        if self.held and (event.type == ev.BACKCHANNEL or event.payload.get("source") == "transient"):
+            self.held = False
+            return [ResumeSpeech(f"user {event.type}")]
         return []
 
     def _on_fragment(self, event: ev.Event) -> list[Command]:
@@ -108,10 +138,13 @@ class Thinker:
 
     def _on_speech_end(self, event: ev.Event) -> list[Command]:
         self.partial_text = ""
+        out: list[Command] = []
+        if self.held:  # a turn perception did not flag as an interrupt still ends the voice
+            out = self._on_interrupt(event)
         text = event.text.strip()
         if not text:
-            return self._respond(Trigger("user", ""), event.trace_id, user_text=None)
-        return self._respond(Trigger("user", text), event.trace_id, user_text=text)
+            return out + self._respond(Trigger("user", ""), event.trace_id, user_text=None)
+        return out + self._respond(Trigger("user", text), event.trace_id, user_text=text)
 
     def _on_silence(self, event: ev.Event) -> list[Command]:
         out = [self._append(Segment(HINT, event.text or "No voice for a while.", trace_id=event.trace_id))]
@@ -126,6 +159,8 @@ class Thinker:
     def _on_agent_speech_end(self, event: ev.Event) -> list[Command]:
         p = event.payload
         seg = self.speaking.pop(str(p["utterance_id"]), None)
+        if not self.speaking:
+            self.held = False
         if seg is not None and p.get("interrupted"):
             # The talk: what the agent actually said before the barge-in replaces what it meant.
             seg.text = str(p.get("spoken_text", ""))
@@ -150,7 +185,9 @@ class Thinker:
 
     _HANDLERS: dict[str, Callable[["Thinker", ev.Event], list[Command]]] = {
         ev.SPEECH_START: _on_speech_start,
-        ev.INTERRUPT: _on_speech_start,
+        ev.INTERRUPT: _on_interrupt,
+        ev.BACKCHANNEL: _on_not_a_turn,
+        ev.NOISE: _on_not_a_turn,
         ev.SPEECH_FRAGMENT: _on_fragment,
         ev.SPEECH_END: _on_speech_end,
         ev.SILENCE: _on_silence,

@@ -6,6 +6,7 @@ NODE_MODULES: dict[str, str] = {
     "mic": "seal_nodes.nodes.mic",
     "speaker": "seal_nodes.nodes.speaker",
     "audio_perception": "seal_nodes.nodes.audio_perception",
+    "vision_perception": "seal_nodes.nodes.vision_perception",
     "thinker": "seal_nodes.nodes.thinker",
     "tts": "seal_nodes.nodes.tts",
     "sim": "seal_nodes.nodes.sim",

@@ -1,58 +1,116 @@
-"""audio_perception: /audio/mic AudioChunks → speech events on /seal/events.
+"""audio_perception: /audio/mic (+ /audio/speaker as echo reference) → events on /seal/events.
 
-Silero VAD + streaming pocketsphinx (command grammar) through ``AudioPerception``. A chunk that
-cannot be decoded is reported as an ``error`` event and dropped; the stream carries on.
+Silero VAD, Whisper tiny.en partials and finals, echo cancelling, acoustic scene events, all
+in ``AudioPerception``. Subscriptions only enqueue; one worker thread owns the core, so a
+~100 ms Whisper decode never blocks the executor or drops audio, and ``speech_start`` goes
+out before recognition runs on the same chunk. A chunk that cannot be decoded is reported
+as an ``error`` event and dropped; the stream carries on.
+
+Topics: /audio/mic (in), /audio/speaker (in: the agent's voice), /perception/bias_words
+(in, std_msgs/String, comma-separated words to expect), /seal/events (out).
 """
 from __future__ import annotations
 
-from seal_nodes.nodes.common import AUDIO_QOS, SealNode, msg_to_frame, run
+import queue
+import threading
 
+from seal_nodes.nodes.common import AUDIO_QOS, EVENT_QOS, SealNode, msg_to_frame, run
+
+from std_msgs.msg import String  # noqa: E402
 from seal_interfaces.msg import AudioChunk  # noqa: E402
 
-from seal_nodes.core.asr import StreamingRecognizer, default_command_grammar  # noqa: E402
-from seal_nodes.core.audio import AudioFormatError  # noqa: E402
+from seal_nodes.core.audio import AudioFormatError, AudioFrame  # noqa: E402
 from seal_nodes.core.audio_perception import (  # noqa: E402
     AudioPerception, AudioPerceptionConfig, SampleRateChanged,
 )
+
+# ~20 s of 20 ms chunks: a backlog this deep means the machine cannot keep up at all.
+MAX_BACKLOG = 1000
 
 
 class AudioPerceptionNode(SealNode):
     def __init__(self) -> None:
         super().__init__("audio_perception")
         d = AudioPerceptionConfig()
+        p = self.declare_parameter
         cfg = AudioPerceptionConfig(
-            vad_threshold=float(self.declare_parameter("vad_threshold", d.vad_threshold).value),
-            vad_release=float(self.declare_parameter("vad_release", d.vad_release).value),
-            end_silence_ms=int(self.declare_parameter("end_silence_ms", d.end_silence_ms).value),
-            min_speech_ms=int(self.declare_parameter("min_speech_ms", d.min_speech_ms).value),
+            vad_threshold=float(p("vad_threshold", d.vad_threshold).value),
+            vad_release=float(p("vad_release", d.vad_release).value),
+            min_speech_ms=int(p("min_speech_ms", d.min_speech_ms).value),
+            eot_probe_ms=int(p("eot_probe_ms", d.eot_probe_ms).value),
+            end_silence_ms=int(p("end_silence_ms", d.end_silence_ms).value),
+            interrupt_after_ms=int(p("interrupt_after_ms", d.interrupt_after_ms).value),
+            silence_hint_s=float(p("silence_hint_s", d.silence_hint_s).value),
+            echo_cancel=bool(p("echo_cancel", d.echo_cancel).value),
+            bias_words=[w for w in p("bias_words", ["red cube", "green cube", "blue cube", "bin"]).value if w],
         )
-        colors = list(self.declare_parameter("colors", ["red", "green", "blue", "yellow", "orange", "purple"]).value)
-        self.core = AudioPerception(cfg, recognizer=StreamingRecognizer(default_command_grammar(colors)))
-        self.create_subscription(AudioChunk, "/audio/mic", self.on_chunk, AUDIO_QOS)
-        self.get_logger().info("audio perception ready (silero VAD + pocketsphinx grammar)")
+        self.core = AudioPerception(cfg)
+        self._inbox: queue.Queue[tuple[str, object]] = queue.Queue()
+        self._worker = threading.Thread(target=self._work, name="perception", daemon=True)
+        self._stop = threading.Event()
+        self.create_subscription(AudioChunk, "/audio/mic", lambda m: self._enqueue("mic", m), AUDIO_QOS)
+        self.create_subscription(AudioChunk, "/audio/speaker", lambda m: self._enqueue("ref", m), AUDIO_QOS)
+        self.create_subscription(String, "/perception/bias_words", lambda m: self._enqueue("bias", m), EVENT_QOS)
+        self._worker.start()
+        self.get_logger().info(f"audio perception ready (silero VAD + Whisper tiny.en); bias: {cfg.bias_words}")
 
-    def on_chunk(self, msg: AudioChunk) -> None:
-        try:
-            frame = msg_to_frame(msg)
-        except AudioFormatError as exc:
-            self.report_error(f"bad AudioChunk on /audio/mic: {exc}", msg.trace_id, throttle_key=str(exc)[:20])
+    def _enqueue(self, kind: str, msg: object) -> None:
+        if self._inbox.qsize() >= MAX_BACKLOG:
+            self.report_error(f"audio perception is {MAX_BACKLOG} chunks behind; dropping input",
+                              throttle_key="backlog")
             return
+        self._inbox.put((kind, msg))
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                kind, msg = self._inbox.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            try:
+                if kind == "bias":
+                    self.core.set_bias_words(str(msg.data).split(","))  # type: ignore[attr-defined]
+                    continue
+                frame = self._frame(msg)
+                if frame is None:
+                    continue
+                if kind == "ref":
+                    self.core.add_reference(frame)
+                else:
+                    self._on_mic(frame, msg.trace_id)  # type: ignore[attr-defined]
+            except Exception as exc:  # never let one bad chunk kill perception
+                self.report_error(f"audio perception failed on a {kind} chunk: {type(exc).__name__}: {exc}",
+                                  throttle_key=f"crash:{type(exc).__name__}")
+
+    def _frame(self, msg) -> AudioFrame | None:
+        try:
+            return msg_to_frame(msg)
+        except AudioFormatError as exc:
+            self.report_error(f"bad AudioChunk: {exc}", msg.trace_id, throttle_key=str(exc)[:20])
+            return None
+
+    def _on_mic(self, frame: AudioFrame, trace_id: str) -> None:
         try:
             events = self.core.sense(frame)
         except SampleRateChanged as exc:
             # A new stream format (another microphone): close the open turn, start over with it.
-            self.report_error(f"/audio/mic: {exc}; restarting perception", msg.trace_id)
+            self.report_error(f"/audio/mic: {exc}; restarting perception", trace_id)
             events = self.core.flush()
             self.core.reset()
             events += self.core.sense(frame)
         except AudioFormatError as exc:
-            self.report_error(f"bad AudioChunk on /audio/mic: {exc}", msg.trace_id, throttle_key=str(exc)[:20])
+            self.report_error(f"bad AudioChunk on /audio/mic: {exc}", trace_id, throttle_key=str(exc)[:20])
             return
-        # Turn events go out before recognition runs on this chunk: decoding must not delay them.
-        for event in events:
+        for event in events:  # turn events first: recognition must not delay them
             self.publish_event(event)
+        if self._inbox.qsize() > 5:  # behind: catch up on VAD before spending time on Whisper
+            return
         for event in self.core.decode():
             self.publish_event(event)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._worker.join(timeout=2.0)
 
 
 def main(args=None) -> None:

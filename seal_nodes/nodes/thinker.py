@@ -17,11 +17,12 @@ from action_msgs.msg import GoalStatus  # noqa: E402
 from rclpy.action import ActionClient  # noqa: E402
 from seal_interfaces.action import Manipulate, Speak  # noqa: E402
 from seal_interfaces.msg import Event, Thought  # noqa: E402
+from std_msgs.msg import String  # noqa: E402
 
 from seal_nodes.core import events as ev  # noqa: E402
 from seal_nodes.core.reasoning import make_backend  # noqa: E402
 from seal_nodes.core.thinker import (  # noqa: E402
-    Act, CancelActions, CancelSpeech, Publish, Report, Say, Thinker,
+    Act, CancelActions, CancelSpeech, PauseSpeech, Publish, Report, ResumeSpeech, Say, Thinker,
 )
 
 
@@ -39,7 +40,11 @@ class ThinkerNode(SealNode):
         self.thinker = Thinker(make_backend(backend), set(objects))
         self.speak = ActionClient(self, Speak, "speak")
         self.manipulate = ActionClient(self, Manipulate, "manipulate")
+        # A pause that perception never resolves (it crashed mid-utterance) must not mute the agent.
+        self.hold_timeout_s = float(self.declare_parameter("hold_timeout_s", 3.0).value)
         self.thought_pub = self.create_publisher(Thought, THOUGHTS_TOPIC, EVENT_QOS)
+        self.tts_control = self.create_publisher(String, "/tts/control", EVENT_QOS)
+        self.held_since = 0.0
         self.create_subscription(Event, EVENTS_TOPIC, self.on_event, EVENT_QOS)
         self.inbox: deque[ev.Event] = deque()
         self.handling = False
@@ -94,13 +99,24 @@ class ThinkerNode(SealNode):
             elif isinstance(cmd, Act):
                 self.send_action(cmd)
             elif isinstance(cmd, CancelSpeech):
-                self.cancel_speech()
+                self.cancel_speech()  # the hold is released once the TTS confirms (on_speak_result)
+            elif isinstance(cmd, PauseSpeech):
+                self.set_hold(True)
+            elif isinstance(cmd, ResumeSpeech):
+                self.set_hold(False)
             elif isinstance(cmd, CancelActions):
                 self.cancel_actions()
             elif isinstance(cmd, Report):
                 self.report_error(cmd.text, cmd.trace_id, **cmd.payload)
 
     # --- speech -----------------------------------------------------------------------------
+    def set_hold(self, hold: bool) -> None:
+        """Pause/resume the TTS (/tts/control); a cancel while paused ends the goal truthfully."""
+        if hold == bool(self.held_since):
+            return
+        self.held_since = time.monotonic() if hold else 0.0
+        self.tts_control.publish(String(data="pause" if hold else "resume"))
+
     def cancel_speech(self) -> None:
         """Barge-in: stop the voice now; queued utterances were never said, and the context says so."""
         dropped, self.say_queue = list(self.say_queue), deque()
@@ -150,6 +166,8 @@ class ThinkerNode(SealNode):
         res = future.result().result
         self.active_speech = None
         self.fold_speech_result(say, res.completed, res.interrupted, res.spoken_text)
+        if not self.thinker.held:  # released only now: a resume racing the cancel would leak audio
+            self.set_hold(False)
         self.next_speech()
 
     def fold_speech_result(self, say: Say, completed: bool, interrupted: bool, spoken: str) -> None:
@@ -215,6 +233,10 @@ class ThinkerNode(SealNode):
     def tick(self) -> None:
         """Retry waiting speech; give up on utterances and goals whose executor has gone."""
         now = time.monotonic()
+        if self.held_since and now - self.held_since > self.hold_timeout_s:
+            self.report_error(f"no interrupt/backchannel decision in {self.hold_timeout_s:.0f} s; resuming speech")
+            self.thinker.held = False
+            self.set_hold(False)
         speak_busy = self.active_speech is not None or bool(self.say_queue)
         silent = self.active_speech is not None and now - self.speech_heard[0] > self.speech_silence_s
         if silent or self.lost(self.speak, "speak", speak_busy, now):

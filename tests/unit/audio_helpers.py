@@ -37,3 +37,10 @@ def frames(pcm: np.ndarray, rate: int = RATE, t0_ns: int = 10**18, chunk_ms: int
         out.append(AudioFrame(chunk, rate, t0_ns + int(round(n * 1e9 / rate))))
         n += len(chunk)
     return out
+
+
+def piper(text: str, length_scale: float = 1.0) -> np.ndarray:
+    """``text`` in the piper joe voice (the natural one), 16 kHz mono int16."""
+    from seal_nodes.speechset import Voice, speak
+
+    return np.clip(np.round(speak(Voice.parse(f"piper:joe@{length_scale:g}"), text) * 32768), -32768, 32767).astype(np.int16)

@@ -369,7 +369,7 @@ def check_nodes(desc):
 
 def test_sim_launch_defaults():
     desc = load(LAUNCH_DIR / "sim.launch.yaml")
-    assert check_nodes(desc) == {"sim", "vla_policy", "audio_perception", "thinker", "tts"}
+    assert check_nodes(desc) == {"sim", "vla_policy", "audio_perception", "vision_perception", "thinker", "tts"}
     assert desc.env["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
     assert Path(desc.env["FASTDDS_DEFAULT_PROFILES_FILE"]).is_file()
     thinker = next(s for s in desc.nodes if s.exec == "thinker")
@@ -378,13 +378,13 @@ def test_sim_launch_defaults():
 
 def test_sim_launch_with_optional_nodes():
     desc = load(LAUNCH_DIR / "sim.launch.yaml", ["audio_file:=/tmp/a.wav", "mic:=true", "speaker:=true"])
-    assert check_nodes(desc) == {"sim", "vla_policy", "audio_perception", "thinker", "tts", "wav_source",
+    assert check_nodes(desc) == {"sim", "vla_policy", "audio_perception", "vision_perception", "thinker", "tts", "wav_source",
                                  "mic", "speaker"}
 
 
 def test_robot_launch():
     desc = load(LAUNCH_DIR / "robot.launch.yaml", {"trajectory_topic": "/ctrl/cmd"})
-    assert check_nodes(desc) == {"mic", "speaker", "audio_perception", "thinker", "tts", "vla_policy"}
+    assert check_nodes(desc) == {"mic", "speaker", "audio_perception", "vision_perception", "thinker", "tts", "vla_policy"}
     policy = next(s for s in desc.nodes if s.exec == "vla_policy")
     assert ("/arm/joint_trajectory", "/ctrl/cmd") in policy.remaps
 

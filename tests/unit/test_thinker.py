@@ -9,7 +9,8 @@ from seal_nodes.core import events as ev
 from seal_nodes.core.actions import Action
 from seal_nodes.core.context import ACT, OBSERVE, SAY, THINK, USER, Segment
 from seal_nodes.core.reasoning import CommandBackend
-from seal_nodes.core.thinker import (Act, CancelActions, CancelSpeech, Publish, Report, Say, Thinker)
+from seal_nodes.core.thinker import (Act, CancelActions, CancelSpeech, PauseSpeech, Publish, Report, ResumeSpeech, Say,
+                                     Thinker)
 
 pytestmark = pytest.mark.unit
 
@@ -162,14 +163,36 @@ def test_silence_becomes_a_hint():
 
 # --- barge-in ----------------------------------------------------------------------------------
 
-def test_speech_start_while_speaking_cancels_speech():
+def test_speech_start_while_speaking_pauses_then_interrupt_cancels():
     th = make()
-    assert th.handle(event(ev.SPEECH_START)) == []  # nothing playing: nothing to cancel
+    assert th.handle(event(ev.SPEECH_START)) == []  # nothing playing: nothing to pause
     user(th, "hello")
     cmds = th.handle(event(ev.SPEECH_START))
+    assert len(cmds) == 1 and isinstance(cmds[0], PauseSpeech)  # silent at once, not yet given up
+    assert th.handle(event(ev.SPEECH_FRAGMENT, "wait")) == []
+    cmds = th.handle(event(ev.INTERRUPT, "wait"))
     assert len(cmds) == 1 and isinstance(cmds[0], CancelSpeech)
-    cmds = th.handle(event(ev.INTERRUPT))
-    assert of(cmds, CancelSpeech)
+    assert not th.held
+
+
+@pytest.mark.parametrize("etype, payload", [(ev.BACKCHANNEL, {}), (ev.NOISE, {"source": "transient"})])
+def test_backchannel_or_noise_resumes_the_paused_voice(etype, payload):
+    th = make()
+    user(th, "hello")
+    assert isinstance(th.handle(event(ev.SPEECH_START))[0], PauseSpeech)
+    assert th.handle(event(ev.SPEECH_START)) == []  # already paused
+    cmds = th.handle(event(etype, "uh-huh", **payload))
+    assert len(cmds) == 1 and isinstance(cmds[0], ResumeSpeech)
+    assert not th.held
+    assert th.handle(event(ev.NOISE, "", source="acoustic")) == []  # background noise: nothing to resume
+
+
+def test_a_turn_that_was_not_flagged_as_interrupt_still_cancels_the_paused_voice():
+    th = make()
+    user(th, "hello")
+    th.handle(event(ev.SPEECH_START))
+    cmds = th.handle(event(ev.SPEECH_END, "go home"))
+    assert isinstance(cmds[0], CancelSpeech)
 
 
 def test_completed_utterance_is_no_longer_speaking():

@@ -7,7 +7,8 @@ from glob import glob
 
 from setuptools import setup
 
-NODES = ["wav_source", "mic", "speaker", "audio_perception", "thinker", "tts", "sim", "vla_policy"]
+NODES = ["wav_source", "mic", "speaker", "audio_perception", "vision_perception", "thinker", "tts", "sim",
+         "vla_policy"]
 
 setup(
     name="seal_bringup",
