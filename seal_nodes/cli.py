@@ -36,8 +36,14 @@ def cmd_bench(ns: argparse.Namespace) -> int:
     return run_bench(json_path=ns.json, repeats=ns.repeats)
 
 
+# Sub-commands with their own argparse (``seal perceive -h`` shows their options).
+PASSTHROUGH = {
+    "perceive": "seal_nodes.perceive",
+    "bench-perception": "seal_nodes.perception_bench",
+}
+
+
 def _passthrough(module: str):
-    """Sub-commands with their own argparse (``seal perceive -h`` shows their options)."""
     def run(ns: argparse.Namespace) -> int:
         import importlib
 
@@ -47,6 +53,9 @@ def _passthrough(module: str):
 
 def main(argv: list[str] | None = None) -> int:
     apply_default_ros_environment()
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in PASSTHROUGH:  # argparse's REMAINDER cannot start with an --option
+        return _passthrough(PASSTHROUGH[argv[0]])(argparse.Namespace(rest=argv[1:]))
     parser = argparse.ArgumentParser(prog="seal", description="SEAL: a streaming, event-driven agent loop on ROS 2")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -70,12 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("perceive", add_help=False,
                        help="run audio perception over a WAV as a real-time stream; events as JSON")
     p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=_passthrough("seal_nodes.perceive"))
+    p.set_defaults(func=_passthrough(PASSTHROUGH["perceive"]))
 
     p = sub.add_parser("bench-perception", add_help=False,
                        help="perception benchmark on the spoken test set: WER, turn taking, barge-in")
     p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=_passthrough("seal_nodes.perception_bench"))
+    p.set_defaults(func=_passthrough(PASSTHROUGH["bench-perception"]))
 
     ns = parser.parse_args(argv)
     return int(ns.func(ns) or 0)

@@ -73,6 +73,9 @@ def run_perception_bench(size: str = "full", out_dir: Path = DEFAULT_DIR, seed: 
     recall = {"none": [], "correction": [], "prompt+correction": []}
     ctx = {"trimmed": ([], [], []), "full": ([], [], [])}  # (refs, hyps, decode ms)
     audio_s = cpu_s = 0.0
+    details: list[dict] = []  # one line per item, for looking into failures
+    prompt_refs: list[str] = []
+    prompt_hyps: dict[bool, list[str]] = {False: [], True: []}
     for item in tqdm(items, desc="perception bench", unit="item"):
         pcm, rate = read_wav(item.path)
         ref = read_wav(item.ref_path) if item.ref_path else None
@@ -80,6 +83,9 @@ def run_perception_bench(size: str = "full", out_dir: Path = DEFAULT_DIR, seed: 
         res = perceive_pcm(pcm, rate, core=core, reference=ref)
         audio_s += res.audio_s
         cpu_s += res.cpu_s
+        details.append({"id": item.id, "kind": item.kind, "condition": item.condition, "voice": item.voice,
+                        "text": item.text, "label": item.label,
+                        "events": [[round(t.t_ms), t.event.type, t.event.text] for t in res.events]})
         start = _first(res, ev.SPEECH_START)
         if item.kind in ("utterance", "paused_utterance", "bias") and start is not None:
             start_ms.append(start.t_ms - item.onset_ms)
@@ -100,6 +106,13 @@ def run_perception_bench(size: str = "full", out_dir: Path = DEFAULT_DIR, seed: 
                 paused += 1
                 resume_ms = (item.pause_start_ms or 0) + (item.pause_ms or 0)
                 premature += any(t.t_ms < resume_ms for t in ends)
+            if item.kind == "utterance":  # the scene words as a Whisper prompt too: better or worse?
+                prompt_refs.append(item.text)
+                prompt_hyps[False].append(hyp)
+                core.config.bias_prompt = True
+                prompted = perceive_pcm(pcm, rate, core=core)
+                core.config.bias_prompt = False
+                prompt_hyps[True].append(" ".join(t.event.text for t in _finals(prompted)))
             if item.kind == "utterance" and item.condition == "clean":
                 seg = pcm if rate == 16_000 else None
                 if seg is not None:
@@ -135,6 +148,8 @@ def run_perception_bench(size: str = "full", out_dir: Path = DEFAULT_DIR, seed: 
         "items": len(items),
         "size": size,
         "wer_final": {k: round(wer(refs[k], finals[k]), 3) for k in sorted(refs)},
+        "wer_utterances_scene_prompt": {"off": round(wer(prompt_refs, prompt_hyps[False]), 3) if prompt_refs else None,
+                                        "on": round(wer(prompt_refs, prompt_hyps[True]), 3) if prompt_refs else None},
         "wer_partial_last_before_final": round(wer(partial_refs, partials), 3) if partial_refs else None,
         "whisper_context": {name: {"wer": round(wer(r, h), 3) if r else None, "decode_ms": summarize(ms)}
                             for name, (r, h, ms) in ctx.items()},
@@ -153,6 +168,7 @@ def run_perception_bench(size: str = "full", out_dir: Path = DEFAULT_DIR, seed: 
         "bias_keyword_recall": {k: round(float(np.mean(v)), 3) if v else None for k, v in recall.items()},
         "cpu_s_per_audio_s": round(cpu_s / audio_s, 4) if audio_s else None,
         "audio_s": round(audio_s, 1),
+        "details": details,
     }
 
 
@@ -163,7 +179,9 @@ def format_table(r: dict) -> str:
     lines = [f"# Perception benchmark ({r['items']} items, {r['audio_s']} s of audio)", "",
              "| word error rate | value |", "|---|---|"]
     lines += [f"| final, {k} | {v} |" for k, v in r["wer_final"].items()]
-    lines += [f"| last partial before the final | {r['wer_partial_last_before_final']} |"]
+    lines += [f"| last partial before the final | {r['wer_partial_last_before_final']} |",
+              f"| utterances, scene words also as Whisper prompt: off / on | {r['wer_utterances_scene_prompt']['off']}"
+              f" / {r['wer_utterances_scene_prompt']['on']} |"]
     for name, v in r["whisper_context"].items():
         lines.append(f"| Whisper {name} context (clean segments; decode p50 {v['decode_ms'].get('p50', '-')} ms) "
                      f"| {v['wer']} |")

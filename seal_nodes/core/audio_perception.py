@@ -37,6 +37,7 @@ import numpy as np
 from seal_nodes.core import bias, turns
 from seal_nodes.core.acoustic import AcousticEventDetector, segment_kind
 from seal_nodes.core.audio import AudioFormatError, AudioFrame, StreamResampler
+from seal_nodes.core.doubletalk import DoubleTalkDetector
 from seal_nodes.core.echo import EchoCanceller, ReferenceBuffer
 from seal_nodes.core.events import (
     BACKCHANNEL, INTERRUPT, NOISE, SILENCE, SPEECH_END, SPEECH_FRAGMENT, SPEECH_START, Event,
@@ -69,6 +70,7 @@ class AudioPerceptionConfig:
     interrupt_after_ms: int = 700  # talking over the agent this long claims the turn
     min_interrupt_confidence: float = 0.45  # Whisper confidence for a word-based interrupt
     agent_hold_ms: int = 300  # the agent counts as talking until this long after its audio
+    echo_lookback_ms: int = 300  # playback this far back can still be in the microphone (delay + reverb)
     silence_hint_s: float = 10.0  # "no voice for N seconds" hint; 0 disables
     echo_cancel: bool = True  # cancel the agent's voice once a speaker stream was seen
     bias_words: list[str] = field(default_factory=list)  # expected words (object names …)
@@ -118,6 +120,8 @@ class AudioPerception:
         self._acoustic.reset()
         self._reference = ReferenceBuffer(RATE)
         self._echo: EchoCanceller | None = None
+        self._doubletalk = DoubleTalkDetector()
+        self._raw = np.zeros(0, np.int16)  # the last second of microphone audio before echo cancelling
         self._in_rate: int | None = None
         self._resampler: StreamResampler | None = None
         self._total = 0  # 16 kHz samples received so far
@@ -167,6 +171,7 @@ class AudioPerception:
         self._in_rate = int(frame.sample_rate)
         x = self._resampler.process(pcm)
         self._anchor = (self._total, int(frame.stamp_ns))
+        self._raw = np.concatenate([self._raw, x])[-RATE:]
         if self._echo is not None and len(x):
             x = self._echo.process(x, self._reference.take(int(frame.stamp_ns), len(x)))
         self._total += len(x)
@@ -218,10 +223,18 @@ class AudioPerception:
     # ---- turn state machine ------------------------------------------------------------------
     def _on_window(self, start: int, p: float) -> list[Event]:
         cfg = self.config
-        busy = self._music_on or self.agent_speaking(self._time(start))
-        threshold = max(cfg.vad_threshold, cfg.vad_threshold_busy) if busy else cfg.vad_threshold
+        agent = self.agent_speaking(self._time(start))
+        threshold = max(cfg.vad_threshold, cfg.vad_threshold_busy) if agent or self._music_on else cfg.vad_threshold
         is_speech = p >= threshold
         is_silence = p < min(cfg.vad_release, threshold)
+        if agent:  # the agent's own voice may still be in there: is this louder than its echo?
+            raw = self._raw[len(self._raw) - (self._total - start):][:WINDOW]
+            back = self._ms_to_samples(cfg.echo_lookback_ms)
+            ref = self._reference.take(max(0, self._time(start - back)), back + WINDOW)
+            if is_silence:
+                self._doubletalk.learn(raw, ref)
+            elif not self._doubletalk.user_dominant(raw, ref):
+                is_speech, is_silence = False, True
         if is_speech:
             self._last_voice_ns, self._silence_sent = self._time(start + WINDOW), False
         if self._state == "idle":
@@ -271,12 +284,17 @@ class AudioPerception:
         tr = utt.final[1]
         events: list[Event] = []
         overlap = utt.agent_overlap and not utt.interrupted
-        if tr.text and overlap and not turns.is_backchannel(tr.text):
-            events.append(self._interrupt(utt, tr.text, tr.confidence, "words"))
+        voiced_ms = (utt.last_voice - utt.onset) * 1000.0 / RATE
+        # Over the agent's voice, a short sound Whisper is unsure of (a mumble, "mm") does not
+        # take the turn: dropping the words is cheaper than cutting the agent off wrongly.
+        mumble = overlap and voiced_ms < cfg.interrupt_after_ms and tr.confidence < cfg.min_interrupt_confidence
+        text = "" if mumble else tr.text
+        if text and overlap and not turns.is_backchannel(text):
+            events.append(self._interrupt(utt, text, tr.confidence, "words"))
         long_pause = self._silence_ms >= cfg.end_silence_ms
         # no words, or an acknowledgement over the agent's voice, end the utterance at once
-        done = forced or long_pause or not tr.text or (overlap and turns.is_backchannel(tr.text))
-        if not (done or turns.turn_complete(tr.text)):
+        done = forced or long_pause or not text or (overlap and turns.is_backchannel(text))
+        if not (done or turns.turn_complete(text)):
             return events
         reason = reason or ("max_length" if forced else "silence" if long_pause else "complete")
         self._state, self._utt, self._run_start = "idle", None, self._vad_pos
@@ -285,13 +303,13 @@ class AudioPerception:
         payload: dict[str, object] = {"onset_ns": onset_ns, "offset_ns": offset_ns, "end_reason": reason,
                                       "no_speech_prob": round(tr.no_speech_prob, 3),
                                       "decode_ms": round(tr.decode_ms, 1), "agent_speaking": utt.agent_overlap}
-        if not tr.text:  # the VAD fired on something that is not speech
+        if not text:  # the VAD fired on something that is not (clear) speech
             kind, conf = segment_kind(self._voiced_audio(utt))
-            payload.update(source="transient", kind=kind)
+            payload.update(source="transient", kind=kind, heard=tr.text)
             return events + [self._event(NOISE, offset_ns, "", conf, payload, utt.trace)]
-        if overlap and turns.is_backchannel(tr.text):
-            return events + [self._event(BACKCHANNEL, offset_ns, tr.text, tr.confidence, payload, utt.trace)]
-        return events + [self._event(SPEECH_END, offset_ns, tr.text, tr.confidence, payload, utt.trace)]
+        if overlap and turns.is_backchannel(text):
+            return events + [self._event(BACKCHANNEL, offset_ns, text, tr.confidence, payload, utt.trace)]
+        return events + [self._event(SPEECH_END, offset_ns, text, tr.confidence, payload, utt.trace)]
 
     def _tail_quiet(self) -> bool:
         """Is the audio since the VAD let go really quiet? Silero scores soft word endings
@@ -312,7 +330,9 @@ class AudioPerception:
     # ---- scene: acoustic events and the silence hint ----------------------------------------
     def _scene(self, x: np.ndarray) -> list[Event]:
         events: list[Event] = []
-        for det in self._acoustic.process(x, speech=self._state != "idle"):
+        # the agent's voice (or what the canceller left of it) is not room background either
+        voice = self._state != "idle" or self.agent_speaking()
+        for det in self._acoustic.process(x, speech=voice):
             if det.kind == "music":
                 self._music_on = det.payload.get("state") != "end"
             payload = {"source": "acoustic", **det.payload}

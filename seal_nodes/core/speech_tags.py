@@ -1,7 +1,19 @@
 """Parse the talk's TTS control tags (``[THINKING]``, ``[SPEED:0.8x]`` …) into speakable segments.
 
-Tags are never spoken. Known tags become prosody changes, fillers or pauses; an unknown
-ALL-CAPS tag is dropped and reported in ``warnings``; any other bracket text stays text.
+Tags are never spoken. What each one renders as:
+
+- ``[THINKING]``, ``[SEARCHING]``, ``[UNCERTAIN]``: a filler (words chosen by the style, varied
+  from one occurrence to the next) said a little slower, then a pause. Fillers are audible but
+  are not part of the reply's text (``Segment.content`` is False).
+- ``[EMO:name]``: prosody from here on: pitch, rate, loudness and expressiveness (``EMOTIONS``).
+- ``[SPEED:1.2x]``: rate from here on (0.5–2.0, clamped with a warning).
+- ``[STYLE:name]``: rate, length of pauses and the fillers' wording (``STYLES``).
+- ``[BREATH]``, ``[SIGH]``, ``[CLEAR_THROAT]``, ``[COUGH]``, ``[LAUGH:small|medium|big]``: a
+  non-verbal sound (``Segment.sound``, synthesised by ``seal_nodes.core.nonverbal``) and a short
+  pause after it.
+
+An unknown ALL-CAPS tag is dropped and reported in ``warnings``; any other bracket text stays
+text. Prosody set by tags can be carried into a following utterance with ``ProsodyState``.
 """
 from __future__ import annotations
 
@@ -9,25 +21,69 @@ import re
 from dataclasses import dataclass, replace
 
 MAX_TEXT_CHARS = 5000
-
-# Fillers for "busy" tags: (word spoken, pause after it in ms).
-_FILLERS: dict[str, tuple[str, int]] = {
-    "THINKING": ("hmm,", 250),
-    "SEARCHING": ("uh,", 250),
-    "UNCERTAIN": ("um,", 200),
-}
-# Non-verbal sounds: rendered as silence in this first version.
-_PAUSES_MS: dict[str, int] = {"BREATH": 250, "SIGH": 450, "CLEAR_THROAT": 350}
-_LAUGH_MS: dict[str, int] = {"small": 300, "medium": 450, "big": 600}
-# Emotion -> pitch offset (espeak pitch units, base 50 on a 0..100 scale).
-_EMO_PITCH: dict[str, int] = {
-    "neutral": 0, "happy": 8, "excited": 12, "surprised": 10, "sad": -8,
-    "calm": -3, "serious": -4, "angry": 4, "curious": 5, "tired": -6,
-}
-_STYLE_RATE: dict[str, float] = {"neutral": 1.0, "casual": 1.05, "formal": 0.95}
 SPEED_MIN, SPEED_MAX = 0.5, 2.0
 
-KNOWN_TAGS = frozenset({*_FILLERS, *_PAUSES_MS, "LAUGH", "EMO", "SPEED", "STYLE"})
+
+@dataclass(frozen=True)
+class Emotion:
+    pitch: int = 0  # offset in espeak pitch units (base 50 on 0..100); engines map it to their own scale
+    rate: float = 1.0
+    volume: float = 1.0
+    expressiveness: float = 1.0  # variability of timing and intonation (piper: noise scales)
+
+
+EMOTIONS: dict[str, Emotion] = {
+    "neutral": Emotion(),
+    "happy": Emotion(8, 1.05, 1.0, 1.15),
+    "excited": Emotion(12, 1.12, 1.05, 1.25),
+    "playful": Emotion(7, 1.05, 1.0, 1.2),
+    "surprised": Emotion(10, 1.0, 1.05, 1.2),
+    "curious": Emotion(5, 1.0, 1.0, 1.1),
+    "warm": Emotion(-1, 0.96, 0.95, 1.0),
+    "calm": Emotion(-3, 0.94, 0.9, 0.85),
+    "confident": Emotion(-2, 1.0, 1.05, 0.9),
+    "serious": Emotion(-4, 0.96, 1.0, 0.85),
+    "empathetic": Emotion(-3, 0.93, 0.9, 0.9),
+    "apologetic": Emotion(-4, 0.92, 0.88, 0.9),
+    "nervous": Emotion(6, 1.08, 0.9, 1.2),
+    "angry": Emotion(4, 1.06, 1.1, 1.1),
+    "sad": Emotion(-8, 0.88, 0.85, 0.8),
+    "tired": Emotion(-6, 0.88, 0.85, 0.8),
+}
+
+
+@dataclass(frozen=True)
+class Style:
+    rate: float = 1.0
+    pause_scale: float = 1.0  # pauses after fillers and non-verbal sounds
+    fillers: str = "neutral"  # which filler wording (_FILLERS)
+
+
+STYLES: dict[str, Style] = {
+    "neutral": Style(),
+    "casual": Style(1.05, 0.8, "casual"),
+    "formal": Style(0.95, 1.2, "formal"),
+    "storytelling": Style(0.93, 1.3, "neutral"),
+    "brisk": Style(1.1, 0.7, "casual"),
+}
+
+# Busy tags: filler wordings per style (used in turn), and the pause after the filler in ms.
+_FILLERS: dict[str, dict[str, tuple[str, ...]]] = {
+    "THINKING": {"neutral": ("hmm,", "let me think,"), "casual": ("hmm,", "hmm, let's see,"),
+                 "formal": ("let me think,", "one moment,")},
+    "SEARCHING": {"neutral": ("let me check,", "uh, let me see,"), "casual": ("uh, let's see,", "lemme check,"),
+                  "formal": ("one moment, please,", "let me look that up,")},
+    "UNCERTAIN": {"neutral": ("um,", "well,"), "casual": ("uh,", "um,"), "formal": ("well,", "perhaps,")},
+}
+_FILLER_PAUSE_MS = {"THINKING": 300, "SEARCHING": 300, "UNCERTAIN": 200}
+# Non-verbal sounds: tag -> (sound name, pause after it in ms).
+_SOUNDS: dict[str, tuple[str, int]] = {
+    "BREATH": ("breath", 60), "SIGH": ("sigh", 150), "CLEAR_THROAT": ("clear_throat", 150),
+    "COUGH": ("cough", 150), "LAUGH": ("laugh", 120),
+}
+LAUGH_SIZES = ("small", "medium", "big")
+
+KNOWN_TAGS = frozenset({*_FILLERS, *_SOUNDS, "EMO", "SPEED", "STYLE"})
 
 _TAG_RE = re.compile(r"\[\s*([A-Za-z][A-Za-z0-9_]*)\s*(?::\s*([^\[\]\n]{0,40}?)\s*)?\]")
 # An unknown name is treated as a tag only if it looks like one (ALL_CAPS, >= 3 chars);
@@ -38,20 +94,42 @@ _SPACE_RE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
+class ProsodyState:
+    """What the tags have set so far; a following utterance can start from it."""
+
+    speed: float = 1.0
+    emotion: str = "neutral"
+    style: str = "neutral"
+    fillers_said: int = 0  # rotates the filler wording
+
+    @property
+    def rate(self) -> float:
+        return self.speed * EMOTIONS[self.emotion].rate * STYLES[self.style].rate
+
+
+@dataclass(frozen=True)
 class Segment:
-    """One piece of an utterance: text to synthesize with prosody, or a pause (``text == ""``)."""
+    """One piece of an utterance: text to synthesize with prosody, a pause, or a non-verbal sound."""
 
     text: str = ""
     pause_ms: int = 0
     rate_scale: float = 1.0
-    pitch_offset: int = 0
+    pitch_offset: int = 0  # espeak pitch units (-50..50 around the voice's own)
     content: bool = True  # False for fillers: audible, but not part of the reply text
     text_offset: int = 0  # where ``text`` starts in ParsedSpeech.clean_text (content only)
-    tag: str = ""  # tag that produced a filler or pause
+    tag: str = ""  # tag that produced a filler, pause or sound
+    volume: float = 1.0
+    expressiveness: float = 1.0
+    sound: str = ""  # non-verbal sound: breath, sigh, clear_throat, cough, laugh
+    sound_size: str = ""  # laugh: small, medium, big
 
     @property
     def is_pause(self) -> bool:
-        return not self.text
+        return not self.text and not self.sound
+
+    @property
+    def is_sound(self) -> bool:
+        return bool(self.sound)
 
 
 @dataclass(frozen=True)
@@ -59,6 +137,7 @@ class ParsedSpeech:
     segments: tuple[Segment, ...]
     clean_text: str  # the text with tags removed and whitespace collapsed
     warnings: tuple[str, ...]
+    final_state: ProsodyState = ProsodyState()
 
 
 def coerce_text(text: object) -> str:
@@ -74,6 +153,8 @@ def coerce_text(text: object) -> str:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError("text contains characters that cannot be encoded as UTF-8") from None
+    if "\ufffd" in text:  # what a decoder makes of bytes that were not UTF-8 (rclpy does this)
+        raise ValueError("text is not valid UTF-8 (it contains U+FFFD, the replacement for undecodable bytes)")
     if len(text) > MAX_TEXT_CHARS:
         raise ValueError(f"text has {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
     if not text.strip():
@@ -82,18 +163,17 @@ def coerce_text(text: object) -> str:
 
 
 class _Builder:
-    def __init__(self) -> None:
+    def __init__(self, state: ProsodyState) -> None:
         self.segments: list[Segment] = []
         self.clean = ""
         self.warnings: list[str] = []
-        self.speed = 1.0
-        self.style_rate = 1.0
-        self.pitch = 0
+        self.state = state
         self.tag_since_text = False
 
-    @property
-    def rate(self) -> float:
-        return self.speed * self.style_rate
+    def _prosody(self, rate: float = 1.0) -> dict:
+        emo = EMOTIONS[self.state.emotion]
+        return {"rate_scale": self.state.rate * rate, "pitch_offset": emo.pitch, "volume": emo.volume,
+                "expressiveness": emo.expressiveness}
 
     def add_text(self, piece: str) -> None:
         piece = _SPACE_RE.sub(" ", piece)
@@ -104,39 +184,47 @@ class _Builder:
         if not piece.strip():
             return
         self.tag_since_text = False
-        self.segments.append(Segment(text=piece, rate_scale=self.rate, pitch_offset=self.pitch,
-                                     text_offset=len(self.clean)))
+        self.segments.append(Segment(text=piece, text_offset=len(self.clean), **self._prosody()))
         self.clean += piece
 
     def pause(self, ms: int, tag: str) -> None:
-        self.segments.append(Segment(pause_ms=ms, tag=tag))
+        self.segments.append(Segment(pause_ms=max(1, round(ms * STYLES[self.state.style].pause_scale)), tag=tag))
 
     def apply(self, name: str, value: str | None, raw: str) -> None:
         self.tag_since_text = True
         val = (value or "").strip().lower()
         if name in _FILLERS:
-            word, pause_ms = _FILLERS[name]
-            self.segments.append(Segment(text=word, rate_scale=self.rate * 0.9, pitch_offset=self.pitch,
-                                         content=False, tag=name))
+            options = _FILLERS[name][STYLES[self.state.style].fillers]
+            word = options[self.state.fillers_said % len(options)]
+            self.state = replace(self.state, fillers_said=self.state.fillers_said + 1)
+            self.segments.append(Segment(text=word, content=False, tag=name, **self._prosody(0.9)))
+            self.pause(_FILLER_PAUSE_MS[name], name)
+        elif name in _SOUNDS:
+            sound, pause_ms = _SOUNDS[name]
+            size = ""
+            if name == "LAUGH":
+                size = val or "small"
+                if size not in LAUGH_SIZES:
+                    self.warnings.append(f"{raw}: unknown laugh size, used 'small'")
+                    size = "small"
+            elif val:
+                self.warnings.append(f"{raw}: {name} takes no value, ignored it")
+            emo = EMOTIONS[self.state.emotion]
+            self.segments.append(Segment(sound=sound, sound_size=size, tag=name, pitch_offset=emo.pitch,
+                                         volume=emo.volume))
             self.pause(pause_ms, name)
-        elif name in _PAUSES_MS:
-            self.pause(_PAUSES_MS[name], name)
-        elif name == "LAUGH":
-            self.pause(_LAUGH_MS.get(val or "small", _LAUGH_MS["small"]), name)
-            if val and val not in _LAUGH_MS:
-                self.warnings.append(f"{raw}: unknown laugh size, used 'small'")
         elif name == "EMO":
-            if val in _EMO_PITCH:
-                self.pitch = _EMO_PITCH[val]
+            if val in EMOTIONS:
+                self.state = replace(self.state, emotion=val)
             else:
-                self.warnings.append(f"{raw}: unknown emotion, ignored")
+                self.warnings.append(f"{raw}: unknown emotion, ignored (known: {', '.join(EMOTIONS)})")
         elif name == "SPEED":
             self._speed(val, raw)
         elif name == "STYLE":
-            if val in _STYLE_RATE:
-                self.style_rate = _STYLE_RATE[val]
+            if val in STYLES:
+                self.state = replace(self.state, style=val)
             else:
-                self.warnings.append(f"{raw}: unknown style, ignored")
+                self.warnings.append(f"{raw}: unknown style, ignored (known: {', '.join(STYLES)})")
 
     def _speed(self, val: str, raw: str) -> None:
         try:
@@ -148,13 +236,16 @@ class _Builder:
             clamped = min(max(speed, SPEED_MIN), SPEED_MAX) if speed == speed else 1.0
             self.warnings.append(f"{raw}: speed clamped to {clamped:g}")
             speed = clamped
-        self.speed = speed
+        self.state = replace(self.state, speed=speed)
 
 
-def parse_speech(text: str | bytes) -> ParsedSpeech:
-    """Split tagged text into segments; raises ValueError if nothing speakable remains."""
+def parse_speech(text: str | bytes, state: ProsodyState | None = None) -> ParsedSpeech:
+    """Split tagged text into segments; raises ValueError if nothing speakable remains.
+
+    ``state``: prosody to start from (a continuation of an earlier utterance); default neutral.
+    """
     text = coerce_text(text)
-    b = _Builder()
+    b = _Builder(state or ProsodyState())
     pos = 0
     for m in _TAG_RE.finditer(text):
         name, value, raw = m.group(1), m.group(2), m.group(0)
@@ -175,5 +266,5 @@ def parse_speech(text: str | bytes) -> ParsedSpeech:
     if not clean:
         raise ValueError("text contains no speakable words (only tags or whitespace)")
     segs = [replace(s, text=s.text.rstrip()) if s.content and s.text else s for s in b.segments]
-    return ParsedSpeech(segments=tuple(s for s in segs if s.text or s.pause_ms),
-                        clean_text=clean, warnings=tuple(b.warnings))
+    return ParsedSpeech(segments=tuple(s for s in segs if s.text or s.pause_ms or s.sound),
+                        clean_text=clean, warnings=tuple(b.warnings), final_state=b.state)

@@ -174,6 +174,7 @@ class EspeakSynthesizer:
         with self._lib.lock:
             self._lib.set_voice(voice)  # fail at construction on an unknown voice
         self.voice, self.rate_wpm, self.pitch, self.volume = voice, rate_wpm, pitch, volume
+        self.f0_hz = 118.0 * 2.0 ** ((pitch - 50) / 60.0)  # roughly the voice's mean pitch (non-verbal sounds)
 
     @property
     def sample_rate(self) -> int:
@@ -184,6 +185,7 @@ class EspeakSynthesizer:
         text = segment.text
         rate = min(max(round(self.rate_wpm * segment.rate_scale), RATE_MIN), RATE_MAX)
         pitch = min(max(self.pitch + segment.pitch_offset, 0), 100)
+        volume = min(max(round(self.volume * segment.volume), 0), 200)
         out: queue.SimpleQueue[tuple[np.ndarray, list[WordMark]] | _Done] = queue.SimpleQueue()
         abort = threading.Event()
 
@@ -198,7 +200,7 @@ class EspeakSynthesizer:
 
         def work() -> None:
             try:
-                self._lib.synth(text, rate, pitch, self.volume, self.voice, on_chunk)
+                self._lib.synth(text, rate, pitch, volume, self.voice, on_chunk)
                 out.put(_Done())
             except BaseException as exc:  # surfaced in the consumer thread
                 out.put(_Done(exc))

@@ -127,11 +127,13 @@ class WhisperRecognizer:
         t0 = time.perf_counter()
         with self._lock:
             features = self._mel(audio)
+            prompt_ids = self._prompt_ids(prompt)
             result = self._model.generate(
                 features,
-                [self._prompt_ids(prompt)],
+                [prompt_ids],
                 beam_size=1,
-                max_length=int(12 + 7 * len(audio) / RATE),  # ~5 tokens/s of speech; bounds loops
+                # the prompt counts; then ~5 tokens a second of speech, with room: bounds loops
+                max_length=len(prompt_ids) + int(12 + 7 * len(audio) / RATE),
                 no_repeat_ngram_size=0,
                 repetition_penalty=1.0,
                 return_scores=True,

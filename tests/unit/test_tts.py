@@ -147,8 +147,12 @@ def test_stream_emits_20ms_chunks_and_full_text(espeak) -> None:  # type: ignore
     assert r.completed and not r.interrupted
     assert r.spoken_text == TEXT + " Done!"
     assert r.words_spoken[0] == "The" and r.words_spoken[-1] == "Done" and "hmm" not in r.words_spoken
-    assert all(len(f.samples) == FRAME and f.sample_rate == SR and f.trace_id == "t1" for f in frames)
-    assert r.chunks == len(frames) and r.audio_ms == pytest.approx(20.0 * len(frames))
+    assert all(len(f.samples) == FRAME for f in frames[:-1]) and 0 < len(frames[-1].samples) <= FRAME
+    assert all(f.sample_rate == SR and f.trace_id == "t1" for f in frames)
+    total = sum(len(f.samples) for f in frames)
+    assert r.chunks == len(frames) and r.samples_emitted == total and r.audio_ms == pytest.approx(total * 1000 / SR)
+    # one timeline: every chunk starts where the previous one ends
+    assert all(b.stamp_ns - a.end_ns in (-1, 0, 1) for a, b in zip(frames, frames[1:]))
     assert progress[-1] == r.spoken_text
     assert all(b.startswith(a) for a, b in zip(progress, progress[1:]))
 
@@ -196,8 +200,14 @@ def test_fake_clock_pacing_and_stamps() -> None:
     assert [f.stamp_ns - frames[0].stamp_ns for f in frames] == [k * 20_000_000 for k in range(len(frames))]
     assert emitted_at[1:] == [t0 + (k - 1) * 20_000_000 for k in range(1, len(frames))]
     assert all(f.stamp_ns - at <= 20_000_000 for f, at in zip(frames, emitted_at))
+    assert len(frames) == -(-4 * 3307 // FRAME) and len(frames[-1].samples) == 4 * 3307 % FRAME  # not padded
+    assert r.audio_ms == pytest.approx(4 * 3307 * 1000 / SR)
+
+
+def test_pad_last_pads_the_final_chunk() -> None:
+    r, frames, _ = _run(SpeechStream("one two three four", FakeSynth(), pad_last=True))
+    assert all(len(f.samples) == FRAME for f in frames) and r.samples_emitted == 4 * 3307
     assert r.audio_ms == pytest.approx(20.0 * len(frames))
-    assert len(frames) == -(-4 * 3307 // FRAME)  # last chunk zero-padded to 20 ms
 
 
 def test_zero_lead_emits_at_playout_time() -> None:
@@ -259,7 +269,7 @@ def test_synth_generator_closed_on_cancel() -> None:
     synth = FakeSynth()
     stream = SpeechStream("one two three four five", synth)
     stream.run(lambda f: stream.cancel(), clock=FakeClock(), sleep=lambda _: None)
-    assert synth.closed == 1
+    assert stream.close(timeout=5.0) and synth.closed == 1
 
 
 def test_run_only_once_and_bad_inputs() -> None:
@@ -281,3 +291,249 @@ def test_sink_error_propagates_and_closes_engine() -> None:
     with pytest.raises(OSError):
         SpeechStream("one two", synth).run(sink, clock=FakeClock(), sleep=lambda _: None)
     assert synth.closed == 1
+
+
+# --- pause / resume ---------------------------------------------------------------------------
+
+def _all_samples(frames: list[AudioFrame]) -> np.ndarray:
+    return np.concatenate([f.samples for f in frames]) if frames else np.zeros(0, np.int16)
+
+
+def test_pause_holds_and_resume_continues_from_the_same_sample() -> None:
+    text = "one two three four five six"
+    _, ref_frames, _ = _run(SpeechStream(text, FakeSynth()))
+    clock = FakeClock()
+    stream = SpeechStream(text, FakeSynth())
+    frames: list[AudioFrame] = []
+    sleeps_while_paused = 0
+
+    def sink(f: AudioFrame) -> None:
+        frames.append(f)
+        if len(frames) == 10:
+            stream.pause()
+
+    def sleep(seconds: float) -> None:
+        nonlocal sleeps_while_paused
+        clock.sleep(seconds)
+        if stream.paused:
+            assert len(frames) == 10  # nothing leaves while paused
+            sleeps_while_paused += 1
+            if sleeps_while_paused == 20:  # 20 × 50 ms = 1 s paused
+                stream.resume()
+
+    r = stream.run(sink, clock=clock, sleep=sleep, wall_clock=clock)
+    assert r.completed and r.spoken_text == text
+    assert np.array_equal(_all_samples(frames), _all_samples(ref_frames))  # nothing lost, nothing repeated
+    assert r.paused_ms == pytest.approx(1000.0)
+    gaps = [b.stamp_ns - a.end_ns for a, b in zip(frames, frames[1:])]
+    assert gaps[9] >= 950_000_000 and all(abs(g) <= 1 for i, g in enumerate(gaps) if i != 9)
+    assert r.audio_ms == pytest.approx(len(_all_samples(frames)) * 1000 / SR)  # the pause is not audio
+
+
+def test_cancel_while_paused_ends_with_what_was_played() -> None:
+    stream = SpeechStream("one, two three.", FakeSynth())
+    frames: list[AudioFrame] = []
+    clock = FakeClock()
+
+    def sink(f: AudioFrame) -> None:
+        frames.append(f)
+        if len(frames) == 13:  # word "two" has just ended (3307 + 2205 samples)
+            stream.pause()
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if stream.paused:
+            stream.cancel()
+
+    r = stream.run(sink, clock=clock, sleep=sleep, wall_clock=clock)
+    assert r.interrupted and r.chunks == 13 and r.words_spoken == ["one", "two"] and r.spoken_text == "one, two"
+
+
+def test_pause_before_run_emits_nothing_until_resumed() -> None:
+    stream = SpeechStream("one two", FakeSynth())
+    stream.pause()
+    clock = FakeClock()
+    frames: list[AudioFrame] = []
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if stream.paused:
+            assert not frames
+            stream.resume()
+
+    r = stream.run(frames.append, clock=clock, sleep=sleep, wall_clock=clock)
+    assert r.completed and frames
+
+
+def test_pause_and_cancel_from_other_threads_in_real_time_mode() -> None:
+    stream = SpeechStream("one two three four five six seven", FakeSynth())
+    frames: list[AudioFrame] = []
+    reached = threading.Event()
+
+    def sink(f: AudioFrame) -> None:
+        frames.append(f)
+        if len(frames) == 3:
+            reached.set()
+
+    def control() -> None:
+        reached.wait(5)
+        stream.pause()
+        n = len(frames)
+        threading.Event().wait(0.3)
+        held.append(len(frames) - n)
+        stream.cancel()
+
+    held: list[int] = []
+    t = threading.Thread(target=control)
+    t.start()
+    r = stream.run(sink)
+    t.join()
+    assert held == [0] or held == [1]  # at most the chunk being emitted when pause() came
+    assert r.interrupted and r.chunks <= 5
+
+
+# --- follow-on utterances ---------------------------------------------------------------------
+
+def test_follow_on_starts_on_the_sample_the_previous_ends() -> None:
+    clock = FakeClock()
+    frames: list[AudioFrame] = []
+    first = SpeechStream("one two", FakeSynth())
+    second = SpeechStream("three four", FakeSynth())
+    second.start()  # pre-synthesised while the first plays
+    ra = first.run(frames.append, clock=clock, sleep=clock.sleep, wall_clock=clock)
+    n = len(frames)
+    assert ra.end_playout_ns is not None and ra.end_playout_ns > clock.now  # returns before its audio ends
+    rb = second.run(frames.append, clock=clock, sleep=clock.sleep, wall_clock=clock, start_at=ra.end_playout_ns)
+    assert rb.completed and rb.gap_samples == 0
+    assert abs(frames[n].stamp_ns - frames[n - 1].end_ns) <= 1
+    assert rb.first_playout_ns == ra.end_playout_ns
+
+
+def test_follow_on_after_a_gap_reports_it() -> None:
+    clock = FakeClock()
+    first = SpeechStream("one", FakeSynth())
+    ra = first.run(lambda f: None, clock=clock, sleep=clock.sleep, wall_clock=clock)
+    clock.sleep(0.1)  # the next utterance comes 100 ms after the first has ended (+ its lead)
+    t_next = clock.now
+    rb = SpeechStream("two", FakeSynth()).run(lambda f: None, clock=clock, sleep=clock.sleep, wall_clock=clock,
+                                              start_at=ra.end_playout_ns)
+    assert rb.first_playout_ns == t_next
+    assert rb.gap_samples == pytest.approx((t_next - ra.end_playout_ns) * SR / 1e9, abs=1)
+    assert rb.gap_samples > 0.07 * SR
+
+
+# --- engines with explicit word ends, engine failures, synthesis ahead ----------------------
+
+class EndSynth(FakeSynth):
+    """Like FakeSynth but the engine says where each word ends (as piper does), 100 samples
+    before its tone ends, and its blocks are one per segment."""
+
+    def synthesize(self, segment: Segment) -> Iterator[tuple[np.ndarray, list[WordMark]]]:
+        pcm = np.concatenate([b for b, _ in super().synthesize(segment)])
+        marks, pos = [], 0
+        for k, w in enumerate(segment.text.split()):
+            start = segment.text.index(w, pos)
+            pos = start + len(w)
+            marks.append(WordMark(w, 3307 * k, start, pos, 3307 * k + 2105))
+        yield pcm, marks
+
+
+@pytest.mark.parametrize("n,words", [(4, []), (5, ["one"]), (12, ["one"]), (13, ["one", "two"])])
+def test_engine_word_ends_are_used(n: int, words: list[str]) -> None:
+    stream = SpeechStream("one two three", EndSynth())
+    frames: list[AudioFrame] = []
+
+    def sink(f: AudioFrame) -> None:
+        frames.append(f)
+        if len(frames) == n:
+            stream.cancel()
+
+    r = stream.run(sink, clock=FakeClock(), sleep=lambda _: None, paced=False)
+    assert r.words_spoken == words
+    assert stream.word_timings[0] == ("one", 0, 2105)
+
+
+class FailingSynth(FakeSynth):
+    def synthesize(self, segment: Segment) -> Iterator[tuple[np.ndarray, list[WordMark]]]:
+        if segment.text.startswith("boom"):
+            raise RuntimeError("model crashed")
+        yield from super().synthesize(segment)
+
+
+def test_engine_failure_ends_the_utterance_with_what_was_played() -> None:
+    r, frames, _ = _run(SpeechStream("one two [BREATH] boom three", FailingSynth()))
+    assert r.interrupted and not r.completed and "model crashed" in r.error
+    assert r.words_spoken == ["one", "two"] and frames
+
+
+def test_synthesis_runs_at_most_ahead_ms_ahead() -> None:
+    stream = SpeechStream(" ".join(["word"] * 200), FakeSynth(), ahead_ms=500)
+    stream.start()
+    with stream._cond:  # wait (not a timing assertion) until the producer has stopped to wait
+        assert stream._cond.wait_for(lambda: stream._produced >= 500 * SR // 1000, 5.0)
+    threading.Event().wait(0.05)
+    with stream._cond:
+        assert stream._produced < 500 * SR // 1000 + 1000 and not stream._done  # one 1000-sample block past
+    assert stream.close(timeout=5.0)
+
+
+def test_cancelled_run_settles_the_word_being_cut() -> None:
+    """The end of a word is known only when the next word's mark arrives; after a cancel the
+    stream lets synthesis settle it, so the answer does not depend on thread timing."""
+    for _ in range(5):
+        stream = SpeechStream("one two three four five six", FakeSynth(), ahead_ms=20)
+        frames: list[AudioFrame] = []
+
+        def sink(f: AudioFrame, s: SpeechStream = stream, fr: list[AudioFrame] = frames) -> None:
+            fr.append(f)
+            if len(fr) == 13:
+                s.cancel()
+
+        r = stream.run(sink, clock=FakeClock(), sleep=lambda _: None, paced=False)
+        assert r.words_spoken == ["one", "two"]
+
+
+# --- non-verbal sounds and prosody ----------------------------------------------------------
+
+def test_nonverbal_tags_render_sounds_deterministically() -> None:
+    pytest.importorskip("seal_nodes.core.nonverbal")
+    a = _all_samples(_run(SpeechStream("Well [LAUGH:big] okay [SIGH] fine.", FakeSynth()))[1])
+    b = _all_samples(_run(SpeechStream("Well [LAUGH:big] okay [SIGH] fine.", FakeSynth()))[1])
+    plain = _all_samples(_run(SpeechStream("Well okay fine.", FakeSynth()))[1])
+    assert np.array_equal(a, b)
+    extra = a[2 * 3307:]  # after "Well": the laugh, not silence and not the fake engine's tone
+    laugh = extra[: SR // 2]
+    assert np.sqrt(np.mean(laugh.astype(np.float64) ** 2)) > 200 and len(np.unique(laugh)) > 100
+    assert len(a) > len(plain) + SR  # a big laugh and a sigh last over a second
+
+
+def test_nonverbal_unavailable_falls_back_to_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
+    import seal_nodes.core.tts as tts
+
+    monkeypatch.setattr(tts, "_load_nonverbal", lambda: None)
+    stream = SpeechStream("Okay [BREATH] fine.", FakeSynth())
+    assert any("non-verbal" in w for w in stream.warnings)
+    r, frames, _ = _run(stream)
+    assert r.completed and r.spoken_text == "Okay fine."
+
+
+def test_prosody_carries_into_a_follow_on_utterance() -> None:
+    first = SpeechStream("[EMO:happy] [SPEED:1.5x] Great.", FakeSynth())
+    second = SpeechStream("And more.", FakeSynth(), prosody=first.parsed.final_state)
+    seg = second.parsed.segments[0]
+    assert seg.pitch_offset > 0 and seg.rate_scale > 1.5
+    assert SpeechStream("And more.", FakeSynth()).parsed.segments[0].rate_scale == 1.0
+
+
+@needs_espeak
+def test_espeak_renders_tags_as_prosody_and_sounds(espeak) -> None:  # type: ignore[no-untyped-def]
+    def duration(text: str) -> int:
+        return len(_all_samples(_run(SpeechStream(text, espeak))[1]))
+
+    base = duration("This is a test of the speaking rate.")
+    assert duration("[SPEED:0.6x] This is a test of the speaking rate.") > 1.3 * base
+    assert duration("[SPEED:1.8x] This is a test of the speaking rate.") < 0.8 * base
+    assert duration("[THINKING] This is a test of the speaking rate.") > base + 0.3 * SR  # filler + pause
+    quiet = _all_samples(_run(SpeechStream("[EMO:sad] This is a test.", espeak))[1]).astype(np.float64)
+    loud = _all_samples(_run(SpeechStream("[EMO:angry] This is a test.", espeak))[1]).astype(np.float64)
+    assert np.sqrt(np.mean(loud ** 2)) > np.sqrt(np.mean(quiet ** 2))
