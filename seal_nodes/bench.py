@@ -35,28 +35,34 @@ def _reply(session: StackSession, since_ns: int, timeout_s: float) -> tuple[str,
 
 
 def tts_baseline(texts: list[str]) -> dict[str, dict]:
-    """Streaming first chunk vs whole-utterance synthesis, same synthesizer, same process."""
+    """Streaming first chunk vs whole-utterance synthesis, per voice, same synthesizer, same process."""
     from seal_nodes.core.tts import SpeechStream
-    from seal_nodes.core.tts_espeak import EspeakSynthesizer
+    from seal_nodes.speech_bench import make_synth
 
-    synth = EspeakSynthesizer()
-    first, whole = [], []
-    for text in texts * 5:
-        stream = SpeechStream(text, synth)
-        t0 = time.perf_counter()
-        got: list[float] = []
+    out: dict[str, dict] = {}
+    for engine in ("piper", "espeak"):
+        synth = make_synth(engine)
+        first, whole = [], []
+        for text in texts * 5:
+            stream = SpeechStream(text, synth)
+            t0 = time.perf_counter()
+            got: list[float] = []
 
-        def sink(_frame, t0=t0, got=got, stream=stream) -> None:
-            got.append((time.perf_counter() - t0) * 1e3)
-            stream.cancel()  # only the first chunk matters here
+            def sink(_frame, t0=t0, got=got, stream=stream) -> None:
+                got.append((time.perf_counter() - t0) * 1e3)
+                stream.cancel()  # only the first chunk matters here
 
-        stream.run(sink, paced=False)
-        first.append(got[0])
-        t0 = time.perf_counter()
-        for _ in synth.synthesize(SpeechStream(text, synth).parsed.segments[0]):
-            pass
-        whole.append((time.perf_counter() - t0) * 1e3)
-    return {"tts_first_chunk_streaming_ms": summarize(first), "tts_whole_utterance_ms": summarize(whole)}
+            stream.run(sink, paced=False)
+            stream.close()
+            first.append(got[0])
+            t0 = time.perf_counter()
+            for segment in SpeechStream(text, synth).parsed.segments:
+                for _ in synth.synthesize(segment):
+                    pass
+            whole.append((time.perf_counter() - t0) * 1e3)
+        out[f"tts_first_chunk_streaming_ms[{engine}]"] = summarize(first)
+        out[f"tts_whole_utterance_ms[{engine}]"] = summarize(whole)
+    return out
 
 
 def run_bench(json_path: str, repeats: int = 3, echo=print) -> int:

@@ -40,6 +40,7 @@ def cmd_bench(ns: argparse.Namespace) -> int:
 PASSTHROUGH = {
     "perceive": "seal_nodes.perceive",
     "bench-perception": "seal_nodes.perception_bench",
+    "bench-speech": "seal_nodes.speech_bench",
 }
 
 
@@ -85,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
                        help="perception benchmark on the spoken test set: WER, turn taking, barge-in")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=_passthrough(PASSTHROUGH["bench-perception"]))
+
+    p = sub.add_parser("bench-speech", add_help=False,
+                       help="TTS benchmark, piper and espeak-ng: first chunk, barge-in stop, RTF, Whisper WER")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_passthrough(PASSTHROUGH["bench-speech"]))
 
     ns = parser.parse_args(argv)
     return int(ns.func(ns) or 0)

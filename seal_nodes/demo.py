@@ -19,7 +19,7 @@ from seal_nodes.core.context import SAY, Segment
 from seal_nodes.core.images import contact_sheet, write_png
 from seal_nodes.core.latency import format_table, summarize
 from seal_nodes.core.audio import AudioFormatError
-from seal_nodes.core.spoken import read_utterance, synthesize
+from seal_nodes.core.spoken import read_utterance, synthesize_piper
 from seal_nodes.core.wav import write_wav
 from seal_nodes.measure import first_audio_ms, node_figures, speech_start_ms
 from seal_nodes.nodes.common import stamp_to_ns
@@ -93,7 +93,7 @@ def run_demo(audio: str | None = None, out_dir: str = "out/demo", timeout_s: flo
     out.mkdir(parents=True, exist_ok=True)
     try:
         turns = [(read_utterance(audio), {"expect": "any"})] if audio else \
-                [(synthesize(step["say"]), step) for step in SCENARIO]
+                [(synthesize_piper(step["say"]), step) for step in SCENARIO]
     except AudioFormatError as exc:
         print(f"seal demo: cannot use {audio}: {exc}", file=sys.stderr)
         return 2

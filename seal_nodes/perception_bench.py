@@ -30,7 +30,7 @@ from seal_nodes.core.latency import summarize
 from seal_nodes.core.wav import read_wav
 from seal_nodes.core.wer import keyword_recall, wer
 from seal_nodes.perceive import PerceiveResult, perceive_pcm
-from seal_nodes.speechset import SpeechItem, build_speech_set
+from seal_nodes.speechset import build_speech_set
 
 SCENE_WORDS = ["red cube", "green cube", "blue cube", "bin"]
 DEFAULT_DIR = Path.home() / ".cache" / "seal" / "speechset"
@@ -67,7 +67,7 @@ def run_perception_bench(size: str = "full", out_dir: Path = DEFAULT_DIR, seed: 
     partial_refs: list[str] = []
     partials: list[str] = []
     start_ms, stamp_err_ms, eot_ms, interrupt_ms = [], [], [], []
-    paused = premature = 0
+    paused = premature = revised_whole = 0
     barge = defaultdict(lambda: defaultdict(int))
     echo_false_starts = 0
     recall = {"none": [], "correction": [], "prompt+correction": []}
@@ -92,7 +92,9 @@ def run_perception_bench(size: str = "full", out_dir: Path = DEFAULT_DIR, seed: 
             stamp_err_ms.append(start.event.stamp_ns / 1e6 - item.onset_ms)
         if item.kind in ("utterance", "paused_utterance"):
             ends = _finals(res)
-            hyp = " ".join(t.event.text for t in ends)
+            # a speech_end that revises an earlier one replaces it (a sentence resumed after a pause)
+            kept = [t for t in ends if not any(u.event.payload.get("revises") == t.event.trace_id for u in ends)]
+            hyp = " ".join(t.event.text for t in kept)
             family = item.voice.split(":")[0]
             for key in ("all", f"condition:{item.condition}", f"voice:{family}", f"section:{item.section}"):
                 refs[key].append(item.text)
@@ -105,7 +107,9 @@ def run_perception_bench(size: str = "full", out_dir: Path = DEFAULT_DIR, seed: 
             if item.kind == "paused_utterance":
                 paused += 1
                 resume_ms = (item.pause_start_ms or 0) + (item.pause_ms or 0)
-                premature += any(t.t_ms < resume_ms for t in ends)
+                early = any(t.t_ms < resume_ms for t in ends)
+                premature += early
+                revised_whole += early and len(kept) == 1 and "revises" in kept[0].event.payload
             if item.kind == "utterance":  # the scene words as a Whisper prompt too: better or worse?
                 prompt_refs.append(item.text)
                 prompt_hyps[False].append(hyp)
@@ -156,7 +160,8 @@ def run_perception_bench(size: str = "full", out_dir: Path = DEFAULT_DIR, seed: 
         "speech_start_ms": summarize(start_ms),
         "speech_start_stamp_error_ms": summarize([abs(x) for x in stamp_err_ms]),
         "end_of_turn_ms": summarize(eot_ms),
-        "premature_end_in_pause": {"rate": _ratio(premature, paused), "n": paused},
+        "premature_end_in_pause": {"rate": _ratio(premature, paused), "n": paused,
+                                   "revised_whole": _ratio(revised_whole, paused)},
         "barge_in": {
             "confusion": {k: dict(v) for k, v in barge.items()},
             "false_interrupt_rate": _ratio(barge["backchannel"]["interrupt"] + barge["noise"]["interrupt"],
@@ -194,6 +199,8 @@ def format_table(r: dict) -> str:
     lines += ["", "| turn taking | value |", "|---|---|",
               f"| premature end in a mid-sentence pause | {r['premature_end_in_pause']['rate']} "
               f"(n={r['premature_end_in_pause']['n']}) |",
+              f"| ... of which the resumed sentence revised the turn whole | "
+              f"{r['premature_end_in_pause']['revised_whole']} of all paused |",
               f"| false interrupts (backchannels + noises) | {b['false_interrupt_rate']} |",
               f"| missed interruptions | {b['missed_interrupt_rate']} |",
               f"| turns started by the agent's own voice | {b['echo_false_starts']} |",

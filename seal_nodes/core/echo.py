@@ -346,6 +346,11 @@ class ReferenceBuffer:
             if drop > 0:
                 r.data, r.offset = r.data[drop:], r.offset + drop
 
+    @property
+    def newest_ns(self) -> int | None:
+        """Stamp just past the newest played sample (None before any)."""
+        return max((r.end_ns for r in self._runs), default=None)
+
     def take(self, stamp_ns: int, n: int) -> np.ndarray:
         """``n`` int16 samples at the buffer's rate covering [stamp_ns, stamp_ns + n/rate);
         zeros where nothing was played."""

@@ -144,6 +144,12 @@ class Thinker:
         text = event.text.strip()
         if not text:
             return out + self._respond(Trigger("user", ""), event.trace_id, user_text=None)
+        prev = self.context.last(USER)
+        if prev is not None and prev.trace_id and prev.trace_id == event.payload.get("revises"):
+            # the user only paused mid-sentence: the whole sentence replaces its first half
+            prev.text = text
+            out.append(Publish(prev, revised=True))
+            return out + self._respond(Trigger("user", text), event.trace_id, user_text=None)
         return out + self._respond(Trigger("user", text), event.trace_id, user_text=text)
 
     def _on_silence(self, event: ev.Event) -> list[Command]:

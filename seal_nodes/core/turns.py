@@ -26,6 +26,9 @@ BACKCHANNEL_WORDS = frozenset(
         "really", "indeed",
     }
 )
+# Words that on their own take the turn from a speaker: heard at all, they count even when
+# the recogniser is unsure (noise, the agent's own voice underneath).
+INTERJECTION_WORDS = frozenset({"stop", "wait", "no", "nope", "hold", "hang", "sorry", "actually", "excuse", "pardon"})
 # Backchannel phrases must be short: a long run of "yeah right okay" is someone taking the turn.
 MAX_BACKCHANNEL_WORDS = 3
 # A turn that stops on one of these is (almost always) unfinished.
@@ -65,6 +68,12 @@ def is_backchannel(text: str) -> bool:
 def claims_turn(text: str) -> bool:
     """True when the text has a word that is not an acknowledgement: a real interjection."""
     return any(w not in BACKCHANNEL_WORDS for w in words(text)) or len(words(text)) > MAX_BACKCHANNEL_WORDS
+
+
+def is_interjection(text: str) -> bool:
+    """Does the text start with (or consist of) a word that claims the turn ("wait", "stop")?"""
+    ws = words(text)
+    return bool(ws) and (ws[0] in INTERJECTION_WORDS or (len(ws) <= 3 and any(w in INTERJECTION_WORDS for w in ws)))
 
 
 def turn_complete(text: str) -> bool:

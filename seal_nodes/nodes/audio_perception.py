@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
+from collections import deque
 
 from seal_nodes.nodes.common import AUDIO_QOS, EVENT_QOS, SealNode, msg_to_frame, run
 
@@ -26,6 +28,8 @@ from seal_nodes.core.audio_perception import (  # noqa: E402
 
 # ~20 s of 20 ms chunks: a backlog this deep means the machine cannot keep up at all.
 MAX_BACKLOG = 1000
+# how long a microphone frame may wait for the loudspeaker audio its echo comes from
+MAX_REF_WAIT_S = 0.05
 
 
 class AudioPerceptionNode(SealNode):
@@ -46,6 +50,7 @@ class AudioPerceptionNode(SealNode):
         )
         self.core = AudioPerception(cfg)
         self._inbox: queue.Queue[tuple[str, object]] = queue.Queue()
+        self._held: deque[tuple[str, object]] = deque()
         self._worker = threading.Thread(target=self._work, name="perception", daemon=True)
         self._stop = threading.Event()
         self.create_subscription(AudioChunk, "/audio/mic", lambda m: self._enqueue("mic", m), AUDIO_QOS)
@@ -63,8 +68,8 @@ class AudioPerceptionNode(SealNode):
 
     def _work(self) -> None:
         while not self._stop.is_set():
-            try:
-                kind, msg = self._inbox.get(timeout=0.2)
+            try:  # messages set aside while a frame waited for its reference come first
+                kind, msg = self._held.popleft() if self._held else self._inbox.get(timeout=0.2)
             except queue.Empty:
                 continue
             try:
@@ -89,7 +94,22 @@ class AudioPerceptionNode(SealNode):
             self.report_error(f"bad AudioChunk: {exc}", msg.trace_id, throttle_key=str(exc)[:20])
             return None
 
+    def _await_reference(self, frame: AudioFrame) -> None:
+        """Let the loudspeaker chunk this frame's echo comes from arrive (at most MAX_REF_WAIT_S);
+        stamps that disagree more than that are left to the delay estimator."""
+        deadline = time.monotonic() + MAX_REF_WAIT_S
+        while self.core.reference_missing_ns(frame) > 0 and time.monotonic() < deadline:
+            try:  # a reference chunk may already be queued behind this frame
+                kind, msg = self._inbox.get(timeout=0.005)
+            except queue.Empty:
+                continue
+            if kind == "ref" and (ref := self._frame(msg)) is not None:
+                self.core.add_reference(ref)
+            else:
+                self._held.append((kind, msg))
+
     def _on_mic(self, frame: AudioFrame, trace_id: str) -> None:
+        self._await_reference(frame)
         try:
             events = self.core.sense(frame)
         except SampleRateChanged as exc:

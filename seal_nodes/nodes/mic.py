@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 from seal_interfaces.msg import AudioChunk  # noqa: E402
 
 from seal_nodes.core import events as ev  # noqa: E402
-from seal_nodes.core.audio import AudioFrame, StreamResampler  # noqa: E402
+from seal_nodes.core.audio import AudioFrame, CaptureClock, StreamResampler  # noqa: E402
 from seal_nodes.core.audio_devices import AudioDeviceError, find_device  # noqa: E402
 
 
@@ -52,11 +52,14 @@ class MicNode(SealNode):
                          input_device_index=dev.index, frames_per_buffer=frames)
         self.get_logger().info(f"capturing from {dev.name!r} at {dev_rate} Hz → {self.rate} Hz")
         resampler = StreamResampler(dev_rate, self.rate)
+        clock = CaptureClock(dev_rate)  # capture time of each chunk's first sample, by sample count
+        # samples reach us this long after the sound (PortAudio's estimate): echo cancelling
+        # lines the microphone up with the loudspeaker stream by these stamps
+        input_latency_ns = int(stream.get_input_latency() * 1e9)
         try:
             while not self._stop.is_set():
                 data = stream.read(frames, exception_on_overflow=False)
-                # Stamp = capture time of the first sample: now minus the chunk's duration.
-                stamp = ev.now_ns() - int(frames * 1e9 / dev_rate)
+                stamp = clock.stamp(len(data) // 2, ev.now_ns()) - input_latency_ns
                 pcm = resampler.process(np.frombuffer(data, "<i2"))
                 self.pub.publish(frame_to_msg(AudioFrame(pcm, self.rate, stamp)))
         finally:

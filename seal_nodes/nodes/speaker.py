@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 
 from seal_nodes.nodes.common import AUDIO_QOS, SealNode, msg_to_frame, run
 
@@ -25,6 +27,12 @@ class SpeakerNode(SealNode):
         self.pa = pyaudio.PyAudio()
         self.device = str(self.declare_parameter("device", "default").value)
         self.retry_s = float(self.declare_parameter("retry_s", 5.0).value)
+        # loudspeaker volume (dB, ≤ 0): how loud the agent is in the room, and so in its own microphone
+        gain_db = float(self.declare_parameter("gain_db", 0.0).value)
+        if not -60.0 <= gain_db <= 0.0:
+            self.report_error(f"speaker: gain_db {gain_db} out of -60..0 dB; using 0")
+            gain_db = 0.0
+        self.gain = 10 ** (gain_db / 20)
         self.stream = None
         self.dev_rate = 0
         self.resampler: StreamResampler | None = None
@@ -58,7 +66,10 @@ class SpeakerNode(SealNode):
         if self.resampler is None or self.resampler.src_rate != frame.sample_rate:
             self.resampler = StreamResampler(frame.sample_rate, self.dev_rate)
         try:
-            self.stream.write(self.resampler.process(frame.samples).tobytes())
+            pcm = self.resampler.process(frame.samples)
+            if self.gain != 1.0:
+                pcm = (pcm.astype(np.float32) * self.gain).astype(np.int16)
+            self.stream.write(pcm.tobytes())
         except OSError as exc:  # device unplugged: report, reopen on the next retry
             self.report_error(f"speaker: {exc}")
             self.stream.close()

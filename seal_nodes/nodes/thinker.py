@@ -20,6 +20,7 @@ from seal_interfaces.msg import Event, Thought  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
 from seal_nodes.core import events as ev  # noqa: E402
+from seal_nodes.core.context import SAY  # noqa: E402
 from seal_nodes.core.reasoning import make_backend  # noqa: E402
 from seal_nodes.core.thinker import (  # noqa: E402
     Act, CancelActions, CancelSpeech, PauseSpeech, Publish, Report, ResumeSpeech, Say, Thinker,
@@ -89,8 +90,10 @@ class ThinkerNode(SealNode):
         for cmd in commands:
             if isinstance(cmd, Publish):
                 seg = cmd.segment
-                # A revision (what was really said before a barge-in) goes out as "interrupted".
-                t = Thought(kind="interrupted" if cmd.revised else seg.kind, text=seg.text, trace_id=seg.trace_id)
+                # A revision of speech (what was really said before a barge-in) goes out as
+                # "interrupted"; a revised user line (a sentence completed after a pause) as itself.
+                kind = "interrupted" if cmd.revised and seg.kind == SAY else seg.kind
+                t = Thought(kind=kind, text=seg.text, trace_id=seg.trace_id)
                 t.header.stamp = ns_to_stamp(ev.now_ns())
                 self.thought_pub.publish(t)
             elif isinstance(cmd, Say):

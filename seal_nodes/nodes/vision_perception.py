@@ -17,7 +17,6 @@ from rcl_interfaces.msg import ParameterDescriptor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
-from seal_nodes.core import events as ev  # noqa: E402
 from seal_nodes.core.vision import (  # noqa: E402
     DEFAULT_COLORS, CameraModel, ImageFormatError, camera_from_mjcf, color_table, decode_image,
 )

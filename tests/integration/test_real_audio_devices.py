@@ -5,6 +5,7 @@ voice leaves through PyAudio into the virtual loudspeaker, where it is recorded 
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -16,9 +17,10 @@ from action_msgs.msg import GoalStatus
 
 from seal_interfaces.action import Speak
 from seal_nodes.core import events as ev
-from seal_nodes.core.spoken import synthesize
+from seal_nodes.core.spoken import synthesize_piper
 from seal_nodes.core.wav import write_wav
 from seal_nodes.session import StackSession
+from seal_nodes.core.wer import normalize
 from tests.integration.conftest import call, wait_event
 
 pytestmark = pytest.mark.integration
@@ -34,8 +36,9 @@ launch:
 
 @pytest.fixture
 def pulse(tmp_path, monkeypatch):
-    """A private PulseAudio daemon with two null sinks: robot_mic (its monitor is the default
-    source, i.e. the microphone) and robot_speaker (the default sink)."""
+    """A private PulseAudio daemon with null sinks: robot_mic (its monitor is the default
+    source, i.e. the microphone), robot_speaker (the default sink) and room (for echo tests:
+    what is played into it is what its monitor hears)."""
     if shutil.which("pulseaudio") is None or shutil.which("pactl") is None:
         pytest.skip("pulseaudio is not installed (make setup installs it)")
     runtime = tmp_path / "xdg"
@@ -43,7 +46,8 @@ def pulse(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     env = dict(os.environ)
     subprocess.run(["pulseaudio", "-D", "--exit-idle-time=-1", "-n", "--load=module-native-protocol-unix",
-                    "--load=module-null-sink sink_name=robot_mic", "--load=module-null-sink sink_name=robot_speaker"],
+                    "--load=module-null-sink sink_name=robot_mic", "--load=module-null-sink sink_name=robot_speaker",
+                    "--load=module-null-sink sink_name=room"],
                    env=env, check=True, capture_output=True, timeout=20)
     try:
         deadline = time.monotonic() + 10
@@ -57,17 +61,26 @@ def pulse(tmp_path, monkeypatch):
         subprocess.run(["pulseaudio", "--kill"], env=env, capture_output=True)
 
 
+def wait_perception(session: StackSession) -> None:
+    """audio_perception subscribes once its models are loaded; /audio/mic is not latched, and the
+    mic process matches the new subscriber a moment after this session sees it."""
+    session.wait_for(lambda: session.node.count_subscribers("/audio/mic") >= 1, 30, "audio perception")
+    time.sleep(1.5)
+
+
 def test_voice_in_through_the_mic_and_out_through_the_speaker(pulse, tmp_path):
     launch = tmp_path / "devices.launch.yaml"
     launch.write_text(LAUNCH)
     wav = tmp_path / "command.wav"
-    write_wav(wav, synthesize("Pick up the red cube.").pcm, 16000)
+    write_wav(wav, synthesize_piper("Pick up the red cube.").pcm, 16000)
     with StackSession(launch, node_log=tmp_path / "nodes.log") as session:
         session.wait_for(lambda: session.rate_hz("/audio/mic", 1.0) > 30, 30, "the microphone to stream")
+        wait_perception(session)
         since = time.time_ns()
         subprocess.run(["paplay", "--device=robot_mic", str(wav)], env=pulse, check=True, timeout=20)
         end = wait_event(session, ev.SPEECH_END, since, timeout_s=20)
-        assert end.msg.text == "pick up the red cube"
+        heard = [(r.msg.type, r.msg.text) for r in session.events(None, since) if r.msg.source == "audio_perception"]
+        assert normalize(end.msg.text) == normalize("pick up the red cube"), heard
 
         recording = tmp_path / "speaker.raw"
         with open(recording, "wb") as out:
@@ -88,3 +101,43 @@ def test_voice_in_through_the_mic_and_out_through_the_speaker(pulse, tmp_path):
         frames = voice[: len(voice) // 160 * 160].reshape(-1, 160)  # 10 ms frames
         loud = np.sqrt(np.mean(frames**2, axis=1)) > 300
         assert loud.sum() * 0.01 > 1.0  # over a second of the agent's voice came out of the speaker
+
+
+def test_the_agent_hearing_itself_is_not_the_user_but_a_real_interjection_is(pulse, tmp_path):
+    """One acoustic space: the loudspeaker plays into the room and the microphone records the
+    room, so every word the agent says comes back through the microphone (a real echo path
+    through PulseAudio and PyAudio buffers). The agent must not take its own voice for the
+    user; a user talking over it must still be heard as an interruption."""
+    for cmd in (["pactl", "set-default-source", "room.monitor"], ["pactl", "set-default-sink", "room"]):
+        subprocess.run(cmd, env=pulse, check=True)
+    launch = tmp_path / "devices.launch.yaml"
+    # the loudspeaker 12 dB under the user's voice: a person near the robot is louder in its
+    # microphone than its own speaker (and through PulseAudio the echo is sometimes time-warped
+    # by its rate adaptation, which leaves the linear canceller only a few dB to work with)
+    launch.write_text(LAUNCH.replace("name: speaker, param: [{name: device, value: pulse}]",
+                                     "name: speaker, param: [{name: device, value: pulse}, {name: gain_db, value: -12.0}]"))
+    wav = tmp_path / "interjection.wav"
+    write_wav(wav, synthesize_piper("Stop, wait a second, that is the wrong cube.").pcm, 16000)
+    text = ("I am going to pick up the red cube now, then I will carry it over to the bin on the left "
+            "side of the table, and after that I will come back and tell you what else I can see.")
+    domain = 10 + (int(os.environ["ROS_DOMAIN_ID"]) - 9) % 80  # not the one the previous test's nodes just left
+    with StackSession(launch, node_log=tmp_path / "nodes.log", domain_id=domain) as session:
+        session.wait_for(lambda: session.rate_hz("/audio/mic", 1.0) > 30, 30, "the microphone to stream")
+        wait_perception(session)
+        session.wait_for(session.speak_client.server_is_ready, 30, "the Speak server")
+        since = time.time_ns()
+        handle = call(session.speak_client.send_goal_async(Speak.Goal(text=text, utterance_id="e1", trace_id="echo")))
+        result = handle.get_result_async()
+        time.sleep(6.0)  # the agent alone: its voice fills the room and the microphone
+        heard = [(r.msg.type, r.msg.text, r.msg.payload_json) for r in session.events(None, since)
+                 if r.msg.source == "audio_perception" and r.msg.type in (ev.SPEECH_START, ev.INTERRUPT, ev.SPEECH_END)]
+        assert heard == [], f"the agent's own voice was taken for the user: {heard}"
+        assert not result.done(), "the agent stopped talking on its own"
+        user_since = time.time_ns()
+        subprocess.run(["paplay", "--device=room", str(wav)], env=pulse, check=True, timeout=20)
+        intr = wait_event(session, ev.INTERRUPT, user_since, timeout_s=10)
+        assert intr.msg.source == "audio_perception"
+        start = wait_event(session, ev.SPEECH_START, user_since, timeout_s=1)
+        assert json.loads(start.msg.payload_json)["agent_speaking"] is True
+        call(handle.cancel_goal_async())
+        call(result)

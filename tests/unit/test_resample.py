@@ -25,3 +25,27 @@ def test_whole_buffer_length_and_identity():
     assert resample(x, 16000, 16000) is x
     with pytest.raises(ValueError):
         StreamResampler(0, 16000)
+
+
+def test_capture_clock_counts_samples_through_bursty_arrivals():
+    from seal_nodes.core.audio import CaptureClock
+
+    clock = CaptureClock(16000)
+    t = 1_000_000_000
+    arrivals = [t + 20_000_000, t + 61_000_000, t + 61_500_000, t + 80_200_000, t + 100_000_000]  # bursts, never early
+    stamps = [clock.stamp(320, a) for a in arrivals]
+    assert stamps == [t + k * 20_000_000 for k in range(5)]  # 20 ms apart whatever the arrival jitter
+    assert clock.resyncs == 0
+
+
+def test_capture_clock_resyncs_on_lost_samples_and_never_stamps_the_future():
+    from seal_nodes.core.audio import CaptureClock
+
+    clock = CaptureClock(16000, resync_ms=100)
+    t = 1_000_000_000
+    assert clock.stamp(320, t + 20_000_000) == t
+    assert clock.stamp(320, t + 500_000_000) == t + 480_000_000  # 460 ms behind: samples were lost
+    assert clock.resyncs == 1
+    clock2 = CaptureClock(16000)
+    clock2.stamp(320, t + 50_000_000)  # a late first arrival anchors late...
+    assert clock2.stamp(320, t + 45_000_000) <= t + 45_000_000 - 20_000_000  # ...and is pulled back

@@ -448,3 +448,19 @@ def test_context_stays_bounded_over_500_turns():
     assert max(sizes[400:]) <= 1.1 * max(sizes[200:300])
     assert th.speaking == {} and th.actions == {}
     assert th.transcript().count("<user>") <= ctx.max_turns
+
+
+def test_a_revised_user_turn_replaces_its_first_half():
+    th = make()
+    first = ev.Event(ev.SPEECH_END, 0, text="Pick up the cube.", trace_id="t1")
+    th.handle(first)
+    cmds = th.handle(ev.Event(ev.SPEECH_END, 0, text="Pick up the cube that is closest to you.", trace_id="t2",
+                              payload={"revises": "t1"}))
+    revised = [c for c in cmds if isinstance(c, Publish) and c.revised]
+    assert revised and revised[0].segment.text == "Pick up the cube that is closest to you."
+    text = th.transcript()
+    assert text.count("<user>") == 1 and "<user>Pick up the cube that is closest to you.</user>" in text
+    # a revision of a turn that is no longer the last one is just a new turn
+    th.handle(ev.Event(ev.SPEECH_END, 0, text="Hello.", trace_id="t3"))
+    th.handle(ev.Event(ev.SPEECH_END, 0, text="Go home.", trace_id="t4", payload={"revises": "t1"}))
+    assert th.transcript().count("<user>") == 3

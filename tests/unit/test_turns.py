@@ -35,3 +35,10 @@ def test_finished_sentences_end_the_turn(text):
                                   "Put the green cube.", "Move the red cube.", "Please bring the blue cube."])
 def test_unfinished_sentences_wait(text):
     assert not turns.turn_complete(text)
+
+
+@pytest.mark.parametrize("text, yes", [("Wait.", True), ("Stop, stop right there.", True), ("Hold on.", True),
+                                       ("No, the other one.", True), ("Uh-huh.", False), ("Right.", False),
+                                       ("Pick up the cube.", False), ("", False)])
+def test_interjections(text, yes):
+    assert turns.is_interjection(text) is yes

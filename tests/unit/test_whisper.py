@@ -81,3 +81,15 @@ def test_collapse_repeats(text, out):
     from seal_nodes.core.whisper import collapse_repeats
 
     assert collapse_repeats(text) == out
+
+
+@pytest.mark.parametrize("text, yes", [
+    ("red cube, red cube, red cube, red cube, red cube,", True),
+    ("Pick up the red cube.", False),
+    ("no, no, no", False),  # single words repeated: a person can say that
+    ("put the red cube next to the red cube on the red cube", False),
+])
+def test_looping(text, yes):
+    from seal_nodes.core.whisper import looping
+
+    assert looping(text) is yes
