@@ -42,6 +42,7 @@ DEFAULT_MODEL = "en_US-joe-medium.onnx"
 MAX_PIECE_WORDS = 30  # a sentence longer than this is cut at clause breaks, then at word boundaries
 LONG_SENTENCE_WORDS = 18  # sentences longer than this are cut at clause breaks
 GAIN = 1.6  # raw joe output peaks around 0.5-0.6; a fixed gain keeps loudness equal across pieces
+LEAD_IN = 1024  # samples (~46 ms at 22.05 kHz) of silence kept before the first word of a segment
 _PUNCT_PHONEMES = set(" !'(),-.:;?\"¡¿«»\u2014\u2026")
 _SENTENCE_END = re.compile(r"[.!?\u2026]+[\"')\]\u201d\u2019]*(?=\s|$)")
 _CLAUSE_END = re.compile(r"[,;:\u2014]+(?=\s|$)")
@@ -378,6 +379,12 @@ class PiperSynthesizer:
                 scale = m_len / n
                 word_spans = [(int(round(s * scale)), int(round(e * scale))) for s, e in word_spans]
                 n = m_len
+            if offset == 0 and word_spans and word_spans[0][0] > LEAD_IN:
+                # VITS's stochastic durations sometimes give the opening pad token most of a
+                # second of silence: the listener would hear the reply that much later
+                cut = word_spans[0][0] - LEAD_IN
+                audio, n = audio[cut:], n - cut
+                word_spans = [(a - cut, b - cut) for a, b in word_spans]
             pcm = (np.clip(audio * gain, -1.0, 1.0) * 32767).astype(np.int16)
             marks = self._marks(segment, tokens, word_spans, n, offset)
             offset += n

@@ -10,6 +10,8 @@ import pytest
 from mcap.reader import make_reader
 from mcap_ros2.decoder import DecoderFactory
 
+from seal_nodes.core.wer import normalize
+
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 
@@ -21,12 +23,12 @@ def test_demo_scenario_succeeds_and_writes_its_record(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     result = json.loads((out / "result.json").read_text())
     assert result["success"] is True
-    assert "pick up the red cube" in result["user_text"]
+    assert "pick up the red cube" in " ".join(normalize(result["user_text"]))
     assert "pick(object=red_cube)" in result["actions"]
     assert result["lifted"] == ["red_cube"]
     assert any("red cube" in s for s in result["agent_said"])
     conversation = (out / "conversation.txt").read_text()
-    assert "<user>hello robot</user>" in conversation and "<action>pick(object=red_cube)</action>" in conversation
+    assert "<user>Hello robot.</user>" in conversation and "<action>pick(object=red_cube)</action>" in conversation
     assert (out / "agent_speech.wav").stat().st_size > 22050 * 2  # > 1 s of voice
     assert (out / "contact_sheet.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "speech_start_ms" in (out / "latency.md").read_text()

@@ -55,7 +55,7 @@ def test_speech_gives_events_and_a_spoken_reply(stack):
     reply = [r for r in stack.messages("/audio/speaker") if r.msg.trace_id == start.msg.trace_id]
     assert len(reply) > 50  # > 1 s of voice, in 20 ms chunks
     thoughts = [(r.msg.kind, r.msg.text) for r in stack.messages("/seal/thoughts") if r.t_ns >= since]
-    assert ("user", "hello robot") in thoughts
+    assert ("user", "Hello robot.") in thoughts
     assert any(kind == "say" for kind, _ in thoughts)
 
 

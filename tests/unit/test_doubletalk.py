@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from seal_nodes.core.doubletalk import SILENT_DB, DoubleTalkConfig, DoubleTalkDetector, level_db
+from seal_nodes.core.doubletalk import SILENT_DB, DoubleTalkDetector, level_db
 
 pytestmark = pytest.mark.unit
 WIN = 512
