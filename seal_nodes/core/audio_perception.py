@@ -37,9 +37,7 @@ import numpy as np
 from seal_nodes.core import bias, turns
 from seal_nodes.core.acoustic import AcousticEventDetector, segment_kind
 from seal_nodes.core.audio import AudioFormatError, AudioFrame, StreamResampler
-from seal_nodes.core.doubletalk import DoubleTalkDetector
-from seal_nodes.core.echo import EchoCanceller, ReferenceBuffer
-from seal_nodes.core.echo_delay import EchoDelayEstimator
+from seal_nodes.core.echo_frontend import EchoConfig, EchoFrontEnd
 from seal_nodes.core.events import (
     BACKCHANNEL, ERROR, INTERRUPT, NOISE, SILENCE, SPEECH_END, SPEECH_FRAGMENT, SPEECH_START, Event,
     new_trace_id,
@@ -73,18 +71,11 @@ class AudioPerceptionConfig:
     post_roll_ms: int = 400
     interrupt_after_ms: int = 700  # talking over the agent this long claims the turn
     min_interrupt_confidence: float = 0.45  # Whisper confidence for a word-based interrupt
-    agent_hold_ms: int = 300  # the agent counts as talking until this long after its audio
-    echo_lookback_ms: int = 300  # playback this far back can still be in the microphone (delay + reverb)
-    echo_lookahead_ms: int = 80  # ...and this far ahead of the stamps, until the echo delay is measured
     silence_hint_s: float = 10.0  # "no voice for N seconds" hint; 0 disables
     # A user who starts again this soon after a speech_end (and before the agent talks) was
     # only pausing: the next speech_end carries the whole sentence and revises the first.
     continuation_ms: int = 1000
-    echo_cancel: bool = True  # cancel the agent's voice once a speaker stream was seen
-    # Speex residual suppressor + gate after the linear filter. Off: on the barge-in set it cut the
-    # user too (18/26 interruptions missed against 8/26 with the double-talk detector alone).
-    echo_residual_suppression: bool = False
-    doubletalk: bool = True  # while the agent talks, only a voice louder than its residual echo counts
+    echo: EchoConfig = field(default_factory=EchoConfig)  # the agent's own voice (echo_frontend)
     bias_words: list[str] = field(default_factory=list)  # expected words (object names …)
     # Also put the bias words in Whisper's prompt (the near-miss correction after decoding is
     # always on). On the 300-item benchmark set the scene words as prompt took the utterance
@@ -132,11 +123,7 @@ class AudioPerception:
         """Forget the stream (no events): VAD, echo canceller, utterance, clocks."""
         self._vad.reset()
         self._acoustic.reset()
-        self._reference = ReferenceBuffer(RATE)
-        self._echo: EchoCanceller | None = None
-        self._doubletalk = DoubleTalkDetector()
-        self._delay = EchoDelayEstimator()
-        self._raw = np.zeros(0, np.int16)  # recent microphone audio before echo cancelling (delay estimates)
+        self._echo = EchoFrontEnd(self.config.echo)
         self._in_rate: int | None = None
         self._resampler: StreamResampler | None = None
         self._total = 0  # 16 kHz samples received so far
@@ -162,19 +149,17 @@ class AudioPerception:
     def add_reference(self, frame: AudioFrame) -> None:
         """The agent's own output (the speaker stream): echo reference and 'agent is talking'."""
         pcm = self._validate(frame)
-        self._reference.add(pcm, int(frame.sample_rate), int(frame.stamp_ns))
-        if self._echo is None and self.config.echo_cancel:
-            self._echo = EchoCanceller(RATE, residual_suppression=self.config.echo_residual_suppression)
+        self._echo.add_reference(pcm, int(frame.sample_rate), int(frame.stamp_ns))
 
     def agent_speaking(self, stamp_ns: int | None = None) -> bool:
-        """Can the agent's voice be in the microphone at ``stamp_ns`` (default: now)? It played
-        up to ``agent_hold_ms`` before (echo alignment applied) or, while the echo delay is
-        not yet measured, up to ``echo_lookahead_ms`` after it."""
-        cfg = self.config
-        hold = self._ms_to_samples(cfg.agent_hold_ms)
-        ahead = self._ms_to_samples(cfg.echo_lookahead_ms) if self._delay.lag_ms is None else 0
-        at = self._ref_ns(self._time(self._total) if stamp_ns is None else stamp_ns)
-        return self._reference.active(max(0, at - int(hold * 1e9 / RATE)), hold + ahead)
+        """Can the agent's voice be in the microphone at ``stamp_ns`` (default: now)?"""
+        return self._echo.agent_speaking(self._time(self._total) if stamp_ns is None else stamp_ns)
+
+    def reference_missing_ns(self, frame: AudioFrame) -> int:
+        """How much loudspeaker audio the echo canceller needs for ``frame`` has not arrived yet;
+        a live node waits a little for it (see ``EchoFrontEnd.reference_missing_ns``)."""
+        duration_ns = len(frame.samples) * 1_000_000_000 // max(1, int(frame.sample_rate))
+        return self._echo.reference_missing_ns(int(frame.stamp_ns), duration_ns)
 
     def feed(self, frame: AudioFrame) -> list[Event]:
         """Process one frame; return the events it completed (often none)."""
@@ -193,9 +178,7 @@ class AudioPerception:
         clipped = self._clipping(pcm)
         x = self._resampler.process(pcm)
         self._anchor = (self._total, int(frame.stamp_ns))
-        if self._echo is not None and len(x):
-            self._track_echo_delay(x)
-            x = self._echo.process(x, self._reference.take(self._ref_ns(int(frame.stamp_ns)), len(x)))
+        x = self._echo.clean(x, int(frame.stamp_ns))
         self._total += len(x)
         self._remember(x)
         if self._utt is not None:
@@ -252,23 +235,8 @@ class AudioPerception:
         threshold = max(cfg.vad_threshold, cfg.vad_threshold_busy) if agent or self._music_on else cfg.vad_threshold
         is_speech = p >= threshold
         is_silence = p < min(cfg.vad_release, threshold)
-        if agent and cfg.doubletalk:  # what the canceller left of the agent's voice may still be in there
-            window = self._audio_since(start)[1][:WINDOW]
-            # playback from echo_lookback_ms before the window to echo_lookahead_ms after it:
-            # until the delay is measured, the echo may even seem to precede its stamp
-            back = self._ms_to_samples(cfg.echo_lookback_ms)
-            ahead = self._ms_to_samples(cfg.echo_lookahead_ms) if self._delay.lag_ms is None else 0
-            ref = self._reference.take(self._ref_ns(self._time(start - back)), back + WINDOW + ahead)
-            if not self._doubletalk.user_dominant(window, ref):
-                # not above what the agent's voice leaves: echo. Silero still calls a residual
-                # 30 dB down a voice, so this (not the VAD) is what the detector learns from,
-                # once the delay is measured and the windows line up
-                if self._delay.lag_ms is not None:
-                    self._doubletalk.learn(window, ref, ref[back:back + WINDOW])
-                    raw = self._raw[len(self._raw) - (self._total - start):][:WINDOW]
-                    if len(raw) == len(window):
-                        self._doubletalk.observe_erle(raw, window)
-                is_speech, is_silence = False, True
+        if agent and not self._echo.audible(self._audio_since(start)[1][:WINDOW], self._time(start)):
+            is_speech, is_silence = False, True  # what the canceller left of the agent's voice
         if is_speech:
             self._last_voice_ns, self._silence_sent = self._time(start + WINDOW), False
         if self._state == "idle":
@@ -324,7 +292,7 @@ class AudioPerception:
         # Over the agent's voice, a short sound Whisper is unsure of (a mumble, "mm") does not
         # take the turn: dropping the words is cheaper than cutting the agent off wrongly.
         mumble = (overlap and voiced_ms < cfg.interrupt_after_ms and tr.confidence < cfg.min_interrupt_confidence
-                  and not turns.is_interjection(tr.text))
+                  and not turns.is_interjection(tr.text) and not turns.is_backchannel(tr.text))
         text = "" if mumble else tr.text
         if text and overlap and not turns.is_backchannel(text):
             events.append(self._interrupt(utt, text, tr.confidence, "words"))
@@ -376,36 +344,6 @@ class AudioPerception:
                            {"reason": why, "onset_ns": self._time(utt.onset)}, utt.trace)
 
     # ---- echo alignment ------------------------------------------------------------------------
-    def reference_missing_ns(self, frame: AudioFrame) -> int:
-        """How much of the loudspeaker stream the echo canceller needs for ``frame`` has not
-        arrived yet (0: all there, or the agent is not talking). A live node waits a little
-        for it: the reference is read ahead of the microphone stamps (``echo_delay``)."""
-        newest = self._reference.newest_ns
-        if self._echo is None or newest is None or not self.agent_speaking(int(frame.stamp_ns)):
-            return 0
-        n = len(frame.samples) * 1_000_000_000 // max(1, int(frame.sample_rate))
-        return max(0, self._ref_ns(int(frame.stamp_ns)) + n - newest)
-
-    def _ref_ns(self, mic_ns: int) -> int:
-        """Stamp of the reference that lines up with microphone stamp ``mic_ns`` (measured shift)."""
-        return max(0, mic_ns + int(self._delay.shift_ms * 1e6))
-
-    def _track_echo_delay(self, x: np.ndarray) -> None:
-        """Re-measure where the agent's voice sits in the microphone now and then (echo_delay)."""
-        keep = int(self._delay.config.window_s * RATE)
-        self._raw = np.concatenate([self._raw, x])[-keep:]
-        if not self._delay.due(len(x)):
-            return
-        start_ns = self._time(self._total + len(x) - len(self._raw))
-        ref_ns, n = self._delay.reference_span(start_ns, len(self._raw))
-        if ref_ns < 0:
-            return
-        if self._delay.estimate(self._raw, self._reference.take(ref_ns, n)) is not None and self._echo is not None:
-            # the alignment moved (a device clock resync, a sound server hiccup): the canceller's
-            # filter modelled the old one, and what the detector learned from it is void
-            self._echo.reset()
-            self._doubletalk.reset()
-
     # ---- scene: acoustic events and the silence hint ----------------------------------------
     def _scene(self, x: np.ndarray) -> list[Event]:
         events: list[Event] = []
@@ -418,7 +356,7 @@ class AudioPerception:
             events.append(Event(type=det.kind, stamp_ns=self._time(det.sample), confidence=det.confidence,
                                 source=SOURCE, payload=payload))
         now = self._time(self._total)
-        if self._reference.active(max(0, now - int(WINDOW * 1e9 / RATE)), WINDOW):
+        if self._echo.played(now, WINDOW):
             self._last_voice_ns, self._silence_sent = now, False
         if self._last_voice_ns is None:
             self._last_voice_ns = self._time(0)

@@ -25,6 +25,7 @@ from seal_nodes.core.audio import AudioFormatError, AudioFrame  # noqa: E402
 from seal_nodes.core.audio_perception import (  # noqa: E402
     AudioPerception, AudioPerceptionConfig, SampleRateChanged,
 )
+from seal_nodes.core.echo_frontend import EchoConfig  # noqa: E402
 
 # ~20 s of 20 ms chunks: a backlog this deep means the machine cannot keep up at all.
 MAX_BACKLOG = 1000
@@ -45,7 +46,7 @@ class AudioPerceptionNode(SealNode):
             end_silence_ms=int(p("end_silence_ms", d.end_silence_ms).value),
             interrupt_after_ms=int(p("interrupt_after_ms", d.interrupt_after_ms).value),
             silence_hint_s=float(p("silence_hint_s", d.silence_hint_s).value),
-            echo_cancel=bool(p("echo_cancel", d.echo_cancel).value),
+            echo=EchoConfig(enabled=bool(p("echo_cancel", True).value), doubletalk=bool(p("doubletalk", True).value)),
             bias_words=[w for w in p("bias_words", ["red cube", "green cube", "blue cube", "bin"]).value if w],
         )
         self.core = AudioPerception(cfg)

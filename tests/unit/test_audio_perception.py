@@ -204,6 +204,34 @@ def test_backchannel_does_not_interrupt(ap, agent_voice, tmp_path, word):
     assert ev.INTERRUPT not in t and ev.SPEECH_END not in t, [(e.type, e.text) for e in events]
 
 
+@pytest.mark.parametrize("word", ["yeah", "okay"])
+def test_a_clear_acknowledgement_over_a_quiet_echo_is_a_backchannel(ap, agent_voice, word):
+    mic = room(agent_voice, gain_db=-24.0)
+    user = piper(word).astype(np.float64)
+    i = int(2.5 * RATE)
+    mic[i:i + len(user)] += user
+    events = run(ap, np.clip(mic, -32768, 32767).astype(np.int16), reference=agent_voice)
+    t = types(events)
+    assert ev.BACKCHANNEL in t and ev.INTERRUPT not in t and ev.SPEECH_END not in t, [(e.type, e.text) for e in events]
+    start = next(e for e in events if e.type == ev.SPEECH_START)
+    assert start.payload["agent_speaking"] is True
+
+
+def test_a_clap_over_the_agent_is_a_transient_noise(ap, agent_voice):
+    from seal_nodes.core.soundgen import clap
+
+    mic = room(agent_voice, gain_db=-24.0)
+    c = clap(RATE, seed=1).astype(np.float64) * 25000
+    i = int(2.5 * RATE)
+    mic[i:i + len(c)] += c
+    events = run(ap, np.clip(mic, -32768, 32767).astype(np.int16), reference=agent_voice)
+    t = types(events)
+    assert ev.INTERRUPT not in t and ev.SPEECH_END not in t, [(e.type, e.text) for e in events]
+    if ev.SPEECH_START in t:  # the VAD took it for an onset: then it must be closed as a noise
+        noise = [e for e in events if e.type == ev.NOISE and e.payload.get("source") == "transient"]
+        assert noise, [(e.type, e.text) for e in events]
+
+
 def test_cough_is_noise_not_an_interruption(ap, agent_voice):
     from seal_nodes.core.soundgen import cough
 
