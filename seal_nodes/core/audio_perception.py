@@ -235,7 +235,8 @@ class AudioPerception:
         threshold = max(cfg.vad_threshold, cfg.vad_threshold_busy) if agent or self._music_on else cfg.vad_threshold
         is_speech = p >= threshold
         is_silence = p < min(cfg.vad_release, threshold)
-        if agent and not self._echo.audible(self._audio_since(start)[1][:WINDOW], self._time(start)):
+        if agent and not self._echo.audible(self._audio_since(start)[1][:WINDOW], self._time(start),
+                                            self._acoustic.background_db):
             is_speech, is_silence = False, True  # what the canceller left of the agent's voice
         if is_speech:
             self._last_voice_ns, self._silence_sent = self._time(start + WINDOW), False

@@ -99,9 +99,15 @@ class DoubleTalkDetector:
         echo_db = self.predicted_echo_db(ref_recent, len(mic))
         return echo_db <= SILENT_DB or level_db(mic) > echo_db + self.margin_db
 
-    def observe_erle(self, raw: np.ndarray, cleaned: np.ndarray) -> None:
-        """An echo-only window before and after cancelling: how much does the canceller take out?"""
-        self._erle.append(level_db(raw) - level_db(cleaned))
+    def observe_erle(self, raw: np.ndarray, cleaned: np.ndarray, noise_db: float = SILENT_DB) -> None:
+        """An echo-only window before and after cancelling: how much does the canceller take out?
+        Room noise (``noise_db``, its background level) is in both and taken off first."""
+        noise = 10 ** (noise_db / 10)
+        p_raw = 10 ** (level_db(raw) / 10) - noise
+        if p_raw < 10 * noise:  # the echo is not clearly (10 dB) above the room noise: not measurable
+            return
+        p_clean = max(10 ** (level_db(cleaned) / 10) - noise, p_raw * 1e-4)
+        self._erle.append(10 * np.log10(p_raw / p_clean))
         self.erle_db = float(np.median(np.asarray(self._erle)))
 
     def learn(self, mic: np.ndarray, ref_recent: np.ndarray, ref_now: np.ndarray | None = None) -> None:

@@ -107,9 +107,10 @@ class EchoFrontEnd:
             self.canceller.reset()
             self.doubletalk.reset()
 
-    def audible(self, window: np.ndarray, start_ns: int) -> bool:
+    def audible(self, window: np.ndarray, start_ns: int, noise_db: float = -120.0) -> bool:
         """Can this echo-cancelled VAD window (first sample at ``start_ns``) be the user while
-        the agent talks? A window that is not is echo: the detector learns from it."""
+        the agent talks? A window that is not is echo: the detector learns from it.
+        ``noise_db``: the room's background level (the canceller cannot take that out)."""
         if not self.config.doubletalk:
             return True
         back = int(self.config.lookback_ms * RATE / 1000)
@@ -122,7 +123,7 @@ class EchoFrontEnd:
             self.doubletalk.learn(window, ref, ref[back:back + len(window)])
             raw = self._raw_window(start_ns, len(window))
             if raw is not None:
-                self.doubletalk.observe_erle(raw, window)
+                self.doubletalk.observe_erle(raw, window, noise_db)
         return False
 
     def _raw_window(self, start_ns: int, n: int) -> np.ndarray | None:
