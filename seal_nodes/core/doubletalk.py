@@ -9,10 +9,10 @@ plus a learned residual-echo gain. Only a window louder than that predicted resi
 
 The gain starts at ``initial_gain_db`` (+6 dB: "the residual may be louder than the
 playback": deaf to quiet talk over the agent while the canceller converges, never fooled by
-it) and is learned, once the echo delay is measured (so the windows line up), from windows where the
-agent plays and the VAD hears nobody: the 95th percentile of the last ~3 s of observed
-residual ratios, so it tracks the canceller as it converges and stays an upper bound of
-what it leaves.
+it) and is learned from windows where the agent plays and nothing louder than its residual
+is heard: the 95th percentile of the last ~3 s of observed residual ratios, so it tracks the
+canceller as it converges, stays an upper bound of what it leaves, and falls to the floor
+where there is no echo path at all.
 """
 from __future__ import annotations
 

@@ -118,9 +118,10 @@ class EchoFrontEnd:
         if self.doubletalk.user_dominant(window, ref):
             return True
         # Silero still calls a residual 30 dB down a voice, so this (not the VAD) is what the
-        # detector learns from, once the delay is measured and the windows line up
+        # detector learns from. Also before the delay is measured: with no echo path at all (a
+        # headset, a simulated microphone) it never will be, and the detector must learn that.
+        self.doubletalk.learn(window, ref, ref[back:back + len(window)])
         if self.delay.lag_ms is not None:
-            self.doubletalk.learn(window, ref, ref[back:back + len(window)])
             raw = self._raw_window(start_ns, len(window))
             if raw is not None:
                 self.doubletalk.observe_erle(raw, window, noise_db)

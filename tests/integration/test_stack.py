@@ -59,6 +59,29 @@ def test_speech_gives_events_and_a_spoken_reply(stack):
     assert any(kind == "say" for kind, _ in thoughts)
 
 
+def test_talking_over_the_agent_pauses_it_at_once_and_an_interjection_stops_it(stack):
+    """The barge-in path end to end: speech_start over the agent → the thinker pauses the TTS
+    (/tts/control) → perception's interrupt → the Speak goal is cancelled, what was said kept."""
+    since = time.time_ns()
+    stack.say("Hello robot.")
+    stack.wait_for(lambda: len([r for r in stack.messages("/audio/speaker") if r.t_ns > since]) > 40, 20,
+                   "the agent to be talking")
+    barge_since = time.time_ns()
+    turn = stack.say("Stop, wait a second.")
+    start = wait_event(stack, ev.SPEECH_START, barge_since)
+    assert '"agent_speaking":true' in start.msg.payload_json.replace(" ", "")
+    wait_event(stack, ev.INTERRUPT, barge_since)
+    stack.wait_for(lambda: stack.agent_idle(barge_since, 1.0), 20, "the agent to stop")
+    reply_trace = next(r.msg.trace_id for r in stack.messages("/audio/speaker") if r.t_ns > since)
+    chunks = [r for r in stack.messages("/audio/speaker") if r.msg.trace_id == reply_trace]
+    last_end_ns = max(r.msg.header.stamp.sec * 10**9 + r.msg.header.stamp.nanosec + 20_000_000 for r in chunks)
+    # the voice fell silent soon after the user's onset: paused on speech_start, not on the
+    # final transcript (no wall-clock budget here; the benchmark measures barge_in_stop_ms)
+    assert last_end_ns - turn.onset_ns < 600e6
+    ended = [r for r in stack.events(ev.AGENT_SPEECH_END, since) if r.msg.trace_id == reply_trace]
+    assert ended and '"interrupted":true' in ended[0].msg.payload_json.replace(" ", "")
+
+
 def test_speak_goal_streams_and_a_cancel_reports_what_was_said(stack):
     text = "This sentence is long enough that cancelling it halfway leaves most words unspoken for sure."
     since = time.time_ns()
