@@ -65,7 +65,7 @@ fi
 echo "[setup] building seal_interfaces"
 bash scripts/build_interfaces.sh "$VENV"
 quiet_pip install -q --no-deps --no-build-isolation -e .
-"$VENV/bin/python" -c 'import rclpy, seal_interfaces.msg, mujoco, pocketsphinx; print("[setup] imports ok")'
+"$VENV/bin/python" -c 'import rclpy, seal_interfaces.msg, mujoco, ctranslate2, faster_whisper, piper; print("[setup] imports ok")'
 
 rm -f "$VENV"/.seal-setup-*
 touch "$STAMP"
