@@ -61,7 +61,7 @@ def run_perception_bench(size: str = "full", out_dir: Path = DEFAULT_DIR, seed: 
                          limit: int | None = None) -> dict:
     items = build_speech_set(out_dir / size, size=size, seed=seed, limit=limit)
     core = AudioPerception(AudioPerceptionConfig(bias_words=list(SCENE_WORDS)))
-    asr = core._asr  # the same recogniser for the context baseline
+    asr = core.recognizer  # the same recogniser for the context baseline
     refs: dict[str, list[str]] = defaultdict(list)
     finals: dict[str, list[str]] = defaultdict(list)
     partial_refs: list[str] = []

@@ -142,6 +142,11 @@ class AudioPerception:
         self._clip = [0, 0, -1]  # clipped samples, samples, sample index of the last warning
         self._last_turn: tuple[str, str, int] | None = None  # (trace, text, end sample) of the last speech_end
 
+    @property
+    def recognizer(self) -> WhisperRecognizer:
+        """The Whisper recogniser (shared by benchmarks that compare its settings)."""
+        return self._asr
+
     def set_bias_words(self, words: list[str]) -> None:
         """Words the recogniser should expect (scene objects, names in the conversation)."""
         self.config.bias_words = [w.strip() for w in words if w and w.strip()]
