@@ -68,3 +68,13 @@ def test_missing_file_and_odd_rates(tmp_path, capsys):
     write_wav(wav, resample(np.concatenate([silence(0.5), piper("go home"), silence(1.5)]), RATE, 8000), 8000)
     assert main([str(wav)]) == 0  # another rate is resampled, not refused
     assert "speech_end" in capsys.readouterr().out
+
+
+def test_the_seal_command_passes_options_through(tmp_path, capsys):
+    from seal_nodes.cli import main as seal
+
+    wav = tmp_path / "quiet.wav"
+    write_wav(wav, silence(1.0), RATE)
+    out = tmp_path / "events.json"
+    assert seal(["perceive", str(wav), "--json", str(out), "--silence-hint-s", "0.5"]) == 0
+    assert [e["type"] for e in json.loads(out.read_text())] == ["silence"]
