@@ -26,6 +26,7 @@ from seal_nodes.core.audio import AudioFrame
 from seal_nodes.core.recording import McapRecorder
 from seal_nodes.core.ros_env import ros_environment
 from seal_nodes.core.spoken import RATE, Utterance, synthesize_piper
+from seal_nodes.waiting import wait_until
 
 CHUNK = RATE // 50  # 20 ms
 
@@ -246,11 +247,7 @@ class StackSession:
         time.sleep(0.5)  # a little silence first, as from a real microphone
 
     def wait_for(self, predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-            time.sleep(0.05)
+        wait_until(predicate, timeout_s, what)
 
     def speak(self, utt: Utterance) -> SpokenTurn:
         """Play an utterance into /audio/mic (after whatever is already queued)."""

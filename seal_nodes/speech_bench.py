@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from seal_nodes.core.latency import summarize
+from seal_nodes.waiting import wait_until
 
 ENGINES = ("piper", "espeak")
 PLAIN = [
@@ -260,11 +261,7 @@ class TtsNodeHarness:
             time.sleep(0.05)
 
     def wait(self, predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-            time.sleep(0.002)
+        wait_until(predicate, timeout_s, what, poll_s=0.002)  # fine-grained: it times the node
 
     def call(self, future: Any, timeout_s: float = 30.0) -> Any:
         self.wait(future.done, timeout_s, "the action server")

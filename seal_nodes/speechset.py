@@ -31,12 +31,11 @@ import numpy as np
 from tqdm import tqdm
 
 from seal_nodes.core import soundgen
-from seal_nodes.core.audio import resample
+from seal_nodes.core.audio import RATE, resample
 from seal_nodes.core.spoken import piper_pcm, synthesize, true_offset, true_onset
 from seal_nodes.core.wav import write_wav
 from seal_nodes.core.wer import keyword_recall
 
-RATE = 16_000
 SENTENCES = Path(__file__).parent / "data" / "speechset_sentences.txt"
 KINDS = ("utterance", "paused_utterance", "barge_in", "bias")
 LABELS = ("interrupt", "backchannel", "noise")

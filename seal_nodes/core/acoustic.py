@@ -29,7 +29,8 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-RATE = 16_000
+from seal_nodes.core.audio import RATE
+
 FRAME = 1024  # analysis window (64 ms): 15.6 Hz bins separate the partials of low notes
 HOP = 512  # 32 ms between frames
 SUB = 128  # 8 ms sub-frames for the onset envelope (a beat's attack needs finer timing than HOP)

@@ -8,6 +8,9 @@ import numpy as np
 ENCODING_S16LE = "S16LE"
 
 
+# The rate every perception stage works at (Silero VAD, Whisper, echo cancelling, analysis).
+RATE = 16_000
+
 class AudioFormatError(ValueError):
     """Audio that cannot be used: wrong encoding, odd byte count, bad rate …"""
 

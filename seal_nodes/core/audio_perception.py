@@ -36,7 +36,7 @@ import numpy as np
 
 from seal_nodes.core import bias, turns
 from seal_nodes.core.acoustic import AcousticEventDetector, segment_kind
-from seal_nodes.core.audio import AudioFormatError, AudioFrame, StreamResampler
+from seal_nodes.core.audio import RATE, AudioFormatError, AudioFrame, StreamResampler
 from seal_nodes.core.echo_frontend import EchoConfig, EchoFrontEnd
 from seal_nodes.core.events import (
     BACKCHANNEL, ERROR, INTERRUPT, NOISE, SILENCE, SPEECH_END, SPEECH_FRAGMENT, SPEECH_START, Event,
@@ -45,7 +45,6 @@ from seal_nodes.core.events import (
 from seal_nodes.core.vad import WINDOW, SileroVad
 from seal_nodes.core.whisper import Transcript, WhisperRecognizer
 
-RATE = 16_000
 SOURCE = "audio_perception"
 CLIP_LEVEL = 32_000  # |sample| at or above this counts as clipped
 CLIP_REPORT_S = 5.0  # at most one clipping warning per this much audio

@@ -19,9 +19,8 @@ from collections import deque
 
 import numpy as np
 
-from seal_nodes.core.audio import StreamResampler
+from seal_nodes.core.audio import RATE, StreamResampler
 
-RATE = 16_000
 # speex_echo.h / speex_preprocess.h request codes
 SPEEX_ECHO_SET_SAMPLING_RATE = 24
 SPEEX_PREPROCESS_SET_DENOISE = 0

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RATE = 16_000
+from seal_nodes.core.audio import RATE
+
 
 
 @dataclass

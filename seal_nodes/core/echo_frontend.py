@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from seal_nodes.core.audio import RATE
 from seal_nodes.core.doubletalk import DoubleTalkDetector
 from seal_nodes.core.echo import EchoCanceller, ReferenceBuffer
 from seal_nodes.core.echo_delay import EchoDelayEstimator
 
-RATE = 16_000
 
 
 @dataclass

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from seal_nodes.core import nonverbal
+from seal_nodes.core.audio import RATE
 from seal_nodes.core.nonverbal import check_rate, fade, resonate
 
-RATE = 16_000
 STYLES = ("pop", "piano", "pad", "drums")
 NOISE_KINDS = ("white", "pink", "brown", "hum", "fan")
 _MAX_S = 600.0

@@ -17,10 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from seal_nodes.core.audio import resample
+from seal_nodes.core.audio import RATE, resample
 from seal_nodes.core.wav import read_wav
 
-RATE = 16_000
 
 
 class SpeechSynthesisUnavailable(RuntimeError):

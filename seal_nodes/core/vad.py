@@ -6,7 +6,8 @@ import os
 
 import numpy as np
 
-SAMPLE_RATE = 16_000
+from seal_nodes.core.audio import RATE
+
 WINDOW = 512  # samples per model call at 16 kHz (32 ms); fixed by the model
 CONTEXT = 64  # v5+ models expect the last 64 samples of the previous window prepended
 
@@ -46,7 +47,7 @@ class SileroVad:
         names = {i.name for i in self._session.get_inputs()}
         if names != {"input", "state", "sr"}:  # v4 used h/c; this wrapper only speaks v5/v6
             raise RuntimeError(f"unexpected Silero VAD inputs {sorted(names)}; need a v5/v6 model")
-        self._sr = np.array(SAMPLE_RATE, dtype=np.int64)
+        self._sr = np.array(RATE, dtype=np.int64)
         self.reset()
 
     def reset(self) -> None:

@@ -26,9 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from seal_nodes.core.audio import AudioFormatError, resample
+from seal_nodes.core.audio import RATE, AudioFormatError, resample
 
-RATE = 16_000
 HOP = 160  # mel frame = 10 ms
 FULL_FRAMES = 3000
 _MAX_PROMPT_TOKENS = 200  # Whisper's context holds 448 tokens; half at most for the prompt
