@@ -106,7 +106,7 @@ def test_voice_in_through_the_mic_and_out_through_the_speaker(pulse, tmp_path):
 @pytest.mark.skipif(os.environ.get("SEAL_LIVE_ECHO") != "1",
                     reason="live echo loop through PulseAudio is a measurement, not a CI gate (set SEAL_LIVE_ECHO=1): "
                            "PulseAudio's rate adaptation sometimes time-warps the echo, and then the agent's "
-                           "voice can still start a turn (see the perception note in the README)")
+                           "voice can still start a turn (README, Real audio devices)")
 def test_the_agent_hearing_itself_is_not_the_user_but_a_real_interjection_is(pulse, tmp_path):
     """One acoustic space: the loudspeaker plays into the room and the microphone records the
     room, so every word the agent says comes back through the microphone (a real echo path
