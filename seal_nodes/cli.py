@@ -41,6 +41,10 @@ PASSTHROUGH = {
     "perceive": "seal_nodes.perceive",
     "bench-perception": "seal_nodes.perception_bench",
     "bench-speech": "seal_nodes.speech_bench",
+    "think": "seal_nodes.think",
+    "bench-think": "seal_nodes.think_bench",
+    "train-vla": "vla_policy.train",
+    "eval-vla": "vla_policy.evaluate",
 }
 
 

@@ -57,11 +57,12 @@ class Turn:
 class Context:
     """Append-only tagged conversation with bounded thought history."""
 
-    def __init__(self, keep_thought_turns: int = 2, max_turns: int = 200) -> None:
+    def __init__(self, keep_thought_turns: int = 2, max_turns: int = 200, max_chars: int = 8000) -> None:
         if keep_thought_turns < 1:
             raise ValueError("keep_thought_turns must be >= 1")
         self.keep_thought_turns = keep_thought_turns
         self.max_turns = max_turns
+        self.max_chars = max_chars  # ~2000 tokens: what a small model's window holds with room to answer
         self.turns: list[Turn] = [Turn()]
 
     def append(self, segment: Segment) -> Segment:
@@ -87,6 +88,12 @@ class Context:
             turn.segments = [s for s in turn.segments if s.kind != THINK]
         if len(self.turns) > self.max_turns:
             del self.turns[: len(self.turns) - self.max_turns]
+        while len(self.turns) > 1 and len(self.render()) > self.max_chars:
+            del self.turns[0]
+
+    def remove(self, segment: Segment) -> None:
+        for turn in self.turns:
+            turn.segments = [s for s in turn.segments if s is not segment]
 
     def segments(self) -> list[Segment]:
         return [s for t in self.turns for s in t.segments]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator, Protocol
 
 from seal_nodes.core.actions import ACTION_SET, Action, object_phrase
-from seal_nodes.core.context import ACT, SAY, THINK, Segment
+from seal_nodes.core.context import ACT, SAY, THINK, WAIT, Segment
 
 COLORS = ("red", "green", "blue", "yellow", "orange", "purple")
 
@@ -54,10 +54,27 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 _GREETING = re.compile(r"^\s*(hello|hi|hey|good (morning|afternoon|evening))\b")
 _THANKS = re.compile(r"\b(thank you|thanks)\b")
 _HOW_ARE_YOU = re.compile(r"\bhow are you\b")
+# The other side asks the agent to hold: it waits silently (the talk's <wait>).
+_HOLD = re.compile(r"\b(please hold|hold on|one moment|just a (moment|second|sec)|give me a (moment|second|sec)"
+                   r"|wait a (moment|second|sec))\b")
+
+
+# On-screen requests start with their verb ("click the search button", "type hello into the
+# search box"); the target stays in the user's words for the GUI policy to find.
+_CLICK = re.compile(r"^(?:please |can you |could you )?(?:click|press|tap)(?: on)? (?P<target>.+?)(?: please)?$")
+_TYPE = re.compile(r"^(?:please |can you |could you )?(?:type|enter|write) (?P<text>.+?) (?:in|into) (?P<target>.+?)"
+                   r"(?: please)?$")
 
 
 def parse_command(text: str) -> Action | None:
-    """The arm/system command in an utterance, or None. Pure pattern matching, no guessing."""
+    """The command in an utterance, or None. Pure pattern matching, no guessing."""
+    gui = " ".join(text.lower().replace("?", " ").replace("!", " ").split()).rstrip(".")
+    m = _TYPE.match(gui)
+    if m:
+        return Action("type", {"target": m["target"], "text": m["text"].strip("'\"")})
+    m = _CLICK.match(gui)
+    if m:
+        return Action("click", {"target": m["target"]})
     t = " ".join(text.lower().replace(",", " ").replace(".", " ").split())
     for name, pattern in _PATTERNS:
         m = pattern.search(t)
@@ -76,7 +93,13 @@ def parse_command(text: str) -> Action | None:
 
 
 def format_action(action: Action) -> str:
-    return f"{action.name}({', '.join(f'{k}={v}' for k, v in action.args.items())})"
+    """``click(target="the product in the third row, second column")``: values with commas,
+    parentheses or quotes are double-quoted (a quote inside is backslash-escaped)."""
+    def value(v: str) -> str:
+        if any(c in v for c in ',()"\\'):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return v
+    return f"{action.name}({', '.join(f'{k}={value(v)}' for k, v in action.args.items())})"
 
 
 _ACT_RE = re.compile(r"^\s*(?P<name>[a-z_]+)\((?P<args>.*)\)\s*$")
@@ -88,12 +111,38 @@ def parse_action(text: str) -> Action:
     if not m:
         raise ValueError(f"malformed action {text!r}; expected name(key=value, …)")
     args: dict[str, str] = {}
-    for part in filter(None, (p.strip() for p in m["args"].split(","))):
+    for part in _split_args(m["args"], text):
         key, sep, value = part.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"malformed argument {part!r} in {text!r}")
-        args[key.strip()] = value.strip()
+        value = value.strip()
+        if value.startswith('"'):
+            if len(value) < 2 or not value.endswith('"'):
+                raise ValueError(f"unterminated quoted value in {text!r}")
+            value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        args[key.strip()] = value
     return Action(m["name"], args)
+
+
+def _split_args(inner: str, text: str) -> list[str]:
+    """Split at commas outside double quotes."""
+    parts, cur, quoted, escaped = [], "", False, False
+    for ch in inner:
+        if escaped:
+            cur, escaped = cur + ch, False
+        elif ch == "\\" and quoted:
+            cur, escaped = cur + ch, True
+        elif ch == '"':
+            cur, quoted = cur + ch, not quoted
+        elif ch == "," and not quoted:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if quoted:
+        raise ValueError(f"unterminated quoted value in {text!r}")
+    parts.append(cur)
+    return [p.strip() for p in parts if p.strip()]
 
 
 _CONFIRM = {
@@ -103,6 +152,8 @@ _CONFIRM = {
     "point": "That's {obj}, right there.",
     "home": "Going back to the home pose.",
     "stop": "Stopping.",
+    "click": "Clicking {target}.",
+    "type": "Typing that into {target}.",
 }
 _DONE = {
     "pick": "Done, I'm holding {obj}.",
@@ -110,18 +161,28 @@ _DONE = {
     "push": "Done, I pushed {obj} {direction}.",
     "point": "I'm pointing at {obj}.",
     "home": "I'm back home.",
+    "click": "Done, I clicked {target}.",
+    "type": "Done, it's typed into {target}.",
 }
 
 
 def _fill(template: str, action: Action) -> str:
     return template.format(obj=object_phrase(action.args.get("object", "it")),
-                           direction=action.args.get("direction", ""))
+                           direction=action.args.get("direction", ""), target=action.args.get("target", "it"))
 
 
 class CommandBackend:
-    """Offline, deterministic: greetings, small talk and the arm commands of the demo."""
+    """Offline, deterministic: greetings, small talk, "please hold" and the arm commands.
+
+    ``strict`` (the ``commands`` backend alone): anything else gets "I didn't understand".
+    Not strict (the fast path in front of a language model): it yields nothing for what a
+    parser cannot decide, and the model answers instead.
+    """
 
     name = "commands"
+
+    def __init__(self, strict: bool = True) -> None:
+        self.strict = strict
 
     def respond(self, request: ReasoningInput) -> Iterator[Segment]:
         trig = request.trigger
@@ -150,14 +211,21 @@ class CommandBackend:
             yield Segment(SAY, _fill(_CONFIRM[action.name], action))
             return
         low = text.lower()
-        # Simple conversation gets no deep thought (the talk: greetings answer directly).
+        if _HOLD.search(low):
+            yield Segment(THINK, "I am asked to hold; I wait until they speak again.")
+            yield Segment(WAIT, "")
+            return
+        # Simple conversation gets no deep thought (the talk: greetings answer directly). In
+        # front of a model only short lines count: "hi, what is on the table?" is a question.
+        if not self.strict and len(low.split()) > 5:
+            return
         if _GREETING.search(low):
             yield Segment(SAY, "Hello! I can pick up, push or point at the cubes on the table. What should I do?")
         elif _THANKS.search(low):
             yield Segment(SAY, "You're welcome!")
         elif _HOW_ARE_YOU.search(low):
             yield Segment(SAY, "I'm doing well, thanks. Ready when you are.")
-        else:
+        elif self.strict:
             yield Segment(THINK, f"I do not understand {text!r} as a command I can do.")
             yield Segment(SAY, "Sorry, I didn't understand. You can ask me to pick up, push or point at a cube.")
 

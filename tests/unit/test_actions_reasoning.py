@@ -240,3 +240,33 @@ def test_make_backend():
     assert isinstance(make_backend("commands"), CommandBackend)
     with pytest.raises(ValueError, match="unknown reasoning backend 'gpt'.*commands"):
         make_backend("gpt")
+
+
+# --- on-screen requests ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("utterance,action", [
+    ("Click the search button.", Action("click", {"target": "the search button"})),
+    ("please click on the product in the third row, second column",
+     Action("click", {"target": "the product in the third row, second column"})),
+    ("Could you press the cart icon?", Action("click", {"target": "the cart icon"})),
+    ("Type hello world into the search box", Action("type", {"target": "the search box", "text": "hello world"})),
+    ("click the cancel button", Action("click", {"target": "the cancel button"})),  # not "stop"
+])
+def test_gui_requests_are_parsed(utterance, action):
+    assert parse_command(utterance) == action
+
+
+@pytest.mark.parametrize("args", [
+    {"target": "the product in the third row, second column"},
+    {"target": 'the "OK" button (top)', "text": "a, b"},
+    {"target": "back\\slash"},
+])
+def test_values_with_commas_quotes_and_parentheses_round_trip(args):
+    action = Action("type" if "text" in args else "click", args)
+    assert parse_action(format_action(action)) == action
+
+
+@pytest.mark.parametrize("bad", ['click(target="unterminated)', 'click(target=a, "b)'])
+def test_unterminated_quotes_are_malformed(bad):
+    with pytest.raises(ValueError, match="unterminated"):
+        parse_action(bad)
