@@ -113,6 +113,7 @@ class ThinkerConfig:
     stall_s: float = 10.0  # a generation silent this long is given up
     fast_path: bool = True  # parser-decidable requests skip the model
     system_extra: str = ""  # what the agent knows for this deployment or conversation
+    history_segments: int = 5000  # the transcript kept for seal think / reports (oldest dropped)
 
 
 @dataclass
@@ -233,7 +234,7 @@ class Thinker:
             self.listening.text = event.text
             return []
         if (self.model is None or not self.cfg.think_while_listening or self.gen is not None
-                or len(event.text.split()) < self.cfg.listen_min_words):
+                or len(event.text.split()) < self.cfg.listen_min_words or self._fast_decides(event.text)):
             return []
         # Think while listening: the partial becomes the user line, and a thought starts on it.
         self.listening = Segment(USER, event.text, trace_id=event.trace_id)
@@ -377,6 +378,14 @@ class Thinker:
             if decided or self.model is None or trigger.kind == "observation":
                 return decided
         return self._start(force, trace_id)
+
+    def _fast_decides(self, text: str) -> bool:
+        """Would the fast path answer this (a command, a greeting)? Then the model has nothing
+        to think about, and the 2 cores are better left to perception."""
+        if self.fast is None:
+            return False
+        request = ReasoningInput("", Trigger("user", text), set(self.known_objects))
+        return any(True for _ in self.fast.respond(request))
 
     def _fast_only(self, trigger: Trigger, trace_id: str) -> list[Command]:
         fast = self.fast or CommandBackend(strict=True)
@@ -641,8 +650,10 @@ class Thinker:
     def _append(self, seg: Segment) -> Publish:
         seg.t_ms = seg.t_ms or self._t_ms()
         self.context.append(seg)
-        if seg not in self.history:
+        if not any(s is seg for s in self.history[-50:]):  # identity: equal texts are different segments
             self.history.append(seg)
+            if len(self.history) > self.cfg.history_segments:  # a node runs for hours
+                del self.history[: len(self.history) // 5]
         return Publish(seg)
 
     def transcript(self) -> str:

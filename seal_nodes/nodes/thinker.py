@@ -62,7 +62,7 @@ class ThinkerNode(SealNode):
                                executors=executors)
         self.speak = ActionClient(self, Speak, "speak")
         gui_action = self.declare_parameter("gui_action", "gui_act").value
-        self.clients: dict[str, tuple[ActionClient, type, str]] = {  # executor → (client, action type, name)
+        self.executor_clients: dict[str, tuple[ActionClient, type, str]] = {  # executor → (client, action type, name)
             ARM: (ActionClient(self, Manipulate, "manipulate"), Manipulate, "Manipulate"),
             GUI: (ActionClient(self, GuiAct, gui_action), GuiAct, "GuiAct"),
         }
@@ -220,7 +220,7 @@ class ThinkerNode(SealNode):
 
     # --- actions ----------------------------------------------------------------------------
     def send_action(self, act: Act) -> None:
-        client, action_type, name = self.clients[act.action.executor]
+        client, action_type, name = self.executor_clients[act.action.executor]
         if not client.server_is_ready():
             self.fold_action_result(act, False, f"no {name} action server is running", canceled=False)
             return
@@ -299,7 +299,7 @@ class ThinkerNode(SealNode):
                 self.fold_speech_result(say, completed=False, interrupted=True, spoken=heard)
             for say in dropped:
                 self.fold_speech_result(say, completed=False, interrupted=True, spoken="")
-        for executor, (client, _, name) in self.clients.items():
+        for executor, (client, _, name) in self.executor_clients.items():
             mine = [gid for gid, (act, _) in self.goals.items() if act.action.executor == executor]
             if self.lost(client, executor, bool(mine), now):
                 for gid in mine:
@@ -314,7 +314,7 @@ class ThinkerNode(SealNode):
             act, _ = self.goals.pop(gid)
             self.goal_sent_at.pop(gid, None)
             self.cancel_goals_on_accept.discard(gid)
-            name = self.clients[act.action.executor][2]
+            name = self.executor_clients[act.action.executor][2]
             self.fold_action_result(act, False, f"no answer from the {name} server in {self.server_wait_s:.0f} s",
                                     canceled=False)
         self.next_speech()

@@ -495,3 +495,20 @@ def test_gui_request_goes_to_the_gui_executor_only_where_there_is_one():
     cmds = user(arm_only, "Click the search button.")
     assert not of(cmds, Act)
     assert any("needs the gui executor" in r.text for r in of(cmds, Report))
+
+
+def test_the_same_words_twice_are_two_lines_of_the_transcript():
+    th = make()
+    user(th, "thanks")
+    user(th, "thanks")
+    assert th.transcript().count("<assistant>You're welcome!</assistant>") == 2
+
+
+def test_no_thinking_while_listening_to_what_the_fast_path_will_answer():
+    clock = FakeClock()
+    model = ScriptedModel(["<think>about the question</think>"], tokens_per_s=1000.0, clock_ns=clock)
+    th = Thinker(model, set(OBJECTS), clock_ns=clock, config=ThinkerConfig())
+    th.handle(event(ev.SPEECH_FRAGMENT, "could you pick up the red cube"))  # a command: the parser answers
+    assert th.gen is None and not model.prompts
+    th.handle(event(ev.SPEECH_FRAGMENT, "what do you think about the"))
+    assert th.gen is not None and model.prompts[0].force == "think_only"
