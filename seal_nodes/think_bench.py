@@ -41,15 +41,17 @@ def pct(values: list[float], q: float) -> float | None:
 
 
 def _turn(th: Thinker, text: str, until_ms: float, stop_at_first: bool = True) -> tuple[float | None, list]:
-    """Feed a final transcript on the wall clock; ms until the first Say (None: none said)."""
+    """Feed a final transcript on the wall clock; ms until the first Say (None: none said).
+    The returned commands are (ms, command) pairs."""
     t0 = time.monotonic_ns()
-    cmds = th.handle(ev.Event(ev.SPEECH_END, t0, text=text, trace_id=ev.new_trace_id()))
-    first = 0.0 if any(isinstance(c, Say) for c in cmds) else None
+    cmds = [(0.0, c) for c in th.handle(ev.Event(ev.SPEECH_END, t0, text=text, trace_id=ev.new_trace_id()))]
+    first = 0.0 if any(isinstance(c, Say) for _, c in cmds) else None
     while (th.gen is not None or first is None) and (time.monotonic_ns() - t0) / 1e6 < until_ms:
         new = th.tick()
-        cmds += new
+        now = (time.monotonic_ns() - t0) / 1e6
+        cmds += [(now, c) for c in new]
         if first is None and any(isinstance(c, Say) for c in new):
-            first = (time.monotonic_ns() - t0) / 1e6
+            first = now
             if stop_at_first:
                 break
         time.sleep(0.0005)
@@ -121,6 +123,9 @@ def llm_turns(turns: int) -> dict:
             t_first, cmds = _turn(th, QUESTIONS[i % len(QUESTIONS)], 20000, stop_at_first=False)
             if t_first is not None:
                 first.append(t_first)
+            own = [t for t, c in cmds if isinstance(c, Say) and not c.filler]
+            if own:
+                model_first.append(own[0])
             fillers += th.filler_turns - before
             th.speaking.clear()
         # interruption: new words while the model is generating
@@ -133,8 +138,9 @@ def llm_turns(turns: int) -> dict:
                 resume.append(t)
             th.close()
             th.speaking.clear()
-        del model_first
         return {"turns": turns, "first_say_p50_ms": pct(first, 50), "first_say_p99_ms": pct(first, 99),
+                "model_words_p50_ms": pct(model_first, 50), "model_words_p99_ms": pct(model_first, 99),
+                "model_spoke_turns": len(model_first),
                 "filler_share": round(fillers / max(1, turns), 2), "resume_p50_ms": pct(resume, 50),
                 "resume_p99_ms": pct(resume, 99)}
     finally:
@@ -188,6 +194,8 @@ def table(r: dict) -> str:
     if r.get("llm"):
         llm = r["llm"]
         rows += [("first words, SmolLM2 (p50/p99 ms)", f"{llm['first_say_p50_ms']} / {llm['first_say_p99_ms']}"),
+                 ("  the model's own first words (p50/p99 ms)",
+                  f"{llm['model_words_p50_ms']} / {llm['model_words_p99_ms']} ({llm['model_spoke_turns']} turns)"),
                  ("  turns that needed a filler", f"{llm['filler_share']:.0%}"),
                  ("interruption → resumed words, SmolLM2 (p50/p99 ms)", f"{llm['resume_p50_ms']} / {llm['resume_p99_ms']}")]
     rows += [(f"context after {c['turns']} turns ({c['minutes']:.0f} min), chars: max / last / limit",

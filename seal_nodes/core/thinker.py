@@ -46,6 +46,7 @@ class Say:
     text: str
     utterance_id: str
     trace_id: str
+    filler: bool = False  # bought time for the model; not its answer
 
 
 @dataclass
@@ -114,6 +115,7 @@ class ThinkerConfig:
     fast_path: bool = True  # parser-decidable requests skip the model
     system_extra: str = ""  # what the agent knows for this deployment or conversation
     history_segments: int = 5000  # the transcript kept for seal think / reports (oldest dropped)
+    user_quiet_s: float = 6.0  # an onset with no word from perception since: the user is not talking
 
 
 @dataclass
@@ -158,6 +160,7 @@ class Thinker:
         self.partial_text = ""
         self.held = False  # the voice is paused while perception decides: interruption or not?
         self.user_talking = False
+        self.user_heard_ns = 0  # last speech_start / fragment
         self.held_says: list[Say] = []  # clauses decided while the user talks
         # the running generation
         self.gen: Generation | None = None
@@ -192,6 +195,7 @@ class Thinker:
 
     def _on_speech_start(self, event: ev.Event) -> list[Command]:
         self.user_talking = True
+        self.user_heard_ns = self._clock()
         # The user starts talking over the agent: fall silent at once (the 100 ms barge-in
         # budget), but only *pause*: perception decides next whether it was a real
         # interruption (cancel) or an "uh-huh", a cough (resume where the voice stopped).
@@ -230,6 +234,7 @@ class Thinker:
     def _on_fragment(self, event: ev.Event) -> list[Command]:
         self.partial_text = event.text
         self.user_talking = True
+        self.user_heard_ns = self._clock()
         if self.listening is not None:
             self.listening.text = event.text
             return []
@@ -350,6 +355,11 @@ class Thinker:
                                   self.gen_trace))
                 out += self._stop_generation(interrupted=True)
                 out += self._apology(self.gen_trace)
+        if self.user_talking and now - self.user_heard_ns > self.cfg.user_quiet_s * 1e9:
+            # perception never ended that turn (it crashed, or lost the end): speak again
+            self.user_talking = False
+            released, self.held_says = self.held_says, []
+            out += released
         turn = self.turn
         if (turn is not None and not turn.said_anything and not turn.filler and now >= turn.filler_due_ns
                 and self.parser.kind != ts.SAY):  # words already on their way need no filler
@@ -586,7 +596,11 @@ class Thinker:
             return []  # nothing is being thought about: no need to buy time
         self.filler_turns += 1
         seg = Segment(SAY, self.fillers.choose(turn.user_text), trace_id=turn.trace_id)
-        return self._emit(seg)
+        out = self._emit(seg)
+        for c in out:
+            if isinstance(c, Say):
+                c.filler = True
+        return out
 
     def _apology(self, trace_id: str) -> list[Command]:
         return self._emit(Segment(SAY, "Sorry, I lost my train of thought. Could you say that again?",

@@ -512,3 +512,15 @@ def test_no_thinking_while_listening_to_what_the_fast_path_will_answer():
     assert th.gen is None and not model.prompts
     th.handle(event(ev.SPEECH_FRAGMENT, "what do you think about the"))
     assert th.gen is not None and model.prompts[0].force == "think_only"
+
+
+def test_an_onset_perception_never_ends_does_not_mute_the_agent_for_ever():
+    clock = FakeClock()
+    model = ScriptedModel(["<assistant>Here is my answer.</assistant>"], tokens_per_s=1000.0, clock_ns=clock)
+    th = Thinker(model, set(OBJECTS), clock_ns=clock, config=ThinkerConfig(fast_path=False, user_quiet_s=1.0))
+    th.handle(event(ev.SPEECH_END, "a question"))
+    th.handle(event(ev.SPEECH_START))  # ... and nothing more from perception
+    cmds = drive(th, [])
+    assert not of(cmds, Say) and th.held_says  # not over the user
+    clock.t += 2_000_000_000
+    assert [s.text for s in of(th.tick(), Say)] == ["Here is my answer."]
