@@ -31,6 +31,7 @@ class ReasoningInput:
     transcript: str
     trigger: Trigger
     known_objects: set[str]
+    scene: dict[str, dict] = field(default_factory=dict)  # name → last object_seen payload
 
 
 class ReasoningBackend(Protocol):
@@ -54,6 +55,10 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 _GREETING = re.compile(r"^\s*(hello|hi|hey|good (morning|afternoon|evening))\b")
 _THANKS = re.compile(r"\b(thank you|thanks)\b")
 _HOW_ARE_YOU = re.compile(r"\bhow are you\b")
+# Questions about the table the agent can answer from what vision reported.
+_WHAT_DO_YOU_SEE = re.compile(r"\bwhat(?:'s| is| do you see| can you see)\b.*\bon the table\b"
+                              r"|\bwhat (?:do|can) you see\b|\bhow many (?:cubes|blocks|objects)\b")
+_WHERE_IS = re.compile(rf"\bwhere(?:'s| is) (?:the )?(?P<color>{_COLOR}) (?:cube|block|box|one)\b")
 # The other side asks the agent to hold: it waits silently (the talk's <wait>).
 _HOLD = re.compile(r"\b(please hold|hold on|one moment|just a (moment|second|sec)|give me a (moment|second|sec)"
                    r"|wait a (moment|second|sec))\b")
@@ -211,6 +216,10 @@ class CommandBackend:
             yield Segment(SAY, _fill(_CONFIRM[action.name], action))
             return
         low = text.lower()
+        scene_answer = _scene_answer(low, request)
+        if scene_answer:
+            yield Segment(SAY, scene_answer)
+            return
         if _HOLD.search(low):
             yield Segment(THINK, "I am asked to hold; I wait until they speak again.")
             yield Segment(WAIT, "")
@@ -241,6 +250,38 @@ class CommandBackend:
         elif not trig.payload.get("canceled"):
             yield Segment(THINK, f"The action {format_action(action)} failed: {trig.text}")
             yield Segment(SAY, f"Sorry, that didn't work: {trig.text}")
+
+
+def describe_place(payload: dict) -> str:
+    """Robot-frame table position (x forward, y to the robot's left) in words."""
+    pos = payload.get("position")
+    if not isinstance(pos, list) or len(pos) < 2:
+        return ""
+    x, y = float(pos[0]), float(pos[1])
+    side = "on my left" if y > 0.06 else ("on my right" if y < -0.06 else "in the middle")
+    depth = "close to me" if x < 0.47 else ("far from me" if x > 0.56 else "")
+    return f"{side}, {depth}" if depth else side
+
+
+def _names(objects: list[str]) -> str:
+    phrases = [object_phrase(o) for o in objects]
+    return phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
+
+
+def _scene_answer(low: str, request: ReasoningInput) -> str:
+    """What the fast path can say about the table, or "" (the model answers)."""
+    objects = sorted(request.known_objects)
+    m = _WHERE_IS.search(low)
+    if m:
+        name = f"{m['color']}_cube"
+        if name not in request.known_objects:
+            return f"I don't see {object_phrase(name)} here."
+        where = describe_place(request.scene.get(name, {}))
+        return f"{object_phrase(name).capitalize()} is {where}." if where else \
+            f"{object_phrase(name).capitalize()} is on the table, but I haven't seen exactly where yet."
+    if _WHAT_DO_YOU_SEE.search(low) and objects:
+        return f"I see {len(objects)} cubes on the table: {_names(objects)}, and the bin."
+    return ""
 
 
 BACKENDS: dict[str, Callable[[], ReasoningBackend]] = {"commands": CommandBackend}

@@ -37,7 +37,7 @@ from seal_nodes.core.context import ACT, HINT, OBSERVE, SAY, THINK, USER, WAIT, 
 from seal_nodes.core.fillers import FillerChooser
 from seal_nodes.core.lm.base import ANSWER, FREE, SUMMARY, THINK_ONLY, Generation, LanguageModel, Prompt
 from seal_nodes.core.prompting import system_prompt
-from seal_nodes.core.reasoning import CommandBackend, ReasoningInput, Trigger, parse_action
+from seal_nodes.core.reasoning import CommandBackend, ReasoningInput, Trigger, describe_place, parse_action
 from seal_nodes.core.utterances import ClauseSplitter, Spoken
 
 
@@ -145,6 +145,7 @@ class Thinker:
         self.model = model
         self.cfg = config or ThinkerConfig()
         self.known_objects = set(known_objects)
+        self.scene: dict[str, dict] = {}  # object name → its last object_seen payload (where it is)
         self.executors = executors
         self.context = Context(keep_thought_turns=self.cfg.keep_thought_turns, max_chars=self.cfg.max_context_chars)
         self.history: list[Segment] = []  # everything, never compacted: the transcript
@@ -296,6 +297,7 @@ class Thinker:
         name = event.payload.get("name") or event.text
         if name:
             self.known_objects.add(str(name))
+            self.scene[str(name)] = dict(event.payload)
         return []
 
     def _on_agent_speech_end(self, event: ev.Event) -> list[Command]:
@@ -399,7 +401,7 @@ class Thinker:
 
     def _fast_only(self, trigger: Trigger, trace_id: str) -> list[Command]:
         fast = self.fast or CommandBackend(strict=True)
-        request = ReasoningInput(self.context.render(), trigger, set(self.known_objects))
+        request = ReasoningInput(self.context.render(), trigger, set(self.known_objects), self.scene)
         out: list[Command] = []
         try:
             for seg in fast.respond(request):
@@ -414,7 +416,8 @@ class Thinker:
         if self.model is None:
             return out
         allowed = tuple(n for n, s in ACTION_SET.items() if s.executor in self.executors)
-        system = system_prompt(self.known_objects, self.executors)
+        system = system_prompt(self.known_objects, self.executors,
+                               {name: describe_place(p) for name, p in self.scene.items()})
         if self.cfg.system_extra:
             system = f"{system}\n{self.cfg.system_extra}"
         prompt = Prompt(system=system, transcript=self.context.render(),

@@ -270,3 +270,27 @@ def test_values_with_commas_quotes_and_parentheses_round_trip(args):
 def test_unterminated_quotes_are_malformed(bad):
     with pytest.raises(ValueError, match="unterminated"):
         parse_action(bad)
+
+
+# --- the scene, from what vision reported -----------------------------------------------------
+
+def _ask(text, scene=None, known=("red_cube", "green_cube", "blue_cube")):
+    request = ReasoningInput("", Trigger("user", text), set(known), scene or {})
+    return [s.text for s in CommandBackend(strict=False).respond(request)]
+
+
+def test_scene_questions_are_answered_from_what_was_seen():
+    assert _ask("What do you see?") == ["I see 3 cubes on the table: the blue cube, the green cube and the red cube, "
+                                        "and the bin."]
+    assert _ask("How many cubes are there?") == _ask("What is on the table?") == _ask("What do you see?")
+    assert _ask("Where is the red cube?", {"red_cube": {"position": [0.45, 0.12, 0.02]}}) == [
+        "The red cube is on my left, close to me."]
+    assert _ask("where's the blue cube", {"blue_cube": {"position": [0.6, -0.15, 0.02]}}) == [
+        "The blue cube is on my right, far from me."]
+    assert "haven't seen exactly where" in _ask("Where is the green cube?")[0]
+    assert _ask("Where is the purple cube?") == ["I don't see the purple cube here."]
+
+
+@pytest.mark.parametrize("text", ["What's the weather like there?", "What is your name?", "Tell me a joke"])
+def test_other_questions_are_left_to_the_model(text):
+    assert _ask(text) == []
