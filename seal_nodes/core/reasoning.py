@@ -202,7 +202,7 @@ class CommandBackend:
         if not text:
             yield Segment(SAY, "Sorry, I didn't catch that.")
             return
-        action = parse_command(text)
+        action = parse_command(text) or _follow_up(text, request.transcript)
         if action is not None:
             obj = action.args.get("object")
             if obj is not None and obj not in request.known_objects:
@@ -250,6 +250,26 @@ class CommandBackend:
         elif not trig.payload.get("canceled"):
             yield Segment(THINK, f"The action {format_action(action)} failed: {trig.text}")
             yield Segment(SAY, f"Sorry, that didn't work: {trig.text}")
+
+
+# "Then the red one, please." after "Put the purple cube in the bin": the same action on
+# another object (the last one proposed, done or refused, in the context).
+_ELLIPSIS = re.compile(rf"^(?:then |and |now |ok |okay |no,? )?(?:the |that )?(?P<color>{_COLOR}) (?:one|cube|block)\b")
+_LAST_ACTION = re.compile(r"(?:<action>|<observation>refused |<think>The user wants )(?P<action>\w+\([^)]*\))")
+
+
+def _follow_up(text: str, transcript: str) -> Action | None:
+    m = _ELLIPSIS.match(" ".join(text.lower().replace(",", " ").split()))
+    previous = _LAST_ACTION.findall(transcript)
+    if not m or not previous:
+        return None
+    try:
+        last = parse_action(previous[-1])
+    except ValueError:
+        return None
+    if "object" not in last.args:
+        return None
+    return Action(last.name, {**last.args, "object": f"{m['color']}_cube"})
 
 
 def describe_place(payload: dict) -> str:

@@ -294,3 +294,14 @@ def test_scene_questions_are_answered_from_what_was_seen():
 @pytest.mark.parametrize("text", ["What's the weather like there?", "What is your name?", "Tell me a joke"])
 def test_other_questions_are_left_to_the_model(text):
     assert _ask(text) == []
+
+
+def test_a_follow_up_names_another_object_for_the_last_action():
+    transcript = ("<user>Put the purple cube in the bin.</user>\n"
+                  "<observation>refused place(object=purple_cube, target=bin): unknown object</observation>")
+    request = ReasoningInput(transcript, Trigger("user", "Then the red one, please."), {"red_cube"})
+    segs = list(CommandBackend(strict=False).respond(request))
+    assert [s.text for s in segs if s.kind == "act"] == ["place(object=red_cube, target=bin)"]
+    # nothing to follow up: left to the model
+    assert list(CommandBackend(strict=False).respond(
+        ReasoningInput("", Trigger("user", "Then the red one, please."), {"red_cube"}))) == []
