@@ -190,15 +190,14 @@ class ScenarioWorld:
         self.voice = VoiceSim(float(v.get("words_per_s", 2.8)), float(v.get("first_audio_ms", 120.0)))
         self.auto_actions = bool(scenario.actions.get("auto", True))
         self.running_actions: list[Act] = []
+        self.action_done_ms: dict[str, float] = {}  # goal id → when its simulated executor finishes
         self._seq = itertools.count()
         self.timeline: list[tuple[float, int, ev.Event]] = []  # (ms, seq, event) heap
         self.reports: list[str] = []
         self.events_fed: list[dict] = []
         self.commands: list[tuple[float, str, str]] = []  # (ms, command, text)
         self._last_ms = 0.0
-        self._pending_user: list[dict] = []  # user entries, expanded when their time comes
-        for e in scenario.entries:
-            self._pending_user.append(e)
+        self._pending: list[dict] = list(scenario.entries)  # expanded into events when their time comes
 
     # --- time ---
     def now_ms(self) -> float:
@@ -265,14 +264,14 @@ class ScenarioWorld:
         hard_end = (end_ms if end_ms is not None else last_entry + 60_000.0)
         while True:
             now = self.now_ms()
-            self._advance_voice(now)
-            while self._pending_user and self._pending_user[0]["t_ms"] <= now:
-                self._expand(self._pending_user.pop(0))
+            self._advance_time(now)
+            while self._pending and self._pending[0]["t_ms"] <= now:
+                self._expand(self._pending.pop(0))
             while self.timeline and self.timeline[0][0] <= now:
                 _, _, event = heapq.heappop(self.timeline)
                 self._feed(event, now)
             self._execute(self.thinker.tick(), now)
-            idle = (not self._pending_user and not self.timeline and self.thinker.gen is None
+            idle = (not self._pending and not self.timeline and self.thinker.gen is None
                     and not self.voice.busy and not self.running_actions and not self.thinker.deferred)
             if (end_ms is None and idle) or now >= hard_end:
                 break
@@ -280,8 +279,8 @@ class ScenarioWorld:
 
     def _next_ms(self, now: float) -> float:
         cands = []
-        if self._pending_user:
-            cands.append(self._pending_user[0]["t_ms"])
+        if self._pending:
+            cands.append(self._pending[0]["t_ms"])
         if self.timeline:
             cands.append(self.timeline[0][0])
         wake = self.thinker.next_wakeup_ns()
@@ -290,8 +289,8 @@ class ScenarioWorld:
         change = self.voice.next_change_ms()
         if change is not None:
             cands.append(now + change)
-        for act in self.running_actions:
-            cands.append(getattr(act, "_done_ms", now + 1.0))
+        if self.auto_actions:
+            cands += [self.action_done_ms[a.goal_id] for a in self.running_actions]
         if self.sc.end_ms is not None:
             cands.append(self.sc.end_ms)
         nxt = min(cands) if cands else now + 1.0
@@ -303,13 +302,13 @@ class ScenarioWorld:
         else:
             time.sleep(max(0.0, min(ms - self.now_ms(), 0.005)))
 
-    def _advance_voice(self, now: float) -> None:
+    def _advance_time(self, now: float) -> None:
         dt = now - self._last_ms
         self._last_ms = now
         for say, spoken, cut in self.voice.advance(dt, now):
             self._speech_end(say, spoken, cut, now)
         for act in list(self.running_actions):
-            if self.auto_actions and getattr(act, "_done_ms", 1e18) <= now:
+            if self.auto_actions and self.action_done_ms[act.goal_id] <= now:
                 self.running_actions.remove(act)
                 a = self.sc.actions
                 self._feed_result(act, bool(a.get("success", True)), str(a.get("message", "done")), False, now)
@@ -348,7 +347,7 @@ class ScenarioWorld:
                     self._speech_end(c, "", True, now)
             elif isinstance(c, Act):
                 self.commands.append((now, "act", str(c.action)))
-                c._done_ms = now + float(self.sc.actions.get("duration_ms", 3000.0))  # type: ignore[attr-defined]
+                self.action_done_ms[c.goal_id] = now + float(self.sc.actions.get("duration_ms", 3000.0))
                 self.running_actions.append(c)
             elif isinstance(c, PauseSpeech):
                 self.voice.paused = True
