@@ -36,7 +36,8 @@ import mujoco
 import numpy as np
 
 SCENES_DIR = Path(__file__).resolve().parent / "scenes"
-SCENES: dict[str, Path] = {"tabletop": SCENES_DIR / "tabletop.xml"}
+# tabletop: three 4 cm cubes. tabletop_bin: cubes of three sizes, a bin, two distractors.
+SCENES: dict[str, Path] = {"tabletop": SCENES_DIR / "tabletop.xml", "tabletop_bin": SCENES_DIR / "tabletop_bin.xml"}
 
 PREFIX = "panda_"
 ARM_JOINTS: list[str] = [f"{PREFIX}joint{i}" for i in range(1, 8)]
@@ -45,7 +46,8 @@ GRIPPER_TENDON = f"{PREFIX}split"
 GRIPPER_ACTUATOR = f"{PREFIX}fingers_actuator"
 ARM_ACTUATORS: list[str] = [f"{PREFIX}actuator{i}" for i in range(1, 8)]
 TCP_SITE = f"{PREFIX}pinch"
-OBJECTS: list[str] = ["red_cube", "green_cube", "blue_cube"]
+OBJECTS: list[str] = ["red_cube", "green_cube", "blue_cube"]  # task targets (free bodies named *_cube)
+BIN_SITE = "bin"
 
 # Panda "ready" pose: TCP ~0.5 m above the table, gripper pointing straight down.
 HOME_Q = np.array([0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785])
@@ -133,7 +135,9 @@ class TabletopWorld:
         image_size: tuple[int, int] = (224, 224),
         render: bool = True,
         scene: str = "tabletop",
+        randomize: bool = False,
     ) -> None:
+        """``randomize``: every reset also jitters sizes, colours, lighting and the cameras."""
         self.model: mujoco.MjModel = world_spec(scene).compile()
         self.data = mujoco.MjData(self.model)
         self.scene = scene
@@ -149,9 +153,14 @@ class TabletopWorld:
         self._tcp = m.site(TCP_SITE).id
         self._lower = m.jnt_range[[m.joint(j).id for j in ARM_JOINTS], 0].copy()
         self._upper = m.jnt_range[[m.joint(j).id for j in ARM_JOINTS], 1].copy()
-        self._obj_qadr = {n: m.joint(n).qposadr[0] for n in OBJECTS}
-        self._obj_half = {n: float(m.geom(n).size[2]) for n in OBJECTS}
+        free = [m.joint(j).name for j in range(m.njnt) if m.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE]
+        self._objects = [n for n in free if n.endswith("_cube")]
+        self._distractors = [n for n in free if not n.endswith("_cube")]
+        self._obj_qadr = {n: m.joint(n).qposadr[0] for n in free}
         self._home_key = m.key("home").id
+        self._bin = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, BIN_SITE)
+        self.randomize = randomize
+        self._nominal = _Nominal(m, free)
         self.last_command_clipped = False
         self.rng = np.random.default_rng(seed)
         self.reset(seed)
@@ -164,13 +173,30 @@ class TabletopWorld:
         elif seed is not None:
             self.rng = np.random.default_rng(seed)
         m, d = self.model, self.data
+        self._nominal.restore(m)
+        if self.randomize:
+            self._nominal.jitter(m, self.rng)
         mujoco.mj_resetDataKeyframe(m, d, self._home_key)
-        for name, (x, y) in zip(OBJECTS, self._sample_layout(len(OBJECTS))):
+        names = self._objects + self._distractors
+        for name, (x, y) in zip(names, self._sample_layout(len(names))):
             a = self._obj_qadr[name]
-            d.qpos[a : a + 3] = (x, y, TABLE_TOP_Z + self._obj_half[name])
-            d.qpos[a + 3 : a + 7] = (1.0, 0.0, 0.0, 0.0)
+            d.qpos[a : a + 3] = (x, y, TABLE_TOP_Z + self._half_height(name))
+            yaw = float(self.rng.uniform(-0.25, 0.25)) if self.randomize else 0.0
+            d.qpos[a + 3 : a + 7] = (np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2))
         self.last_command_clipped = False
         mujoco.mj_forward(m, d)
+
+    def _half_height(self, name: str) -> float:
+        g = self.model.geom(name)
+        return float(g.size[1] if g.type[0] == mujoco.mjtGeom.mjGEOM_CYLINDER else g.size[2])
+
+    def set_arm(self, q: np.ndarray, gripper: float = 0.0) -> None:
+        """Teleport the arm (and its servo targets) to ``q``: a start pose for an episode."""
+        q = np.clip(np.asarray(q, dtype=float), self._lower, self._upper)
+        self.data.qpos[self._arm_qadr] = q
+        self.data.qvel[self._arm_vadr] = 0.0
+        self.set_command(q, gripper)
+        mujoco.mj_forward(self.model, self.data)
 
     def _sample_layout(self, n: int) -> list[tuple[float, float]]:
         pts: list[tuple[float, float]] = []
@@ -203,19 +229,35 @@ class TabletopWorld:
         return self.data.site_xpos[self._tcp].copy()
 
     def object_names(self) -> list[str]:
-        return list(OBJECTS)
+        """Task targets (the cubes)."""
+        return list(self._objects)
+
+    def distractor_names(self) -> list[str]:
+        return list(self._distractors)
+
+    def bin_position(self) -> np.ndarray | None:
+        """Middle of the bin's floor, or None in a scene without a bin."""
+        return None if self._bin < 0 else self.data.site_xpos[self._bin].copy()
+
+    def in_bin(self, name: str) -> bool:
+        """The object rests inside the bin's walls (below their top)."""
+        b = self.bin_position()
+        if b is None:
+            return False
+        pos, _ = self.object_pose(name)
+        return bool(np.all(np.abs(pos[:2] - b[:2]) < 0.06) and pos[2] < b[2] + 0.06)
 
     def object_pose(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(position xyz [m], quaternion wxyz) read from the free joint."""
         if name not in self._obj_qadr:
-            raise KeyError(f"unknown object {name!r}; known objects: {OBJECTS}")
+            raise KeyError(f"unknown object {name!r}; known objects: {sorted(self._obj_qadr)}")
         a = self._obj_qadr[name]
         return self.data.qpos[a : a + 3].copy(), self.data.qpos[a + 3 : a + 7].copy()
 
     def is_lifted(self, name: str, height: float = 0.05) -> bool:
         """Cube bottom at least ``height`` above the table top."""
         pos, _ = self.object_pose(name)
-        return bool(pos[2] - self._obj_half[name] - TABLE_TOP_Z >= height)
+        return bool(pos[2] - self._half_height(name) - TABLE_TOP_Z >= height)
 
     def warnings(self) -> dict[str, int]:
         """Non-zero MuJoCo warning counters since the last reset."""
@@ -276,3 +318,53 @@ class TabletopWorld:
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
+
+
+class _Nominal:
+    """The scene's nominal sizes/colours/lights/cameras, and the seeded jitter applied around them."""
+
+    def __init__(self, m: mujoco.MjModel, objects: list[str]) -> None:
+        self.objects = [m.geom(n).id for n in objects]
+        self.size = m.geom_size.copy()
+        self.rbound = m.geom_rbound.copy()
+        self.aabb = m.geom_aabb.copy()
+        self.rgba = m.geom_rgba.copy()
+        self.mat_rgba = m.mat_rgba.copy()
+        # Geoms with the default grey take their material's colour; a changed rgba would override it.
+        self.coloured = np.flatnonzero(np.any(np.abs(self.rgba - [0.5, 0.5, 0.5, 1.0]) > 1e-6, axis=1))
+        self.light_diffuse = m.light_diffuse.copy()
+        self.light_dir = m.light_dir.copy()
+        self.head = (m.vis.headlight.diffuse.copy(), m.vis.headlight.ambient.copy())
+        self.cam_pos = m.cam_pos.copy()
+        self.cam_quat = m.cam_quat.copy()
+
+    def restore(self, m: mujoco.MjModel) -> None:
+        m.geom_size[:], m.geom_rbound[:], m.geom_aabb[:] = self.size, self.rbound, self.aabb
+        m.geom_rgba[:], m.mat_rgba[:] = self.rgba, self.mat_rgba
+        m.light_diffuse[:], m.light_dir[:] = self.light_diffuse, self.light_dir
+        m.vis.headlight.diffuse[:], m.vis.headlight.ambient[:] = self.head
+        m.cam_pos[:], m.cam_quat[:] = self.cam_pos, self.cam_quat
+
+    def jitter(self, m: mujoco.MjModel, rng: np.random.Generator) -> None:
+        for g in self.objects:  # sizes ±12 %; collision bounds follow so contacts stay right
+            s = float(rng.uniform(0.88, 1.12))
+            m.geom_size[g] *= s
+            m.geom_rbound[g] *= s
+            m.geom_aabb[g] *= s
+        # Colour: small shifts that keep each colour's name true; the table's wood varies too.
+        c = self.coloured
+        m.geom_rgba[c, :3] = np.clip(self.rgba[c, :3] + rng.normal(0.0, 0.04, (len(c), 3)), 0.0, 1.0)
+        m.mat_rgba[:, :3] = np.clip(self.mat_rgba[:, :3] + rng.normal(0.0, 0.03, (m.nmat, 3)), 0.0, 1.0)
+        m.light_diffuse[:] = self.light_diffuse * rng.uniform(0.7, 1.25)
+        tilt = rng.normal(0.0, 0.15, (m.nlight, 3))
+        tilt[:, 2] = 0.0
+        d = self.light_dir + tilt
+        m.light_dir[:] = d / np.linalg.norm(d, axis=1, keepdims=True)
+        m.vis.headlight.diffuse[:] = self.head[0] * rng.uniform(0.75, 1.25)
+        m.vis.headlight.ambient[:] = self.head[1] * rng.uniform(0.8, 1.2)
+        m.cam_pos[:] = self.cam_pos + rng.normal(0.0, 0.01, self.cam_pos.shape)  # camera jitter: ±1 cm
+        for i in range(m.ncam):  # and ±~1 degree
+            dq = np.r_[1.0, rng.normal(0.0, 0.008, 3)]
+            q = np.zeros(4)
+            mujoco.mju_mulQuat(q, self.cam_quat[i], dq / np.linalg.norm(dq))
+            m.cam_quat[i] = q

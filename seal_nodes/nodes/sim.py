@@ -3,7 +3,9 @@
 Publishes /joint_states, /camera/image_raw (rgb8) and /sim/object_poses (ground truth);
 follows /arm/joint_trajectory (trajectory_msgs/JointTrajectory, the topic a ros2_control
 joint_trajectory_controller accepts). Joint names: panda_joint1..7 and ``panda_gripper``
-(normalised 0 = open … 1 = closed).
+(normalised 0 = open … 1 = closed). ``scene``: a scene of ``sim_worlds.tabletop.SCENES``;
+``randomize``: seeded jitter of sizes, colours, lighting and camera (as in training). A scene
+with a bin also publishes the bin's pose (name ``bin``) on /sim/object_poses.
 """
 from __future__ import annotations
 
@@ -41,7 +43,10 @@ class SimNode(SealNode):
         self.camera = str(self.declare_parameter("camera", "front").value)
         self.camera_hz = float(self.declare_parameter("camera_hz", 15.0).value)
         self.state_hz = float(self.declare_parameter("state_hz", 100.0).value)
-        self.world = TabletopWorld(seed=seed, image_size=(height, width), render=True)
+        scene = str(self.declare_parameter("scene", "tabletop").value)
+        randomize = bool(self.declare_parameter("randomize", False).value)
+        self.world = TabletopWorld(seed=seed, image_size=(height, width), render=True, scene=scene,
+                                   randomize=randomize)
         q = self.world.joint_positions()
         self.world.set_command(q[:7], q[7])
         self.hold = q.copy()
@@ -153,6 +158,13 @@ class SimNode(SealNode):
                 p.position.x, p.position.y, p.position.z = (float(v) for v in pos)
                 p.orientation.w, p.orientation.x, p.orientation.y, p.orientation.z = (float(v) for v in quat)
                 msg.names.append(name)
+                msg.poses.append(p)
+            bin_pos = self.world.bin_position()
+            if bin_pos is not None:
+                p = Pose()
+                p.position.x, p.position.y, p.position.z = (float(v) for v in bin_pos)
+                p.orientation.w = 1.0
+                msg.names.append("bin")
                 msg.poses.append(p)
         self.pose_pub.publish(msg)
 

@@ -2,6 +2,8 @@
 
 Each new camera frame (with the freshest joint state) gives one step: the backend proposes the
 next arm target, the safety limits check it, and it goes out on /arm/joint_trajectory.
+``backend``: ``learned`` (default; the VLA policy: camera image + joints + instruction, its own
+done/fail ends the goal) or ``expert`` (the scripted teacher on /sim/object_poses, sim only).
 ``control_hz`` is the expected frame rate (the backend's time step).
 Cancel holds the arm where it is. Bad sensor data is reported and never reaches the backend.
 """
@@ -25,7 +27,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint  # noqa: E
 
 from sim_worlds.experts import ArmIK  # noqa: E402
 from sim_worlds.tabletop import ARM_JOINTS, robot_model  # noqa: E402
-from vla_policy.backends import BackendError, Observation, make_backend  # noqa: E402
+from vla_policy.backends import BackendError, LearnedBackend, Observation, make_backend  # noqa: E402
 from vla_policy.instructions import InstructionError, parse_instruction  # noqa: E402
 from vla_policy.observation import ObservationError, image_from_buffer, joint_vector  # noqa: E402
 from vla_policy.safety import SafetyLimits, UnsafeCommand  # noqa: E402
@@ -36,13 +38,16 @@ GRIPPER_NAME = "panda_gripper"
 class VlaPolicyNode(SealNode):
     def __init__(self) -> None:
         super().__init__("vla_policy")
-        self.backend_name = str(self.declare_parameter("backend", "expert").value)
+        self.backend_name = str(self.declare_parameter("backend", "learned").value)
         self.hz = float(self.declare_parameter("control_hz", 20.0).value)
         self.timeout_s = float(self.declare_parameter("goal_timeout_s", 30.0).value)
         h = int(self.declare_parameter("image_height", 224).value)
         w = int(self.declare_parameter("image_width", 224).value)
         self.image_hw = (h, w)
         self.max_frame_age_s = float(self.declare_parameter("max_frame_age_s", 0.5).value)
+        weights = str(self.declare_parameter("weights_dir", "").value)  # "": the shipped policy
+        if weights:
+            LearnedBackend.weights_dir = weights
         model = robot_model()
         self.ik = ArmIK(model)
         lower = np.array([model.joint(j).range[0] for j in ARM_JOINTS])
@@ -58,7 +63,10 @@ class VlaPolicyNode(SealNode):
         self.busy = False  # a goal is running (guarded by self.lock)
         self.stopping = threading.Event()
         self.new_frame = threading.Event()
-        make_backend(self.backend_name, 1.0 / self.hz)  # a bad backend name fails at start-up, loudly
+        # A bad backend name or missing weights fail at start-up, loudly; the encoder loads now.
+        warm = make_backend(self.backend_name, 1.0 / self.hz)
+        if hasattr(warm, "warm_up"):
+            warm.warm_up()
         # Reentrant: the async execute callback holds its group for the whole goal, and the
         # sensor callbacks must keep running meanwhile (even with a single-threaded executor).
         group = ReentrantCallbackGroup()
@@ -127,7 +135,7 @@ class VlaPolicyNode(SealNode):
             task = parse_instruction(goal.instruction)
             with self.lock:
                 objects = dict(self.objects)
-            backend.reset(task, objects)
+            backend.reset(task, objects, goal.instruction, objects.get("bin"))
         except (InstructionError, BackendError) as exc:
             return self._finish(handle, False, str(exc))
         period = 1.0 / self.hz

@@ -19,9 +19,10 @@ def _noisy_rollout(world: TabletopWorld, seed: int, seconds: float = 2.0) -> np.
     return np.array(hist)
 
 
+@pytest.mark.parametrize("randomize", [False, True])
 @pytest.mark.parametrize("scene", sorted(SCENES))
-def test_scene_steps_without_warnings(scene):
-    w = TabletopWorld(seed=3, render=False, scene=scene)
+def test_scene_steps_without_warnings(scene, randomize):
+    w = TabletopWorld(seed=3, render=False, scene=scene, randomize=randomize)
     hist = _noisy_rollout(w, seed=3)
     assert w.time == pytest.approx(2.0)
     assert np.all(np.isfinite(hist))

@@ -189,10 +189,10 @@ def test_joint_vector_non_finite(value):
 CUBE = np.array([0.5, 0.0, 0.02])
 
 
-def test_expert_refuses_unsupported_task():
+def test_expert_refuses_a_task_the_scene_cannot_have():
     backend = ExpertBackend(dt=0.05)
-    with pytest.raises(BackendError, match="cannot push"):
-        backend.reset(Task("push", "red_cube", "left"), {"red_cube": CUBE})
+    with pytest.raises(BackendError, match="no bin"):
+        backend.reset(Task("place", "red_cube"), {"red_cube": CUBE})
     assert backend.task is None
 
 

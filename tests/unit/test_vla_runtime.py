@@ -1,0 +1,120 @@
+"""The shipped learned policy: ONNX matches torch, provider choice, limits, bad input, language."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim_worlds.experts import ArmIK
+from sim_worlds.tabletop import HOME_Q
+from vla_policy.backends import BackendError, LearnedBackend, Observation
+from vla_policy.instructions import Task
+from vla_policy.language import EMBED_DIM, SentenceEncoder, model_dir
+from vla_policy.preprocess import CAMERA_HW, IMAGE_HW, InputError, prepare_image, proprio
+from vla_policy.runtime import TORCH_FILE, WEIGHTS_DIR, LearnedPolicy, PolicyRuntime, pick_provider
+from vla_policy.safety import Workspace
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(scope="module")
+def runtime():
+    return PolicyRuntime()
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return SentenceEncoder()
+
+
+def _frame(seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (*CAMERA_HW, 3), dtype=np.uint8)
+
+
+def test_onnx_output_matches_torch(runtime):
+    import torch
+
+    from vla_policy.model import VlaNet
+
+    net = VlaNet(chunk=runtime.chunk)
+    net.load_state_dict(torch.load(WEIGHTS_DIR / TORCH_FILE, weights_only=True))
+    net.eval()
+    rng = np.random.default_rng(1)
+    image = rng.normal(0, 1, (3, 3, *IMAGE_HW)).astype(np.float32)
+    prop = rng.normal(0, 1, (3, 11)).astype(np.float32)
+    lang = rng.normal(0, 0.05, (3, EMBED_DIM)).astype(np.float32)
+    with torch.no_grad():
+        ref = [t.numpy() for t in net(torch.from_numpy(image), torch.from_numpy(prop), torch.from_numpy(lang))]
+    got = runtime.session.run(None, {"image": image, "proprio": prop, "lang": lang})
+    for r, g in zip(ref, got):
+        np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-4)
+
+
+def test_provider_is_one_that_really_loaded(runtime):
+    session, provider = pick_provider(WEIGHTS_DIR / "vla_policy.onnx")
+    assert session.get_providers()[0] == provider == runtime.provider
+    assert provider in ("CUDAExecutionProvider", "CPUExecutionProvider")
+
+
+def test_preprocess_crops_and_averages():
+    img = np.zeros((*CAMERA_HW, 3), np.uint8)
+    img[64:66, 32:34] = 200  # one 2x2 block in the crop's corner -> one pixel
+    out = prepare_image(img)
+    assert out.shape == (*IMAGE_HW, 3) and out[0, 0, 0] == 200 and out.sum() == 600
+
+
+@pytest.mark.parametrize("bad", [np.zeros((100, 100, 3), np.uint8), np.zeros((*CAMERA_HW, 3), np.float32),
+                                 np.zeros((*CAMERA_HW, 4), np.uint8), np.zeros(CAMERA_HW, np.uint8), None])
+def test_bad_images_are_refused(bad):
+    with pytest.raises(InputError):
+        prepare_image(bad)
+
+
+def test_nan_state_is_refused(runtime, encoder):
+    with pytest.raises(InputError, match="NaN"):
+        proprio(np.r_[HOME_Q, np.nan], np.zeros(3))
+    policy = LearnedPolicy(runtime, encoder)
+    policy.reset("pick up the red cube")
+    with pytest.raises(InputError):
+        policy.act(np.r_[np.nan, HOME_Q[1:]], 0.0, _frame())
+    with pytest.raises(InputError):
+        policy.act(HOME_Q[:6], 0.0, _frame())
+
+
+def test_backend_refuses_unknown_object_and_bad_frames(encoder):
+    backend = LearnedBackend(0.05)
+    with pytest.raises(BackendError, match="no purple cube"):
+        backend.reset(Task("pick", "purple_cube"), {}, "pick up the purple cube")
+    backend.reset(Task("pick", "red_cube"), {}, "pick up the red cube")
+    with pytest.raises(BackendError, match="224x224"):
+        backend.act(Observation(HOME_Q.copy(), 0.0, np.zeros((10, 10, 3), np.uint8), {}))
+    with pytest.raises(BackendError, match="camera image"):
+        backend.act(Observation(HOME_Q.copy(), 0.0, None, {}))
+    a = backend.act(Observation(HOME_Q.copy(), 0.0, _frame(), {}))
+    assert a.arm_q.shape == (7,) and np.all(np.isfinite(a.arm_q)) and 0.0 <= a.gripper <= 1.0
+
+
+def test_commands_stay_in_the_workspace_and_joint_limits(runtime, encoder):
+    """A workspace box much smaller than what the policy wants: every tool target stays in it."""
+    ik = ArmIK()
+    home_tcp = ik.fk(HOME_Q)[0]
+    box = Workspace(home_tcp - [0.03, 0.03, 0.03], home_tcp + [0.03, 0.03, 0.03])
+    policy = LearnedPolicy(runtime, encoder, ik=ArmIK(), workspace=box)
+    policy.reset("put the blue cube in the bin")  # far from home: the policy pulls outwards
+    q = HOME_Q.copy()
+    for i in range(15):
+        a = policy.act(q, 0.0, _frame(i))
+        assert np.all(a.arm_q >= ik.lower - 1e-9) and np.all(a.arm_q <= ik.upper + 1e-9)
+        assert np.max(np.abs(a.arm_q - q)) <= 0.15 + 1e-9
+        tcp = ik.fk(a.arm_q)[0]
+        assert np.all(tcp >= box.lo - 0.01) and np.all(tcp <= box.hi + 0.01), tcp
+        q = a.arm_q
+
+
+def test_sentence_embedding_is_local_normalised_and_cached(encoder):
+    assert (model_dir() / "model.safetensors").exists()
+    a = encoder.encode("Pick up the red cube.")
+    assert a.shape == (EMBED_DIM,) and abs(np.linalg.norm(a) - 1.0) < 1e-4
+    assert encoder.encode("pick up the red cube") is a  # same goal text: computed once
+    assert float(a @ encoder.encode("pick up the blue cube")) < 0.999
+    with pytest.raises(ValueError):
+        encoder.encode("   ")

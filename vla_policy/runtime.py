@@ -1,0 +1,163 @@
+"""The learned policy at run time: ONNX model on onnxruntime, chunk smoothing, IK, done/fail.
+
+``PolicyRuntime`` runs the network (the provider that really loads, one intra-op thread on CPU).
+``LearnedPolicy`` is one goal's closed loop: camera frame + joint state in, the next joint target
+out. Every step predicts a chunk of K tool targets; the targets for *now* from the last few
+chunks are blended with weights favouring the newest (temporal ensembling, ACT) so consecutive
+chunks join smoothly; the blended tool target is clipped to the workspace and turned into joint
+targets by IK. The network's own status head ends the goal: done or failed.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sim_worlds.experts import DOWN_ROT, ArmIK, ExpertAction
+from vla_policy.language import EMBED_DIM, SentenceEncoder
+from vla_policy.normalizer import Normalizer
+from vla_policy.preprocess import IMAGE_HW, InputError, prepare_image, proprio
+from vla_policy.safety import DEFAULT_WORKSPACE, Workspace
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+MODEL_FILE, NORM_FILE, CARD_FILE = "vla_policy.onnx", "normalizer.json", "model_card.json"
+TORCH_FILE = "vla_policy.pt"  # the same weights for torch (tests compare the two)
+
+
+def pick_provider(path: Path, threads: int = 1):
+    """An InferenceSession on the first provider that really loads (CUDA, else CPU).
+
+    onnxruntime-gpu lists CUDA even where it cannot load (no GPU, no CUDA libraries) and then
+    silently falls back, so the session's own provider list is what counts.
+    """
+    import onnxruntime as ort
+
+    ort.set_default_logger_severity(4)  # a CUDA provider that cannot load is expected, not news
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads  # 1: p99 gets worse with more on 2 cores
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    available = ort.get_available_providers()
+    for provider in ("CUDAExecutionProvider", "CPUExecutionProvider"):
+        if provider not in available:
+            continue
+        try:
+            session = ort.InferenceSession(str(path), opts, providers=[provider])
+        except Exception:  # noqa: BLE001 - a provider that fails to load is skipped
+            continue
+        if session.get_providers()[0] == provider:
+            return session, provider
+    raise RuntimeError(f"no onnxruntime provider could load {path} (available: {available})")
+
+
+class PolicyRuntime:
+    """The exported network + its normaliser; ``infer`` is one forward pass."""
+
+    def __init__(self, weights_dir: str | Path = WEIGHTS_DIR, threads: int = 1) -> None:
+        d = Path(weights_dir)
+        missing = [f for f in (MODEL_FILE, NORM_FILE, CARD_FILE) if not (d / f).exists()]
+        if missing:
+            raise FileNotFoundError(f"policy weights missing in {d}: {missing} (run `seal train-vla`)")
+        self.session, self.provider = pick_provider(d / MODEL_FILE, threads)
+        self.norm = Normalizer.load(d / NORM_FILE)
+        self.card = json.loads((d / CARD_FILE).read_text())
+        self.chunk = int(self.card["chunk"])
+        self.colors: list[str] = list(self.card["colors"])
+
+    def infer(self, image80: np.ndarray, prop: np.ndarray, lang: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(chunk [K, 4] tool deltas + gripper, status probabilities [3], target xyz [3])."""
+        if image80.shape != (*IMAGE_HW, 3) or lang.shape != (EMBED_DIM,):
+            raise InputError(f"bad network input shapes {image80.shape} / {lang.shape}")
+        feed = {"image": self.norm.image(image80)[None], "proprio": self.norm.proprio(prop)[None],
+                "lang": lang.astype(np.float32)[None]}
+        chunk, status, aux = self.session.run(None, feed)
+        logits = status[0] - status[0].max()
+        probs = np.exp(logits) / np.exp(logits).sum()
+        return self.norm.unchunk(chunk[0]), probs, self.norm.unaux(aux[0])
+
+
+@dataclass
+class StepInfo:
+    inference_ms: float  # preprocessing + network
+    status: np.ndarray  # running / done / failed probabilities
+    target_estimate: np.ndarray  # where the network thinks the named object is
+
+
+class LearnedPolicy:
+    """One goal's closed loop (``reset`` per instruction, ``act`` per camera frame)."""
+
+    def __init__(self, runtime: PolicyRuntime, encoder: SentenceEncoder, ik: ArmIK | None = None,
+                 workspace: Workspace = DEFAULT_WORKSPACE, ensemble: int = 4, decay: float = 0.6,
+                 max_joint_step: float = 0.15, confirm_steps: int = 2) -> None:
+        self.rt, self.encoder = runtime, encoder
+        self.ik = ik if ik is not None else ArmIK()
+        self.workspace = workspace
+        self.ensemble, self.decay = min(ensemble, runtime.chunk), decay
+        self.max_joint_step = max_joint_step
+        self.confirm_steps = confirm_steps
+        self.last: StepInfo | None = None
+        self.reset("go home")
+
+    def reset(self, instruction: str) -> None:
+        self.lang = self.encoder.encode(instruction)  # once per goal
+        self.instruction = instruction
+        self._chunks: deque[np.ndarray] = deque(maxlen=self.ensemble)  # absolute targets, newest last
+        self._q_cmd: np.ndarray | None = None
+        self._done_run = self._fail_run = 0
+        self.steps = 0
+
+    def act(self, q: np.ndarray, gripper: float, image: np.ndarray) -> ExpertAction:
+        """Next command from a 224x224 RGB frame and the measured joints; raises InputError."""
+        q = np.asarray(q, dtype=float)
+        t0 = time.perf_counter()
+        img = prepare_image(image)
+        if q.shape != (7,):
+            raise InputError(f"expected 7 arm joints, got {q.shape}")
+        tcp = self.ik.fk(q)[0] if np.all(np.isfinite(q)) else np.full(3, np.nan)
+        prop = proprio(np.r_[q, gripper], tcp)
+        chunk, status, target = self.rt.infer(img, prop, self.lang)
+        infer_ms = (time.perf_counter() - t0) * 1e3
+        self.last = StepInfo(infer_ms, status, target)
+        absolute = chunk.copy()
+        absolute[:, :3] += tcp
+        self._chunks.append(absolute)
+        # Chunk predicted ``age`` steps ago: its row ``age`` is meant for now.
+        n = len(self._chunks)
+        rows = np.array([self._chunks[i][n - 1 - i] for i in range(n)])
+        w = self.decay ** np.arange(n - 1, -1, -1, dtype=float)  # newest weighs most
+        now = (rows * w[:, None]).sum(0) / w.sum()
+        goal = np.clip(now[:3], self.workspace.lo + 0.005, self.workspace.hi - 0.005)
+        seed = self._q_cmd if self._q_cmd is not None else q
+        q_new, _ = self.ik.solve(goal, DOWN_ROT, seed)
+        base = self._q_cmd if self._q_cmd is not None else q
+        self._q_cmd = base + np.clip(q_new - base, -self.max_joint_step, self.max_joint_step)
+        self.steps += 1
+        self._done_run = self._done_run + 1 if status[1] > 0.5 else 0
+        self._fail_run = self._fail_run + 1 if status[2] > 0.5 else 0
+        done = self._done_run >= self.confirm_steps
+        failed = self._fail_run >= self.confirm_steps
+        phase = "failed" if failed else "done" if done else "acting"
+        return ExpertAction(self._q_cmd.copy(), float(np.clip(now[3], 0.0, 1.0)), phase,
+                            1.0 if done else float(min(0.95, status[1] + 0.5 * (1 - status[0]))),
+                            done=done or failed, failed=failed)
+
+
+def check_exported(weights_dir: Path, samples: int = 4, seed: int = 0) -> float:
+    """Sanity check after export: the ONNX file loads and gives finite outputs. Returns max |out|."""
+    rt = PolicyRuntime(weights_dir)
+    rng = np.random.default_rng(seed)
+    worst = 0.0
+    for _ in range(samples):
+        img = rng.integers(0, 256, (*IMAGE_HW, 3), dtype=np.uint8)
+        prop = rt.norm.proprio_mean + rng.normal(0, 1, 11) * rt.norm.proprio_std
+        lang = rng.normal(0, 1, EMBED_DIM).astype(np.float32)
+        chunk, status, aux = rt.infer(img, prop, lang / np.linalg.norm(lang))
+        if not (np.all(np.isfinite(chunk)) and np.all(np.isfinite(status)) and np.all(np.isfinite(aux))):
+            raise RuntimeError("exported policy gives NaN/inf")
+        worst = max(worst, float(np.abs(chunk).max()))
+    return worst
