@@ -16,6 +16,7 @@ APT_PACKAGES=(
   pulseaudio pulseaudio-utils libasound2-plugins      # virtual audio devices (null sink)
   sox
   libspeexdsp1              # acoustic echo cancellation (speex MDF through ctypes)
+  chromium                  # the GUI world: headless browser driven over CDP
 )
 
 # What the set-up depends on; a change to any of these redoes the pip/build steps.

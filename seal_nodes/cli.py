@@ -27,7 +27,7 @@ def cmd_launch(ns: argparse.Namespace) -> int:
 def cmd_demo(ns: argparse.Namespace) -> int:
     from seal_nodes.demo import run_demo
 
-    return run_demo(audio=ns.audio, out_dir=ns.out, timeout_s=ns.timeout, seed=ns.seed)
+    return run_demo(audio=ns.audio, out_dir=ns.out, timeout_s=ns.timeout, seed=ns.seed, gui=ns.gui)
 
 
 def cmd_bench(ns: argparse.Namespace) -> int:
@@ -45,6 +45,8 @@ PASSTHROUGH = {
     "bench-think": "seal_nodes.think_bench",
     "train-vla": "vla_policy.train",
     "eval-vla": "vla_policy.evaluate",
+    "train-gui": "vla_policy.mouse_train",
+    "eval-gui": "vla_policy.mouse_eval",
 }
 
 
@@ -73,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--audio", help="WAV to speak into /audio/mic instead of the built-in scenario")
     p.add_argument("--out", default="out/demo", help="output folder")
     p.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
-    p.add_argument("--seed", type=int, default=0, help="cube layout seed")
+    p.add_argument("--seed", type=int, default=0, help="cube layout seed (with --gui: the page's seed)")
+    p.add_argument("--gui", action="store_true", help="the GUI stack instead: 'click the search button' on a browser page")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("bench", help="measure the latency budgets through the running graph")

@@ -21,7 +21,8 @@ from seal_nodes.core.latency import format_table, summarize
 from seal_nodes.core.audio import AudioFormatError
 from seal_nodes.core.spoken import read_utterance, synthesize_piper
 from seal_nodes.core.wav import write_wav
-from seal_nodes.measure import first_audio_ms, node_figures, speech_start_ms
+from seal_nodes import graph
+from seal_nodes.measure import first_audio_ms, latency_samples, node_figures, speech_start_ms
 from seal_nodes.nodes.common import stamp_to_ns
 from seal_nodes.session import SpokenTurn, StackSession
 
@@ -30,6 +31,8 @@ SCENARIO = [
     {"say": "Pick up the red cube.", "expect": "action", "lifted": "red_cube"},
 ]
 LIFT_M = 0.05  # a cube counts as picked up when it is this much above where it started
+# ``--gui``: the same loop on a browser page (launch/gui.launch.yaml); success is the page's record.
+GUI_SCENARIO = [{"say": "Click the search button.", "expect": "action", "clicked": "search_button"}]
 
 
 def transcript(session: StackSession) -> str:
@@ -88,12 +91,24 @@ def save_frames(session: StackSession, out: Path) -> int:
     return len(frames)
 
 
-def run_demo(audio: str | None = None, out_dir: str = "out/demo", timeout_s: float = 120.0, seed: int = 0) -> int:
+def _save_screens(screens: list[np.ndarray], out: Path) -> int:
+    if not screens:
+        return 0
+    (out / "frames").mkdir(exist_ok=True)
+    for i, f in enumerate(screens):
+        write_png(out / "frames" / f"screen_{i:04d}.png", f)
+    picks = [screens[int(i)] for i in np.linspace(0, len(screens) - 1, min(12, len(screens)))]
+    write_png(out / "contact_sheet.png", contact_sheet(picks, columns=4))
+    return len(screens)
+
+
+def run_demo(audio: str | None = None, out_dir: str = "out/demo", timeout_s: float = 120.0, seed: int = 0,
+             gui: bool = False) -> int:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     try:
         turns = [(read_utterance(audio), {"expect": "any"})] if audio else \
-                [(synthesize_piper(step["say"]), step) for step in SCENARIO]
+                [(synthesize_piper(step["say"]), step) for step in (GUI_SCENARIO if gui else SCENARIO)]
     except AudioFormatError as exc:
         print(f"seal demo: cannot use {audio}: {exc}", file=sys.stderr)
         return 2
@@ -101,10 +116,16 @@ def run_demo(audio: str | None = None, out_dir: str = "out/demo", timeout_s: flo
     print(f"[demo] starting the simulated stack (log: {out / 'nodes.log'})", flush=True)
     played: list[SpokenTurn] = []
     error = ""
-    with StackSession(launch_args={"seed": str(seed)}, record=out / "recording.mcap",
+    launch = {"launch_file": graph.LAUNCH_DIR / "gui.launch.yaml", "launch_args": {"page_seed": str(seed)}} if gui \
+        else {"launch_args": {"seed": str(seed)}}
+    with StackSession(**launch, record=out / "recording.mcap",
                       node_log=out / "nodes.log", echo=lambda line: print(line, flush=True)) as session:
+        screens = _watch_screens(session) if gui else None
         try:
-            session.wait_ready(timeout_s=max(10.0, deadline - time.monotonic()))
+            if gui:
+                _wait_gui_ready(session, _left(deadline))
+            else:
+                session.wait_ready(timeout_s=max(10.0, deadline - time.monotonic()))
             print("[demo] stack ready; speaking into /audio/mic", flush=True)
             for utt, step in turns:
                 since = time.time_ns()
@@ -122,7 +143,7 @@ def run_demo(audio: str | None = None, out_dir: str = "out/demo", timeout_s: flo
         time.sleep(0.3)
         session.feeder.stop()
         result = judge(session, turns, error)
-        write_outputs(session, out, played, result)
+        write_outputs(session, out, played, result, screens)
     print(f"[demo] {'SUCCESS' if result['success'] else 'FAILED'}: {result['reason']}")
     print(f"[demo] wrote {out}/: conversation.txt, agent_speech.wav, contact_sheet.png, latency.md, "
           f"recording.mcap, result.json")
@@ -131,6 +152,32 @@ def run_demo(audio: str | None = None, out_dir: str = "out/demo", timeout_s: flo
 
 def _left(deadline: float) -> float:
     return max(1.0, deadline - time.monotonic())
+
+
+def _watch_screens(session: StackSession) -> list[np.ndarray]:
+    """Screenshots the gui node publishes (for frames/ and the contact sheet)."""
+    from sensor_msgs.msg import Image
+
+    from seal_nodes.nodes.common import SENSOR_QOS
+
+    screens: list[np.ndarray] = []
+    session.node.create_subscription(Image, "/screen/image_raw", lambda m: screens.append(
+        np.frombuffer(bytes(m.data), np.uint8).reshape(m.height, m.width, 3)), SENSOR_QOS)
+    return screens
+
+
+def _wait_gui_ready(session: StackSession, timeout_s: float) -> None:
+    from rclpy.action import ActionClient
+    from seal_interfaces.action import GuiAct
+
+    client = ActionClient(session.node, GuiAct, "gui_act")
+    checks = {"gui server": client.server_is_ready, "speak server": session.speak_client.server_is_ready,
+              "audio perception": lambda: session.mic_pub.get_subscription_count() >= 1,
+              "thinker": lambda: session.node.count_subscribers("/seal/events") >= 3}  # + vision, this session
+    session.wait_for(lambda: all(ok() for ok in checks.values()), timeout_s,
+                     "the gui stack (" + ", ".join(checks) + ")")
+    session.feeder.start()
+    time.sleep(0.5)
 
 
 def judge(session: StackSession, turns: list, error: str) -> dict:
@@ -150,6 +197,9 @@ def judge(session: StackSession, turns: list, error: str) -> dict:
     for _, step in turns:
         if step.get("lifted") and step["lifted"] not in lifted:
             reasons.append(f"{step['lifted']} was not lifted (simulator)")
+        if step.get("clicked") and not any(json.loads(r.msg.payload_json).get("success") and
+                                           r.msg.text.startswith(f"clicked {step['clicked']} ") for r in results):
+            reasons.append(f"the page did not record a click on {step['clicked']}")
     for r in results:
         payload = json.loads(r.msg.payload_json)
         if not payload.get("success"):
@@ -159,18 +209,21 @@ def judge(session: StackSession, turns: list, error: str) -> dict:
             "object_heights_m": {"start": z0, "end": z1}}
 
 
-def write_outputs(session: StackSession, out: Path, played: list[SpokenTurn], result: dict) -> None:
+def write_outputs(session: StackSession, out: Path, played: list[SpokenTurn], result: dict,
+                  screens: list[np.ndarray] | None = None) -> None:
     conversation = transcript(session)
     (out / "conversation.txt").write_text(conversation + "\n")
     voice = speaker_wav(session)
     rate = session.messages("/audio/speaker")[0].msg.sample_rate if len(voice) else 22050
     write_wav(out / "agent_speech.wav", voice, rate)
-    n_frames = save_frames(session, out)
+    n_frames = save_frames(session, out) if screens is None else _save_screens(screens, out)
     figures = {
         "speech_start_ms": summarize([v for t in played if (v := speech_start_ms(session, t)) is not None]),
         "first_audio_ms": summarize([v for t in played if (v := first_audio_ms(session, t)) is not None]),
         **node_figures(session),
     }
+    if screens is not None:
+        figures["gui_loop_ms"] = summarize(latency_samples(session, "gui_loop_ms"))
     table = format_table(figures)
     (out / "latency.md").write_text("# Latency of this demo run\n\n" + table + "\n")
     result = {**result, "latency": figures, "frames": n_frames,

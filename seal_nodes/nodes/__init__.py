@@ -11,4 +11,5 @@ NODE_MODULES: dict[str, str] = {
     "tts": "seal_nodes.nodes.tts",
     "sim": "seal_nodes.nodes.sim",
     "vla_policy": "seal_nodes.nodes.vla_policy",
+    "gui": "seal_nodes.nodes.gui",
 }

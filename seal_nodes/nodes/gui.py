@@ -1,0 +1,211 @@
+"""gui: the ``GuiAct`` action server, a mouse driven like a person's on a real browser page.
+
+A thin node over ``sim_worlds.gui`` (page server, headless Chromium over CDP, the goal loop) and
+``vla_policy.mouse_runtime`` (the learned mouse policy). Each goal: the instruction is parsed to
+a target (unknown → aborted with the reason), the target is checked on the page (missing or off
+screen → aborted with the reason), then every new screenshot gives one pointer step or the click
+(``backend``: learned | expert | baseline), with feedback (pointer, phase) per step. Success is
+what the page recorded as clicked. Cancel stops the pointer where it is.
+
+Screenshots (rgb8, half scale) go out on ``/screen/image_raw`` every step of a goal and at
+``screen_hz`` while idle, for ``vision_perception`` in ``mode:=screen`` (``ui_change``).
+``/gui/page`` (``std_msgs/String``): ``seed:N`` loads generated page N (``seed:N offscreen:TARGET``
+puts that target below the visible part), anything else is a URL.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+from seal_nodes.nodes.common import EVENT_QOS, SENSOR_QOS, SealNode, in_thread, ns_to_stamp, run
+
+import numpy as np  # noqa: E402
+from rclpy.action import ActionServer, CancelResponse, GoalResponse  # noqa: E402
+from rclpy.callback_groups import ReentrantCallbackGroup  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+from std_msgs.msg import String  # noqa: E402
+from seal_interfaces.action import GuiAct  # noqa: E402
+
+from seal_nodes.core import events as ev  # noqa: E402
+from sim_worlds.gui.browser import BrowserError  # noqa: E402
+from sim_worlds.gui.episode import ExpertController, TeleportController, run_goal  # noqa: E402
+from sim_worlds.gui.targets import UnknownTarget, parse_target  # noqa: E402
+from sim_worlds.gui.world import GuiError, GuiWorld  # noqa: E402
+
+SCREEN_TOPIC = "/screen/image_raw"
+
+
+class GuiNode(SealNode):
+    def __init__(self) -> None:
+        super().__init__("gui")
+        self.backend = str(self.declare_parameter("backend", "learned").value)
+        self.page_seed = int(self.declare_parameter("page_seed", 0).value)
+        self.page_url = str(self.declare_parameter("page_url", "").value)
+        self.max_steps = int(self.declare_parameter("max_steps", 80).value)
+        self.max_hz = float(self.declare_parameter("max_hz", 20.0).value)
+        self.screen_hz = float(self.declare_parameter("screen_hz", 4.0).value)
+        weights = str(self.declare_parameter("weights_dir", "").value)
+        if self.backend not in ("learned", "expert", "baseline"):
+            raise ValueError(f"unknown gui backend {self.backend!r} (learned | expert | baseline)")
+        self.lock = threading.Lock()  # one user of the browser at a time
+        self.busy = False
+        self.stopping = threading.Event()
+        self.policy = None
+        if self.backend == "learned":  # missing weights fail at start-up, loudly; the encoder loads now
+            from vla_policy.mouse_runtime import MousePolicy, MouseRuntime
+
+            self.policy = MousePolicy(MouseRuntime(weights) if weights else MouseRuntime())
+            self.policy.warm_up()
+        self.world = GuiWorld()  # BrowserError (no Chromium) stops the node with the reason
+        self._load_initial()
+        group = ReentrantCallbackGroup()
+        self.screen_pub = self.create_publisher(Image, SCREEN_TOPIC, SENSOR_QOS)
+        self.create_subscription(String, "/gui/page", self.on_page, EVENT_QOS, callback_group=group)
+        if self.screen_hz > 0:
+            self.create_timer(1.0 / self.screen_hz, self.idle_screenshot, callback_group=group)
+        self.server = ActionServer(self, GuiAct, "gui_act", execute_callback=self.execute, goal_callback=self.on_goal,
+                                   cancel_callback=lambda _: CancelResponse.ACCEPT, callback_group=group)
+        self.get_logger().info(f"gui ready: backend={self.backend}, page "
+                               f"{self.page_url or f'seed {self.page_seed}'}, Chromium {self.world.browser.binary}")
+
+    def _load_initial(self) -> None:
+        try:
+            if self.page_url:
+                self.world.load_url(self.page_url)
+            else:
+                self.world.load(self.page_seed)
+        except GuiError as exc:
+            self.report_error(f"gui: {exc}")
+
+    # --- page and screen ----------------------------------------------------------------------
+    def on_page(self, msg: String) -> None:
+        text = msg.data.strip()
+        with self.lock:
+            if self.busy:
+                self.report_error("gui: page change refused while a GuiAct goal runs")
+                return
+            self.busy = True
+        try:
+            if text.startswith("seed:"):
+                seed, _, rest = text[5:].partition(" offscreen:")
+                self.world.load(int(seed), offscreen=rest.strip() or None)
+            else:
+                self.world.load_url(text)
+            self.get_logger().info(f"gui: loaded {text}")
+        except (GuiError, ValueError) as exc:
+            self.report_error(f"gui: {exc}")
+        finally:
+            with self.lock:
+                self.busy = False
+
+    def publish_screen(self, rgb: np.ndarray, stamp_ns: int) -> None:
+        msg = Image()
+        msg.header.stamp = ns_to_stamp(stamp_ns)
+        msg.header.frame_id = "screen"
+        msg.height, msg.width = int(rgb.shape[0]), int(rgb.shape[1])
+        msg.encoding, msg.step = "rgb8", int(rgb.shape[1] * 3)
+        msg.data = np.ascontiguousarray(rgb).tobytes()
+        self.screen_pub.publish(msg)
+
+    def idle_screenshot(self) -> None:
+        with self.lock:
+            if self.busy or not self.world.boxes:
+                return
+            self.busy = True
+        try:
+            self.publish_screen(self.world.screenshot(), time.time_ns())
+        except BrowserError as exc:
+            self.report_error(f"gui: screenshot failed: {exc}", throttle_key="screenshot", throttle_s=10.0)
+        finally:
+            with self.lock:
+                self.busy = False
+
+    # --- action -------------------------------------------------------------------------------
+    def on_goal(self, goal: GuiAct.Goal) -> GoalResponse:
+        with self.lock:
+            if self.busy:
+                self.get_logger().warning("rejecting goal: the pointer is busy")
+                return GoalResponse.REJECT
+            self.busy = True
+        return GoalResponse.ACCEPT
+
+    async def execute(self, handle) -> GuiAct.Result:
+        return await in_thread(self, self._guarded_run, handle)
+
+    def _guarded_run(self, handle) -> GuiAct.Result:
+        try:
+            return self._run(handle)
+        except Exception as exc:  # a browser or policy failure: fail the goal, keep serving
+            return self._finish(handle, False, "", f"gui error: {exc}")
+        finally:
+            with self.lock:
+                self.busy = False
+
+    def _controller(self):
+        if self.backend == "learned":
+            return self.policy
+        return ExpertController(int(time.time_ns() % 2**31)) if self.backend == "expert" else TeleportController()
+
+    def _run(self, handle) -> GuiAct.Result:
+        goal = handle.request
+        try:
+            target = parse_target(goal.instruction)
+            if not self.world.boxes:
+                raise GuiError("no page is loaded (the page did not load)")
+            self.world.target_box(target)
+        except (UnknownTarget, GuiError) as exc:
+            return self._finish(handle, False, "", str(exc))
+        cancel = threading.Event()
+        period = 1.0 / self.max_hz if self.max_hz > 0 else 0.0
+        last = [time.monotonic()]
+
+        def on_step(screen: np.ndarray, pointer: np.ndarray, phase: str) -> None:
+            now_ns = time.time_ns()
+            self.publish_screen(screen, now_ns)
+            handle.publish_feedback(GuiAct.Feedback(pointer_x=float(pointer[0]), pointer_y=float(pointer[1]),
+                                                    phase=phase))
+            if handle.is_cancel_requested or self.stopping.is_set():
+                cancel.set()
+            wait = period - (time.monotonic() - last[0])
+            if wait > 0 and phase != "click":
+                time.sleep(wait)  # at most max_hz: a person's pace, not the browser's
+            last[0] = time.monotonic()
+
+        res = run_goal(self.world, self._controller(), goal.instruction, target, self.max_steps, cancel, on_step)
+        for ms in res.loop_ms:
+            self.publish_latency("gui_loop_ms", ms, goal.trace_id)
+        if res.canceled:
+            handle.canceled()
+            return GuiAct.Result(success=False, clicked_target="", message=res.message)
+        return self._finish(handle, res.success, res.clicked_target, res.message + f" in {res.steps} steps")
+
+    def _finish(self, handle, success: bool, clicked: str, message: str) -> GuiAct.Result:
+        if success:
+            handle.succeed()
+        else:
+            handle.abort()
+            self.report_error(f"GuiAct failed: {message}", handle.request.trace_id)
+        return GuiAct.Result(success=success, clicked_target=clicked, message=message)
+
+    def close(self) -> None:
+        self.stopping.set()
+        deadline = time.monotonic() + 1.0
+        while self.busy and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.world.close()
+
+
+def main(args=None) -> None:
+    try:
+        run(GuiNode)
+    except BrowserError as exc:  # no usable Chromium: say so in one line, not a traceback
+        print(f"[gui] cannot start: {exc}", file=sys.stderr, flush=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
+
+
+__all__ = ["GuiNode", "ev"]
