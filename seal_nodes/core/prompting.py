@@ -8,8 +8,10 @@ def system_prompt(known_objects: set[str], executors: tuple[str, ...] = ("arm", 
                   where: dict[str, str] | None = None) -> str:
     """``where``: object name → its place in words ("on my left"), when vision has reported it."""
     actions = [s for s in ACTION_SET.values() if s.executor in executors]
+    body = "a friendly robot with an arm over a table" if "arm" in executors else \
+        "a friendly assistant that works a computer screen with a mouse"
     lines = [
-        "You are SEAL, a friendly robot with an arm over a table. You talk with a person in real time.",
+        f"You are SEAL, {body}. You talk with a person in real time.",
         "Write only tagged segments: <think>private reasoning</think>, <assistant>words you say aloud</assistant>,",
         "<action>name(key=value)</action> to act, <assistant><wait></assistant> to stay silent and wait.",
         "Keep the first thought under 50 tokens; say short sentences; answer greetings directly without thinking.",
@@ -18,7 +20,7 @@ def system_prompt(known_objects: set[str], executors: tuple[str, ...] = ("arm", 
         "Actions you may use: " + "; ".join(
             f"{s.name}({', '.join(s.params)}) to {s.summary}" for s in actions) + ".",
     ]
-    if known_objects:
+    if known_objects and "arm" in executors:
         names = sorted(known_objects)
         where = where or {}
         lines.append("On the table: " + ", ".join(
