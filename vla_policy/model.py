@@ -6,9 +6,16 @@ instruction names, cf. Levine et al. 2016), joined with proprioception in an MLP
 
 * ``chunk``  [B, K, 4]: the next K tool targets relative to the current tool position + gripper,
 * ``status`` [B, 3]: logits of running / done / failed (the policy's own end of a goal),
-* ``aux``    [B, 3]: the target object's position (training signal that speeds up localising).
+* ``aux``    [B, 3]: the named object's position, estimated from the image and the instruction
+  only (no proprioception: an estimate that could read the arm's own position learns to follow
+  the arm, and in closed loop the arm then follows the estimate).
 
-Everything is normalised outside the network (``Normalizer``), so the ONNX graph is the network.
+The action head sees the object estimate *relative to the tool* (``obj_est - tcp``, in the
+world frame, detached so it keeps meaning "where the object is"): reaching and grasping become
+a function of that offset, the same in every layout, instead of a memorised layout.
+
+Everything is normalised outside the network (``Normalizer``); the few statistics the network
+needs to form ``obj_est - tcp`` in metres are buffers set by ``set_frames`` at training time.
 """
 from __future__ import annotations
 
@@ -50,11 +57,18 @@ class VlaNet(nn.Module):
         self.lang = nn.Sequential(nn.Linear(EMBED_DIM, 128), nn.ReLU())
         self.film = nn.Linear(128, 4 * width)
         self.prop = nn.Sequential(nn.Linear(PROPRIO_DIM, 64), nn.ReLU())
-        self.head = nn.Sequential(nn.Linear(2 * keypoints + width + 128 + 64, hidden), nn.ReLU(),
+        self.loc = nn.Sequential(nn.Linear(2 * keypoints + width + 128, 128), nn.ReLU(),
+                                 nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 3))
+        self.rel = nn.Sequential(nn.Linear(3, 64), nn.ReLU())
+        self.head = nn.Sequential(nn.Linear(2 * keypoints + width + 128 + 64 + 64, hidden), nn.ReLU(),
                                   nn.Linear(hidden, hidden), nn.ReLU())
+        # Normalisation of aux and of the tool position (proprio[8:11]), set by ``set_frames``.
+        for name in ("aux_mean", "tcp_mean"):
+            self.register_buffer(name, torch.zeros(3))
+        for name in ("aux_std", "tcp_std"):
+            self.register_buffer(name, torch.ones(3))
         self.out_chunk = nn.Linear(hidden, chunk * 4)
         self.out_status = nn.Linear(hidden, 3)
-        self.out_aux = nn.Linear(hidden, 3)
         self.width = width
 
     def forward(self, image: torch.Tensor, proprio: torch.Tensor, lang: torch.Tensor
@@ -66,9 +80,21 @@ class VlaNet(nn.Module):
         x = torch.relu(self.conv1(x))
         x = torch.relu(self.conv2(x) * (1 + g1) + b1)
         x = torch.relu(self.conv3(x) * (1 + g2) + b2)
-        feats = torch.cat([self.softmax(self.keypoints(x)), x.mean(dim=(2, 3)), l, self.prop(proprio)], dim=1)
-        z = self.head(feats)
-        return self.out_chunk(z).reshape(b, self.chunk, 4), self.out_status(z), self.out_aux(z)
+        vis = torch.cat([self.softmax(self.keypoints(x)), x.mean(dim=(2, 3)), l], dim=1)
+        aux = self.loc(vis)
+        obj = aux.detach() * self.aux_std + self.aux_mean
+        tcp = proprio[:, 8:11] * self.tcp_std + self.tcp_mean
+        rel = self.rel((obj - tcp) * 10.0)  # decimetres
+        z = self.head(torch.cat([vis, self.prop(proprio), rel], dim=1))
+        return self.out_chunk(z).reshape(b, self.chunk, 4), self.out_status(z), aux
+
+    def set_frames(self, norm) -> None:
+        """Copy the aux / tool-position statistics of a ``Normalizer`` into the network."""
+        with torch.no_grad():
+            self.aux_mean.copy_(torch.as_tensor(norm.aux_mean, dtype=torch.float32))
+            self.aux_std.copy_(torch.as_tensor(norm.aux_std, dtype=torch.float32))
+            self.tcp_mean.copy_(torch.as_tensor(norm.proprio_mean[8:11], dtype=torch.float32))
+            self.tcp_std.copy_(torch.as_tensor(norm.proprio_std[8:11], dtype=torch.float32))
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -5,7 +5,14 @@
 out. Every step predicts a chunk of K tool targets; the targets for *now* from the last few
 chunks are blended with weights favouring the newest (temporal ensembling, ACT) so consecutive
 chunks join smoothly; the blended tool target is clipped to the workspace and turned into joint
-targets by IK. The network's own status head ends the goal: done or failed.
+targets by IK. The network's own status head ends the goal: done or failed. For pick and
+place a "done" counts only if the measured gripper has closed *on something* (stopped between
+open and fully closed while the policy commanded it closed; ``grasp_evidence``) — from the joint
+state, never from simulator ground truth; a done without it is not accepted, and if the network
+keeps insisting the goal ends as failed (the fingers closed on nothing). Until it has held
+something, a pick/place goal also closes the gripper only with the tool at the network's own
+estimate of the object (``close_box``: within 3 cm across and 3 cm in height); a close commanded
+elsewhere is held open.
 """
 from __future__ import annotations
 
@@ -18,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from sim_worlds.experts import DOWN_ROT, ArmIK, ExpertAction
+from vla_policy.instructions import InstructionError, parse_instruction
 from vla_policy.language import EMBED_DIM, SentenceEncoder
 from vla_policy.normalizer import Normalizer
 from vla_policy.preprocess import IMAGE_HW, InputError, prepare_image, proprio
@@ -88,18 +96,31 @@ class StepInfo:
     target_estimate: np.ndarray  # where the network thinks the named object is
 
 
+# Measured gripper opening (0 open .. 1 closed) with the fingers stopped on a 3.6-4.4 cm cube:
+# ~0.44-0.75 in the demonstrations; closing on nothing reaches ~1.0.
+HOLD_RANGE = (0.2, 0.85)
+
+
+def grasp_evidence(grip_cmd: float, gripper: float) -> bool:
+    """The fingers were commanded closed and stopped part-way: something is between them."""
+    return grip_cmd >= 0.5 and HOLD_RANGE[0] < gripper < HOLD_RANGE[1]
+
+
 class LearnedPolicy:
     """One goal's closed loop (``reset`` per instruction, ``act`` per camera frame)."""
 
     def __init__(self, runtime: PolicyRuntime, encoder: SentenceEncoder, ik: ArmIK | None = None,
                  workspace: Workspace = DEFAULT_WORKSPACE, ensemble: int = 4, decay: float = 0.6,
-                 max_joint_step: float = 0.15, confirm_steps: int = 2) -> None:
+                 max_joint_step: float = 0.15, confirm_steps: int = 2, reject_limit: int = 10,
+                 close_box: tuple[float, float] | None = (0.03, 0.03)) -> None:
         self.rt, self.encoder = runtime, encoder
         self.ik = ik if ik is not None else ArmIK()
         self.workspace = workspace
         self.ensemble, self.decay = min(ensemble, runtime.chunk), decay
         self.max_joint_step = max_joint_step
         self.confirm_steps = confirm_steps
+        self.reject_limit = reject_limit  # unconfirmed "done" frames before giving up
+        self.close_box = close_box  # (xy, z) tool-to-estimate distance that allows a first grasp
         self.last: StepInfo | None = None
         self.reset("go home")
 
@@ -108,8 +129,15 @@ class LearnedPolicy:
         self.instruction = instruction
         self._chunks: deque[np.ndarray] = deque(maxlen=self.ensemble)  # absolute targets, newest last
         self._q_cmd: np.ndarray | None = None
-        self._done_run = self._fail_run = 0
+        self._done_run = self._fail_run = self._rejected = 0
         self.steps = 0
+        try:
+            task = parse_instruction(instruction).name
+        except InstructionError:
+            task = ""
+        self.task = task  # pick/place: "done" needs the gripper to have held something
+        self._held = False  # grasp evidence seen during this goal
+        self._prev_grip: float | None = None
 
     def act(self, q: np.ndarray, gripper: float, image: np.ndarray) -> ExpertAction:
         """Next command from a 224x224 RGB frame and the measured joints; raises InputError."""
@@ -139,12 +167,33 @@ class LearnedPolicy:
         self.steps += 1
         self._done_run = self._done_run + 1 if status[1] > 0.5 else 0
         self._fail_run = self._fail_run + 1 if status[2] > 0.5 else 0
+        grip_cmd = float(np.clip(now[3], 0.0, 1.0))
+        if self.task in ("pick", "place") and not self._held and self.close_box is not None:
+            off = tcp - target  # tool vs the network's own object estimate
+            if np.linalg.norm(off[:2]) > self.close_box[0] or abs(off[2]) > self.close_box[1]:
+                grip_cmd = 0.0
+        # Evidence from the joint state: commanded closed and the fingers stopped part-way.
+        settled = self._prev_grip is not None and abs(gripper - self._prev_grip) < 0.02
+        self._prev_grip = float(gripper)
+        holding = settled and grasp_evidence(grip_cmd, gripper)
+        self._held = self._held or holding
         done = self._done_run >= self.confirm_steps
         failed = self._fail_run >= self.confirm_steps
+        if done and not failed and not self._grasp_confirmed(holding):
+            done = False
+            self._rejected += 1
+            failed = self._rejected >= self.reject_limit
         phase = "failed" if failed else "done" if done else "acting"
-        return ExpertAction(self._q_cmd.copy(), float(np.clip(now[3], 0.0, 1.0)), phase,
+        return ExpertAction(self._q_cmd.copy(), grip_cmd, phase,
                             1.0 if done else float(min(0.95, status[1] + 0.5 * (1 - status[0]))),
                             done=done or failed, failed=failed)
+
+    def _grasp_confirmed(self, holding: bool) -> bool:
+        if self.task == "pick":
+            return holding  # still holding it at the end
+        if self.task == "place":
+            return self._held  # held it at some point, released over the bin
+        return True
 
 
 def check_exported(weights_dir: Path, samples: int = 4, seed: int = 0) -> float:

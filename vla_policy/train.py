@@ -38,7 +38,7 @@ def embedding_table(meta: dict, encoder: SentenceEncoder) -> tuple[np.ndarray, n
     return table, counts
 
 
-def train(data_dir: str | Path, out_dir: str | Path, steps: int = 6000, batch: int = 32, lr: float = 1e-3,
+def train(data_dir: str | Path, out_dir: str | Path, steps: int = 10000, batch: int = 32, lr: float = 1e-3,
           seed: int = 0, threads: int = 1, progress: bool = True, init: str | Path | None = None) -> dict:
     import torch
     from tqdm import tqdm
@@ -62,6 +62,7 @@ def train(data_dir: str | Path, out_dir: str | Path, steps: int = 6000, batch: i
     aux_mask = torch.from_numpy((data["color"] >= 0).astype(np.float32))
     task, color = data["task"].astype(np.int64), np.maximum(data["color"], 0).astype(np.int64)
     model = VlaNet(chunk=meta["chunk"])
+    model.set_frames(norm)
     if init:  # continue from earlier weights (same architecture)
         model.load_state_dict(torch.load(Path(init) / TORCH_FILE, weights_only=True))
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
@@ -81,7 +82,7 @@ def train(data_dir: str | Path, out_dir: str | Path, steps: int = 6000, batch: i
         loss_status = ce(pred_status, status[idx])
         m = aux_mask[idx].unsqueeze(1)
         loss_aux = ((pred_aux - aux[idx]) ** 2 * m).sum() / m.sum().clamp(min=1.0) / 3
-        loss = loss_chunk + 0.3 * loss_status + 0.5 * loss_aux
+        loss = loss_chunk + 0.3 * loss_status + 1.0 * loss_aux
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(WEIGHTS_DIR), help="where the ONNX model, normaliser and plot go")
     p.add_argument("--regenerate", action="store_true", help="record the dataset again even if present")
     p.add_argument("--episodes-scale", type=float, default=1.0, help="scale the default episode counts")
-    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--steps", type=int, default=10000)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)

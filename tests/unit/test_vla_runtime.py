@@ -118,3 +118,68 @@ def test_sentence_embedding_is_local_normalised_and_cached(encoder):
     assert float(a @ encoder.encode("pick up the blue cube")) < 0.999
     with pytest.raises(ValueError):
         encoder.encode("   ")
+
+
+class _SaysDone:
+    """A stand-in network that always wants to end the goal with the gripper closed."""
+
+    chunk = 8
+
+    def __init__(self, grip: float = 1.0) -> None:
+        self.grip = grip
+
+    def infer(self, image80, prop, lang):
+        chunk = np.zeros((self.chunk, 4))
+        chunk[:, 3] = self.grip
+        return chunk, np.array([0.0, 1.0, 0.0]), np.asarray(prop[8:11], float)  # "the cube is here"
+
+
+class _ZeroEncoder:
+    def encode(self, text):
+        return np.zeros(EMBED_DIM, np.float32)
+
+
+def test_pick_done_needs_the_gripper_to_hold_something():
+    """'done' with fingers closed on nothing (measured ~1.0) is refused, then reported failed."""
+    policy = LearnedPolicy(_SaysDone(), _ZeroEncoder(), ik=ArmIK(), reject_limit=5)
+    policy.reset("pick up the red cube")
+    acts = [policy.act(HOME_Q.copy(), 1.0, _frame()) for _ in range(6)]
+    assert not any(a.done for a in acts[:4])
+    assert acts[-1].done and acts[-1].failed
+    # Fingers stopped part-way (a cube between them): the same "done" is accepted.
+    policy.reset("pick up the red cube")
+    acts = [policy.act(HOME_Q.copy(), 0.59, _frame()) for _ in range(3)]
+    assert acts[-1].done and not acts[-1].failed
+
+
+def test_first_grasp_only_at_the_policys_own_object_estimate():
+    class FarCube(_SaysDone):
+        def infer(self, image80, prop, lang):
+            chunk, status, at_tool = super().infer(image80, prop, lang)
+            return chunk, status, at_tool + [0.0, 0.0, -0.06]  # the estimate is 6 cm below the tool
+
+    policy = LearnedPolicy(FarCube(), _ZeroEncoder(), ik=ArmIK())
+    policy.reset("grab the blue block")
+    assert policy.act(HOME_Q.copy(), 0.0, _frame()).gripper == 0.0  # held open: too high
+    policy.reset("push the blue block left")  # not a grasp: the command passes
+    assert policy.act(HOME_Q.copy(), 0.0, _frame()).gripper == 1.0
+
+
+def test_place_done_needs_an_earlier_grasp_and_other_tasks_are_unchanged():
+    policy = LearnedPolicy(_SaysDone(grip=0.0), _ZeroEncoder(), ik=ArmIK(), reject_limit=50)
+    policy.reset("put the red cube in the bin")
+    assert not any(policy.act(HOME_Q.copy(), 0.0, _frame()).done for _ in range(5))  # never held it
+    policy.reset("point at the red cube")  # fingers closed on purpose: no grasp needed
+    acts = [policy.act(HOME_Q.copy(), 1.0, _frame()) for _ in range(2)]
+    assert acts[-1].done and not acts[-1].failed
+
+
+def test_object_estimate_does_not_read_proprioception(runtime):
+    """The estimate comes from image + instruction only (else it learns to follow the arm)."""
+    rng = np.random.default_rng(3)
+    image = rng.normal(0, 1, (1, 3, *IMAGE_HW)).astype(np.float32)
+    lang = rng.normal(0, 0.05, (1, EMBED_DIM)).astype(np.float32)
+    outs = [runtime.session.run(None, {"image": image, "proprio": rng.normal(0, 1, (1, 11)).astype(np.float32),
+                                       "lang": lang}) for _ in range(2)]
+    np.testing.assert_allclose(outs[0][2], outs[1][2], atol=1e-6)  # aux: unchanged
+    assert not np.allclose(outs[0][0], outs[1][0])  # the actions do read it
