@@ -131,6 +131,7 @@ class _Turn:
     tokens: int = 0
     think_tokens: int = 0  # since the last thing said
     said_anything: bool = False
+    acted: bool = False
 
 
 class Thinker:
@@ -578,6 +579,13 @@ class Thinker:
                 out += self._apology(self.gen_trace)
         if self.gen_force == THINK_ONLY:
             return out  # the user is still talking; the answer comes with the final transcript
+        turn = self.turn
+        if turn is not None and not (turn.said_anything or turn.acted) and not (gen is not None and gen.error):
+            # The model ended without a word or an action (off-protocol output, only thought):
+            # the user must not be left in silence.
+            out.append(Report(f"{getattr(self.model, 'name', 'model')} gave no answer to {turn.user_text!r}",
+                              self.gen_trace))
+            out += self._apology(self.gen_trace)
         return out + self._end_turn()
 
     def _end_turn(self) -> list[Command]:
@@ -643,6 +651,8 @@ class Thinker:
             return [self._append(seg), CancelActions("user asked to stop"), CancelSpeech("user asked to stop")]
         goal_id = f"g{next(self._ids)}"
         self.actions[goal_id] = seg
+        if self.turn is not None:
+            self.turn.acted = True
         return [self._append(seg), Act(action, instruction_for(action), goal_id, trace_id)]
 
     def _speech_result(self, uid: str, spoken_text: str, interrupted: bool) -> list[Command]:

@@ -373,7 +373,7 @@ def test_sim_launch_defaults():
     assert desc.env["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
     assert Path(desc.env["FASTDDS_DEFAULT_PROFILES_FILE"]).is_file()
     thinker = next(s for s in desc.nodes if s.exec == "thinker")
-    assert thinker.params["backend"] == "commands"
+    assert thinker.params["backend"] == "llama"
 
 
 def test_sim_launch_with_optional_nodes():
