@@ -26,21 +26,30 @@ _PR_SET_CHILD_SUBREAPER = 36
 _POLL_S = 0.05
 
 
-def _load_prctl() -> Callable[..., int] | None:
+def _load_libc(name: str) -> Callable[..., int] | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        return ctypes.CDLL(None, use_errno=True).prctl
+        return getattr(ctypes.CDLL(None, use_errno=True), name)
     except (OSError, AttributeError):
         return None
 
 
 # Resolved once in the parent: the preexec_fn must not dlopen between fork and exec.
-_prctl = _load_prctl()
+_prctl = _load_libc("prctl")
+_c_signal = _load_libc("signal")
+_SIG_DFL = 0
 
 
 def _preexec(parent_pid: int) -> Callable[[], None]:
     def run() -> None:
+        # A node must stop on SIGINT however the launcher was started: a background job of a
+        # non-interactive shell (nohup, CI runners) inherits SIGINT *ignored*, and Python keeps
+        # an inherited SIG_IGN, so its nodes would only die by SIGTERM. (libc's signal(): this
+        # runs in the forking thread, where Python's signal.signal() is not allowed.)
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        if _c_signal is not None:
+            _c_signal(signal.SIGINT, _SIG_DFL)
         if _prctl is not None:
             _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
             if os.getppid() != parent_pid:  # parent already died before prctl took effect
