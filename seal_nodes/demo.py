@@ -76,30 +76,21 @@ def object_heights(session: StackSession) -> tuple[dict[str, float], dict[str, f
             {n: p.position.z for n, p in zip(last.names, last.poses)})
 
 
-def save_frames(session: StackSession, out: Path) -> int:
-    frames = []
-    for r in session.messages("/camera/image_raw"):
-        m = r.msg
-        frames.append(np.frombuffer(bytes(m.data), np.uint8).reshape(m.height, m.width, 3))
-    if not frames:
-        return 0
-    (out / "frames").mkdir(exist_ok=True)
-    for i, f in enumerate(frames):
-        write_png(out / "frames" / f"frame_{i:04d}.png", f)
-    picks = [frames[int(i)] for i in np.linspace(0, len(frames) - 1, min(12, len(frames)))]
-    write_png(out / "contact_sheet.png", contact_sheet(picks, columns=4))
-    return len(frames)
+def camera_frames(session: StackSession) -> list[np.ndarray]:
+    return [np.frombuffer(bytes(r.msg.data), np.uint8).reshape(r.msg.height, r.msg.width, 3)
+            for r in session.messages("/camera/image_raw")]
 
 
-def _save_screens(screens: list[np.ndarray], out: Path) -> int:
-    if not screens:
+def save_images(images: list[np.ndarray], out: Path, prefix: str) -> int:
+    """``frames/{prefix}_NNNN.png`` for each image and a 12-image contact sheet."""
+    if not images:
         return 0
     (out / "frames").mkdir(exist_ok=True)
-    for i, f in enumerate(screens):
-        write_png(out / "frames" / f"screen_{i:04d}.png", f)
-    picks = [screens[int(i)] for i in np.linspace(0, len(screens) - 1, min(12, len(screens)))]
+    for i, f in enumerate(images):
+        write_png(out / "frames" / f"{prefix}_{i:04d}.png", f)
+    picks = [images[int(i)] for i in np.linspace(0, len(images) - 1, min(12, len(images)))]
     write_png(out / "contact_sheet.png", contact_sheet(picks, columns=4))
-    return len(screens)
+    return len(images)
 
 
 def run_demo(audio: str | None = None, out_dir: str = "out/demo", timeout_s: float = 120.0, seed: int = 0,
@@ -216,7 +207,8 @@ def write_outputs(session: StackSession, out: Path, played: list[SpokenTurn], re
     voice = speaker_wav(session)
     rate = session.messages("/audio/speaker")[0].msg.sample_rate if len(voice) else 22050
     write_wav(out / "agent_speech.wav", voice, rate)
-    n_frames = save_frames(session, out) if screens is None else _save_screens(screens, out)
+    n_frames = save_images(camera_frames(session), out, "frame") if screens is None else \
+        save_images(screens, out, "screen")
     figures = {
         "speech_start_ms": summarize([v for t in played if (v := speech_start_ms(session, t)) is not None]),
         "first_audio_ms": summarize([v for t in played if (v := first_audio_ms(session, t)) is not None]),

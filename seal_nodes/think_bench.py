@@ -201,7 +201,7 @@ def table(r: dict) -> str:
     rows += [(f"context after {c['turns']} turns ({c['minutes']:.0f} min), chars: max / last / limit",
               f"{c['chars_max']} / {c['chars_last']} / {c['limit_chars']}")]
     out = ["| measure | value |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows]
-    return "\n".join(out) + f"\n\nBudget (DESIGN.md): first words ≤ 500 ms after the user stops.\n"
+    return "\n".join(out) + "\n\nBudget (DESIGN.md): first words ≤ 500 ms after the user stops.\n"
 
 
 def main(argv: list[str] | None = None) -> int:

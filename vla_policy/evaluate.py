@@ -24,6 +24,7 @@ from sim_worlds.tabletop import TabletopWorld  # noqa: E402
 from sim_worlds.tasks import TASKS, expert_controller, instruction, run_episode, start_episode, task_key  # noqa: E402
 from vla_policy.dataset import DT  # noqa: E402
 from vla_policy.instructions import InstructionError, parse_instruction  # noqa: E402
+from vla_policy.templates import template_lines  # noqa: E402
 
 EVAL_SEED_BASE = 900_000  # training seeds stay far below this
 
@@ -31,13 +32,9 @@ EVAL_SEED_BASE = 900_000  # training seeds stay far below this
 def read_templates(path: str | Path) -> dict[str, list[str]]:
     """Task -> instruction templates from a file (blank lines and # comments skipped)."""
     out: dict[str, list[str]] = {}
-    for n, raw in enumerate(Path(path).read_text().splitlines(), 1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        task, _, text = line.partition(":")
-        if text and task.strip() in TASKS:
-            out.setdefault(task.strip(), []).append(text.strip())
+    for n, line, task in template_lines(path, TASKS):
+        if task is not None:
+            out.setdefault(task, []).append(line)
             continue
         for direction in ("left", "right"):
             try:

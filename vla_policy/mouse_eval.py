@@ -20,17 +20,15 @@ import numpy as np
 
 from sim_worlds.gui.targets import FORM_PHRASES, ORDINALS, TASKS, UnknownTarget, parse_target, phrasings, task_of
 from vla_policy.mouse_dataset import EVAL_SEED_BASE
+from vla_policy.templates import template_lines
 
 
 def read_templates(path: str | Path) -> dict[str, list[str]]:
+    """Task -> click-instruction templates from a file (see ``vla_policy.templates``)."""
     out: dict[str, list[str]] = {}
-    for n, raw in enumerate(Path(path).read_text().splitlines(), 1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        task, sep, text = line.partition(":")
-        if sep and task.strip() in TASKS:
-            out.setdefault(task.strip(), []).append(text.strip())
+    for n, line, task in template_lines(path, TASKS):
+        if task is not None:
+            out.setdefault(task, []).append(line)
             continue
         task = ("button" if "{name}" in line else "form" if "{field}" in line else
                 "product" if ("{row" in line or "{col" in line) else None)

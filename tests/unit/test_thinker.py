@@ -7,7 +7,7 @@ import pytest
 
 from seal_nodes.core import events as ev
 from seal_nodes.core.actions import Action
-from seal_nodes.core.context import ACT, OBSERVE, SAY, THINK, USER, Segment
+from seal_nodes.core.context import ACT, OBSERVE, SAY, THINK, USER
 from seal_nodes.core.lm.scripted import ScriptedGeneration, ScriptedModel
 from seal_nodes.core.thinker import (Act, CancelActions, CancelSpeech, PauseSpeech, Publish, Report, ResumeSpeech, Say,
                                      Thinker, ThinkerConfig)

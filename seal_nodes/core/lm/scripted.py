@@ -58,10 +58,6 @@ class ScriptedGeneration:
     def next_due_ns(self) -> int | None:
         return None if self.done else self._due_ns(self._next)
 
-    @property
-    def pieces_out(self) -> int:
-        return self._next
-
 
 class ScriptedModel:
     name = "scripted"
