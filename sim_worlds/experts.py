@@ -275,9 +275,13 @@ class PlaceExpert(_WaypointExpert):
         self.pick = PickExpert(dt=dt, ik=self.ik)
         self.reset("")
 
-    def reset(self, target_name: str) -> None:
+    def reset(self, target_name: str, stage: str = "pick") -> None:
+        """``stage``: where to begin when taking over mid-task ("carry": the object is in the
+        gripper; "retreat": it is in the bin already)."""
+        if stage not in ("pick", "carry", "retreat"):
+            raise ValueError(f"cannot begin a place at stage {stage!r}")
         self.pick.reset(target_name)
-        self.stage, self._t, self._wp, self._q_cmd = "pick", 0.0, None, None
+        self.stage, self._t, self._wp, self._q_cmd = stage, 0.0, None, None
 
     def act(self, q: np.ndarray, gripper: float, object_pos: np.ndarray) -> ExpertAction:
         q = np.asarray(q, dtype=float)[:7]

@@ -145,10 +145,17 @@ def run_episode(world: TabletopWorld, episode: Episode, controller: Controller, 
     return spec.success(world, episode), a, i + 1
 
 
-def expert_controller(world: TabletopWorld, episode: Episode, dt: float, ik: ArmIK) -> Controller:
-    """The teacher for ``episode``: reads the true object position (privileged, sim only)."""
+def expert_controller(world: TabletopWorld, episode: Episode, dt: float, ik: ArmIK,
+                      stage: str | None = None) -> Controller:
+    """The teacher for ``episode``: reads the true object position (privileged, sim only).
+
+    ``stage`` (place only): take over mid-task (``PlaceExpert.reset``).
+    """
     expert = TASKS[episode.task].expert(world, dt, ik)
-    expert.reset(episode.target)
+    if stage is not None:
+        expert.reset(episode.target, stage=stage)
+    else:
+        expert.reset(episode.target)
 
     def act(q: np.ndarray, gripper: float, image: np.ndarray | None) -> ExpertAction:
         obj = world.object_pose(episode.target)[0] if episode.target else None

@@ -12,7 +12,7 @@ import numpy as np
 class Normalizer:
     image_mean: np.ndarray  # [3], on 0..1 pixels
     image_std: np.ndarray
-    proprio_mean: np.ndarray  # [11]
+    proprio_mean: np.ndarray  # [PROPRIO_DIM]
     proprio_std: np.ndarray
     chunk_mean: np.ndarray  # [K, 4]
     chunk_std: np.ndarray

@@ -3,7 +3,8 @@
 The 224x224 camera frame is cropped to the table (rows 64-224, cols 32-192: the cubes, the bin
 and the gripper near the table) and averaged 2x2 to 80x80. Area averaging keeps a small cube's
 centroid, which is what the policy must localise. Proprioception is the 7 arm joints, the
-gripper opening and the tool position from forward kinematics of those joints.
+gripper opening, the tool position from forward kinematics of those joints, and the goal's one
+bit of memory: has the gripper held something yet (``grasp.GraspMemory``).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ CAMERA_HW = (224, 224)
 CROP = (64, 224, 32, 192)  # rows from, to; cols from, to
 POOL = 2
 IMAGE_HW = ((CROP[1] - CROP[0]) // POOL, (CROP[3] - CROP[2]) // POOL)  # (80, 80)
-PROPRIO_DIM = 11
+PROPRIO_DIM = 12
 
 
 class InputError(ValueError):
@@ -32,13 +33,13 @@ def prepare_image(rgb: np.ndarray) -> np.ndarray:
     return ((pooled + POOL * POOL // 2) // (POOL * POOL)).astype(np.uint8)
 
 
-def proprio(q8: np.ndarray, tcp: np.ndarray) -> np.ndarray:
-    """[7 joints, gripper, tcp xyz] as float32; refuses NaN/inf and wrong sizes."""
+def proprio(q8: np.ndarray, tcp: np.ndarray, held: bool = False) -> np.ndarray:
+    """[7 joints, gripper, tcp xyz, held] as float32; refuses NaN/inf and wrong sizes."""
     q8 = np.asarray(q8, dtype=np.float64)
     tcp = np.asarray(tcp, dtype=np.float64)
     if q8.shape != (8,) or tcp.shape != (3,):
         raise InputError(f"expected 8 joint values and a 3-d tool position, got {q8.shape} / {tcp.shape}")
-    v = np.concatenate([q8, tcp])
+    v = np.concatenate([q8, tcp, [float(held)]])
     if not np.all(np.isfinite(v)):
         raise InputError(f"joint state contains NaN/inf: {np.round(v, 3).tolist()}")
     return v.astype(np.float32)

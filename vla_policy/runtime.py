@@ -5,14 +5,15 @@
 out. Every step predicts a chunk of K tool targets; the targets for *now* from the last few
 chunks are blended with weights favouring the newest (temporal ensembling, ACT) so consecutive
 chunks join smoothly; the blended tool target is clipped to the workspace and turned into joint
-targets by IK. The network's own status head ends the goal: done or failed. For pick and
-place a "done" counts only if the measured gripper has closed *on something* (stopped between
-open and fully closed while the policy commanded it closed; ``grasp_evidence``) — from the joint
-state, never from simulator ground truth; a done without it is not accepted, and if the network
-keeps insisting the goal ends as failed (the fingers closed on nothing). Until it has held
-something, a pick/place goal also closes the gripper only with the tool at the network's own
-estimate of the object (``close_box``: within 3 cm across and 3 cm in height); a close commanded
-elsewhere is held open.
+targets by IK. The network's own status head ends the goal: done or failed. Whether the gripper
+has held something during the goal (``grasp.GraspMemory``, from the joint state and the commands
+sent, never from simulator ground truth) is an input of the network, and for pick and place a
+"done" counts only with that evidence (pick: holding now; place: held at some point); a done
+without it is not accepted, and if the network keeps insisting the goal ends as failed (the
+fingers closed on nothing). Until it has held something, a pick/place goal also closes the
+gripper only with the tool at the network's own estimate of the object (``close_box``: within
+3 cm across and 3 cm in height); a close commanded elsewhere is held open. While holding, a close command is
+a full squeeze (``latch_grip``).
 """
 from __future__ import annotations
 
@@ -25,10 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from sim_worlds.experts import DOWN_ROT, ArmIK, ExpertAction
+from vla_policy.grasp import GraspMemory
 from vla_policy.instructions import InstructionError, parse_instruction
 from vla_policy.language import EMBED_DIM, SentenceEncoder
 from vla_policy.normalizer import Normalizer
-from vla_policy.preprocess import IMAGE_HW, InputError, prepare_image, proprio
+from vla_policy.preprocess import IMAGE_HW, PROPRIO_DIM, InputError, prepare_image, proprio
 from vla_policy.safety import DEFAULT_WORKSPACE, Workspace
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -96,23 +98,13 @@ class StepInfo:
     target_estimate: np.ndarray  # where the network thinks the named object is
 
 
-# Measured gripper opening (0 open .. 1 closed) with the fingers stopped on a 3.6-4.4 cm cube:
-# ~0.44-0.75 in the demonstrations; closing on nothing reaches ~1.0.
-HOLD_RANGE = (0.2, 0.85)
-
-
-def grasp_evidence(grip_cmd: float, gripper: float) -> bool:
-    """The fingers were commanded closed and stopped part-way: something is between them."""
-    return grip_cmd >= 0.5 and HOLD_RANGE[0] < gripper < HOLD_RANGE[1]
-
-
 class LearnedPolicy:
     """One goal's closed loop (``reset`` per instruction, ``act`` per camera frame)."""
 
     def __init__(self, runtime: PolicyRuntime, encoder: SentenceEncoder, ik: ArmIK | None = None,
                  workspace: Workspace = DEFAULT_WORKSPACE, ensemble: int = 4, decay: float = 0.6,
                  max_joint_step: float = 0.15, confirm_steps: int = 2, reject_limit: int = 10,
-                 close_box: tuple[float, float] | None = (0.03, 0.03)) -> None:
+                 close_box: tuple[float, float] | None = (0.03, 0.03), latch_grip: bool = True) -> None:
         self.rt, self.encoder = runtime, encoder
         self.ik = ik if ik is not None else ArmIK()
         self.workspace = workspace
@@ -121,6 +113,7 @@ class LearnedPolicy:
         self.confirm_steps = confirm_steps
         self.reject_limit = reject_limit  # unconfirmed "done" frames before giving up
         self.close_box = close_box  # (xy, z) tool-to-estimate distance that allows a first grasp
+        self.latch_grip = latch_grip
         self.last: StepInfo | None = None
         self.reset("go home")
 
@@ -136,8 +129,7 @@ class LearnedPolicy:
         except InstructionError:
             task = ""
         self.task = task  # pick/place: "done" needs the gripper to have held something
-        self._held = False  # grasp evidence seen during this goal
-        self._prev_grip: float | None = None
+        self.grasp = GraspMemory()
 
     def act(self, q: np.ndarray, gripper: float, image: np.ndarray) -> ExpertAction:
         """Next command from a 224x224 RGB frame and the measured joints; raises InputError."""
@@ -147,7 +139,7 @@ class LearnedPolicy:
         if q.shape != (7,):
             raise InputError(f"expected 7 arm joints, got {q.shape}")
         tcp = self.ik.fk(q)[0] if np.all(np.isfinite(q)) else np.full(3, np.nan)
-        prop = proprio(np.r_[q, gripper], tcp)
+        prop = proprio(np.r_[q, gripper], tcp, self.grasp.held)
         chunk, status, target = self.rt.infer(img, prop, self.lang)
         infer_ms = (time.perf_counter() - t0) * 1e3
         self.last = StepInfo(infer_ms, status, target)
@@ -168,15 +160,15 @@ class LearnedPolicy:
         self._done_run = self._done_run + 1 if status[1] > 0.5 else 0
         self._fail_run = self._fail_run + 1 if status[2] > 0.5 else 0
         grip_cmd = float(np.clip(now[3], 0.0, 1.0))
-        if self.task in ("pick", "place") and not self._held and self.close_box is not None:
+        if self.latch_grip and self.grasp.holding and grip_cmd >= 0.5:
+            # Holding: squeeze fully. A sagging half command (0.8) let the fingers open to follow
+            # it, and an opening that merely follows the command passed for grasp evidence.
+            grip_cmd = 1.0
+        if self.task in ("pick", "place") and not self.grasp.held and self.close_box is not None:
             off = tcp - target  # tool vs the network's own object estimate
             if np.linalg.norm(off[:2]) > self.close_box[0] or abs(off[2]) > self.close_box[1]:
                 grip_cmd = 0.0
-        # Evidence from the joint state: commanded closed and the fingers stopped part-way.
-        settled = self._prev_grip is not None and abs(gripper - self._prev_grip) < 0.02
-        self._prev_grip = float(gripper)
-        holding = settled and grasp_evidence(grip_cmd, gripper)
-        self._held = self._held or holding
+        holding = self.grasp.update(grip_cmd, gripper)
         done = self._done_run >= self.confirm_steps
         failed = self._fail_run >= self.confirm_steps
         if done and not failed and not self._grasp_confirmed(holding):
@@ -192,7 +184,7 @@ class LearnedPolicy:
         if self.task == "pick":
             return holding  # still holding it at the end
         if self.task == "place":
-            return self._held  # held it at some point, released over the bin
+            return self.grasp.held  # held it at some point, released over the bin
         return True
 
 
@@ -203,7 +195,7 @@ def check_exported(weights_dir: Path, samples: int = 4, seed: int = 0) -> float:
     worst = 0.0
     for _ in range(samples):
         img = rng.integers(0, 256, (*IMAGE_HW, 3), dtype=np.uint8)
-        prop = rt.norm.proprio_mean + rng.normal(0, 1, 11) * rt.norm.proprio_std
+        prop = rt.norm.proprio_mean + rng.normal(0, 1, PROPRIO_DIM) * rt.norm.proprio_std
         lang = rng.normal(0, 1, EMBED_DIM).astype(np.float32)
         chunk, status, aux = rt.infer(img, prop, lang / np.linalg.norm(lang))
         if not (np.all(np.isfinite(chunk)) and np.all(np.isfinite(status)) and np.all(np.isfinite(aux))):

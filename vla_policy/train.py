@@ -1,26 +1,33 @@
 """``seal train-vla``: expert demonstrations -> trained policy -> ONNX + normaliser + loss plot.
 
-Reproduces the shipped weights from scratch on a 2-core CPU: record the dataset (skipped when
-``--data`` already holds one and ``--regenerate`` is not given), train, export, check that
-onnxruntime gives what torch gives. Instructions are drawn from every template of the task at
-each sample (language augmentation); their embeddings are computed once per distinct text.
+Reproduces the shipped weights from scratch on a 2-core CPU: record the expert episodes and the
+localisation views (each skipped when its folder already holds data and ``--regenerate`` is not
+given), train, export; then one DAgger round: the trained policy drives takeover episodes that
+the expert finishes, and training goes on over all of it. Each export is checked (onnxruntime
+gives finite outputs; the tests compare it with torch). Instructions are drawn from every
+template of the task at each sample (language augmentation); their embeddings are computed once
+per distinct text.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-from vla_policy.dataset import DEFAULT_EPISODES, generate, load
+from vla_policy.dataset import DEFAULT_EPISODES, DEFAULT_VIEWS, VIEW_LABEL, generate, load
 from vla_policy.language import SentenceEncoder
 from vla_policy.normalizer import Normalizer
 from vla_policy.plot import line_plot_png
-
 from vla_policy.runtime import CARD_FILE, MODEL_FILE, NORM_FILE, TORCH_FILE, WEIGHTS_DIR, check_exported
 STATUS_WEIGHTS = (1.0, 3.0, 3.0)  # done/failed frames are rare; missing them costs a goal
+DEFAULT_STEPS, DEFAULT_TAKEOVER_STEPS = 16000, 6000
+VIEW_SHARE = 4  # a quarter of each batch is localisation views (when the data has them)
+# Takeover (DAgger) episodes per task: where the first policy's own mistakes were (grasp, release).
+DEFAULT_TAKEOVER_EPISODES = {"pick": 100, "place": 150}
 
 
 def embedding_table(meta: dict, encoder: SentenceEncoder) -> tuple[np.ndarray, np.ndarray]:
@@ -38,7 +45,7 @@ def embedding_table(meta: dict, encoder: SentenceEncoder) -> tuple[np.ndarray, n
     return table, counts
 
 
-def train(data_dir: str | Path, out_dir: str | Path, steps: int = 10000, batch: int = 32, lr: float = 1e-3,
+def train(data_dir: str | Path | list[str | Path], out_dir: str | Path, steps: int = 10000, batch: int = 32, lr: float = 1e-3,
           seed: int = 0, threads: int = 1, progress: bool = True, init: str | Path | None = None) -> dict:
     import torch
     from tqdm import tqdm
@@ -49,7 +56,11 @@ def train(data_dir: str | Path, out_dir: str | Path, steps: int = 10000, batch: 
     torch.set_num_threads(threads)  # more threads than free cores: OpenMP spin-waits, 20x slower here
     rng = np.random.default_rng(seed)
     meta, data = load(data_dir)
-    norm = Normalizer.fit(data)
+    labeled = np.flatnonzero(data["labeled"] == 1)  # full labels (not a learner's own frames)
+    views = np.flatnonzero(data["labeled"] == VIEW_LABEL)  # localisation views: target only
+    n_views = min(batch // VIEW_SHARE, len(views))  # per batch
+    norm = Normalizer.fit({"image": data["image"][labeled[:: max(1, len(labeled) // 4000)]],
+                           **{k: data[k][labeled] for k in ("proprio", "chunk", "target", "color")}})
     table, counts = embedding_table(meta, SentenceEncoder())
     n = len(data["status"])
     images = torch.from_numpy(data["image"])  # uint8, normalised per batch (saves memory)
@@ -73,13 +84,16 @@ def train(data_dir: str | Path, out_dir: str | Path, steps: int = 10000, batch: 
     bar = tqdm(range(steps), desc="train-vla", unit="step", disable=not progress)
     model.train()
     for step in bar:
-        idx = rng.integers(0, n, batch)
+        idx = labeled[rng.integers(0, len(labeled), batch - n_views)]
+        if n_views:
+            idx = np.r_[idx, views[rng.integers(0, len(views), n_views)]]
         tmpl = rng.integers(0, counts[task[idx]])
         lang = torch.from_numpy(table[task[idx], tmpl, color[idx]])
         img = (images[idx].permute(0, 3, 1, 2).float() / 255.0 - img_mean) / img_std
         pred_chunk, pred_status, pred_aux = model(img, prop[idx], lang)
-        loss_chunk = torch.nn.functional.smooth_l1_loss(pred_chunk, chunk[idx], beta=0.2)
-        loss_status = ce(pred_status, status[idx])
+        act = slice(0, batch - n_views)  # views teach the object estimate only
+        loss_chunk = torch.nn.functional.smooth_l1_loss(pred_chunk[act], chunk[idx[act]], beta=0.2)
+        loss_status = ce(pred_status[act], status[idx[act]])
         m = aux_mask[idx].unsqueeze(1)
         loss_aux = ((pred_aux - aux[idx]) ** 2 * m).sum() / m.sum().clamp(min=1.0) / 3
         loss = loss_chunk + 0.3 * loss_status + 1.0 * loss_aux
@@ -101,7 +115,9 @@ def train(data_dir: str | Path, out_dir: str | Path, steps: int = 10000, batch: 
     line_plot_png(out / "loss.png", smooth, title="train-vla loss (50-step mean)", log_y=True)
     card = {"parameters": count_parameters(model), "steps": steps, "init": str(init) if init else None, "batch": batch, "lr": lr, "seed": seed,
             "train_seconds": round(train_s, 1), "final_loss": float(np.mean(history[-200:])),
-            "dataset": {"episodes": meta["episodes"], "frames": n, "seed": meta["seed"]},
+            "dataset": {"episodes": meta["episodes"], "frames": n, "labeled_frames": len(labeled),
+                        "views": len(views), "seed": meta["seed"],
+                        "folders": meta["folders"]},
             "chunk": meta["chunk"], "dt": meta["dt"], "model": {"chunk": meta["chunk"]}, "tasks": meta["tasks"], "colors": meta["colors"],
             "templates": meta["templates"]}
     (out / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
@@ -127,22 +143,49 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(WEIGHTS_DIR), help="where the ONNX model, normaliser and plot go")
     p.add_argument("--regenerate", action="store_true", help="record the dataset again even if present")
     p.add_argument("--episodes-scale", type=float, default=1.0, help="scale the default episode counts")
-    p.add_argument("--steps", type=int, default=10000)
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", help="start from the weights in this folder instead of from scratch")
+    p.add_argument("--takeover-steps", type=int, default=DEFAULT_TAKEOVER_STEPS,
+                   help="then record takeover episodes with the trained policy and train this many more "
+                        "steps on both datasets (DAgger round; 0: skip)")
+    p.add_argument("--takeover-data", help="takeover dataset folder (default: DATA_takeover; always recorded anew)")
+    p.add_argument("--views", type=int, default=DEFAULT_VIEWS,
+                   help="localisation views (still frames of fresh layouts) in DATA_views; 0: none")
     p.add_argument("--workers", type=int, default=2, help="processes recording episodes")
-    p.add_argument("--threads", type=int, default=1, help="torch threads for training")
+    p.add_argument("--threads", type=int, default=min(4, len(os.sched_getaffinity(0))),
+                   help="torch threads for training (default: the cores, up to 4; use 1 while other jobs run: "
+                        "threads that wait for busy cores spin and run ~20x slower)")
     ns = p.parse_args(argv)
     t0 = time.monotonic()
     if ns.regenerate or not (Path(ns.data) / "meta.json").exists():
         episodes = {k: max(1, round(v * ns.episodes_scale)) for k, v in DEFAULT_EPISODES.items()}
         meta = generate(ns.data, episodes, seed=ns.seed, workers=ns.workers)
         print(f"[train-vla] dataset: {meta['episodes']} episodes, {meta['frames']} frames in {ns.data}")
-    card = train(ns.data, ns.out, steps=ns.steps, batch=ns.batch, lr=ns.lr, seed=ns.seed, threads=ns.threads,
+    base = [ns.data]
+    if ns.views > 0:
+        views = f"{str(ns.data).rstrip('/')}_views"
+        if ns.regenerate or not (Path(views) / "meta.json").exists():
+            meta = generate(views, views=ns.views, seed=ns.seed, workers=ns.workers)
+            print(f"[train-vla] localisation views: {meta['frames']} in {views}")
+        base.append(views)
+    card = train(base, ns.out, steps=ns.steps, batch=ns.batch, lr=ns.lr, seed=ns.seed, threads=ns.threads,
                  init=ns.init)
     check_exported(Path(ns.out))
+    if ns.takeover_steps > 0:
+        (Path(ns.out) / "loss.png").replace(Path(ns.out) / "loss_base.png")  # before the DAgger round
+        takeover = ns.takeover_data or f"{str(ns.data).rstrip('/')}_takeover"
+        episodes = {k: max(1, round(v * ns.episodes_scale)) for k, v in DEFAULT_TAKEOVER_EPISODES.items()}
+        meta = generate(takeover, episodes, seed=ns.seed, workers=ns.workers, learner_dir=ns.out)
+        print(f"[train-vla] takeover dataset: {meta['episodes']} episodes, {meta['frames']} frames in {takeover}")
+        first = card
+        card = train(base + [takeover], ns.out, steps=ns.takeover_steps, batch=ns.batch, lr=ns.lr * 0.5,
+                     seed=ns.seed + 1, threads=ns.threads, init=ns.out)
+        card["base"] = {k: first[k] for k in ("steps", "lr", "seed", "train_seconds", "final_loss", "dataset")}
+        (Path(ns.out) / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
+        check_exported(Path(ns.out))
     print(f"[train-vla] {card['parameters']} parameters, {card['steps']} steps in {card['train_seconds']} s, "
           f"final loss {card['final_loss']:.4f}; wrote {ns.out} ({time.monotonic() - t0:.0f} s in all)")
     return 0

@@ -103,3 +103,26 @@ def test_instructions_fill_their_slots():
     assert instruction("push_left", "blue_cube", "push the {color} block to the left") == \
         "push the blue block to the left"
     assert instruction("home", "") == "go home"
+
+
+def test_place_expert_takes_over_mid_task(worlds, ik):
+    """A teacher can begin with the cube already in hand ("carry") or already in the bin ("retreat")."""
+    w = worlds["tabletop_bin"]
+    rng = np.random.default_rng(21)
+    w.reset(rng=rng)
+    ep = start_episode(w, "place", rng, ik)
+    first = expert_controller(w, ep, DT, ik)
+    for _ in range(300):  # the first teacher only until the cube is lifted
+        if w.is_lifted(ep.target):
+            break
+        qg = w.joint_positions()
+        a = first(qg[:7], float(qg[7]), None)
+        w.set_command(a.arm_q, a.gripper)
+        w.step(DT)
+    assert w.is_lifted(ep.target)
+    ok, last, _ = run_episode(w, ep, expert_controller(w, ep, DT, ik, stage="carry"), DT, render=False)
+    assert ok and last.done and last.phase == "done"
+    ok, last, steps = run_episode(w, ep, expert_controller(w, ep, DT, ik, stage="retreat"), DT, render=False)
+    assert ok and last.done and w.joint_positions()[7] < 0.2  # leaves it there, gripper open
+    with pytest.raises(ValueError):
+        expert_controller(w, ep, DT, ik, stage="release")

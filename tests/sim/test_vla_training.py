@@ -22,10 +22,15 @@ def test_dataset_format(tiny):
     root, meta = tiny
     assert meta["episodes"] == 2 and meta["frames"] > 40
     meta2, data = dataset.load(root / "data")
-    assert meta2 == json.loads((root / "data" / "meta.json").read_text())
+    on_disk = json.loads((root / "data" / "meta.json").read_text())
+    assert {k: meta2[k] for k in on_disk} == on_disk and meta2["folders"] == [str(root / "data")]
     n = meta["frames"]
     assert data["image"].shape == (n, 80, 80, 3) and data["image"].dtype == np.uint8
-    assert data["proprio"].shape == (n, 11) and data["chunk"].shape == (n, meta["chunk"], 4)
+    assert data["proprio"].shape == (n, 12) and data["chunk"].shape == (n, meta["chunk"], 4)
+    assert data["labeled"].all()  # expert episodes: every frame is a label
+    held = data["proprio"][:, 11]  # the memory bit: off before the pick's grasp, on after it
+    pick = data["task"] == meta["tasks"].index("pick")
+    assert held[pick][0] == 0.0 and held[pick][-1] == 1.0 and held[~pick].max() == 0.0
     assert set(np.unique(data["status"])) == {0, 1}  # running, then done frames at the end
     assert set(np.unique(data["task"])) == {meta["tasks"].index("pick"), meta["tasks"].index("home")}
     # chunk rows are the expert's future tool targets relative to now: small steps, gripper in 0..1
@@ -51,7 +56,7 @@ def test_short_training_run_exports_a_working_policy(tiny):
     net = VlaNet(chunk=rt.chunk)
     net.load_state_dict(torch.load(out / "vla_policy.pt", weights_only=True))
     net.eval()
-    x = (torch.randn(2, 3, 80, 80), torch.randn(2, 11), torch.randn(2, 384) * 0.05)
+    x = (torch.randn(2, 3, 80, 80), torch.randn(2, 12), torch.randn(2, 384) * 0.05)
     with torch.no_grad():
         ref = net(*x)
     got = rt.session.run(None, {"image": x[0].numpy(), "proprio": x[1].numpy(), "lang": x[2].numpy()})
@@ -68,3 +73,46 @@ def test_short_training_run_exports_a_working_policy(tiny):
         w.set_command(a.arm_q, a.gripper)
         w.step(0.05)
     w.close()
+
+
+def test_takeover_episodes_label_only_the_experts_part(tiny):
+    """DAgger round: the trained policy drives first, the expert goes on from where it left off."""
+    from vla_policy.train import train
+
+    root, _ = tiny
+    learner = root / "weights_takeover_learner"
+    train(root / "data", learner, steps=4, batch=8, threads=1, progress=False)
+    meta = dataset.generate(root / "takeover", {"pick": 2}, seed=5, workers=1, progress=False, learner_dir=learner)
+    assert meta["takeover_from"] == str(learner) and meta["episodes"] >= 1
+    _, data = dataset.load(root / "takeover")
+    for ep in np.unique(data["episode"]):
+        lab = data["labeled"][data["episode"] == ep]
+        first = int(np.argmax(lab))
+        assert first >= 1 and not lab[:first].any() and lab[first:].all()  # learner, then expert
+    _, both = dataset.load([root / "data", root / "takeover"])
+    assert len(np.unique(both["episode"])) == 2 + meta["episodes"]  # ids kept apart
+    card = train([root / "data", root / "takeover"], root / "weights2", steps=4, batch=8, threads=1, progress=False,
+                 init=learner)
+    assert card["dataset"]["labeled_frames"] < card["dataset"]["frames"]
+
+
+def test_localisation_views_teach_only_the_object_estimate(tiny):
+    """Still frames of fresh layouts: a named cube's true position, no action labels."""
+    from sim_worlds.tasks import COLORS
+    from vla_policy.train import train
+
+    root, _ = tiny
+    meta = dataset.generate(root / "views", views=6, seed=2, workers=1, progress=False)
+    assert meta["views"] == 6 and meta["frames"] == 6
+    _, views = dataset.load(root / "views")
+    assert (views["labeled"] == dataset.VIEW_LABEL).all() and views["proprio"].shape == (6, 12)
+    assert len(np.unique(views["target"][:, 0])) == 6  # a new layout every frame
+    assert np.all(np.abs(views["target"][:, 2] - 0.02) < 0.01)  # cubes resting on the table
+    assert set(views["color"]) <= set(range(len(COLORS)))
+    again = dataset.generate(root / "views2", views=6, seed=2, workers=1, progress=False)
+    _, same = dataset.load(root / "views2")
+    np.testing.assert_array_equal(same["image"], views["image"])  # seeded
+    assert again["frames"] == 6
+    card = train([root / "data", root / "views"], root / "weights_views", steps=3, batch=8, threads=1,
+                 progress=False)
+    assert card["dataset"]["views"] == 6 and np.isfinite(card["final_loss"])

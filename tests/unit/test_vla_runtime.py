@@ -9,7 +9,7 @@ from sim_worlds.tabletop import HOME_Q
 from vla_policy.backends import BackendError, LearnedBackend, Observation
 from vla_policy.instructions import Task
 from vla_policy.language import EMBED_DIM, SentenceEncoder, model_dir
-from vla_policy.preprocess import CAMERA_HW, IMAGE_HW, InputError, prepare_image, proprio
+from vla_policy.preprocess import CAMERA_HW, IMAGE_HW, PROPRIO_DIM, InputError, prepare_image, proprio
 from vla_policy.runtime import TORCH_FILE, WEIGHTS_DIR, LearnedPolicy, PolicyRuntime, pick_provider
 from vla_policy.safety import Workspace
 
@@ -40,7 +40,7 @@ def test_onnx_output_matches_torch(runtime):
     net.eval()
     rng = np.random.default_rng(1)
     image = rng.normal(0, 1, (3, 3, *IMAGE_HW)).astype(np.float32)
-    prop = rng.normal(0, 1, (3, 11)).astype(np.float32)
+    prop = rng.normal(0, 1, (3, PROPRIO_DIM)).astype(np.float32)
     lang = rng.normal(0, 0.05, (3, EMBED_DIM)).astype(np.float32)
     with torch.no_grad():
         ref = [t.numpy() for t in net(torch.from_numpy(image), torch.from_numpy(prop), torch.from_numpy(lang))]
@@ -174,12 +174,42 @@ def test_place_done_needs_an_earlier_grasp_and_other_tasks_are_unchanged():
     assert acts[-1].done and not acts[-1].failed
 
 
+def test_the_network_is_told_whether_the_gripper_has_held_something():
+    """The memory bit (last proprio column) turns on after a confirmed grasp and stays on."""
+    class Records(_SaysDone):
+        seen: list[float] = []
+
+        def infer(self, image80, prop, lang):
+            self.seen.append(float(prop[-1]))
+            return super().infer(image80, prop, lang)
+
+    net = Records()
+    policy = LearnedPolicy(net, _ZeroEncoder(), ik=ArmIK(), reject_limit=50)
+    policy.reset("put the red cube in the bin")
+    for g in (0.0, 0.3, 0.55, 0.56, 0.56, 0.56, 0.0, 0.0):  # close on a cube, hold, release
+        policy.act(HOME_Q.copy(), g, _frame())
+    assert net.seen == [0, 0, 0, 0, 0, 0, 1, 1]
+    policy.reset("put the red cube in the bin")  # a new goal forgets
+    policy.act(HOME_Q.copy(), 0.0, _frame())
+    assert net.seen[-1] == 0
+
+
+def test_a_held_cube_is_squeezed_fully_and_a_half_command_alone_is_no_grasp():
+    policy = LearnedPolicy(_SaysDone(grip=0.7), _ZeroEncoder(), ik=ArmIK(), reject_limit=50)
+    policy.reset("pick up the red cube")
+    grips = [policy.act(HOME_Q.copy(), g, _frame()).gripper for g in (0.3, 0.55, 0.55, 0.55)]
+    assert grips[:3] == pytest.approx([0.7] * 3) and grips[-1] == 1.0  # holding since the third frame: squeeze
+    policy.reset("pick up the red cube")  # fingers that only follow the half command hold nothing
+    acts = [policy.act(HOME_Q.copy(), 0.68, _frame()) for _ in range(4)]
+    assert not any(a.done for a in acts) and not policy.grasp.held
+
+
 def test_object_estimate_does_not_read_proprioception(runtime):
     """The estimate comes from image + instruction only (else it learns to follow the arm)."""
     rng = np.random.default_rng(3)
     image = rng.normal(0, 1, (1, 3, *IMAGE_HW)).astype(np.float32)
     lang = rng.normal(0, 0.05, (1, EMBED_DIM)).astype(np.float32)
-    outs = [runtime.session.run(None, {"image": image, "proprio": rng.normal(0, 1, (1, 11)).astype(np.float32),
+    outs = [runtime.session.run(None, {"image": image, "proprio": rng.normal(0, 1, (1, PROPRIO_DIM)).astype(np.float32),
                                        "lang": lang}) for _ in range(2)]
     np.testing.assert_allclose(outs[0][2], outs[1][2], atol=1e-6)  # aux: unchanged
     assert not np.allclose(outs[0][0], outs[1][0])  # the actions do read it
