@@ -12,8 +12,8 @@ sent, never from simulator ground truth) is an input of the network, and for pic
 without it is not accepted, and if the network keeps insisting the goal ends as failed (the
 fingers closed on nothing). Until it has held something, a pick/place goal also closes the
 gripper only with the tool at the network's own estimate of the object (``close_box``: within
-3 cm across and 3 cm in height); a close commanded elsewhere is held open. While holding, a close command is
-a full squeeze (``latch_grip``).
+3 cm across and 3 cm in height); a close commanded elsewhere is held open. While holding, a
+close command is a full squeeze (``latch_grip``).
 """
 from __future__ import annotations
 
