@@ -212,8 +212,8 @@ def record_view(world: TabletopWorld, seed: int, ik: ArmIK) -> dict[str, np.ndar
     }
 
 
-def _view_worker(args: tuple[list[int], str, int, object]) -> tuple[int, int, int]:
-    seeds, out, shard, queue = args
+def _view_worker(args: tuple[list[int], str, int, object, None]) -> tuple[int, int, int]:
+    seeds, out, shard, queue, _ = args  # the same arguments as ``_worker``; views need no learner
     worlds = [TabletopWorld(render=True, scene=s, randomize=True) for s in ("tabletop", "tabletop_bin")]
     ik = ArmIK()
     parts = []
@@ -287,19 +287,18 @@ def generate(out_dir: str | Path, episodes: dict[str, int] | None = None, seed: 
         fn, desc, unit = _worker, "expert episodes" if learner is None else "takeover episodes", "ep"
     workers = max(1, min(workers, len(jobs)))
     split = [jobs[i::workers] for i in range(workers)]
-    args = [(part, str(out), i, None) + (() if views else (learner,)) for i, part in enumerate(split)]
     bar = tqdm(total=len(jobs), desc=desc, unit=unit, disable=not progress)
     if workers == 1:
         class _Q:
             def put(self, n: int) -> None:
                 bar.update(n)
-        results = [fn(args[0][:3] + (_Q(),) + args[0][4:])]
+        results = [fn((split[0], str(out), 0, _Q(), learner))]
     else:
         ctx = mp.get_context("spawn")  # a fresh GL context per process
         with ctx.Manager() as manager:
             queue = manager.Queue()
             with ctx.Pool(workers) as pool:
-                pending = pool.map_async(fn, [a[:3] + (queue,) + a[4:] for a in args])
+                pending = pool.map_async(fn, [(part, str(out), i, queue, learner) for i, part in enumerate(split)])
                 done = 0
                 while done < len(jobs) and not (pending.ready() and queue.empty()):
                     try:
