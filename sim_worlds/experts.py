@@ -277,8 +277,9 @@ class PlaceExpert(_WaypointExpert):
 
     def reset(self, target_name: str, stage: str = "pick") -> None:
         """``stage``: where to begin when taking over mid-task ("carry": the object is in the
-        gripper; "retreat": it is in the bin already)."""
-        if stage not in ("pick", "carry", "retreat"):
+        gripper; "lower": in the gripper above the bin, so lower and let go; "retreat": it is in
+        the bin already)."""
+        if stage not in ("pick", "carry", "lower", "retreat"):
             raise ValueError(f"cannot begin a place at stage {stage!r}")
         self.pick.reset(target_name)
         self.stage, self._t, self._wp, self._q_cmd = stage, 0.0, None, None

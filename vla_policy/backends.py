@@ -105,7 +105,7 @@ class LearnedBackend:
             a = self.policy.act(obs.q, obs.gripper, obs.image)
         except InputError as exc:
             raise BackendError(str(exc)) from exc
-        if not a.done:
+        if not a.done and a.phase != "retry":
             a.phase = self._phase(a.gripper, obs.gripper)
         return a
 

@@ -2,10 +2,12 @@
 
 On-disk format (one folder):
 
-* ``meta.json``: ``{"format": 1, "dt", "chunk", "tasks": [...], "colors": [...],
+* ``meta.json``: ``{"format": 3, "dt", "chunk", "tasks": [...], "colors": [...],
   "templates": {task: [...]}, "episodes": n, "frames": n, "seed"}``.
 * ``shard_XXX.npz`` (one per worker), arrays indexed by frame:
   ``image`` uint8 [N, 80, 80, 3] (``preprocess.prepare_image`` of the 224x224 front camera),
+  ``fovea`` uint8 [N, 48, 48, 3] (format 3): the full-resolution frame around the target object
+  (the tool for home) as the nominal camera projects it (``camera.FRONT_CAMERA``),
   ``proprio`` float32 [N, 11] (7 joints, gripper, tool xyz: what is measured; ``load`` appends the
   derived "has held" column, ``grasp.held_flags``, so loaded arrays have ``PROPRIO_DIM`` columns),
   ``chunk`` float32 [N, K, 4]: the expert's next K commands as tool targets relative to the
@@ -22,7 +24,8 @@ arm somewhere above the table, labeled with one named cube's position (``record_
 
 Takeover folders (``generate(..., learner_dir=...)``, ``meta["takeover_from"]``) hold episodes
 where the trained policy acts first and the expert goes on from the state it left (DAgger-style):
-retrying a missed grasp, carrying a held cube, leaving a cube put in the bin alone.
+retrying a missed grasp, carrying a held cube (or, held over the bin, lowering it and letting
+go), leaving a cube put in the bin alone.
 
 Half the episodes add slowly varying noise to the commands that are executed while the labels
 stay the expert's clean commands (DART-style), so the learner sees how to recover from drift.
@@ -41,8 +44,9 @@ import numpy as np  # noqa: E402
 from sim_worlds.experts import DOWN_ROT, ArmIK, ExpertAction  # noqa: E402
 from sim_worlds.tabletop import HOME_Q, TabletopWorld  # noqa: E402
 from sim_worlds.tasks import COLORS, TASKS, expert_controller, instruction, run_episode, start_episode  # noqa: E402
+from vla_policy.camera import FRONT_CAMERA  # noqa: E402
 from vla_policy.grasp import held_flags  # noqa: E402
-from vla_policy.preprocess import IMAGE_HW, PROPRIO_DIM, prepare_image, proprio  # noqa: E402
+from vla_policy.preprocess import FOVEA_STORED, IMAGE_HW, PROPRIO_DIM, fovea_patch, prepare_image, proprio  # noqa: E402
 
 TASK_NAMES = list(TASKS)
 CHUNK = 8
@@ -84,6 +88,9 @@ def plan_takeover(episodes: dict[str, int], seed: int) -> list[EpisodeJob]:
     return jobs
 
 
+OVER_BIN = 0.03  # m: a lifted cube this close (across) to the bin's centre is over it
+
+
 class _NothingToTeach(Exception):
     """The learner already finished the part of the task the expert could show."""
 
@@ -95,8 +102,16 @@ def _take_over(world: TabletopWorld, ep, ik: ArmIK):
     if ep.task in ("pick", "place") and world.is_lifted(ep.target):
         if ep.task == "pick":
             raise _NothingToTeach
-        return expert_controller(world, ep, DT, ik, stage="carry")
+        over_bin = np.linalg.norm(world.object_pose(ep.target)[0][:2] - world.bin_position()[:2]) < OVER_BIN
+        # Over the bin already: lower and let go. (A learner held the cube there, waiting for a
+        # release it kept planning for later; "carry" would first lift it back up.)
+        return expert_controller(world, ep, DT, ik, stage="lower" if over_bin else "carry")
     return expert_controller(world, ep, DT, ik)
+
+
+def _stored_fovea(frame: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """The stored patch around a world point; training cuts the network's fovea out of it."""
+    return fovea_patch(frame, FRONT_CAMERA.project(centre), FOVEA_STORED)
 
 
 def _labels(cmds: list[tuple[np.ndarray, float]], tcps: np.ndarray, ik: ArmIK) -> np.ndarray:
@@ -129,7 +144,7 @@ def record_episode(world: TabletopWorld, job: EpisodeJob, ik: ArmIK,
         learner.reset(instruction(job.task, ep.target, templates[int(rng.integers(len(templates)))]))
     else:
         expert = expert_controller(world, ep, DT, ik)
-    rows: dict[str, list] = {k: [] for k in ("image", "proprio", "status", "target", "tcp", "labeled")}
+    rows: dict[str, list] = {k: [] for k in ("image", "fovea", "proprio", "status", "target", "tcp", "labeled")}
     cmds: list[tuple[np.ndarray, float]] = []
     noise = np.zeros(7)
 
@@ -146,10 +161,12 @@ def record_episode(world: TabletopWorld, job: EpisodeJob, ik: ArmIK,
             a = expert(q, gripper, image)
         rows["labeled"].append(expert is not None)
         tcp = world.ee_position()
+        target = world.object_pose(ep.target)[0] if ep.target else np.zeros(3)
         rows["image"].append(prepare_image(image))
+        rows["fovea"].append(_stored_fovea(image, target if ep.target else tcp))
         rows["proprio"].append(proprio(np.r_[q, gripper], tcp)[:MEASURED_DIM])
         rows["status"].append(2 if a.failed else 1 if a.done else 0)
-        rows["target"].append(world.object_pose(ep.target)[0] if ep.target else np.zeros(3))
+        rows["target"].append(target)
         rows["tcp"].append(tcp)
         cmds.append((a.arm_q.copy(), float(a.gripper)))
         if not job.noisy:
@@ -165,6 +182,7 @@ def record_episode(world: TabletopWorld, job: EpisodeJob, ik: ArmIK,
     color = COLORS.index(ep.target.split("_")[0]) if ep.target else -1
     return {
         "image": np.array(rows["image"], np.uint8),
+        "fovea": np.array(rows["fovea"], np.uint8),
         "proprio": np.array(rows["proprio"], np.float32),
         "chunk": _labels(cmds, np.array(rows["tcp"]), ik),
         "status": np.array(rows["status"], np.int8),
@@ -200,8 +218,10 @@ def record_view(world: TabletopWorld, seed: int, ik: ArmIK) -> dict[str, np.ndar
     world.set_arm(q, 0.0)
     target = str(rng.choice(names))
     qg = world.joint_positions()
+    frame = world.render()
     return {
-        "image": prepare_image(world.render())[None],
+        "image": prepare_image(frame)[None],
+        "fovea": _stored_fovea(frame, world.object_pose(target)[0])[None],
         "proprio": proprio(qg, world.ee_position())[None, :MEASURED_DIM],
         "chunk": np.zeros((1, CHUNK, 4), np.float32),
         "status": np.zeros(1, np.int8),
@@ -310,7 +330,7 @@ def generate(out_dir: str | Path, episodes: dict[str, int] | None = None, seed: 
                 results = pending.get()
     bar.close()
     meta = {
-        "format": 2, "dt": DT, "chunk": CHUNK, "image_hw": list(IMAGE_HW), "tasks": TASK_NAMES,
+        "format": 3, "dt": DT, "chunk": CHUNK, "image_hw": list(IMAGE_HW), "tasks": TASK_NAMES,
         "colors": list(COLORS), "templates": {t: list(s.templates) for t, s in TASKS.items()},
         "episodes": sum(r[1] for r in results), "episodes_planned": len(jobs),
         "frames": sum(r[2] for r in results), "seed": seed,
@@ -324,7 +344,7 @@ def load(paths: str | Path | list[str | Path]) -> tuple[dict, dict[str, np.ndarr
     """(meta, arrays) of one or several dataset folders written by ``generate``.
 
     Several folders are joined (episode ids kept apart; meta of the first, with the counts summed).
-    Format-1 folders (no ``labeled`` array) have every frame labeled.
+    Folders recorded before format 3 (no fovea) are refused with the way out.
     """
     folders = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     metas, parts = [], []
@@ -337,8 +357,10 @@ def load(paths: str | Path | list[str | Path]) -> tuple[dict, dict[str, np.ndarr
         shards = [s for s in shards if s]
         if not shards:
             raise ValueError(f"{p} holds no frames")
+        if "fovea" not in shards[0]:
+            raise ValueError(f"{p} was recorded before the fovea (format {metas[-1].get('format', 1)}; "
+                             "format 3 is needed): record it again (`seal train-vla --regenerate`)")
         for s in shards:
-            s.setdefault("labeled", np.ones(len(s["status"]), np.uint8))
             s["episode"] = s["episode"].astype(np.int64) + n * 10_000_000
         parts.extend(shards)
     data = {k: np.concatenate([s[k] for s in parts]) for k in parts[0]}

@@ -2,9 +2,13 @@
 
 The 224x224 camera frame is cropped to the table (rows 64-224, cols 32-192: the cubes, the bin
 and the gripper near the table) and averaged 2x2 to 80x80. Area averaging keeps a small cube's
-centroid, which is what the policy must localise. Proprioception is the 7 arm joints, the
-gripper opening, the tool position from forward kinematics of those joints, and the goal's one
-bit of memory: has the gripper held something yet (``grasp.GraspMemory``).
+centroid, which is what the policy must localise. At 80x80 a cube is 4-5 pixels and a
+centimetre along the camera's depth axis under one, so the network also gets a *fovea*: a
+32x32 patch of the full-resolution frame around its own estimate of the object
+(``fovea_patch``; datasets store 48x48 around the true object and training cuts the 32x32 at
+random offsets from it). Proprioception is the 7 arm joints, the gripper opening, the tool
+position from forward kinematics of those joints, and the goal's one bit of memory: has the
+gripper held something yet (``grasp.GraspMemory``).
 """
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ CROP = (64, 224, 32, 192)  # rows from, to; cols from, to
 POOL = 2
 IMAGE_HW = ((CROP[1] - CROP[0]) // POOL, (CROP[3] - CROP[2]) // POOL)  # (80, 80)
 PROPRIO_DIM = 12
+FOVEA = 32  # px of the 224x224 frame the network sees around its object estimate
+FOVEA_STORED = 48  # px stored per frame around the true object: training shifts the 32 inside it
 
 
 class InputError(ValueError):
@@ -31,6 +37,17 @@ def prepare_image(rgb: np.ndarray) -> np.ndarray:
     h, w = IMAGE_HW
     pooled = c.reshape(h, POOL, w, POOL, 3).sum(axis=(1, 3))
     return ((pooled + POOL * POOL // 2) // (POOL * POOL)).astype(np.uint8)
+
+
+def fovea_patch(rgb: np.ndarray, centre_rc: np.ndarray, size: int = FOVEA) -> np.ndarray:
+    """``size`` x ``size`` x 3 patch of a 224x224 frame centred on (row, col), kept inside the frame."""
+    h, w = rgb.shape[:2]
+    rc = np.asarray(centre_rc, float)
+    if rc.shape != (2,) or not np.all(np.isfinite(rc)):
+        raise InputError(f"fovea centre must be a finite (row, col), got {rc}")
+    r0 = int(np.clip(np.round(rc[0]) - size // 2, 0, h - size))
+    c0 = int(np.clip(np.round(rc[1]) - size // 2, 0, w - size))
+    return rgb[r0:r0 + size, c0:c0 + size]
 
 
 def proprio(q8: np.ndarray, tcp: np.ndarray, held: bool = False) -> np.ndarray:

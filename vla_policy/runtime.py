@@ -11,9 +11,14 @@ sent, never from simulator ground truth) is an input of the network, and for pic
 "done" counts only with that evidence (pick: holding now; place: held at some point); a done
 without it is not accepted, and if the network keeps insisting the goal ends as failed (the
 fingers closed on nothing). Until it has held something, a pick/place goal also closes the
-gripper only with the tool at the network's own estimate of the object (``close_box``: within
-3 cm across and 3 cm in height); a close commanded elsewhere is held open. While holding, a
-close command is a full squeeze (``latch_grip``).
+gripper only with the tool at the object as the network reads their offset from the image and
+fovea (``near``; ``close_box``: within 3 cm across and 3 cm in height); a close commanded
+elsewhere is held open. While holding, a
+close command is a full squeeze (``latch_grip``). A missed grasp (a "done" refused
+``reject_limit`` times) starts a fresh attempt, gripper opened first, up to ``max_retries``
+times; then the goal fails. The fovea (a full-resolution patch of the
+frame) is cut around the previous frame's object estimate, projected by the nominal camera; a
+goal's first frame runs the network twice (once to have an estimate).
 """
 from __future__ import annotations
 
@@ -30,7 +35,8 @@ from vla_policy.grasp import GraspMemory
 from vla_policy.instructions import InstructionError, parse_instruction
 from vla_policy.language import EMBED_DIM, SentenceEncoder
 from vla_policy.normalizer import Normalizer
-from vla_policy.preprocess import IMAGE_HW, PROPRIO_DIM, InputError, prepare_image, proprio
+from vla_policy.camera import FRONT_CAMERA, PinholeCamera
+from vla_policy.preprocess import FOVEA, IMAGE_HW, PROPRIO_DIM, InputError, fovea_patch, prepare_image, proprio
 from vla_policy.safety import DEFAULT_WORKSPACE, Workspace
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -78,17 +84,18 @@ class PolicyRuntime:
         self.chunk = int(self.card["chunk"])
         self.colors: list[str] = list(self.card["colors"])
 
-    def infer(self, image80: np.ndarray, prop: np.ndarray, lang: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(chunk [K, 4] tool deltas + gripper, status probabilities [3], target xyz [3])."""
-        if image80.shape != (*IMAGE_HW, 3) or lang.shape != (EMBED_DIM,):
-            raise InputError(f"bad network input shapes {image80.shape} / {lang.shape}")
-        feed = {"image": self.norm.image(image80)[None], "proprio": self.norm.proprio(prop)[None],
-                "lang": lang.astype(np.float32)[None]}
-        chunk, status, aux = self.session.run(None, feed)
+    def infer(self, image80: np.ndarray, fovea: np.ndarray, prop: np.ndarray, lang: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(chunk [K, 4] tool deltas + gripper, status probabilities [3], target xyz [3],
+        target minus tool [3], metres: the image's own reading of the offset)."""
+        if image80.shape != (*IMAGE_HW, 3) or fovea.shape != (FOVEA, FOVEA, 3) or lang.shape != (EMBED_DIM,):
+            raise InputError(f"bad network input shapes {image80.shape} / {fovea.shape} / {lang.shape}")
+        feed = {"image": self.norm.image(image80)[None], "fovea": self.norm.image(fovea)[None],
+                "proprio": self.norm.proprio(prop)[None], "lang": lang.astype(np.float32)[None]}
+        chunk, status, aux, near = self.session.run(None, feed)
         logits = status[0] - status[0].max()
         probs = np.exp(logits) / np.exp(logits).sum()
-        return self.norm.unchunk(chunk[0]), probs, self.norm.unaux(aux[0])
+        return self.norm.unchunk(chunk[0]), probs, self.norm.unaux(aux[0]), near[0] / 10.0
 
 
 @dataclass
@@ -96,6 +103,7 @@ class StepInfo:
     inference_ms: float  # preprocessing + network
     status: np.ndarray  # running / done / failed probabilities
     target_estimate: np.ndarray  # where the network thinks the named object is
+    target_offset: np.ndarray  # the object minus the tool, as the image shows it
 
 
 class LearnedPolicy:
@@ -104,7 +112,8 @@ class LearnedPolicy:
     def __init__(self, runtime: PolicyRuntime, encoder: SentenceEncoder, ik: ArmIK | None = None,
                  workspace: Workspace = DEFAULT_WORKSPACE, ensemble: int = 4, decay: float = 0.6,
                  max_joint_step: float = 0.15, confirm_steps: int = 2, reject_limit: int = 10,
-                 close_box: tuple[float, float] | None = (0.03, 0.03), latch_grip: bool = True) -> None:
+                 close_box: tuple[float, float] | None = (0.03, 0.03), latch_grip: bool = True,
+                 camera: PinholeCamera = FRONT_CAMERA, max_retries: int = 2, reopen_steps: int = 10) -> None:
         self.rt, self.encoder = runtime, encoder
         self.ik = ik if ik is not None else ArmIK()
         self.workspace = workspace
@@ -112,24 +121,34 @@ class LearnedPolicy:
         self.max_joint_step = max_joint_step
         self.confirm_steps = confirm_steps
         self.reject_limit = reject_limit  # unconfirmed "done" frames before giving up
-        self.close_box = close_box  # (xy, z) tool-to-estimate distance that allows a first grasp
+        self.close_box = close_box  # (xy, z) tool-to-object offset (``near``) that allows a first grasp
         self.latch_grip = latch_grip
+        self.camera = camera  # nominal calibration: where to cut the fovea
+        self.max_retries = max_retries  # fresh attempts after a missed grasp
+        self.reopen_steps = reopen_steps  # control steps the gripper is held open to start one
         self.last: StepInfo | None = None
         self.reset("go home")
 
     def reset(self, instruction: str) -> None:
         self.lang = self.encoder.encode(instruction)  # once per goal
         self.instruction = instruction
-        self._chunks: deque[np.ndarray] = deque(maxlen=self.ensemble)  # absolute targets, newest last
         self._q_cmd: np.ndarray | None = None
-        self._done_run = self._fail_run = self._rejected = 0
         self.steps = 0
+        self.retries = 0
+        self._attempt()
         try:
             task = parse_instruction(instruction).name
         except InstructionError:
             task = ""
         self.task = task  # pick/place: "done" needs the gripper to have held something
+
+    def _attempt(self, reopen: int = 0) -> None:
+        """Begin an attempt at the goal: the first, or a retry (with the gripper held open first)."""
+        self._chunks: deque[np.ndarray] = deque(maxlen=self.ensemble)  # absolute targets, newest last
+        self._done_run = self._fail_run = self._rejected = 0
+        self._reopen = reopen
         self.grasp = GraspMemory()
+        self._estimate: np.ndarray | None = None  # the object estimate of the previous frame
 
     def act(self, q: np.ndarray, gripper: float, image: np.ndarray) -> ExpertAction:
         """Next command from a 224x224 RGB frame and the measured joints; raises InputError."""
@@ -140,9 +159,16 @@ class LearnedPolicy:
             raise InputError(f"expected 7 arm joints, got {q.shape}")
         tcp = self.ik.fk(q)[0] if np.all(np.isfinite(q)) else np.full(3, np.nan)
         prop = proprio(np.r_[q, gripper], tcp, self.grasp.held)
-        chunk, status, target = self.rt.infer(img, prop, self.lang)
+        # The object estimate does not read the fovea, so on a goal's first frame one pass gives
+        # it and a second looks there.
+        for _ in range(1 if self._estimate is not None else 2):
+            look = self._estimate if self._estimate is not None else tcp
+            look = np.clip(look, self.workspace.lo, self.workspace.hi)  # a wild estimate stays in view
+            fovea = fovea_patch(image, self.camera.project(look))
+            chunk, status, target, near = self.rt.infer(img, fovea, prop, self.lang)
+            self._estimate = target
         infer_ms = (time.perf_counter() - t0) * 1e3
-        self.last = StepInfo(infer_ms, status, target)
+        self.last = StepInfo(infer_ms, status, target, near)
         absolute = chunk.copy()
         absolute[:, :3] += tcp
         self._chunks.append(absolute)
@@ -165,16 +191,24 @@ class LearnedPolicy:
             # it, and an opening that merely follows the command passed for grasp evidence.
             grip_cmd = 1.0
         if self.task in ("pick", "place") and not self.grasp.held and self.close_box is not None:
-            off = tcp - target  # tool vs the network's own object estimate
+            off = -near  # tool vs the object, as the image and fovea show them
             if np.linalg.norm(off[:2]) > self.close_box[0] or abs(off[2]) > self.close_box[1]:
                 grip_cmd = 0.0
+        if self._reopen > 0:
+            self._reopen -= 1
+            grip_cmd = 0.0
         holding = self.grasp.update(grip_cmd, gripper)
         done = self._done_run >= self.confirm_steps
         failed = self._fail_run >= self.confirm_steps
         if done and not failed and not self._grasp_confirmed(holding):
             done = False
             self._rejected += 1
-            failed = self._rejected >= self.reject_limit
+            if self._rejected >= self.reject_limit:  # it insists, without evidence: a missed grasp
+                if self.retries < self.max_retries:  # open and try again
+                    self.retries += 1
+                    self._attempt(reopen=self.reopen_steps)
+                    return ExpertAction(self._q_cmd.copy(), 0.0, "retry", 0.0, done=False)
+                failed = True
         phase = "failed" if failed else "done" if done else "acting"
         return ExpertAction(self._q_cmd.copy(), grip_cmd, phase,
                             1.0 if done else float(min(0.95, status[1] + 0.5 * (1 - status[0]))),
@@ -197,8 +231,9 @@ def check_exported(weights_dir: Path, samples: int = 4, seed: int = 0) -> float:
         img = rng.integers(0, 256, (*IMAGE_HW, 3), dtype=np.uint8)
         prop = rt.norm.proprio_mean + rng.normal(0, 1, PROPRIO_DIM) * rt.norm.proprio_std
         lang = rng.normal(0, 1, EMBED_DIM).astype(np.float32)
-        chunk, status, aux = rt.infer(img, prop, lang / np.linalg.norm(lang))
-        if not (np.all(np.isfinite(chunk)) and np.all(np.isfinite(status)) and np.all(np.isfinite(aux))):
+        fovea = rng.integers(0, 256, (FOVEA, FOVEA, 3), dtype=np.uint8)
+        outputs = rt.infer(img, fovea, prop, lang / np.linalg.norm(lang))
+        if not all(np.all(np.isfinite(o)) for o in outputs):
             raise RuntimeError("exported policy gives NaN/inf")
-        worst = max(worst, float(np.abs(chunk).max()))
+        worst = max(worst, float(np.abs(outputs[0]).max()))
     return worst

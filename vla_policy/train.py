@@ -45,6 +45,21 @@ def embedding_table(meta: dict, encoder: SentenceEncoder) -> tuple[np.ndarray, n
     return table, counts
 
 
+def random_fovea(stored, rng: np.random.Generator):
+    """Cut each sample's FOVEA patch at a random offset from its stored FOVEA_STORED one.
+
+    The stored patch is centred on the true object; at run time the patch is centred on the
+    policy's own estimate, a few pixels off. Up to ±8 px here covers that.
+    """
+    import torch
+
+    from vla_policy.preprocess import FOVEA
+
+    span = stored.shape[1] - FOVEA
+    offs = rng.integers(0, span + 1, (len(stored), 2))
+    return torch.stack([s[r:r + FOVEA, c:c + FOVEA] for s, (r, c) in zip(stored, offs)])
+
+
 def train(data_dir: str | Path | list[str | Path], out_dir: str | Path, steps: int = 10000, batch: int = 32, lr: float = 1e-3,
           seed: int = 0, threads: int = 1, progress: bool = True, init: str | Path | None = None) -> dict:
     import torch
@@ -64,6 +79,7 @@ def train(data_dir: str | Path | list[str | Path], out_dir: str | Path, steps: i
     table, counts = embedding_table(meta, SentenceEncoder())
     n = len(data["status"])
     images = torch.from_numpy(data["image"])  # uint8, normalised per batch (saves memory)
+    foveas = torch.from_numpy(data["fovea"])
     img_mean = torch.tensor(norm.image_mean, dtype=torch.float32).view(1, 3, 1, 1)
     img_std = torch.tensor(norm.image_std, dtype=torch.float32).view(1, 3, 1, 1)
     prop = torch.from_numpy(norm.proprio(data["proprio"]))
@@ -71,6 +87,7 @@ def train(data_dir: str | Path | list[str | Path], out_dir: str | Path, steps: i
     status = torch.from_numpy(data["status"].astype(np.int64))
     aux = torch.from_numpy(norm.aux(data["target"]))
     aux_mask = torch.from_numpy((data["color"] >= 0).astype(np.float32))
+    near = torch.from_numpy(((data["target"] - data["proprio"][:, 8:11]) * 10.0).astype(np.float32))
     task, color = data["task"].astype(np.int64), np.maximum(data["color"], 0).astype(np.int64)
     model = VlaNet(chunk=meta["chunk"])
     model.set_frames(norm)
@@ -90,13 +107,18 @@ def train(data_dir: str | Path | list[str | Path], out_dir: str | Path, steps: i
         tmpl = rng.integers(0, counts[task[idx]])
         lang = torch.from_numpy(table[task[idx], tmpl, color[idx]])
         img = (images[idx].permute(0, 3, 1, 2).float() / 255.0 - img_mean) / img_std
-        pred_chunk, pred_status, pred_aux = model(img, prop[idx], lang)
+        fov = (random_fovea(foveas[idx], rng).permute(0, 3, 1, 2).float() / 255.0 - img_mean) / img_std
+        pred_chunk, pred_status, pred_aux, pred_near = model(img, fov, prop[idx], lang)
         act = slice(0, batch - n_views)  # views teach the object estimate only
         loss_chunk = torch.nn.functional.smooth_l1_loss(pred_chunk[act], chunk[idx[act]], beta=0.2)
         loss_status = ce(pred_status[act], status[idx[act]])
         m = aux_mask[idx].unsqueeze(1)
         loss_aux = ((pred_aux - aux[idx]) ** 2 * m).sum() / m.sum().clamp(min=1.0) / 3
-        loss = loss_chunk + 0.3 * loss_status + 1.0 * loss_aux
+        # Huber in decimetres: exact near the object, where it matters; a far tool (maybe out
+        # of the picture) costs only linearly.
+        err_near = torch.nn.functional.smooth_l1_loss(pred_near, near[idx], beta=0.5, reduction="none")
+        loss_near = (err_near * m).sum() / m.sum().clamp(min=1.0) / 3
+        loss = loss_chunk + 0.3 * loss_status + 1.0 * loss_aux + 1.0 * loss_near
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -128,12 +150,13 @@ def export_onnx(model, path: Path) -> None:
     import torch
 
     from vla_policy.language import EMBED_DIM
-    from vla_policy.preprocess import IMAGE_HW, PROPRIO_DIM
+    from vla_policy.preprocess import FOVEA, IMAGE_HW, PROPRIO_DIM
 
-    args = (torch.zeros(1, 3, *IMAGE_HW), torch.zeros(1, PROPRIO_DIM), torch.zeros(1, EMBED_DIM))
-    axes = {k: {0: "batch"} for k in ("image", "proprio", "lang", "chunk", "status", "aux")}
-    torch.onnx.export(model, args, str(path), input_names=["image", "proprio", "lang"],
-                      output_names=["chunk", "status", "aux"], dynamic_axes=axes, opset_version=17,
+    args = (torch.zeros(1, 3, *IMAGE_HW), torch.zeros(1, 3, FOVEA, FOVEA), torch.zeros(1, PROPRIO_DIM),
+            torch.zeros(1, EMBED_DIM))
+    axes = {k: {0: "batch"} for k in ("image", "fovea", "proprio", "lang", "chunk", "status", "aux", "near")}
+    torch.onnx.export(model, args, str(path), input_names=["image", "fovea", "proprio", "lang"],
+                      output_names=["chunk", "status", "aux", "near"], dynamic_axes=axes, opset_version=17,
                       dynamo=False)
 
 

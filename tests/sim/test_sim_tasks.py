@@ -126,3 +126,27 @@ def test_place_expert_takes_over_mid_task(worlds, ik):
     assert ok and last.done and w.joint_positions()[7] < 0.2  # leaves it there, gripper open
     with pytest.raises(ValueError):
         expert_controller(w, ep, DT, ik, stage="release")
+
+
+def test_place_expert_takes_over_above_the_bin_and_lets_go(worlds, ik):
+    """Stage "lower": the cube is in hand over the bin; the teacher lowers it and opens at once."""
+    w = worlds["tabletop_bin"]
+    rng = np.random.default_rng(22)
+    w.reset(rng=rng)
+    ep = start_episode(w, "place", rng, ik)
+    first = expert_controller(w, ep, DT, ik)
+    for _ in range(400):  # the first teacher until it starts lowering over the bin
+        qg = w.joint_positions()
+        a = first(qg[:7], float(qg[7]), None)
+        if a.phase == "lower":
+            break
+        w.set_command(a.arm_q, a.gripper)
+        w.step(DT)
+    assert a.phase == "lower" and w.is_lifted(ep.target)
+    second = expert_controller(w, ep, DT, ik, stage="lower")
+    phases = []
+    ok, last, steps = run_episode(w, ep, lambda q, g, im: phases.append(second(q, g, im)) or phases[-1], DT,
+                                  render=False)
+    assert ok and last.done
+    assert "carry" not in {p.phase for p in phases}  # never lifted back up first
+    assert phases[0].phase in ("lower", "release") and min(p.gripper for p in phases[:40]) == 0.0

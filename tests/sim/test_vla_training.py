@@ -26,10 +26,16 @@ def test_dataset_format(tiny):
     assert {k: meta2[k] for k in on_disk} == on_disk and meta2["folders"] == [str(root / "data")]
     n = meta["frames"]
     assert data["image"].shape == (n, 80, 80, 3) and data["image"].dtype == np.uint8
+    assert data["fovea"].shape == (n, 48, 48, 3) and data["fovea"].dtype == np.uint8
+    # The stored fovea is centred on the target (give or take the camera's jitter of a few px).
+    pick = data["task"] == meta["tasks"].index("pick")
+    ch = ["red", "green", "blue"].index(meta["colors"][data["color"][pick][0]])
+    f = data["fovea"][pick][0].astype(int)
+    rows, cols = np.nonzero(f[..., ch] - np.delete(f, ch, axis=2).max(axis=2) > 60)
+    assert len(rows) > 30 and abs(rows.mean() - 24) < 10 and abs(cols.mean() - 24) < 10
     assert data["proprio"].shape == (n, 12) and data["chunk"].shape == (n, meta["chunk"], 4)
     assert data["labeled"].all()  # expert episodes: every frame is a label
     held = data["proprio"][:, 11]  # the memory bit: off before the pick's grasp, on after it
-    pick = data["task"] == meta["tasks"].index("pick")
     assert held[pick][0] == 0.0 and held[pick][-1] == 1.0 and held[~pick].max() == 0.0
     assert set(np.unique(data["status"])) == {0, 1}  # running, then done frames at the end
     assert set(np.unique(data["task"])) == {meta["tasks"].index("pick"), meta["tasks"].index("home")}
@@ -56,10 +62,10 @@ def test_short_training_run_exports_a_working_policy(tiny):
     net = VlaNet(chunk=rt.chunk)
     net.load_state_dict(torch.load(out / "vla_policy.pt", weights_only=True))
     net.eval()
-    x = (torch.randn(2, 3, 80, 80), torch.randn(2, 12), torch.randn(2, 384) * 0.05)
+    x = (torch.randn(2, 3, 80, 80), torch.randn(2, 3, 32, 32), torch.randn(2, 12), torch.randn(2, 384) * 0.05)
     with torch.no_grad():
         ref = net(*x)
-    got = rt.session.run(None, {"image": x[0].numpy(), "proprio": x[1].numpy(), "lang": x[2].numpy()})
+    got = rt.session.run(None, dict(zip(("image", "fovea", "proprio", "lang"), (t.numpy() for t in x))))
     for r, g in zip(ref, got):
         np.testing.assert_allclose(g, r.numpy(), rtol=1e-4, atol=1e-4)
     # The barely trained policy runs in the closed loop and every command is finite.
@@ -116,3 +122,16 @@ def test_localisation_views_teach_only_the_object_estimate(tiny):
     card = train([root / "data", root / "views"], root / "weights_views", steps=3, batch=8, threads=1,
                  progress=False)
     assert card["dataset"]["views"] == 6 and np.isfinite(card["final_loss"])
+
+
+def test_a_dataset_recorded_before_the_fovea_is_refused_with_the_way_out(tiny):
+    root, _ = tiny
+    old = root / "old_format"
+    old.mkdir()
+    meta = json.loads((root / "data" / "meta.json").read_text())
+    (old / "meta.json").write_text(json.dumps({**meta, "format": 2}))
+    shard = dict(np.load(next((root / "data").glob("shard_*.npz"))))
+    del shard["fovea"]
+    np.savez(old / "shard_000.npz", **shard)
+    with pytest.raises(ValueError, match=r"before the fovea \(format 2.*--regenerate"):
+        dataset.load(old)

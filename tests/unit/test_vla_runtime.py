@@ -9,7 +9,8 @@ from sim_worlds.tabletop import HOME_Q
 from vla_policy.backends import BackendError, LearnedBackend, Observation
 from vla_policy.instructions import Task
 from vla_policy.language import EMBED_DIM, SentenceEncoder, model_dir
-from vla_policy.preprocess import CAMERA_HW, IMAGE_HW, PROPRIO_DIM, InputError, prepare_image, proprio
+from vla_policy.camera import FRONT_CAMERA
+from vla_policy.preprocess import CAMERA_HW, FOVEA, IMAGE_HW, PROPRIO_DIM, InputError, prepare_image, proprio
 from vla_policy.runtime import TORCH_FILE, WEIGHTS_DIR, LearnedPolicy, PolicyRuntime, pick_provider
 from vla_policy.safety import Workspace
 
@@ -40,11 +41,13 @@ def test_onnx_output_matches_torch(runtime):
     net.eval()
     rng = np.random.default_rng(1)
     image = rng.normal(0, 1, (3, 3, *IMAGE_HW)).astype(np.float32)
+    fovea = rng.normal(0, 1, (3, 3, FOVEA, FOVEA)).astype(np.float32)
     prop = rng.normal(0, 1, (3, PROPRIO_DIM)).astype(np.float32)
     lang = rng.normal(0, 0.05, (3, EMBED_DIM)).astype(np.float32)
     with torch.no_grad():
-        ref = [t.numpy() for t in net(torch.from_numpy(image), torch.from_numpy(prop), torch.from_numpy(lang))]
-    got = runtime.session.run(None, {"image": image, "proprio": prop, "lang": lang})
+        ref = [t.numpy() for t in net(*(torch.from_numpy(x) for x in (image, fovea, prop, lang)))]
+    got = runtime.session.run(None, {"image": image, "fovea": fovea, "proprio": prop, "lang": lang})
+    assert len(got) == len(ref) == 4
     for r, g in zip(ref, got):
         np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-4)
 
@@ -128,10 +131,10 @@ class _SaysDone:
     def __init__(self, grip: float = 1.0) -> None:
         self.grip = grip
 
-    def infer(self, image80, prop, lang):
+    def infer(self, image80, fovea, prop, lang):
         chunk = np.zeros((self.chunk, 4))
         chunk[:, 3] = self.grip
-        return chunk, np.array([0.0, 1.0, 0.0]), np.asarray(prop[8:11], float)  # "the cube is here"
+        return chunk, np.array([0.0, 1.0, 0.0]), np.asarray(prop[8:11], float), np.zeros(3)  # "the cube is here"
 
 
 class _ZeroEncoder:
@@ -141,7 +144,7 @@ class _ZeroEncoder:
 
 def test_pick_done_needs_the_gripper_to_hold_something():
     """'done' with fingers closed on nothing (measured ~1.0) is refused, then reported failed."""
-    policy = LearnedPolicy(_SaysDone(), _ZeroEncoder(), ik=ArmIK(), reject_limit=5)
+    policy = LearnedPolicy(_SaysDone(), _ZeroEncoder(), ik=ArmIK(), reject_limit=5, max_retries=0)
     policy.reset("pick up the red cube")
     acts = [policy.act(HOME_Q.copy(), 1.0, _frame()) for _ in range(6)]
     assert not any(a.done for a in acts[:4])
@@ -154,9 +157,10 @@ def test_pick_done_needs_the_gripper_to_hold_something():
 
 def test_first_grasp_only_at_the_policys_own_object_estimate():
     class FarCube(_SaysDone):
-        def infer(self, image80, prop, lang):
-            chunk, status, at_tool = super().infer(image80, prop, lang)
-            return chunk, status, at_tool + [0.0, 0.0, -0.06]  # the estimate is 6 cm below the tool
+        def infer(self, image80, fovea, prop, lang):
+            chunk, status, at_tool, _ = super().infer(image80, fovea, prop, lang)
+            below = np.array([0.0, 0.0, -0.06])  # the estimate is 6 cm below the tool
+            return chunk, status, at_tool + below, below
 
     policy = LearnedPolicy(FarCube(), _ZeroEncoder(), ik=ArmIK())
     policy.reset("grab the blue block")
@@ -179,16 +183,16 @@ def test_the_network_is_told_whether_the_gripper_has_held_something():
     class Records(_SaysDone):
         seen: list[float] = []
 
-        def infer(self, image80, prop, lang):
+        def infer(self, image80, fovea, prop, lang):
             self.seen.append(float(prop[-1]))
-            return super().infer(image80, prop, lang)
+            return super().infer(image80, fovea, prop, lang)
 
     net = Records()
     policy = LearnedPolicy(net, _ZeroEncoder(), ik=ArmIK(), reject_limit=50)
     policy.reset("put the red cube in the bin")
     for g in (0.0, 0.3, 0.55, 0.56, 0.56, 0.56, 0.0, 0.0):  # close on a cube, hold, release
         policy.act(HOME_Q.copy(), g, _frame())
-    assert net.seen == [0, 0, 0, 0, 0, 0, 1, 1]
+    assert net.seen == [0, 0, 0, 0, 0, 0, 0, 1, 1]  # the first frame runs twice (fovea)
     policy.reset("put the red cube in the bin")  # a new goal forgets
     policy.act(HOME_Q.copy(), 0.0, _frame())
     assert net.seen[-1] == 0
@@ -204,12 +208,65 @@ def test_a_held_cube_is_squeezed_fully_and_a_half_command_alone_is_no_grasp():
     assert not any(a.done for a in acts) and not policy.grasp.held
 
 
-def test_object_estimate_does_not_read_proprioception(runtime):
-    """The estimate comes from image + instruction only (else it learns to follow the arm)."""
+def test_object_estimates_do_not_read_proprioception(runtime):
+    """The estimates come from image + instruction only (else they learn to follow the arm)."""
     rng = np.random.default_rng(3)
     image = rng.normal(0, 1, (1, 3, *IMAGE_HW)).astype(np.float32)
+    fovea = rng.normal(0, 1, (1, 3, FOVEA, FOVEA)).astype(np.float32)
     lang = rng.normal(0, 0.05, (1, EMBED_DIM)).astype(np.float32)
-    outs = [runtime.session.run(None, {"image": image, "proprio": rng.normal(0, 1, (1, PROPRIO_DIM)).astype(np.float32),
-                                       "lang": lang}) for _ in range(2)]
+    outs = [runtime.session.run(None, {"image": image, "fovea": fovea, "lang": lang,
+                                       "proprio": rng.normal(0, 1, (1, PROPRIO_DIM)).astype(np.float32)})
+            for _ in range(2)]
+    assert len(outs[0]) == 4  # chunk, status, aux, near
     np.testing.assert_allclose(outs[0][2], outs[1][2], atol=1e-6)  # aux: unchanged
+    np.testing.assert_allclose(outs[0][3], outs[1][3], atol=1e-6)  # near: unchanged
     assert not np.allclose(outs[0][0], outs[1][0])  # the actions do read it
+
+
+def test_world_estimate_does_not_read_the_fovea(runtime):
+    """The fovea is cut around the world estimate, so that estimate must not depend on it."""
+    rng = np.random.default_rng(4)
+    feed = {"image": rng.normal(0, 1, (1, 3, *IMAGE_HW)).astype(np.float32),
+            "proprio": rng.normal(0, 1, (1, PROPRIO_DIM)).astype(np.float32),
+            "lang": rng.normal(0, 0.05, (1, EMBED_DIM)).astype(np.float32)}
+    outs = [runtime.session.run(None, {**feed, "fovea": rng.normal(0, 1, (1, 3, FOVEA, FOVEA)).astype(np.float32)})
+            for _ in range(2)]
+    np.testing.assert_allclose(outs[0][2], outs[1][2], atol=1e-6)  # aux: unchanged
+    assert not np.allclose(outs[0][3], outs[1][3])  # near reads it
+
+
+def test_the_fovea_is_cut_around_the_previous_object_estimate():
+    estimate = np.array([0.55, 0.12, 0.02])
+
+    class Looks(_SaysDone):
+        seen: list[np.ndarray] = []
+
+        def infer(self, image80, fovea, prop, lang):
+            self.seen.append(fovea.copy())
+            chunk, status, _, near = super().infer(image80, fovea, prop, lang)
+            return chunk, status, estimate, near
+
+    frame = np.zeros((*CAMERA_HW, 3), np.uint8)
+    r, c = np.round(FRONT_CAMERA.project(estimate)).astype(int)
+    frame[r - 2:r + 2, c - 2:c + 2] = 255  # a marker where the estimate projects
+    net = Looks()
+    policy = LearnedPolicy(net, _ZeroEncoder(), ik=ArmIK(), reject_limit=50)
+    policy.reset("pick up the red cube")
+    policy.act(HOME_Q.copy(), 0.0, frame)
+    policy.act(HOME_Q.copy(), 0.0, frame)
+    assert len(net.seen) == 3  # the goal's first frame: two passes
+    for fovea in net.seen[1:]:
+        assert fovea.shape == (FOVEA, FOVEA, 3) and fovea.sum() == 16 * 3 * 255
+        assert fovea[FOVEA // 2 - 2:FOVEA // 2 + 2, FOVEA // 2 - 2:FOVEA // 2 + 2].min() == 255  # centred
+
+
+def test_a_missed_grasp_is_retried_with_the_gripper_opened_first():
+    policy = LearnedPolicy(_SaysDone(), _ZeroEncoder(), ik=ArmIK(), reject_limit=3, max_retries=1, reopen_steps=4)
+    policy.reset("pick up the red cube")
+    acts = [policy.act(HOME_Q.copy(), 1.0, _frame()) for _ in range(12)]  # "done", fingers shut on nothing
+    phases = [a.phase for a in acts]
+    first = phases.index("retry")
+    assert first == 3 and not any(a.done for a in acts[:first + 1])  # 3 refused "done" frames (from the 2nd)
+    assert [a.gripper for a in acts[first:first + 5]] == [0.0] * 5  # open before trying again
+    assert policy.retries == 1 and acts[-1].done and acts[-1].failed  # no retries left: failed
+
