@@ -105,20 +105,26 @@ def test_instructions_fill_their_slots():
     assert instruction("home", "") == "go home"
 
 
-def test_place_expert_takes_over_mid_task(worlds, ik):
-    """A teacher can begin with the cube already in hand ("carry") or already in the bin ("retreat")."""
-    w = worlds["tabletop_bin"]
-    rng = np.random.default_rng(21)
+def _place_until(w, ik, seed: int, stop, max_steps: int = 400):
+    """A place episode driven by the first teacher until ``stop(action, episode)``; (episode, last action)."""
+    rng = np.random.default_rng(seed)
     w.reset(rng=rng)
     ep = start_episode(w, "place", rng, ik)
     first = expert_controller(w, ep, DT, ik)
-    for _ in range(300):  # the first teacher only until the cube is lifted
-        if w.is_lifted(ep.target):
-            break
+    for _ in range(max_steps):
         qg = w.joint_positions()
         a = first(qg[:7], float(qg[7]), None)
+        if stop(a, ep):
+            break
         w.set_command(a.arm_q, a.gripper)
         w.step(DT)
+    return ep, a
+
+
+def test_place_expert_takes_over_mid_task(worlds, ik):
+    """A teacher can begin with the cube already in hand ("carry") or already in the bin ("retreat")."""
+    w = worlds["tabletop_bin"]
+    ep, _ = _place_until(w, ik, 21, lambda a, ep: w.is_lifted(ep.target))
     assert w.is_lifted(ep.target)
     ok, last, _ = run_episode(w, ep, expert_controller(w, ep, DT, ik, stage="carry"), DT, render=False)
     assert ok and last.done and last.phase == "done"
@@ -131,17 +137,7 @@ def test_place_expert_takes_over_mid_task(worlds, ik):
 def test_place_expert_takes_over_above_the_bin_and_lets_go(worlds, ik):
     """Stage "lower": the cube is in hand over the bin; the teacher lowers it and opens at once."""
     w = worlds["tabletop_bin"]
-    rng = np.random.default_rng(22)
-    w.reset(rng=rng)
-    ep = start_episode(w, "place", rng, ik)
-    first = expert_controller(w, ep, DT, ik)
-    for _ in range(400):  # the first teacher until it starts lowering over the bin
-        qg = w.joint_positions()
-        a = first(qg[:7], float(qg[7]), None)
-        if a.phase == "lower":
-            break
-        w.set_command(a.arm_q, a.gripper)
-        w.step(DT)
+    ep, a = _place_until(w, ik, 22, lambda a, ep: a.phase == "lower")
     assert a.phase == "lower" and w.is_lifted(ep.target)
     second = expert_controller(w, ep, DT, ik, stage="lower")
     phases = []
