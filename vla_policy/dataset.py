@@ -217,15 +217,15 @@ def record_view(world: TabletopWorld, seed: int, ik: ArmIK) -> dict[str, np.ndar
     q, _ = ik.solve(tcp, DOWN_ROT, HOME_Q, iters=100)
     world.set_arm(q, 0.0)
     target = str(rng.choice(names))
-    qg = world.joint_positions()
+    pos = world.object_pose(target)[0]
     frame = world.render()
     return {
         "image": prepare_image(frame)[None],
-        "fovea": _stored_fovea(frame, world.object_pose(target)[0])[None],
-        "proprio": proprio(qg, world.ee_position())[None, :MEASURED_DIM],
+        "fovea": _stored_fovea(frame, pos)[None],
+        "proprio": proprio(world.joint_positions(), world.ee_position())[None, :MEASURED_DIM],
         "chunk": np.zeros((1, CHUNK, 4), np.float32),
         "status": np.zeros(1, np.int8),
-        "target": world.object_pose(target)[0][None].astype(np.float32),
+        "target": pos[None].astype(np.float32),
         "task": np.array([TASK_NAMES.index(str(rng.choice(LOCALISATION_TASKS)))], np.int8),
         "color": np.array([COLORS.index(target.split("_")[0])], np.int8),
         "labeled": np.array([VIEW_LABEL], np.uint8),
