@@ -8,4 +8,4 @@ import torch, transformers
 print("torch", torch.__version__, "cuda", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")
 print("transformers", transformers.__version__)
 PY
-python3 -m pytest -q -p no:cacheprovider tests/unit/test_lm_transformers.py -rA 2>&1 | tail -15
+python3 -m pytest -q -p no:cacheprovider tests/unit/thinking/test_lm_transformers.py -rA 2>&1 | tail -15

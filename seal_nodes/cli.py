@@ -4,13 +4,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from seal_nodes.core.ros_env import apply_default_ros_environment
 
 
 def cmd_launch(ns: argparse.Namespace) -> int:
-    from seal_nodes import graph
-    from seal_nodes.launch.supervisor import run_until_signal
-    from seal_nodes.launch.yaml_launch import LaunchError
+    from seal_nodes.stack import graph
+    from seal_nodes.launcher.supervisor import run_until_signal
+    from seal_nodes.launcher.yaml_launch import LaunchError
 
     try:
         desc = graph.load(ns.file, ns.args)
@@ -25,28 +24,28 @@ def cmd_launch(ns: argparse.Namespace) -> int:
 
 
 def cmd_demo(ns: argparse.Namespace) -> int:
-    from seal_nodes.demo import run_demo
+    from seal_nodes.stack.demo import run_demo
 
     return run_demo(audio=ns.audio, out_dir=ns.out, timeout_s=ns.timeout, seed=ns.seed, gui=ns.gui)
 
 
 def cmd_bench(ns: argparse.Namespace) -> int:
-    from seal_nodes.bench import run_bench
+    from seal_nodes.bench.stack import run_bench
 
     return run_bench(json_path=ns.json, repeats=ns.repeats)
 
 
 # Sub-commands with their own argparse (``seal perceive -h`` shows their options).
 PASSTHROUGH = {
-    "perceive": "seal_nodes.perceive",
-    "bench-perception": "seal_nodes.perception_bench",
-    "bench-speech": "seal_nodes.speech_bench",
-    "think": "seal_nodes.think",
-    "bench-think": "seal_nodes.think_bench",
-    "train-vla": "vla_policy.train",
-    "eval-vla": "vla_policy.evaluate",
-    "train-gui": "vla_policy.mouse_train",
-    "eval-gui": "vla_policy.mouse_eval",
+    "perceive": "seal_nodes.tools.perceive",
+    "bench-perception": "seal_nodes.bench.perception",
+    "bench-speech": "seal_nodes.bench.speech",
+    "think": "seal_nodes.tools.think",
+    "bench-think": "seal_nodes.bench.think",
+    "train-vla": "vla_policy.arm.train",
+    "eval-vla": "vla_policy.arm.evaluate",
+    "train-gui": "vla_policy.mouse.train",
+    "eval-gui": "vla_policy.mouse.evaluate",
 }
 
 
@@ -59,7 +58,6 @@ def _passthrough(module: str):
 
 
 def main(argv: list[str] | None = None) -> int:
-    apply_default_ros_environment()
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in PASSTHROUGH:  # argparse's REMAINDER cannot start with an --option
         return _passthrough(PASSTHROUGH[argv[0]])(argparse.Namespace(rest=argv[1:]))

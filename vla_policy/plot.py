@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seal_nodes.core.images import write_png
+from seal_nodes.tools.images import write_png
 
 # 3x5 digit glyphs for the axis labels.
 _GLYPHS = {

@@ -18,14 +18,14 @@ from collections import deque
 
 from seal_nodes.nodes.common import AUDIO_QOS, EVENT_QOS, SealNode, msg_to_frame, run
 
-from std_msgs.msg import String  # noqa: E402
-from seal_interfaces.msg import AudioChunk  # noqa: E402
+from std_msgs.msg import String
+from seal_interfaces.msg import AudioChunk
 
-from seal_nodes.core.audio import AudioFormatError, AudioFrame  # noqa: E402
-from seal_nodes.core.audio_perception import (  # noqa: E402
+from seal_nodes.core.audio.frames import AudioFormatError, AudioFrame
+from seal_nodes.core.perception.audio import (
     AudioPerception, AudioPerceptionConfig, SampleRateChanged,
 )
-from seal_nodes.core.echo_frontend import EchoConfig  # noqa: E402
+from seal_nodes.core.perception.echo.frontend import EchoConfig
 
 # ~20 s of 20 ms chunks: a backlog this deep means the machine cannot keep up at all.
 MAX_BACKLOG = 1000

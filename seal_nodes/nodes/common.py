@@ -6,28 +6,24 @@ import threading
 import time
 from typing import TYPE_CHECKING, Callable
 
-from seal_nodes.core.ros_env import apply_default_ros_environment
-
 if TYPE_CHECKING:
     from rclpy.task import Future
 
-apply_default_ros_environment()  # before rclpy creates a participant
-
-import rclpy  # noqa: E402
-from builtin_interfaces.msg import Time  # noqa: E402
-from rclpy.executors import ExternalShutdownException  # noqa: E402
-from rclpy.node import Node  # noqa: E402
-from rclpy.qos import (  # noqa: E402
+import rclpy
+from builtin_interfaces.msg import Time
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import (
     DurabilityPolicy,
     HistoryPolicy,
     QoSProfile,
     ReliabilityPolicy,
     qos_profile_sensor_data,
 )
-from seal_interfaces.msg import AudioChunk, Event, Latency  # noqa: E402
+from seal_interfaces.msg import AudioChunk, Event, Latency
 
-from seal_nodes.core import events as ev  # noqa: E402
-from seal_nodes.core.audio import ENCODING_S16LE, AudioFrame, pcm_from_bytes  # noqa: E402
+from seal_nodes.core import events as ev
+from seal_nodes.core.audio.frames import ENCODING_S16LE, AudioFrame, pcm_from_bytes
 
 # Camera and joint states: best effort, shallow queue (a late frame is worth less than a fresh one).
 SENSOR_QOS = qos_profile_sensor_data

@@ -1,7 +1,7 @@
 """gui: the ``GuiAct`` action server, a mouse driven like a person's on a real browser page.
 
 A thin node over ``sim_worlds.gui`` (page server, headless Chromium over CDP, the goal loop) and
-``vla_policy.mouse_runtime`` (the learned mouse policy). Each goal: the instruction is parsed to
+``vla_policy.mouse.runtime`` (the learned mouse policy). Each goal: the instruction is parsed to
 a target (unknown → aborted with the reason), the target is checked on the page (missing or off
 screen → aborted with the reason), then every new screenshot gives one pointer step or the click
 (``backend``: learned | expert | baseline), with feedback (pointer, phase) per step. Success is
@@ -20,18 +20,18 @@ import time
 
 from seal_nodes.nodes.common import EVENT_QOS, SENSOR_QOS, SealNode, in_thread, ns_to_stamp, run
 
-import numpy as np  # noqa: E402
-from rclpy.action import ActionServer, CancelResponse, GoalResponse  # noqa: E402
-from rclpy.callback_groups import ReentrantCallbackGroup  # noqa: E402
-from sensor_msgs.msg import Image  # noqa: E402
-from std_msgs.msg import String  # noqa: E402
-from seal_interfaces.action import GuiAct  # noqa: E402
+import numpy as np
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import ReentrantCallbackGroup
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+from seal_interfaces.action import GuiAct
 
-from seal_nodes.core import events as ev  # noqa: E402
-from sim_worlds.gui.browser import BrowserError  # noqa: E402
-from sim_worlds.gui.episode import ExpertController, TeleportController, run_goal  # noqa: E402
-from sim_worlds.gui.targets import UnknownTarget, parse_target  # noqa: E402
-from sim_worlds.gui.world import GuiError, GuiWorld  # noqa: E402
+from seal_nodes.core import events as ev
+from sim_worlds.gui.browser import BrowserError
+from sim_worlds.gui.episode import ExpertController, TeleportController, run_goal
+from sim_worlds.gui.targets import UnknownTarget, parse_target
+from sim_worlds.gui.world import GuiError, GuiWorld
 
 SCREEN_TOPIC = "/screen/image_raw"
 
@@ -53,7 +53,7 @@ class GuiNode(SealNode):
         self.stopping = threading.Event()
         self.policy = None
         if self.backend == "learned":  # missing weights fail at start-up, loudly; the encoder loads now
-            from vla_policy.mouse_runtime import MousePolicy, MouseRuntime
+            from vla_policy.mouse.runtime import MousePolicy, MouseRuntime
 
             self.policy = MousePolicy(MouseRuntime(weights) if weights else MouseRuntime())
             self.policy.warm_up()

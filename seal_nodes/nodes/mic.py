@@ -9,12 +9,12 @@ import threading
 
 from seal_nodes.nodes.common import AUDIO_QOS, SealNode, frame_to_msg, run
 
-import numpy as np  # noqa: E402
-from seal_interfaces.msg import AudioChunk  # noqa: E402
+import numpy as np
+from seal_interfaces.msg import AudioChunk
 
-from seal_nodes.core import events as ev  # noqa: E402
-from seal_nodes.core.audio import AudioFrame, CaptureClock, StreamResampler  # noqa: E402
-from seal_nodes.core.audio_devices import AudioDeviceError, find_device  # noqa: E402
+from seal_nodes.core import events as ev
+from seal_nodes.core.audio.frames import AudioFrame, CaptureClock, StreamResampler
+from seal_nodes.core.audio.devices import AudioDeviceError, find_device
 
 
 class MicNode(SealNode):

@@ -3,32 +3,29 @@
 Publishes /joint_states, /camera/image_raw (rgb8) and /sim/object_poses (ground truth);
 follows /arm/joint_trajectory (trajectory_msgs/JointTrajectory, the topic a ros2_control
 joint_trajectory_controller accepts). Joint names: panda_joint1..7 and ``panda_gripper``
-(normalised 0 = open … 1 = closed). ``scene``: a scene of ``sim_worlds.tabletop.SCENES``;
+(normalised 0 = open … 1 = closed). ``scene``: a scene of ``sim_worlds.tabletop.world.SCENES``;
 ``randomize``: seeded jitter of sizes, colours, lighting and camera (as in training). A scene
 with a bin also publishes the bin's pose (name ``bin``) on /sim/object_poses.
 """
 from __future__ import annotations
 
-import os
 import signal
 import threading
 import time
 
-os.environ.setdefault("MUJOCO_GL", "egl")
-
-from seal_nodes.nodes.common import (  # noqa: E402
+from seal_nodes.nodes.common import (
     EVENT_QOS, LATCHED_QOS, SENSOR_QOS, SealNode, ns_to_stamp, run,
 )
 
-import numpy as np  # noqa: E402
-from geometry_msgs.msg import Pose  # noqa: E402
-from sensor_msgs.msg import Image, JointState  # noqa: E402
-from seal_interfaces.msg import ObjectPoses  # noqa: E402
-from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg  # noqa: E402
+import numpy as np
+from geometry_msgs.msg import Pose
+from sensor_msgs.msg import Image, JointState
+from seal_interfaces.msg import ObjectPoses
+from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 
-from seal_nodes.core import events as ev  # noqa: E402
-from seal_nodes.core.trajectory import TrajectoryError, sample, validate_trajectory  # noqa: E402
-from sim_worlds.tabletop import ARM_JOINTS, TabletopWorld  # noqa: E402
+from seal_nodes.core import events as ev
+from seal_nodes.core.arm.trajectory import TrajectoryError, sample, validate_trajectory
+from sim_worlds.tabletop.world import ARM_JOINTS, TabletopWorld
 
 GRIPPER_NAME = "panda_gripper"
 JOINT_NAMES = ARM_JOINTS + [GRIPPER_NAME]

@@ -12,10 +12,10 @@ import numpy as np
 
 from seal_nodes.nodes.common import AUDIO_QOS, SealNode, msg_to_frame, run
 
-from seal_interfaces.msg import AudioChunk  # noqa: E402
+from seal_interfaces.msg import AudioChunk
 
-from seal_nodes.core.audio import AudioFormatError, StreamResampler  # noqa: E402
-from seal_nodes.core.audio_devices import AudioDeviceError, find_device  # noqa: E402
+from seal_nodes.core.audio.frames import AudioFormatError, StreamResampler
+from seal_nodes.core.audio.devices import AudioDeviceError, find_device
 
 
 class SpeakerNode(SealNode):

@@ -13,17 +13,17 @@ from seal_nodes.nodes.common import (
     EVENT_QOS, EVENTS_TOPIC, THOUGHTS_TOPIC, SealNode, msg_to_event, ns_to_stamp, run,
 )
 
-from action_msgs.msg import GoalStatus  # noqa: E402
-from rclpy.action import ActionClient  # noqa: E402
-from seal_interfaces.action import GuiAct, Manipulate, Speak  # noqa: E402
-from seal_interfaces.msg import Event, Thought  # noqa: E402
-from std_msgs.msg import String  # noqa: E402
+from action_msgs.msg import GoalStatus
+from rclpy.action import ActionClient
+from seal_interfaces.action import GuiAct, Manipulate, Speak
+from seal_interfaces.msg import Event, Thought
+from std_msgs.msg import String
 
-from seal_nodes.core import events as ev  # noqa: E402
-from seal_nodes.core.actions import ARM, GUI, SYSTEM  # noqa: E402
-from seal_nodes.core.context import SAY  # noqa: E402
-from seal_nodes.core.lm.select import BACKENDS, make_language_model  # noqa: E402
-from seal_nodes.core.thinker import (  # noqa: E402
+from seal_nodes.core import events as ev
+from seal_nodes.core.actions import ARM, GUI, SYSTEM
+from seal_nodes.core.thinking.context import SAY
+from seal_nodes.core.thinking.lm.select import BACKENDS, make_language_model
+from seal_nodes.core.thinking.thinker import (
     Act, CancelActions, CancelSpeech, PauseSpeech, Publish, Report, ResumeSpeech, Say, Thinker, ThinkerConfig,
 )
 

@@ -32,18 +32,18 @@ from dataclasses import dataclass, field
 
 from seal_nodes.nodes.common import AUDIO_QOS, EVENT_QOS, EVENTS_TOPIC, SealNode, frame_to_msg, run, stamp_to_ns
 
-from rclpy.action import ActionServer, CancelResponse, GoalResponse  # noqa: E402
-from rclpy.callback_groups import ReentrantCallbackGroup  # noqa: E402
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
-from rclpy.task import Future  # noqa: E402
-from seal_interfaces.action import Speak  # noqa: E402
-from seal_interfaces.msg import AudioChunk, Event  # noqa: E402
-from std_msgs.msg import String  # noqa: E402
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.task import Future
+from seal_interfaces.action import Speak
+from seal_interfaces.msg import AudioChunk, Event
+from std_msgs.msg import String
 
-from seal_nodes.core import events as ev  # noqa: E402
-from seal_nodes.core.speech_tags import ProsodyState  # noqa: E402
-from seal_nodes.core.tts import SpeakResult, SpeechStream  # noqa: E402
-from seal_nodes.core.tts_espeak import EspeakSynthesizer  # noqa: E402
+from seal_nodes.core import events as ev
+from seal_nodes.core.voice.speech_tags import ProsodyState
+from seal_nodes.core.voice.stream import SpeakResult, SpeechStream
+from seal_nodes.core.voice.espeak import EspeakSynthesizer
 
 CONTROL_TOPIC = "/tts/control"
 CONTROL_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
@@ -83,7 +83,7 @@ class TtsNode(SealNode):
         self.synth = None
         if engine == "piper":
             try:
-                from seal_nodes.core.tts_piper import PiperSynthesizer
+                from seal_nodes.core.voice.piper import PiperSynthesizer
 
                 self.synth = PiperSynthesizer(piper_model or None, threads=max(1, threads))
                 desc = f"piper {self.synth.model_path.name} on {self.synth.provider}" + \

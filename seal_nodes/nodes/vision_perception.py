@@ -1,6 +1,6 @@
 """vision_perception: /camera/image_raw → object_seen, scene_change (camera) or ui_change (screen).
 
-A thin adapter over ``seal_nodes.core.vision_events.VisionPerception``. In simulation the
+A thin adapter over ``seal_nodes.core.perception.vision.events.VisionPerception``. In simulation the
 camera's pose and field of view come from the MuJoCo scene file the sim renders (a fixed
 camera), so object_seen carries table positions in metres; with ``camera_name:=""`` and no
 explicit pose it reports image positions only. A frame that cannot be used is reported as an
@@ -13,15 +13,15 @@ import traceback
 
 from seal_nodes.nodes.common import SENSOR_QOS, SealNode, run, stamp_to_ns
 
-from rcl_interfaces.msg import ParameterDescriptor  # noqa: E402
-from rclpy.parameter import Parameter  # noqa: E402
-from sensor_msgs.msg import Image  # noqa: E402
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import Image
 
-from seal_nodes.core.vision import (  # noqa: E402
+from seal_nodes.core.perception.vision.features import (
     DEFAULT_COLORS, CameraModel, ImageFormatError, camera_from_mjcf, color_table, decode_image,
 )
-from seal_nodes.core.vision_change import SceneChangeConfig, UiChangeConfig  # noqa: E402
-from seal_nodes.core.vision_events import TrackerConfig, VisionConfig, VisionPerception  # noqa: E402
+from seal_nodes.core.perception.vision.change import SceneChangeConfig, UiChangeConfig
+from seal_nodes.core.perception.vision.events import TrackerConfig, VisionConfig, VisionPerception
 
 IMAGE_TOPIC = "/camera/image_raw"
 
@@ -87,7 +87,7 @@ class VisionPerceptionNode(SealNode):
             if not name:
                 return None
             if not scene_file:
-                from sim_worlds.tabletop import SCENES  # the scenes the sim renders
+                from sim_worlds.tabletop.world import SCENES  # the scenes the sim renders
 
                 if scene not in SCENES:
                     raise ValueError(f"unknown scene {scene!r}; known: {sorted(SCENES)}")

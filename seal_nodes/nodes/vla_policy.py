@@ -16,21 +16,21 @@ from seal_nodes.nodes.common import (
     EVENT_QOS, LATCHED_QOS, SENSOR_QOS, SealNode, in_thread, run, stamp_to_ns,
 )
 
-import numpy as np  # noqa: E402
-from builtin_interfaces.msg import Duration  # noqa: E402
-from rclpy.action import ActionServer, CancelResponse, GoalResponse  # noqa: E402
-from rclpy.callback_groups import ReentrantCallbackGroup  # noqa: E402
-from sensor_msgs.msg import Image, JointState  # noqa: E402
-from seal_interfaces.action import Manipulate  # noqa: E402
-from seal_interfaces.msg import ObjectPoses  # noqa: E402
-from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint  # noqa: E402
+import numpy as np
+from builtin_interfaces.msg import Duration
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import ReentrantCallbackGroup
+from sensor_msgs.msg import Image, JointState
+from seal_interfaces.action import Manipulate
+from seal_interfaces.msg import ObjectPoses
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from sim_worlds.experts import ArmIK  # noqa: E402
-from sim_worlds.tabletop import ARM_JOINTS, robot_model  # noqa: E402
-from vla_policy.backends import BackendError, LearnedBackend, Observation, make_backend  # noqa: E402
-from vla_policy.instructions import InstructionError, parse_instruction  # noqa: E402
-from vla_policy.observation import ObservationError, image_from_buffer, joint_vector  # noqa: E402
-from vla_policy.safety import SafetyLimits, UnsafeCommand  # noqa: E402
+from sim_worlds.tabletop.experts import ArmIK
+from sim_worlds.tabletop.world import ARM_JOINTS, robot_model
+from vla_policy.arm.backends import BackendError, LearnedBackend, Observation, make_backend
+from vla_policy.arm.instructions import InstructionError, parse_instruction
+from vla_policy.arm.observation import ObservationError, image_from_buffer, joint_vector
+from seal_nodes.core.arm.limits import SafetyLimits, UnsafeCommand
 
 GRIPPER_NAME = "panda_gripper"
 

@@ -10,12 +10,12 @@ import time
 
 from seal_nodes.nodes.common import AUDIO_QOS, SealNode, frame_to_msg, run
 
-import numpy as np  # noqa: E402
-from seal_interfaces.msg import AudioChunk  # noqa: E402
+import numpy as np
+from seal_interfaces.msg import AudioChunk
 
-from seal_nodes.core.audio import AudioFormatError  # noqa: E402
-from seal_nodes.core.stream import paced_frames  # noqa: E402
-from seal_nodes.core.wav import read_wav  # noqa: E402
+from seal_nodes.core.audio.frames import AudioFormatError
+from seal_nodes.core.audio.pacing import paced_frames
+from seal_nodes.core.audio.wav import read_wav
 
 
 class WavSource(SealNode):

@@ -3,7 +3,7 @@ a cancel, or the step limit. Success is what the page says received the click.
 
 Controllers: ``ExpertController`` (the scripted human-like mouse on the DOM's true boxes),
 ``TeleportController`` (the baseline: click the expert's aim point at once) and the learned
-policy (``vla_policy.mouse_runtime.MousePolicy``), all with ``reset(target, box, pointer)`` and
+policy (``vla_policy.mouse.runtime.MousePolicy``), all with ``reset(target, box, pointer)`` and
 ``act(screen, pointer) -> (next pointer | None, click)``.
 """
 from __future__ import annotations

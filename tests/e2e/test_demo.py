@@ -10,7 +10,7 @@ import pytest
 from mcap.reader import make_reader
 from mcap_ros2.decoder import DecoderFactory
 
-from seal_nodes.core.wer import normalize
+from seal_nodes.tools.wer import normalize
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]

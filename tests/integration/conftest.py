@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from seal_nodes.session import StackSession
+from seal_nodes.stack.session import StackSession
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,10 @@ import time
 import pytest
 
 from seal_nodes.core import events as ev
-from seal_nodes.core.spoken import synthesize_piper
-from seal_nodes.core.wav import write_wav
-from seal_nodes.session import StackSession
-from seal_nodes.core.wer import normalize
+from seal_nodes.tools.spoken import synthesize_piper
+from seal_nodes.core.audio.wav import write_wav
+from seal_nodes.stack.session import StackSession
+from seal_nodes.tools.wer import normalize
 from tests.integration.conftest import wait_event
 
 pytestmark = pytest.mark.integration

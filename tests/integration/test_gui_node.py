@@ -16,7 +16,7 @@ from std_msgs.msg import String
 from seal_interfaces.action import GuiAct
 from seal_nodes.core import events as ev
 from seal_nodes.nodes.common import EVENT_QOS, SENSOR_QOS
-from seal_nodes.session import StackSession
+from seal_nodes.stack.session import StackSession
 from sim_worlds.gui.browser import find_chromium, BrowserError
 from tests.integration.conftest import call, wait_event
 

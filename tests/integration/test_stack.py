@@ -16,7 +16,7 @@ from seal_interfaces.action import Manipulate, Speak
 from seal_interfaces.msg import AudioChunk, Event
 from seal_nodes.core import events as ev
 from seal_nodes.nodes.common import AUDIO_QOS, EVENT_QOS, SENSOR_QOS
-from seal_nodes.core.wer import normalize
+from seal_nodes.tools.wer import normalize
 from tests.integration.conftest import call, wait_event
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ import pytest
 
 from seal_nodes.core import events as ev
 from seal_nodes.nodes.common import EVENT_QOS, event_to_msg
-from seal_nodes.session import StackSession, get_message
+from seal_nodes.stack.session import StackSession, get_message
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from action_msgs.msg import GoalStatus
 
-from seal_nodes.speech_bench import TtsNodeHarness
+from seal_nodes.bench.speech import TtsNodeHarness
 
 pytestmark = pytest.mark.integration
 

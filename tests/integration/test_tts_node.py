@@ -8,8 +8,8 @@ import pytest
 from action_msgs.msg import GoalStatus
 
 from seal_nodes.core import events as ev
-from seal_nodes.core.speech_tags import MAX_TEXT_CHARS
-from seal_nodes.speech_bench import TtsNodeHarness, _chunk_end_ns, _stamp_ns
+from seal_nodes.core.voice.speech_tags import MAX_TEXT_CHARS
+from seal_nodes.bench.speech import TtsNodeHarness, _chunk_end_ns, _stamp_ns
 
 pytestmark = pytest.mark.integration
 

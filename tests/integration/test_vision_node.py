@@ -11,8 +11,8 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from seal_nodes.core import events as ev
 from seal_nodes.nodes.common import EVENT_QOS, SENSOR_QOS, stamp_to_ns
-from seal_nodes.session import StackSession
-from sim_worlds.tabletop import HOME_Q
+from seal_nodes.stack.session import StackSession
+from sim_worlds.tabletop.world import HOME_Q
 from tests.integration.conftest import wait_event
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ from sensor_msgs.msg import Image, JointState
 from seal_interfaces.action import Manipulate
 from seal_nodes.core import events as ev
 from seal_nodes.nodes.common import SENSOR_QOS
-from seal_nodes.session import StackSession
+from seal_nodes.stack.session import StackSession
 from tests.integration.conftest import call, wait_event
 
 pytestmark = pytest.mark.integration
@@ -35,7 +35,7 @@ def test_learned_policy_runs_frame_by_frame_within_limits_and_ends_the_goal_itse
     camera frame, every command inside the joint limits, and the policy's own status ends the goal."""
     from trajectory_msgs.msg import JointTrajectory
 
-    from sim_worlds.tabletop import robot_model
+    from sim_worlds.tabletop.world import robot_model
     m = robot_model()
     lower = np.array([m.joint(f"panda_joint{i}").range[0] for i in range(1, 8)])
     upper = np.array([m.joint(f"panda_joint{i}").range[1] for i in range(1, 8)])

@@ -2,14 +2,12 @@
 
 import os
 
-os.environ.setdefault("MUJOCO_GL", "egl")
-
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture
 def world():
-    from sim_worlds.tabletop import TabletopWorld
+    from sim_worlds.tabletop.world import TabletopWorld
 
     w = TabletopWorld(seed=0)
     yield w

@@ -107,8 +107,8 @@ def test_cancel_stops_the_pointer(world):
 def test_learned_policy_clicks_named_targets_on_held_out_pages(world):
     """The shipped policy, from screenshots only, on pages never seen in training (the figures
     are measured by `seal eval-gui`; this checks it works in the real browser at all)."""
-    from vla_policy.mouse_dataset import EVAL_SEED_BASE
-    from vla_policy.mouse_runtime import MousePolicy
+    from vla_policy.mouse.dataset import EVAL_SEED_BASE
+    from vla_policy.mouse.runtime import MousePolicy
 
     policy = MousePolicy()
     rng = np.random.default_rng(5)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from sim_worlds.experts import DOWN_ROT, ArmIK, HomeExpert, PickExpert
-from sim_worlds.tabletop import HOME_Q, TabletopWorld
+from sim_worlds.tabletop.experts import DOWN_ROT, ArmIK, HomeExpert, PickExpert
+from sim_worlds.tabletop.world import HOME_Q, TabletopWorld
 
 pytestmark = pytest.mark.sim
 DT = 0.04

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sim_worlds.tabletop import ARM_JOINTS, HOME_Q, SCENES, TabletopWorld, robot_model
+from sim_worlds.tabletop.world import ARM_JOINTS, HOME_Q, SCENES, TabletopWorld, robot_model
 
 pytestmark = pytest.mark.sim
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from sim_worlds.experts import ArmIK
-from sim_worlds.tabletop import SCENES, TabletopWorld
-from sim_worlds.tasks import TASKS, Episode, expert_controller, instruction, run_episode, start_episode
+from sim_worlds.tabletop.experts import ArmIK
+from sim_worlds.tabletop.world import SCENES, TabletopWorld
+from sim_worlds.tabletop.tasks import TASKS, Episode, expert_controller, instruction, run_episode, start_episode
 
 pytestmark = pytest.mark.sim
 DT = 0.05

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim_worlds.tabletop import TabletopWorld
-from vla_policy.camera import FRONT_CAMERA
+from sim_worlds.tabletop.world import TabletopWorld
+from vla_policy.arm.camera import FRONT_CAMERA
 
 pytestmark = pytest.mark.sim
 

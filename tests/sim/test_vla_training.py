@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from vla_policy import dataset
+from vla_policy.arm import dataset
 
 pytestmark = pytest.mark.sim
 
@@ -46,12 +46,12 @@ def test_dataset_format(tiny):
 def test_short_training_run_exports_a_working_policy(tiny):
     import torch
 
-    from sim_worlds.experts import ArmIK
-    from sim_worlds.tabletop import TabletopWorld
+    from sim_worlds.tabletop.experts import ArmIK
+    from sim_worlds.tabletop.world import TabletopWorld
     from vla_policy.language import SentenceEncoder
-    from vla_policy.model import VlaNet
-    from vla_policy.runtime import LearnedPolicy, PolicyRuntime
-    from vla_policy.train import train
+    from vla_policy.arm.model import VlaNet
+    from vla_policy.arm.runtime import LearnedPolicy, PolicyRuntime
+    from vla_policy.arm.train import train
 
     root, _ = tiny
     out = root / "weights"
@@ -83,7 +83,7 @@ def test_short_training_run_exports_a_working_policy(tiny):
 
 def test_takeover_episodes_label_only_the_experts_part(tiny):
     """DAgger round: the trained policy drives first, the expert goes on from where it left off."""
-    from vla_policy.train import train
+    from vla_policy.arm.train import train
 
     root, _ = tiny
     learner = root / "weights_takeover_learner"
@@ -104,8 +104,8 @@ def test_takeover_episodes_label_only_the_experts_part(tiny):
 
 def test_localisation_views_teach_only_the_object_estimate(tiny):
     """Still frames of fresh layouts: a named cube's true position, no action labels."""
-    from sim_worlds.tasks import COLORS
-    from vla_policy.train import train
+    from sim_worlds.tabletop.tasks import COLORS
+    from vla_policy.arm.train import train
 
     root, _ = tiny
     meta = dataset.generate(root / "views", views=6, seed=2, workers=1, progress=False)

@@ -1,0 +1,1 @@
+"""Benchmarks (`seal bench*`): JSON and a table, idle and under load."""

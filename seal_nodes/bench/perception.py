@@ -1,0 +1,230 @@
+"""``seal bench-perception``: the audio perception core on the spoken test set (``speechset``).
+
+Every item is streamed through ``perceive_pcm`` (simulated real-time clock, real CPU time), so
+latencies include processing delay. Figures:
+
+- word error rate of final transcripts and of the last partial before the final, by condition
+  and by voice family; Whisper with the trimmed encoder context against the full 30 s context
+  (the baseline) on the same clean segments;
+- ``speech_start`` latency (emission after the true onset) and stamp error, end-of-turn delay
+  (``speech_end`` emission after the true end of speech), premature ends in paused sentences;
+- barge-in: false interrupts on backchannels and noises, missed interruptions, echo false
+  starts (a turn begun by the agent's own voice), interrupt decision time;
+- context biasing: keyword recall with and without the item's expected words;
+- CPU seconds per second of audio.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from seal_nodes.core import events as ev
+from seal_nodes.core.perception.audio import AudioPerception, AudioPerceptionConfig
+from seal_nodes.tools.latency import summarize
+from seal_nodes.core.audio.wav import read_wav
+from seal_nodes.tools.wer import keyword_recall, wer
+from seal_nodes.tools.perceive import PerceiveResult, perceive_pcm
+from seal_nodes.tools.speechset import build_speech_set
+
+SCENE_WORDS = ["red cube", "green cube", "blue cube", "bin"]
+DEFAULT_DIR = Path.home() / ".cache" / "seal" / "speechset"
+
+
+def _finals(res: PerceiveResult) -> list:
+    return [t for t in res.events if t.event.type == ev.SPEECH_END]
+
+
+def _first(res: PerceiveResult, etype: str):
+    return next((t for t in res.events if t.event.type == etype), None)
+
+
+def _label(res: PerceiveResult) -> str:
+    kinds = {t.event.type for t in res.events}
+    if ev.INTERRUPT in kinds or ev.SPEECH_END in kinds:
+        return "interrupt"
+    if ev.BACKCHANNEL in kinds:
+        return "backchannel"
+    return "noise"  # a transient noise event, or nothing at all: either way the agent goes on
+
+
+def _ratio(k: int, n: int) -> float | None:
+    return round(k / n, 3) if n else None
+
+
+def run_perception_bench(size: str = "full", out_dir: Path = DEFAULT_DIR, seed: int = 0,
+                         limit: int | None = None) -> dict:
+    items = build_speech_set(out_dir / size, size=size, seed=seed, limit=limit)
+    core = AudioPerception(AudioPerceptionConfig(bias_words=list(SCENE_WORDS)))
+    asr = core.recognizer  # the same recogniser for the context baseline
+    refs: dict[str, list[str]] = defaultdict(list)
+    finals: dict[str, list[str]] = defaultdict(list)
+    partial_refs: list[str] = []
+    partials: list[str] = []
+    start_ms, stamp_err_ms, eot_ms, interrupt_ms = [], [], [], []
+    paused = premature = revised_whole = 0
+    barge = defaultdict(lambda: defaultdict(int))
+    echo_false_starts = 0
+    recall = {"none": [], "correction": [], "prompt+correction": []}
+    ctx = {"trimmed": ([], [], []), "full": ([], [], [])}  # (refs, hyps, decode ms)
+    audio_s = cpu_s = 0.0
+    details: list[dict] = []  # one line per item, for looking into failures
+    prompt_refs: list[str] = []
+    prompt_hyps: dict[bool, list[str]] = {False: [], True: []}
+    for item in tqdm(items, desc="perception bench", unit="item"):
+        pcm, rate = read_wav(item.path)
+        ref = read_wav(item.ref_path) if item.ref_path else None
+        core.config.bias_words = list(SCENE_WORDS)
+        res = perceive_pcm(pcm, rate, core=core, reference=ref)
+        audio_s += res.audio_s
+        cpu_s += res.cpu_s
+        details.append({"id": item.id, "kind": item.kind, "condition": item.condition, "voice": item.voice,
+                        "text": item.text, "label": item.label,
+                        "events": [[round(t.t_ms), t.event.type, t.event.text] for t in res.events]})
+        start = _first(res, ev.SPEECH_START)
+        if item.kind in ("utterance", "paused_utterance", "bias") and start is not None:
+            start_ms.append(start.t_ms - item.onset_ms)
+            stamp_err_ms.append(start.event.stamp_ns / 1e6 - item.onset_ms)
+        if item.kind in ("utterance", "paused_utterance"):
+            ends = _finals(res)
+            # a speech_end that revises an earlier one replaces it (a sentence resumed after a pause)
+            kept = [t for t in ends if not any(u.event.payload.get("revises") == t.event.trace_id for u in ends)]
+            hyp = " ".join(t.event.text for t in kept)
+            family = item.voice.split(":")[0]
+            for key in ("all", f"condition:{item.condition}", f"voice:{family}", f"section:{item.section}"):
+                refs[key].append(item.text)
+                finals[key].append(hyp)
+            if ends:
+                eot_ms.append(ends[-1].t_ms - item.offset_ms)
+                before = [t for t in res.events if t.event.type == ev.SPEECH_FRAGMENT and t.t_ms <= ends[0].t_ms]
+                partial_refs.append(item.text)
+                partials.append(before[-1].event.text if before else "")
+            if item.kind == "paused_utterance":
+                paused += 1
+                resume_ms = (item.pause_start_ms or 0) + (item.pause_ms or 0)
+                early = any(t.t_ms < resume_ms for t in ends)
+                premature += early
+                revised_whole += early and len(kept) == 1 and "revises" in kept[0].event.payload
+            if item.kind == "utterance":  # the scene words as a Whisper prompt too: better or worse?
+                prompt_refs.append(item.text)
+                prompt_hyps[False].append(hyp)
+                core.config.bias_prompt = True
+                prompted = perceive_pcm(pcm, rate, core=core)
+                core.config.bias_prompt = False
+                prompt_hyps[True].append(" ".join(t.event.text for t in _finals(prompted)))
+            if item.kind == "utterance" and item.condition == "clean":
+                seg = pcm if rate == 16_000 else None
+                if seg is not None:
+                    a = max(0, int((item.onset_ms - 250) * 16))
+                    b = int((item.offset_ms + 150) * 16)
+                    for name, full in (("trimmed", False), ("full", True)):
+                        asr.full_context = full
+                        tr = asr.transcribe(seg[a:b], 16_000)
+                        ctx[name][0].append(item.text)
+                        ctx[name][1].append(tr.text)
+                        ctx[name][2].append(tr.decode_ms)
+                    asr.full_context = False
+        elif item.kind == "barge_in":
+            label = _label(res)
+            barge[item.label][label] += 1
+            echo_false_starts += any(t.event.type == ev.SPEECH_START and t.event.stamp_ns / 1e6 < item.onset_ms - 100
+                                     for t in res.events)
+            intr = _first(res, ev.INTERRUPT)
+            if item.label == "interrupt" and intr is not None:
+                interrupt_ms.append(intr.t_ms - item.onset_ms)
+        if item.kind == "bias":
+            recall["none"].append(keyword_recall(item.keywords, " ".join(t.event.text for t in _finals(res))))
+            core.config.bias_words = list(SCENE_WORDS) + list(item.keywords)
+            for mode, prompt in (("correction", False), ("prompt+correction", True)):
+                core.config.bias_prompt = prompt
+                biased = perceive_pcm(pcm, rate, core=core)
+                recall[mode].append(keyword_recall(item.keywords, " ".join(t.event.text for t in _finals(biased))))
+            core.config.bias_prompt = False
+    n_backchannel = sum(barge["backchannel"].values())
+    n_noise = sum(barge["noise"].values())
+    n_interrupt = sum(barge["interrupt"].values())
+    return {
+        "items": len(items),
+        "size": size,
+        "wer_final": {k: round(wer(refs[k], finals[k]), 3) for k in sorted(refs)},
+        "wer_utterances_scene_prompt": {"off": round(wer(prompt_refs, prompt_hyps[False]), 3) if prompt_refs else None,
+                                        "on": round(wer(prompt_refs, prompt_hyps[True]), 3) if prompt_refs else None},
+        "wer_partial_last_before_final": round(wer(partial_refs, partials), 3) if partial_refs else None,
+        "whisper_context": {name: {"wer": round(wer(r, h), 3) if r else None, "decode_ms": summarize(ms)}
+                            for name, (r, h, ms) in ctx.items()},
+        "speech_start_ms": summarize(start_ms),
+        "speech_start_stamp_error_ms": summarize([abs(x) for x in stamp_err_ms]),
+        "end_of_turn_ms": summarize(eot_ms),
+        "premature_end_in_pause": {"rate": _ratio(premature, paused), "n": paused,
+                                   "revised_whole": _ratio(revised_whole, paused)},
+        "barge_in": {
+            "confusion": {k: dict(v) for k, v in barge.items()},
+            "false_interrupt_rate": _ratio(barge["backchannel"]["interrupt"] + barge["noise"]["interrupt"],
+                                           n_backchannel + n_noise),
+            "missed_interrupt_rate": _ratio(n_interrupt - barge["interrupt"]["interrupt"], n_interrupt),
+            "echo_false_starts": echo_false_starts,
+            "interrupt_decision_ms": summarize(interrupt_ms),
+        },
+        "bias_keyword_recall": {k: round(float(np.mean(v)), 3) if v else None for k, v in recall.items()},
+        "cpu_s_per_audio_s": round(cpu_s / audio_s, 4) if audio_s else None,
+        "audio_s": round(audio_s, 1),
+        "details": details,
+    }
+
+
+def format_table(r: dict) -> str:
+    def lat(name: str, s: dict) -> str:
+        return f"| {name} | {s.get('p50', '-')} | {s.get('p99', '-')} | {s.get('n', 0)} |"
+
+    lines = [f"# Perception benchmark ({r['items']} items, {r['audio_s']} s of audio)", "",
+             "| word error rate | value |", "|---|---|"]
+    lines += [f"| final, {k} | {v} |" for k, v in r["wer_final"].items()]
+    lines += [f"| last partial before the final | {r['wer_partial_last_before_final']} |",
+              f"| utterances, scene words also as Whisper prompt: off / on | {r['wer_utterances_scene_prompt']['off']}"
+              f" / {r['wer_utterances_scene_prompt']['on']} |"]
+    for name, v in r["whisper_context"].items():
+        lines.append(f"| Whisper {name} context (clean segments; decode p50 {v['decode_ms'].get('p50', '-')} ms) "
+                     f"| {v['wer']} |")
+    lines += ["", "| latency (ms) | p50 | p99 | n |", "|---|---|---|---|",
+              lat("speech_start after true onset (emitted)", r["speech_start_ms"]),
+              lat("speech_start stamp error", r["speech_start_stamp_error_ms"]),
+              lat("speech_end after true end of speech", r["end_of_turn_ms"]),
+              lat("interrupt decision after user onset", r["barge_in"]["interrupt_decision_ms"])]
+    b = r["barge_in"]
+    lines += ["", "| turn taking | value |", "|---|---|",
+              f"| premature end in a mid-sentence pause | {r['premature_end_in_pause']['rate']} "
+              f"(n={r['premature_end_in_pause']['n']}) |",
+              f"| ... of which the resumed sentence revised the turn whole | "
+              f"{r['premature_end_in_pause']['revised_whole']} of all paused |",
+              f"| false interrupts (backchannels + noises) | {b['false_interrupt_rate']} |",
+              f"| missed interruptions | {b['missed_interrupt_rate']} |",
+              f"| turns started by the agent's own voice | {b['echo_false_starts']} |",
+              f"| barge-in confusion (truth → decided) | {json.dumps(b['confusion'])} |",
+              "| keyword recall: no biasing / near-miss correction / prompt + correction | "
+              + " / ".join(str(v) for v in r["bias_keyword_recall"].values()) + " |",
+              f"| CPU seconds per audio second | {r['cpu_s_per_audio_s']} |"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="seal bench-perception", description=__doc__.splitlines()[0])
+    ap.add_argument("--json", dest="json_path", required=True, help="where to write the results")
+    ap.add_argument("--size", choices=("small", "full"), default="full")
+    ap.add_argument("--limit", type=int, default=None, help="only the first N items")
+    ap.add_argument("--data", type=Path, default=DEFAULT_DIR, help="where the spoken test set is built/cached")
+    args = ap.parse_args(argv)
+    result = run_perception_bench(args.size, args.data, limit=args.limit)
+    table = format_table(result)
+    print(table)
+    Path(args.json_path).write_text(json.dumps(result, indent=1) + "\n")
+    Path(args.json_path).with_suffix(".md").write_text(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

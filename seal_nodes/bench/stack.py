@@ -1,0 +1,114 @@
+"""``seal bench``: the latency budgets measured through the running graph.
+
+Plays recorded (espeak-rendered) speech into /audio/mic of the simulated stack and measures,
+from topic traffic only: speech_start_ms, first_audio_ms, barge_in_stop_ms, frame_to_command_ms,
+policy_inference_ms, ros_hop_ms (definitions: ``seal_nodes.tools.latency.BUDGETS``). A baseline
+measured in the same run sits beside the streaming TTS: synthesising the whole reply before
+the first sample can play (what a non-streaming pipeline waits for).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+from seal_nodes.core import events as ev
+from seal_nodes.tools.latency import BUDGETS, format_table, summarize
+from seal_nodes.stack.measure import barge_in_stop_ms, first_audio_ms, node_figures, speech_start_ms
+from seal_nodes.nodes.common import stamp_to_ns
+from seal_nodes.stack.session import StackSession
+
+GREETING = "Hello robot."
+BARGE_IN = "Thank you."
+PICK = "Pick up the green cube."
+
+
+def _reply(session: StackSession, since_ns: int, timeout_s: float) -> tuple[str, int]:
+    """(trace id, play-out stamp) of the first agent audio chunk played after ``since_ns``."""
+    def started() -> list:
+        return [r for r in session.messages("/audio/speaker") if stamp_to_ns(r.msg.header.stamp) > since_ns]
+    session.wait_for(lambda: bool(started()), timeout_s, "the agent's reply")
+    first = started()[0].msg
+    return first.trace_id, stamp_to_ns(first.header.stamp)
+
+
+def tts_baseline(texts: list[str]) -> dict[str, dict]:
+    """Streaming first chunk vs whole-utterance synthesis, per voice, same synthesizer, same process."""
+    from seal_nodes.core.voice.stream import SpeechStream
+    from seal_nodes.bench.speech import make_synth
+
+    out: dict[str, dict] = {}
+    for engine in ("piper", "espeak"):
+        synth = make_synth(engine)
+        first, whole = [], []
+        for text in texts * 5:
+            stream = SpeechStream(text, synth)
+            t0 = time.perf_counter()
+            got: list[float] = []
+
+            def sink(_frame, t0=t0, got=got, stream=stream) -> None:
+                got.append((time.perf_counter() - t0) * 1e3)
+                stream.cancel()  # only the first chunk matters here
+
+            stream.run(sink, paced=False)
+            stream.close()
+            first.append(got[0])
+            t0 = time.perf_counter()
+            for segment in SpeechStream(text, synth).parsed.segments:
+                for _ in synth.synthesize(segment):
+                    pass
+            whole.append((time.perf_counter() - t0) * 1e3)
+        out[f"tts_first_chunk_streaming_ms[{engine}]"] = summarize(first)
+        out[f"tts_whole_utterance_ms[{engine}]"] = summarize(whole)
+    return out
+
+
+def run_bench(json_path: str, repeats: int = 3, echo=print) -> int:
+    out = Path(json_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    samples: dict[str, list[float]] = {"speech_start_ms": [], "first_audio_ms": [], "barge_in_stop_ms": []}
+    echo("[bench] starting the simulated stack")
+    with StackSession(node_log=out.with_suffix(".nodes.log"), echo=echo) as session:
+        session.wait_ready()
+        t_start = time.time_ns()
+        for i in range(repeats):
+            echo(f"[bench] turn {i + 1}/{repeats}: {GREETING!r}, then a barge-in {BARGE_IN!r}")
+            since = time.time_ns()
+            turn = session.say(GREETING)
+            trace, reply_ns = _reply(session, since, 20.0)
+            # Let the reply play for a second, then talk over it.
+            session.wait_for(lambda: time.time_ns() > reply_ns + 1e9, 10.0, "a second of the reply")
+            barge = session.say(BARGE_IN)
+            session.wait_for(barge.played.is_set, 10.0, "the barge-in")
+            session.wait_for(lambda: session.agent_idle(since, quiet_s=1.0), 20.0, "the agent to finish")
+            for key, value in (("speech_start_ms", speech_start_ms(session, turn)),
+                               ("first_audio_ms", first_audio_ms(session, turn)),
+                               ("barge_in_stop_ms", barge_in_stop_ms(session, barge, trace))):
+                if value is not None:
+                    samples[key].append(value)
+        echo(f"[bench] manipulation: {PICK!r}")
+        since = time.time_ns()
+        turn = session.say(PICK)
+        session.wait_for(lambda: bool(session.events(ev.ACTION_RESULT, since)), 60.0, "the pick to finish")
+        if (v := speech_start_ms(session, turn)) is not None:
+            samples["speech_start_ms"].append(v)
+        figures = {k: summarize(v) for k, v in samples.items()}
+        figures.update(node_figures(session))
+        duration_s = (time.time_ns() - t_start) / 1e9
+    baseline = tts_baseline(["Hello! I can pick up, push or point at the cubes on the table. What should I do?"])
+    report = {
+        **figures,
+        "budgets_ms": {k: b.budget_ms for k, b in BUDGETS.items()},
+        "baseline": baseline,
+        "run": {"repeats": repeats, "duration_s": round(duration_s, 1), "cpus": os.cpu_count(),
+                "machine": platform.machine(), "python": platform.python_version()},
+    }
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    table = format_table(figures)
+    base_table = format_table(baseline, budgets={})
+    out.with_suffix(".md").write_text(f"# seal bench\n\n{table}\n\nBaseline (same run):\n\n{base_table}\n")
+    echo("\n" + table + "\n\nBaseline, same run (streaming TTS vs whole-utterance synthesis):\n" + base_table)
+    echo(f"\n[bench] wrote {out} and {out.with_suffix('.md')}")
+    return 0

@@ -1,0 +1,1 @@
+"""Audio contracts shared by every layer: frames, WAV files, real-time pacing, devices."""

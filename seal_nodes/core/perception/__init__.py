@@ -1,0 +1,1 @@
+"""Perception layer: continuous signals in (microphone, camera), events out."""

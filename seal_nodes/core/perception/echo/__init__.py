@@ -1,0 +1,1 @@
+"""The agent's own voice out of the microphone: delay, canceller, double talk."""

@@ -1,0 +1,1 @@
+"""Camera frames → objects, scene and UI changes, as events."""

@@ -1,0 +1,1 @@
+"""Thinking layer: interactive ReAct over the event stream (the thinker, its context, the LMs)."""

@@ -1,0 +1,313 @@
+"""Reasoning backends: given the context and what just happened, stream segments.
+
+A backend yields ``Segment``s of kind think / say / act / wait in the order it decides them;
+the thinker forwards each one as soon as it is yielded (speak while thinking). Backends are
+selected by name (``BACKENDS``); the ``commands`` backend is the reliable offline path that
+understands the stack's spoken commands without a language model.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Protocol
+
+from seal_nodes.core.actions import ACTION_SET, Action, object_phrase
+from seal_nodes.core.thinking.context import ACT, SAY, THINK, WAIT, Segment
+
+COLORS = ("red", "green", "blue", "yellow", "orange", "purple")
+
+
+@dataclass
+class Trigger:
+    """Why the backend is asked to respond."""
+
+    kind: str  # "user" (a final transcript), "observation" (action result), "refusal"
+    text: str
+    payload: dict = field(default_factory=dict)
+
+
+@dataclass
+class ReasoningInput:
+    transcript: str
+    trigger: Trigger
+    known_objects: set[str]
+    scene: dict[str, dict] = field(default_factory=dict)  # name → last object_seen payload
+
+
+class ReasoningBackend(Protocol):
+    name: str
+
+    def respond(self, request: ReasoningInput) -> Iterator[Segment]:
+        """Yield think/say/act segments; an act segment's text is ``name(k=v, …)``."""
+        ...
+
+
+_COLOR = "|".join(COLORS)
+_OBJ = rf"(?:the |a |that )?(?P<color>{_COLOR}) (?:cube|block|box|one)"
+_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("stop", re.compile(r"\b(stop|halt|freeze|cancel)\b")),
+    ("place", re.compile(rf"\b(?:put|place|drop|throw) {_OBJ} (?:in|into|inside) (?:the )?(?P<target>bin|box)\b")),
+    ("push", re.compile(rf"\b(?:push|shove|slide) {_OBJ} (?:to the )?(?P<direction>left|right)\b")),
+    ("point", re.compile(rf"\b(?:point|show me) (?:at |to )?{_OBJ}")),
+    ("pick", re.compile(rf"\b(?:pick up|pick|grab|lift|take) {_OBJ}")),
+    ("home", re.compile(r"\b(?:go home|go back home|home position|return home)\b")),
+]
+_GREETING = re.compile(r"^\s*(hello|hi|hey|good (morning|afternoon|evening))\b")
+_THANKS = re.compile(r"\b(thank you|thanks)\b")
+_HOW_ARE_YOU = re.compile(r"\bhow are you\b")
+# Questions about the table the agent can answer from what vision reported.
+_WHAT_DO_YOU_SEE = re.compile(r"\bwhat(?:'s| is| do you see| can you see)\b.*\bon the table\b"
+                              r"|\bwhat (?:do|can) you see\b|\bhow many (?:cubes|blocks|objects)\b")
+_WHERE_IS = re.compile(rf"\bwhere(?:'s| is) (?:the )?(?P<color>{_COLOR}) (?:cube|block|box|one)\b")
+# The other side asks the agent to hold: it waits silently (the talk's <wait>).
+_HOLD = re.compile(r"\b(please hold|hold on|one moment|just a (moment|second|sec)|give me a (moment|second|sec)"
+                   r"|wait a (moment|second|sec))\b")
+
+
+# On-screen requests start with their verb ("click the search button", "type hello into the
+# search box"); the target stays in the user's words for the GUI policy to find.
+_CLICK = re.compile(r"^(?:please |can you |could you )?(?:click|press|tap)(?: on)? (?P<target>.+?)(?: please)?$")
+_TYPE = re.compile(r"^(?:please |can you |could you )?(?:type|enter|write) (?P<text>.+?) (?:in|into) (?P<target>.+?)"
+                   r"(?: please)?$")
+
+
+def parse_command(text: str) -> Action | None:
+    """The command in an utterance, or None. Pure pattern matching, no guessing."""
+    gui = " ".join(text.lower().replace("?", " ").replace("!", " ").split()).rstrip(".")
+    m = _TYPE.match(gui)
+    if m:
+        return Action("type", {"target": m["target"], "text": m["text"].strip("'\"")})
+    m = _CLICK.match(gui)
+    if m:
+        return Action("click", {"target": m["target"]})
+    t = " ".join(text.lower().replace(",", " ").replace(".", " ").split())
+    for name, pattern in _PATTERNS:
+        m = pattern.search(t)
+        if not m:
+            continue
+        groups = m.groupdict()
+        args: dict[str, str] = {}
+        if "color" in groups and groups["color"]:
+            args["object"] = f"{groups['color']}_cube"
+        if groups.get("target"):
+            args["target"] = "bin"
+        if groups.get("direction"):
+            args["direction"] = groups["direction"]
+        return Action(name, args)
+    return None
+
+
+def format_action(action: Action) -> str:
+    """``click(target="the product in the third row, second column")``: values with commas,
+    parentheses or quotes are double-quoted (a quote inside is backslash-escaped)."""
+    def value(v: str) -> str:
+        if any(c in v for c in ',()"\\'):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return v
+    return f"{action.name}({', '.join(f'{k}={value(v)}' for k, v in action.args.items())})"
+
+
+_ACT_RE = re.compile(r"^\s*(?P<name>[a-z_]+)\((?P<args>.*)\)\s*$")
+
+
+def parse_action(text: str) -> Action:
+    """Inverse of format_action; raises ValueError on a malformed action string."""
+    m = _ACT_RE.match(text)
+    if not m:
+        raise ValueError(f"malformed action {text!r}; expected name(key=value, …)")
+    args: dict[str, str] = {}
+    for part in _split_args(m["args"], text):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"malformed argument {part!r} in {text!r}")
+        value = value.strip()
+        if value.startswith('"'):
+            if len(value) < 2 or not value.endswith('"'):
+                raise ValueError(f"unterminated quoted value in {text!r}")
+            value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        args[key.strip()] = value
+    return Action(m["name"], args)
+
+
+def _split_args(inner: str, text: str) -> list[str]:
+    """Split at commas outside double quotes."""
+    parts, cur, quoted, escaped = [], "", False, False
+    for ch in inner:
+        if escaped:
+            cur, escaped = cur + ch, False
+        elif ch == "\\" and quoted:
+            cur, escaped = cur + ch, True
+        elif ch == '"':
+            cur, quoted = cur + ch, not quoted
+        elif ch == "," and not quoted:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if quoted:
+        raise ValueError(f"unterminated quoted value in {text!r}")
+    parts.append(cur)
+    return [p.strip() for p in parts if p.strip()]
+
+
+_CONFIRM = {
+    "pick": "Sure, picking up {obj}.",
+    "place": "Okay, putting {obj} in the bin.",
+    "push": "Pushing {obj} to the {direction}.",
+    "point": "That's {obj}, right there.",
+    "home": "Going back to the home pose.",
+    "stop": "Stopping.",
+    "click": "Clicking {target}.",
+    "type": "Typing that into {target}.",
+}
+_DONE = {
+    "pick": "Done, I'm holding {obj}.",
+    "place": "Done, {obj} is in the bin.",
+    "push": "Done, I pushed {obj} {direction}.",
+    "point": "I'm pointing at {obj}.",
+    "home": "I'm back home.",
+    "click": "Done, I clicked {target}.",
+    "type": "Done, it's typed into {target}.",
+}
+
+
+def _fill(template: str, action: Action) -> str:
+    return template.format(obj=object_phrase(action.args.get("object", "it")),
+                           direction=action.args.get("direction", ""), target=action.args.get("target", "it"))
+
+
+class CommandBackend:
+    """Offline, deterministic: greetings, small talk, "please hold" and the arm commands.
+
+    ``strict`` (the ``commands`` backend alone): anything else gets "I didn't understand".
+    Not strict (the fast path in front of a language model): it yields nothing for what a
+    parser cannot decide, and the model answers instead.
+    """
+
+    name = "commands"
+
+    def __init__(self, strict: bool = True) -> None:
+        self.strict = strict
+
+    def respond(self, request: ReasoningInput) -> Iterator[Segment]:
+        trig = request.trigger
+        if trig.kind == "observation":
+            yield from self._on_result(trig)
+            return
+        if trig.kind == "refusal":
+            yield Segment(THINK, f"I cannot do that: {trig.text}")
+            yield Segment(SAY, f"Sorry, I can't do that. {trig.payload.get('reason_for_user', '')}".strip())
+            return
+        text = trig.text.strip()
+        if not text:
+            yield Segment(SAY, "Sorry, I didn't catch that.")
+            return
+        action = parse_command(text) or _follow_up(text, request.transcript)
+        if action is not None:
+            obj = action.args.get("object")
+            if obj is not None and obj not in request.known_objects:
+                yield Segment(THINK, f"The user wants {format_action(action)}, but I know of no {obj}.")
+                yield Segment(SAY, f"I don't see {object_phrase(obj)} here.")
+                return
+            what = ACTION_SET[action.name].summary
+            yield Segment(THINK, f"The user asks me to {what}: {format_action(action)}. Start it now and say so.")
+            # Action first: the arm starts moving while the confirmation is being spoken.
+            yield Segment(ACT, format_action(action))
+            yield Segment(SAY, _fill(_CONFIRM[action.name], action))
+            return
+        low = text.lower()
+        scene_answer = _scene_answer(low, request)
+        if scene_answer:
+            yield Segment(SAY, scene_answer)
+            return
+        if _HOLD.search(low):
+            yield Segment(THINK, "I am asked to hold; I wait until they speak again.")
+            yield Segment(WAIT, "")
+            return
+        # Simple conversation gets no deep thought (the talk: greetings answer directly). In
+        # front of a model only short lines count: "hi, what is on the table?" is a question.
+        if not self.strict and len(low.split()) > 5:
+            return
+        if _GREETING.search(low):
+            yield Segment(SAY, "Hello! I can pick up, push or point at the cubes on the table. What should I do?")
+        elif _THANKS.search(low):
+            yield Segment(SAY, "You're welcome!")
+        elif _HOW_ARE_YOU.search(low):
+            yield Segment(SAY, "I'm doing well, thanks. Ready when you are.")
+        elif self.strict:
+            yield Segment(THINK, f"I do not understand {text!r} as a command I can do.")
+            yield Segment(SAY, "Sorry, I didn't understand. You can ask me to pick up, push or point at a cube.")
+
+    def _on_result(self, trig: Trigger) -> Iterator[Segment]:
+        try:
+            action = parse_action(trig.payload.get("action", ""))
+        except ValueError:
+            action = Action("stop")
+        if trig.payload.get("success"):
+            template = _DONE.get(action.name)
+            if template:
+                yield Segment(SAY, _fill(template, action))
+        elif not trig.payload.get("canceled"):
+            yield Segment(THINK, f"The action {format_action(action)} failed: {trig.text}")
+            yield Segment(SAY, f"Sorry, that didn't work: {trig.text}")
+
+
+# "Then the red one, please." after "Put the purple cube in the bin": the same action on
+# another object (the last one proposed, done or refused, in the context).
+_ELLIPSIS = re.compile(rf"^(?:then |and |now |ok |okay |no,? )?(?:the |that )?(?P<color>{_COLOR}) (?:one|cube|block)\b")
+_LAST_ACTION = re.compile(r"(?:<action>|<observation>refused |<think>The user wants )(?P<action>\w+\([^)]*\))")
+
+
+def _follow_up(text: str, transcript: str) -> Action | None:
+    m = _ELLIPSIS.match(" ".join(text.lower().replace(",", " ").split()))
+    previous = _LAST_ACTION.findall(transcript)
+    if not m or not previous:
+        return None
+    try:
+        last = parse_action(previous[-1])
+    except ValueError:
+        return None
+    if "object" not in last.args:
+        return None
+    return Action(last.name, {**last.args, "object": f"{m['color']}_cube"})
+
+
+def describe_place(payload: dict) -> str:
+    """Robot-frame table position (x forward, y to the robot's left) in words."""
+    pos = payload.get("position")
+    if not isinstance(pos, list) or len(pos) < 2:
+        return ""
+    x, y = float(pos[0]), float(pos[1])
+    side = "on my left" if y > 0.06 else ("on my right" if y < -0.06 else "in the middle")
+    depth = "close to me" if x < 0.47 else ("far from me" if x > 0.56 else "")
+    return f"{side}, {depth}" if depth else side
+
+
+def _names(objects: list[str]) -> str:
+    phrases = [object_phrase(o) for o in objects]
+    return phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
+
+
+def _scene_answer(low: str, request: ReasoningInput) -> str:
+    """What the fast path can say about the table, or "" (the model answers)."""
+    objects = sorted(request.known_objects)
+    m = _WHERE_IS.search(low)
+    if m:
+        name = f"{m['color']}_cube"
+        if name not in request.known_objects:
+            return f"I don't see {object_phrase(name)} here."
+        where = describe_place(request.scene.get(name, {}))
+        return f"{object_phrase(name).capitalize()} is {where}." if where else \
+            f"{object_phrase(name).capitalize()} is on the table, but I haven't seen exactly where yet."
+    if _WHAT_DO_YOU_SEE.search(low) and objects:
+        return f"I see {len(objects)} cubes on the table: {_names(objects)}, and the bin."
+    return ""
+
+
+BACKENDS: dict[str, Callable[[], ReasoningBackend]] = {"commands": CommandBackend}
+
+
+def make_backend(name: str) -> ReasoningBackend:
+    if name not in BACKENDS:
+        raise ValueError(f"unknown reasoning backend {name!r}; available: {sorted(BACKENDS)}")
+    return BACKENDS[name]()

@@ -1,0 +1,1 @@
+"""Voice (execution layer): speech goals → streamed audio with word timings."""

@@ -1,0 +1,502 @@
+"""Engine-independent streaming TTS: paced 20 ms chunks, truthful cancellation, word progress.
+
+``SpeechStream`` turns tagged text into ``AudioFrame`` chunks emitted at play-out pace.
+Synthesis runs on a producer thread at most ``ahead_ms`` ahead of play-out (``start()`` begins
+it before ``run``, so a queued utterance is ready the moment the previous one ends); the
+caller's thread only paces and emits, so a slow synthesis call never delays a chunk that is
+already synthesized, and ``cancel``/``pause`` act before the next chunk.
+
+What it reports as spoken comes from the engine's word timings in samples, compared with the
+samples actually handed to the sink, so an interrupted turn knows what the user heard. Engines
+give a word's start (espeak-ng: its word events) and optionally its end (piper: the model's
+own phoneme durations); where the end is not given it is the last audible sample before the
+next word. After a cancel the stream lets synthesis run on (silently) until every word that
+started before the cut has a known end, so the answer never depends on thread timing.
+The engines live in ``tts_espeak`` and ``tts_piper`` (``EspeakSynthesizer`` and
+``PiperSynthesizer`` are re-exported lazily).
+"""
+from __future__ import annotations
+
+import bisect
+import collections
+import re
+import string
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
+
+from seal_nodes.core.audio.frames import AudioFrame
+from seal_nodes.core.events import now_ns
+from seal_nodes.core.voice.speech_tags import ParsedSpeech, ProsodyState, Segment, parse_speech
+
+CHUNK_MS = 20
+# Samples below this magnitude count as silence when finding where a word ends.
+VOICED_THRESHOLD = 32  # espeak pauses are exact zeros
+# Synthesis runs at most this far ahead of emission (it stops to wait, then goes on).
+AHEAD_MS = 1500
+# Non-verbal sounds (nonverbal.py sets their relative levels: a laugh peaks at 0.6, a breath at
+# 0.12) are scaled by this and the emotion's volume: a laugh about as loud as the speech.
+SOUND_LEVEL = 0.9
+# After a cancel: how long synthesis may run on to settle the end of the word being cut.
+SETTLE_TIMEOUT_S = 1.0
+_PUNCT = string.punctuation + "\u2018\u2019\u201c\u201d\u2026\u00bf\u00a1\u2013\u2014"
+
+
+class WordMark(NamedTuple):
+    """A word's start (and optionally end) in samples, relative to the segment's first sample."""
+
+    word: str
+    start_sample: int
+    char_start: int = -1  # position of the word in Segment.text
+    char_end: int = -1
+    end_sample: int = -1  # where its sound ends; -1: found from the audio (last voiced sample)
+
+
+class SpeechSynthesizer(Protocol):
+    @property
+    def sample_rate(self) -> int: ...
+
+    def synthesize(self, segment: Segment) -> Iterator[tuple[np.ndarray, list[WordMark]]]:
+        """Yield (int16 PCM block, word marks starting in or before it) as audio becomes available."""
+        ...
+
+
+def pitch_factor(pitch_offset: int) -> float:
+    """A tag's pitch offset (espeak units) as a frequency ratio: +12 → ×1.15, -8 → ×0.91."""
+    return float(2.0 ** (pitch_offset / 60.0))
+
+
+@dataclass
+class SpeakResult:
+    completed: bool
+    interrupted: bool
+    spoken_text: str
+    words_spoken: list[str]
+    audio_ms: float
+    first_chunk_latency_ms: float | None
+    chunks: int = 0
+    samples_emitted: int = 0  # audio samples handed to the sink, excluding end padding
+    warnings: list[str] = field(default_factory=list)
+    error: str = ""  # the engine failed mid-utterance (what played before is still reported)
+    paused_ms: float = 0.0  # time spent paused (not in audio_ms)
+    first_playout_ns: int | None = None  # ``clock`` time at which the first chunk plays
+    end_playout_ns: int | None = None  # ``clock`` time at which the last chunk has played
+    gap_samples: int | None = None  # with ``start_at``: silence between it and the first chunk
+    final_state: ProsodyState = ProsodyState()
+
+
+@dataclass
+class _Word:
+    text: str
+    start: int  # absolute sample in the utterance
+    clean_end: int  # end of the word in ParsedSpeech.clean_text
+    seg: Segment | None = None
+    token_end: int = 0  # end of its whitespace token in seg.text
+    end: int | None = None  # absolute sample where its audio ends; None until known
+
+
+class SpeechStream:
+    """One utterance. Construct (validates text), optionally ``start`` early, then ``run`` once.
+
+    ``cancel``, ``pause`` and ``resume`` may be called from any thread, before or during ``run``.
+    """
+
+    def __init__(self, text: str | bytes, synthesizer: SpeechSynthesizer, *, trace_id: str = "",
+                 chunk_ms: int = CHUNK_MS, on_progress: Callable[[str], None] | None = None,
+                 prosody: ProsodyState | None = None, ahead_ms: int = AHEAD_MS, pad_last: bool = False) -> None:
+        if chunk_ms <= 0:
+            raise ValueError("chunk_ms must be positive")
+        self.parsed: ParsedSpeech = parse_speech(text, prosody)
+        self._synth = synthesizer
+        self.trace_id = trace_id
+        self.sample_rate = int(synthesizer.sample_rate)
+        self.frame_samples = max(1, self.sample_rate * chunk_ms // 1000)
+        self.pad_last = pad_last
+        self._on_progress = on_progress
+        self._ahead = max(self.frame_samples, ahead_ms * self.sample_rate // 1000)
+        self._warnings = list(self.parsed.warnings)
+        self._sounds = _load_nonverbal() if any(s.is_sound for s in self.parsed.segments) else None
+        if self._sounds is None and any(s.is_sound for s in self.parsed.segments):
+            self._warnings.append("non-verbal sounds unavailable (seal_nodes.core.voice.nonverbal): rendered as pauses")
+        self._seed = zlib.crc32(self.parsed.clean_text.encode("utf-8"))
+        self._cond = threading.Condition()
+        self._cancelled = False
+        self._paused = False
+        self._started = False  # producer started
+        self._ran = False
+        self._stop = False  # producer must stop
+        self._settling = False  # cancelled: producer may run past ``ahead`` to settle word ends
+        self._done = False  # producer finished (exhausted, stopped or failed)
+        self._exhausted = False
+        self._error: BaseException | None = None
+        self._pcm: collections.deque[np.ndarray] = collections.deque()
+        self._buffered = self._produced = self._consumed = 0
+        self._producer: threading.Thread | None = None
+        self._words: list[_Word] = []
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(self._warnings)
+
+    # --- control (any thread) ------------------------------------------------------------
+    def cancel(self) -> None:
+        """Stop before the next chunk; safe from any thread, before or during ``run``."""
+        with self._cond:
+            self._cancelled = True
+            self._cond.notify_all()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def pause(self) -> None:
+        """Hold before the next chunk; ``resume`` continues from exactly that sample."""
+        with self._cond:
+            self._paused = True
+            self._cond.notify_all()
+
+    def resume(self) -> None:
+        with self._cond:
+            self._paused = False
+            self._cond.notify_all()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def start(self) -> None:
+        """Begin synthesis now (idempotent); ``run`` calls it if nobody did."""
+        with self._cond:
+            if self._started:
+                return
+            self._started = True
+        self._producer = threading.Thread(target=self._produce, name="tts-synth", daemon=True)
+        self._producer.start()
+
+    def close(self, timeout: float | None = 5.0) -> bool:
+        """Stop synthesis (and playback, as ``cancel``); True once the engine is released."""
+        with self._cond:
+            self._cancelled = self._stop = True
+            self._cond.notify_all()
+        if self._producer is not None:
+            self._producer.join(timeout)
+            return not self._producer.is_alive()
+        return True
+
+    # --- producer ------------------------------------------------------------------------
+    def _produce(self) -> None:
+        blocks = self._blocks()
+        try:
+            for blk in blocks:
+                with self._cond:
+                    if len(blk):
+                        self._pcm.append(blk)
+                        self._buffered += len(blk)
+                        self._produced += len(blk)
+                        self._cond.notify_all()
+                    while not self._stop and not self._settling and self._produced - self._consumed >= self._ahead:
+                        self._cond.wait()
+                    if self._stop:
+                        break
+            else:
+                self._exhausted = True
+        except BaseException as exc:  # surfaced by run() in the result
+            self._error = exc
+        finally:
+            blocks.close()
+            with self._cond:
+                self._done = True
+                self._cond.notify_all()
+
+    def _blocks(self) -> Iterator[np.ndarray]:
+        """PCM of all segments back to back, recording content words with absolute sample spans."""
+        total = 0
+        for index, seg in enumerate(self.parsed.segments):
+            if seg.is_pause or seg.is_sound:
+                pcm = self._render_sound(seg, index) if seg.is_sound else None
+                if pcm is None:
+                    pcm = np.zeros(seg.pause_ms * self.sample_rate // 1000 if seg.is_pause else
+                                   self.sample_rate // 2, dtype=np.int16)
+                total += len(pcm)
+                yield pcm
+                continue
+            base, seg_len, last_voiced = total, 0, total
+            first_word = len(self._words)
+            tokens = [(t.start(), t.end()) for t in re.finditer(r"\S+", seg.text)]
+            gen = self._synth.synthesize(seg)
+            try:
+                for pcm, marks in gen:
+                    pcm = np.asarray(pcm, dtype=np.int16).reshape(-1)
+                    b0 = base + seg_len
+                    voiced = b0 + np.flatnonzero(np.abs(pcm.astype(np.int32)) > VOICED_THRESHOLD)
+                    with self._cond:
+                        for m in marks if seg.content else ():
+                            start = base + max(0, int(m.start_sample))
+                            before = voiced[voiced < start]
+                            # without an engine end: the previous word ends with its last sound before this one
+                            prev_end = int(before[-1]) + 1 if len(before) else last_voiced
+                            end = base + int(m.end_sample) if m.end_sample >= 0 else None
+                            self._add_word(seg, tokens, m, start, prev_end, end)
+                    if len(voiced):
+                        last_voiced = int(voiced[-1]) + 1
+                    seg_len += len(pcm)
+                    total += len(pcm)
+                    yield pcm
+            finally:
+                close = getattr(gen, "close", None)
+                if close is not None:
+                    close()
+            # The segment's last word ends where its sound ends (trailing silence excluded).
+            with self._cond:
+                for w in self._words[first_word:]:
+                    if w.end is None:
+                        w.end = max(last_voiced, w.start + 1)
+
+    def _render_sound(self, seg: Segment, index: int) -> np.ndarray | None:
+        if self._sounds is None:
+            return None
+        f0 = float(getattr(self._synth, "f0_hz", 120.0)) * pitch_factor(seg.pitch_offset)
+        seed = (self._seed + index) % (2**31)
+        rate = self.sample_rate
+        nv = self._sounds
+        try:
+            if seg.sound == "breath":
+                x = nv.breath(rate, seed=seed)
+            elif seg.sound == "laugh":
+                x = nv.laugh(rate, size=seg.sound_size or "small", seed=seed, f0_hz=f0)
+            else:
+                x = getattr(nv, seg.sound)(rate, seed=seed, f0_hz=f0)
+        except (ValueError, AttributeError) as exc:  # e.g. a rate the generator refuses: a pause instead
+            with self._cond:
+                self._warnings.append(f"[{seg.tag}] rendered as a pause: {exc}")
+            return None
+        x = np.nan_to_num(np.asarray(x, dtype=np.float32).reshape(-1))
+        return (np.clip(x, -1.0, 1.0) * (32767 * SOUND_LEVEL * seg.volume)).astype(np.int16)
+
+    def _add_word(self, seg: Segment, tokens: list[tuple[int, int]], m: WordMark, start: int,
+                  prev_end: int, end: int | None) -> None:
+        """Map an engine word mark to the whitespace token it falls in; engines split numbers
+        ("$3.50" -> several marks), which must not count as several words."""
+        pos = m.char_start
+        if pos < 0:  # engine without text positions: find the word after the previous one
+            after = self._words[-1].token_end if self._words and self._words[-1].seg is seg else 0
+            pos = seg.text.find(m.word, after) if m.word else -1
+            if pos < 0:
+                return
+        i = bisect.bisect_right([t[0] for t in tokens], pos) - 1
+        if i < 0 or pos >= tokens[i][1]:
+            i += 1  # mark on whitespace: belongs to the next token
+        if i >= len(tokens):
+            return
+        tok_start, tok_end = tokens[i]
+        last = self._words[-1] if self._words else None
+        if last is not None and last.seg is seg and last.token_end >= tok_end:
+            if end is not None:  # same token: it ends where its last part ends
+                last.end = max(last.end or 0, end)
+            return
+        if last is not None and last.end is None:
+            last.end = max(prev_end, last.start + 1)
+        raw = seg.text[tok_start:tok_end]
+        word = raw.strip(_PUNCT) or raw
+        word_end = tok_start + raw.find(word) + len(word)
+        self._words.append(_Word(text=word, start=start, clean_end=seg.text_offset + word_end,
+                                 seg=seg, token_end=tok_end, end=end))
+
+    @property
+    def word_timings(self) -> list[tuple[str, int, int | None]]:
+        """(word, start sample, end sample or None) of the content words seen so far."""
+        with self._cond:
+            return [(w.text, w.start, w.end) for w in self._words]
+
+    def _spoken(self, emitted: int) -> list[_Word]:
+        out = []
+        for w in self._words:
+            if w.end is None or w.end > emitted:
+                break
+            out.append(w)
+        return out
+
+    def _settled(self, emitted: int) -> bool:
+        """Every word that started before ``emitted`` has a known end."""
+        return all(w.end is not None for w in self._words if w.start < emitted)
+
+    # --- consumer ------------------------------------------------------------------------
+    def _take(self, n: int) -> np.ndarray | None:
+        """The next ``n`` samples (fewer at the very end); None when cancelled or nothing is left."""
+        with self._cond:
+            while True:
+                if self._cancelled:
+                    return None
+                if self._buffered >= n or (self._done and self._buffered > 0):
+                    parts, need = [], min(n, self._buffered)
+                    while need:
+                        blk = self._pcm.popleft()
+                        if len(blk) > need:
+                            self._pcm.appendleft(blk[need:])
+                            blk = blk[:need]
+                        parts.append(blk)
+                        need -= len(blk)
+                    out = parts[0] if len(parts) == 1 else np.concatenate(parts)
+                    self._buffered -= len(out)
+                    self._consumed += len(out)
+                    self._cond.notify_all()
+                    return out
+                if self._done:
+                    return None
+                self._cond.wait()
+
+    def _default_sleep(self, seconds: float) -> None:
+        with self._cond:
+            if not self._cancelled and not self._paused:
+                self._cond.wait(seconds)
+
+    def run(self, sink: Callable[[AudioFrame], None], *, clock: Callable[[], int] = time.monotonic_ns,
+            sleep: Callable[[float], Any] | None = None, wall_clock: Callable[[], int] = now_ns,
+            paced: bool = True, lead_ms: float | None = None, start_at: int | None = None) -> SpeakResult:
+        """Emit chunks to ``sink`` at play-out pace; returns what was actually spoken.
+
+        ``clock``: monotonic ns used for pacing; ``wall_clock``: ns for ``stamp_ns``;
+        ``sleep(seconds)``: defaults to waiting on the control flags so cancel/pause wake it at once.
+        A chunk is emitted at most ``lead_ms`` (default and maximum: one chunk) before its play-out.
+        ``start_at``: ``clock`` time at which the previous utterance's audio ends: the first chunk
+        plays then (not earlier), so back-to-back utterances join without a gap.
+        """
+        if self._ran:
+            raise RuntimeError("SpeechStream.run may be called only once")
+        self._ran = True
+        self.start()
+        frame = self.frame_samples
+        ns_per_sample = 1e9 / self.sample_rate
+        chunk_ns = frame * ns_per_sample
+        lead_ns = chunk_ns if lead_ms is None else min(max(lead_ms, 0.0) * 1e6, chunk_ns)
+        wait = sleep if sleep is not None else self._default_sleep
+        t_start, wall_start = clock(), wall_clock()
+        anchor: float | None = None  # clock ns at which sample 0 of this stream's timeline plays
+        first_latency: float | None = None
+        first_playout: float | None = None
+        gap: int | None = None
+        pos = emitted = chunks = reported = 0  # pos: samples on the timeline (padding included)
+        paused_ns = 0
+        last_progress = ""
+        held: np.ndarray | None = None
+        ok = False
+        try:
+            while True:
+                if held is None:
+                    held = self._take(frame)
+                    if held is None:
+                        break
+                if self._cancelled:
+                    break
+                if self._paused:
+                    t_pause = clock()
+                    while self._paused and not self._cancelled:
+                        if sleep is None:
+                            with self._cond:
+                                self._cond.wait_for(lambda: not self._paused or self._cancelled, 0.5)
+                        else:
+                            sleep(0.05)
+                    paused_ns += clock() - t_pause
+                    if anchor is not None:
+                        anchor = clock() - pos * ns_per_sample  # play on from now, from the same sample
+                    continue
+                now = clock()
+                if anchor is None:  # first chunk: now, or when the previous utterance ends
+                    anchor = float(start_at) if start_at is not None and start_at > now else float(now)
+                playout = anchor + pos * ns_per_sample
+                if paced and now < playout - lead_ns:
+                    wait((playout - lead_ns - now) / 1e9)
+                    continue  # re-check cancel and pause before emitting
+                if now > playout:  # underrun (or a late start): play-out slips, stamps stay truthful
+                    anchor = now - pos * ns_per_sample
+                    playout = float(now)
+                chunk = held
+                n = len(chunk)
+                if n < frame and self.pad_last:
+                    chunk = np.concatenate([chunk, np.zeros(frame - n, np.int16)])
+                if first_playout is None:
+                    first_playout = playout
+                    first_latency = (now - t_start) / 1e6
+                    if start_at is not None:
+                        gap = max(0, round((playout - start_at) / ns_per_sample))
+                sink(AudioFrame(samples=chunk, sample_rate=self.sample_rate,
+                                stamp_ns=int(wall_start + (playout - t_start)), trace_id=self.trace_id))
+                held = None
+                chunks += 1
+                emitted += n
+                pos += len(chunk)
+                if self._on_progress is not None:
+                    with self._cond:
+                        spoken = self._spoken(emitted)
+                    if len(spoken) > reported:
+                        reported = len(spoken)
+                        last_progress = self._text_of(spoken)
+                        self._on_progress(last_progress)
+            ok = True
+        finally:
+            if not ok:  # the sink raised: release the engine before the error propagates
+                self.close(timeout=5.0)
+        with self._cond:
+            completed = self._done and self._exhausted and self._buffered == 0 and held is None and chunks > 0
+            if not completed:  # let synthesis settle the end of the word being cut, then stop it
+                self._settling = True
+                self._cond.notify_all()
+                self._cond.wait_for(lambda: self._done or self._settled(emitted), SETTLE_TIMEOUT_S)
+            self._stop = True
+            self._cond.notify_all()
+            error = self._error
+        if self._producer is not None:
+            self._producer.join(5.0 if completed or error is not None else 0.02)
+        if completed:
+            words = [w.text for w in self._words]
+            spoken_text = self.parsed.clean_text
+            if self._on_progress is not None and spoken_text != last_progress:
+                self._on_progress(spoken_text)
+        else:
+            with self._cond:
+                spoken_w = self._spoken(emitted)
+            words = [w.text for w in spoken_w]
+            spoken_text = self._text_of(spoken_w)
+        end_playout = None if anchor is None else int(anchor + pos * ns_per_sample)
+        return SpeakResult(completed=completed, interrupted=not completed, spoken_text=spoken_text,
+                           words_spoken=words, audio_ms=pos * 1000.0 / self.sample_rate,
+                           first_chunk_latency_ms=first_latency, chunks=chunks, samples_emitted=emitted,
+                           warnings=self.warnings, error="" if error is None else f"{type(error).__name__}: {error}",
+                           paused_ms=paused_ns / 1e6,
+                           first_playout_ns=None if first_playout is None else int(first_playout),
+                           end_playout_ns=end_playout, gap_samples=gap, final_state=self.parsed.final_state)
+
+    def _text_of(self, words: list[_Word]) -> str:
+        return self.parsed.clean_text[: words[-1].clean_end].rstrip() if words else ""
+
+
+_nonverbal: Any = None
+
+
+def _load_nonverbal() -> Any:
+    """``seal_nodes.core.voice.nonverbal`` if it is there (None otherwise)."""
+    global _nonverbal
+    if _nonverbal is None:
+        try:
+            from seal_nodes.core.voice import nonverbal
+        except ImportError:
+            return None
+        _nonverbal = nonverbal
+    return _nonverbal
+
+
+def __getattr__(name: str) -> Any:
+    if name == "EspeakSynthesizer":  # lazy: importing tts must not load the C library
+        from seal_nodes.core.voice.espeak import EspeakSynthesizer
+
+        return EspeakSynthesizer
+    if name == "PiperSynthesizer":  # lazy: importing tts must not load onnxruntime
+        from seal_nodes.core.voice.piper import PiperSynthesizer
+
+        return PiperSynthesizer
+    raise AttributeError(name)

@@ -1,0 +1,1 @@
+"""The whole stack as processes: launch graph, a running session, the demo."""

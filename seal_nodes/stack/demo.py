@@ -1,0 +1,225 @@
+"""``seal demo``: the simulated stack end to end on a spoken scenario, and a record of it.
+
+Built-in scenario: the user greets the robot, then asks it to pick up the red cube; the agent
+answers, and replies while the arm moves. Success is judged from the simulator: the cube
+really is lifted. Output folder: conversation.txt, agent_speech.wav, frames/ + contact_sheet.png,
+latency.md, recording.mcap, nodes.log, result.json.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from seal_nodes.core import events as ev
+from seal_nodes.core.thinking.context import SAY, Segment
+from seal_nodes.tools.images import contact_sheet, write_png
+from seal_nodes.tools.latency import format_table, summarize
+from seal_nodes.core.audio.frames import AudioFormatError
+from seal_nodes.tools.spoken import read_utterance, synthesize_piper
+from seal_nodes.core.audio.wav import write_wav
+from seal_nodes.stack import graph
+from seal_nodes.stack.measure import first_audio_ms, latency_samples, node_figures, speech_start_ms
+from seal_nodes.nodes.common import stamp_to_ns
+from seal_nodes.stack.session import SpokenTurn, StackSession
+
+SCENARIO = [
+    {"say": "Hello robot.", "expect": "reply"},
+    {"say": "Pick up the red cube.", "expect": "action", "lifted": "red_cube"},
+]
+LIFT_M = 0.05  # a cube counts as picked up when it is this much above where it started
+# ``--gui``: the same loop on a browser page (launch/gui.launch.yaml); success is the page's record.
+GUI_SCENARIO = [{"say": "Click the search button.", "expect": "action", "clicked": "search_button"}]
+
+
+def transcript(session: StackSession) -> str:
+    """The conversation in the talk's tagged format, rebuilt from /seal/thoughts."""
+    segments: list[Segment] = []
+    for r in session.messages("/seal/thoughts"):
+        m = r.msg
+        if m.kind == "interrupted":  # what was actually said replaces what was meant
+            for seg in reversed(segments):
+                if seg.kind == SAY and seg.trace_id == m.trace_id and not seg.interrupted:
+                    seg.text, seg.interrupted = m.text, True
+                    break
+            continue
+        segments.append(Segment(m.kind, m.text, trace_id=m.trace_id))
+    return "\n".join(s.render() for s in segments)
+
+
+def speaker_wav(session: StackSession) -> np.ndarray:
+    """The agent's voice on one timeline (chunks placed by their play-out stamps)."""
+    chunks = session.messages("/audio/speaker")
+    if not chunks:
+        return np.zeros(0, np.int16)
+    rate = chunks[0].msg.sample_rate
+    t0 = stamp_to_ns(chunks[0].msg.header.stamp)
+    parts: list[tuple[int, np.ndarray]] = []
+    for r in chunks:
+        start = int((stamp_to_ns(r.msg.header.stamp) - t0) * rate / 1e9)
+        parts.append((start, np.frombuffer(bytes(r.msg.data), "<i2")))
+    out = np.zeros(max(s + len(p) for s, p in parts), np.int16)
+    for s, p in parts:
+        out[s:s + len(p)] = p
+    return out
+
+
+def object_heights(session: StackSession) -> tuple[dict[str, float], dict[str, float]]:
+    poses = session.messages("/sim/object_poses")
+    if not poses:
+        return {}, {}
+    first, last = poses[0].msg, poses[-1].msg
+    return ({n: p.position.z for n, p in zip(first.names, first.poses)},
+            {n: p.position.z for n, p in zip(last.names, last.poses)})
+
+
+def camera_frames(session: StackSession) -> list[np.ndarray]:
+    return [np.frombuffer(bytes(r.msg.data), np.uint8).reshape(r.msg.height, r.msg.width, 3)
+            for r in session.messages("/camera/image_raw")]
+
+
+def save_images(images: list[np.ndarray], out: Path, prefix: str) -> int:
+    """``frames/{prefix}_NNNN.png`` for each image and a 12-image contact sheet."""
+    if not images:
+        return 0
+    (out / "frames").mkdir(exist_ok=True)
+    for i, f in enumerate(images):
+        write_png(out / "frames" / f"{prefix}_{i:04d}.png", f)
+    picks = [images[int(i)] for i in np.linspace(0, len(images) - 1, min(12, len(images)))]
+    write_png(out / "contact_sheet.png", contact_sheet(picks, columns=4))
+    return len(images)
+
+
+def run_demo(audio: str | None = None, out_dir: str = "out/demo", timeout_s: float = 120.0, seed: int = 0,
+             gui: bool = False) -> int:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        turns = [(read_utterance(audio), {"expect": "any"})] if audio else \
+                [(synthesize_piper(step["say"]), step) for step in (GUI_SCENARIO if gui else SCENARIO)]
+    except AudioFormatError as exc:
+        print(f"seal demo: cannot use {audio}: {exc}", file=sys.stderr)
+        return 2
+    deadline = time.monotonic() + timeout_s
+    print(f"[demo] starting the simulated stack (log: {out / 'nodes.log'})", flush=True)
+    played: list[SpokenTurn] = []
+    error = ""
+    launch = {"launch_file": graph.LAUNCH_DIR / "gui.launch.yaml", "launch_args": {"page_seed": str(seed)}} if gui \
+        else {"launch_args": {"seed": str(seed)}}
+    with StackSession(**launch, record=out / "recording.mcap",
+                      node_log=out / "nodes.log", echo=lambda line: print(line, flush=True)) as session:
+        screens = _watch_screens(session) if gui else None
+        try:
+            if gui:
+                _wait_gui_ready(session, _left(deadline))
+            else:
+                session.wait_ready(timeout_s=max(10.0, deadline - time.monotonic()))
+            print("[demo] stack ready; speaking into /audio/mic", flush=True)
+            for utt, step in turns:
+                since = time.time_ns()
+                turn = session.speak(utt)
+                played.append(turn)
+                print(f"[demo] user: {utt.text!r}", flush=True)
+                session.wait_for(turn.played.is_set, _left(deadline), "the utterance to be played")
+                if step["expect"] == "action":
+                    session.wait_for(lambda: bool(session.events(ev.ACTION_RESULT, since)), _left(deadline),
+                                     "the action result")
+                session.wait_for(lambda: session.agent_idle(since, quiet_s=1.5), _left(deadline), "the agent to finish")
+        except TimeoutError as exc:
+            error = str(exc)
+            print(f"[demo] {error}", flush=True)
+        time.sleep(0.3)
+        session.feeder.stop()
+        result = judge(session, turns, error)
+        write_outputs(session, out, played, result, screens)
+    print(f"[demo] {'SUCCESS' if result['success'] else 'FAILED'}: {result['reason']}")
+    print(f"[demo] wrote {out}/: conversation.txt, agent_speech.wav, contact_sheet.png, latency.md, "
+          f"recording.mcap, result.json")
+    return 0 if result["success"] else 1
+
+
+def _left(deadline: float) -> float:
+    return max(1.0, deadline - time.monotonic())
+
+
+def _watch_screens(session: StackSession) -> list[np.ndarray]:
+    """Screenshots the gui node publishes (for frames/ and the contact sheet)."""
+    from sensor_msgs.msg import Image
+
+    from seal_nodes.nodes.common import SENSOR_QOS
+
+    screens: list[np.ndarray] = []
+    session.node.create_subscription(Image, "/screen/image_raw", lambda m: screens.append(
+        np.frombuffer(bytes(m.data), np.uint8).reshape(m.height, m.width, 3)), SENSOR_QOS)
+    return screens
+
+
+def _wait_gui_ready(session: StackSession, timeout_s: float) -> None:
+    from rclpy.action import ActionClient
+    from seal_interfaces.action import GuiAct
+
+    client = ActionClient(session.node, GuiAct, "gui_act")
+    checks = {"gui server": client.server_is_ready, "speak server": session.speak_client.server_is_ready,
+              "audio perception": lambda: session.mic_pub.get_subscription_count() >= 1,
+              "thinker": lambda: session.node.count_subscribers("/seal/events") >= 3}  # + vision, this session
+    session.wait_for(lambda: all(ok() for ok in checks.values()), timeout_s,
+                     "the gui stack (" + ", ".join(checks) + ")")
+    session.feeder.start()
+    time.sleep(0.5)
+
+
+def judge(session: StackSession, turns: list, error: str) -> dict:
+    finals = [r.msg.text for r in session.events(ev.SPEECH_END) if r.msg.text]
+    said = [r.msg.text for r in session.messages("/seal/thoughts") if r.msg.kind == SAY]
+    results = session.events(ev.ACTION_RESULT)
+    actions = [json.loads(r.msg.payload_json).get("action", "") for r in results]
+    z0, z1 = object_heights(session)
+    lifted = sorted(n for n in z0 if z1.get(n, 0.0) - z0[n] > LIFT_M)
+    reasons = []
+    if error:
+        reasons.append(error)
+    if not finals:
+        reasons.append("no user utterance was recognised")
+    if not said:
+        reasons.append("the agent said nothing")
+    for _, step in turns:
+        if step.get("lifted") and step["lifted"] not in lifted:
+            reasons.append(f"{step['lifted']} was not lifted (simulator)")
+        if step.get("clicked") and not any(json.loads(r.msg.payload_json).get("success") and
+                                           r.msg.text.startswith(f"clicked {step['clicked']} ") for r in results):
+            reasons.append(f"the page did not record a click on {step['clicked']}")
+    for r in results:
+        payload = json.loads(r.msg.payload_json)
+        if not payload.get("success"):
+            reasons.append(f"action {payload.get('action')} failed: {r.msg.text}")
+    return {"success": not reasons, "reason": "; ".join(reasons) or "every request was carried out",
+            "user_text": " ".join(finals), "agent_said": said, "actions": actions, "lifted": lifted,
+            "object_heights_m": {"start": z0, "end": z1}}
+
+
+def write_outputs(session: StackSession, out: Path, played: list[SpokenTurn], result: dict,
+                  screens: list[np.ndarray] | None = None) -> None:
+    conversation = transcript(session)
+    (out / "conversation.txt").write_text(conversation + "\n")
+    voice = speaker_wav(session)
+    rate = session.messages("/audio/speaker")[0].msg.sample_rate if len(voice) else 22050
+    write_wav(out / "agent_speech.wav", voice, rate)
+    n_frames = save_images(camera_frames(session), out, "frame") if screens is None else \
+        save_images(screens, out, "screen")
+    figures = {
+        "speech_start_ms": summarize([v for t in played if (v := speech_start_ms(session, t)) is not None]),
+        "first_audio_ms": summarize([v for t in played if (v := first_audio_ms(session, t)) is not None]),
+        **node_figures(session),
+    }
+    if screens is not None:
+        figures["gui_loop_ms"] = summarize(latency_samples(session, "gui_loop_ms"))
+    table = format_table(figures)
+    (out / "latency.md").write_text("# Latency of this demo run\n\n" + table + "\n")
+    result = {**result, "latency": figures, "frames": n_frames,
+              "node_restarts": [info for kind, info in session.node_events if kind == "exited"]}
+    (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+    print("\n" + conversation + "\n")
+    print(table + "\n")

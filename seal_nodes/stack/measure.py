@@ -1,0 +1,60 @@
+"""Latency measurements from what a session saw on the topics (shared by demo and bench).
+
+Speech figures run from the true onset/offset in the played audio to the observable effect on
+a topic; the policy figures are the samples the policy node publishes on /seal/latency (camera
+frame stamp → command); the ROS hop is measured on /joint_states.
+"""
+from __future__ import annotations
+
+from seal_nodes.core import events as ev
+from seal_nodes.tools.latency import summarize
+from seal_nodes.nodes.common import stamp_to_ns
+from seal_nodes.stack.session import SpokenTurn, StackSession
+
+CHUNK_NS = 20_000_000
+
+
+def speech_start_ms(session: StackSession, turn: SpokenTurn) -> float | None:
+    """True onset → receipt of the first speech_start after it (an early one counts as 0)."""
+    for r in session.events(ev.SPEECH_START):
+        if r.t_ns >= turn.onset_ns - 300_000_000:
+            return max(0.0, (r.t_ns - turn.onset_ns) / 1e6)
+    return None
+
+
+def first_audio_ms(session: StackSession, turn: SpokenTurn) -> float | None:
+    """True end of the user's speech → play-out stamp of the first reply chunk after it."""
+    for r in session.messages("/audio/speaker"):
+        stamp = stamp_to_ns(r.msg.header.stamp)
+        if stamp > turn.offset_ns:
+            return (stamp - turn.offset_ns) / 1e6
+    return None
+
+
+def barge_in_stop_ms(session: StackSession, turn: SpokenTurn, interrupted_trace: str) -> float | None:
+    """Barge-in onset → end of the last chunk of the interrupted utterance that was played.
+
+    None when that utterance had already ended before the barge-in (nothing was interrupted).
+    """
+    ends = [stamp_to_ns(r.msg.header.stamp) + CHUNK_NS for r in session.messages("/audio/speaker")
+            if r.msg.trace_id == interrupted_trace]
+    if not ends or max(ends) < turn.onset_ns:
+        return None
+    return (max(ends) - turn.onset_ns) / 1e6
+
+
+def latency_samples(session: StackSession, path: str, since_ns: int = 0) -> list[float]:
+    return [r.msg.ms for r in session.messages("/seal/latency") if r.msg.path == path and r.t_ns >= since_ns]
+
+
+def ros_hop_samples(session: StackSession) -> list[float]:
+    return [(r.t_ns - stamp_to_ns(r.msg.header.stamp)) / 1e6 for r in session.messages("/joint_states")]
+
+
+def node_figures(session: StackSession) -> dict[str, dict]:
+    """The figures that do not depend on the scenario: policy loop and ROS hop."""
+    return {
+        "frame_to_command_ms": summarize(latency_samples(session, "frame_to_command_ms")),
+        "policy_inference_ms": summarize(latency_samples(session, "policy_inference_ms")),
+        "ros_hop_ms": summarize(ros_hop_samples(session)),
+    }

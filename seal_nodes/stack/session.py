@@ -1,0 +1,289 @@
+"""Run the stack as a black box: launch the graph, speak into /audio/mic, watch every topic.
+
+``StackSession`` is what ``seal demo``, ``seal bench`` and the end-to-end tests share. It talks
+to the graph only through topics, like any integrating application would.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import rclpy
+from rclpy.action import ActionClient
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.serialization import deserialize_message
+
+from seal_nodes.stack import graph
+from seal_nodes.core import events as ev
+from seal_nodes.core.audio.frames import AudioFrame
+from seal_nodes.tools.recording import McapRecorder
+from seal_nodes.ros_env import ros_environment
+from seal_nodes.tools.spoken import RATE, Utterance, synthesize_piper
+from seal_nodes.tools.waiting import wait_until
+
+CHUNK = RATE // 50  # 20 ms
+
+# topic → message type: everything a run is judged by and recorded from.
+TOPICS = {
+    "/audio/mic": "seal_interfaces/msg/AudioChunk",
+    "/audio/speaker": "seal_interfaces/msg/AudioChunk",
+    "/seal/events": "seal_interfaces/msg/Event",
+    "/seal/thoughts": "seal_interfaces/msg/Thought",
+    "/seal/latency": "seal_interfaces/msg/Latency",
+    "/joint_states": "sensor_msgs/msg/JointState",
+    "/camera/image_raw": "sensor_msgs/msg/Image",
+    "/arm/joint_trajectory": "trajectory_msgs/msg/JointTrajectory",
+    "/sim/object_poses": "seal_interfaces/msg/ObjectPoses",
+}
+
+
+def get_message(type_name: str) -> type:
+    """``pkg/msg/Type`` → the generated message class."""
+    pkg, kind, name = type_name.split("/")
+    return getattr(importlib.import_module(f"{pkg}.{kind}"), name)
+
+
+@dataclass
+class Received:
+    t_ns: int  # receipt wall time
+    msg: object
+
+
+@dataclass
+class SpokenTurn:
+    """An utterance the session played, with the wall times of its true onset and offset."""
+
+    text: str
+    onset_ns: int = 0
+    offset_ns: int = 0
+    played: threading.Event = field(default_factory=threading.Event)
+
+
+class MicFeeder:
+    """A live microphone made of a buffer: 20 ms chunks at real-time pace, silence when idle."""
+
+    def __init__(self, publish: Callable[[AudioFrame], None]) -> None:
+        self._publish = publish
+        self._queue: list[tuple[np.ndarray, SpokenTurn | None, int, int]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def say(self, pcm: np.ndarray, turn: SpokenTurn | None = None, onset: int = 0, offset: int = 0) -> None:
+        with self._lock:
+            self._queue.append((pcm.astype(np.int16), turn, onset, offset))
+
+    def _run(self) -> None:
+        t0, k = time.time_ns(), 0
+        cur, pos = None, 0
+        while not self._stop.is_set():
+            stamp = t0 + k * 20_000_000
+            if cur is None:
+                with self._lock:
+                    if self._queue:
+                        cur, pos = self._queue.pop(0), 0
+                        pcm, turn, onset, offset = cur
+                        if turn is not None:  # true onset/offset in wall time of this stream
+                            turn.onset_ns = stamp + int(onset * 1e9 / RATE)
+                            turn.offset_ns = stamp + int(offset * 1e9 / RATE)
+            if cur is None:
+                block = np.zeros(CHUNK, np.int16)
+            else:
+                block = cur[0][pos:pos + CHUNK]
+                pos += CHUNK
+                if len(block) < CHUNK:
+                    block = np.concatenate([block, np.zeros(CHUNK - len(block), np.int16)])
+                if pos >= len(cur[0]):
+                    if cur[1] is not None:
+                        cur[1].played.set()
+                    cur = None
+            due = stamp + 20_000_000  # a microphone delivers a chunk once it is complete
+            delay = (due - time.time_ns()) / 1e9
+            if delay > 0:
+                time.sleep(delay)
+            self._publish(AudioFrame(block, RATE, stamp))
+            k += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=1.0)
+
+
+class StackSession:
+    """Launch the sim graph, wait until it is ready, play audio, collect every message."""
+
+    def __init__(self, launch_file: str | Path = graph.LAUNCH_DIR / "sim.launch.yaml",
+                 launch_args: dict[str, str] | None = None, record: Path | None = None,
+                 node_log: Path | None = None, domain_id: int | None = None,
+                 echo: Callable[[str], None] | None = None) -> None:
+        self.launch_file, self.launch_args = Path(launch_file), dict(launch_args or {})
+        self.record_path, self.node_log_path, self.echo = record, node_log, echo
+        self.domain_id = domain_id
+        self.received: dict[str, list[Received]] = defaultdict(list)
+        self.arrivals: dict[str, list[int]] = defaultdict(list)  # receipt times of every message
+        self.lock = threading.Lock()
+        self.node_events: list[tuple[str, dict]] = []
+        self._recorder: McapRecorder | None = None
+        self._spoken: dict[str, Utterance] = {}  # text → rendered speech
+        self._log_file = None
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def __enter__(self) -> "StackSession":
+        if self.domain_id is not None:
+            os.environ["ROS_DOMAIN_ID"] = str(self.domain_id)
+        for key, value in ros_environment("localhost", self.domain_id).items():
+            os.environ.setdefault(key, value)
+        desc = graph.load(self.launch_file, self.launch_args)
+        if self.node_log_path:
+            self._log_file = open(self.node_log_path, "w", buffering=1)
+        self.supervisor = graph.make_supervisor(desc, domain_id=self.domain_id, log=self._log,
+                                                on_event=lambda kind, spec, info: self.node_events.append((kind, info)))
+        self.supervisor.start()
+        try:
+            self._start_ros()
+        except BaseException:
+            self.supervisor.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if getattr(self, "feeder", None):
+            self.feeder.stop()
+        self.supervisor.stop(timeout=5.0)
+        if getattr(self, "executor", None):
+            self.executor.shutdown(timeout_sec=1.0)
+            self._spin_thread.join(timeout=2.0)
+            self.node.destroy_node()
+            rclpy.try_shutdown(context=self.context)
+        if self._recorder:
+            self._recorder.close()
+        if self._log_file:
+            self._log_file.close()
+
+    def _log(self, line: str) -> None:
+        if self._log_file:
+            self._log_file.write(line + "\n")
+        if self.echo and (line.startswith("[launch]") or "ERROR" in line or "Traceback" in line):
+            self.echo(line)
+
+    def _start_ros(self) -> None:
+        from seal_interfaces.action import Manipulate, Speak
+
+        from seal_nodes.nodes.common import AUDIO_QOS, EVENT_QOS, LATCHED_QOS, SENSOR_QOS, frame_to_msg
+
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node("seal_session", context=self.context)
+        if self.record_path:
+            self._recorder = McapRecorder(self.record_path)
+        qos = {"/camera/image_raw": SENSOR_QOS, "/joint_states": SENSOR_QOS, "/audio/mic": AUDIO_QOS,
+               "/audio/speaker": AUDIO_QOS, "/sim/object_poses": LATCHED_QOS}
+        for topic, type_name in TOPICS.items():
+            cls = get_message(type_name)
+            if self._recorder:
+                self._recorder.add_channel(topic, type_name)
+            self.node.create_subscription(cls, topic, self._make_callback(topic, cls), qos.get(topic, EVENT_QOS),
+                                          raw=True)
+        mic_pub = self.node.create_publisher(get_message(TOPICS["/audio/mic"]), "/audio/mic", AUDIO_QOS)
+        self.feeder = MicFeeder(lambda frame: mic_pub.publish(frame_to_msg(frame)))
+        self.mic_pub = mic_pub
+        self.speak_client = ActionClient(self.node, Speak, "speak")
+        self.manip_client = ActionClient(self.node, Manipulate, "manipulate")
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self._spin_thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self._spin_thread.start()
+
+    def _make_callback(self, topic: str, cls: type) -> Callable[[bytes], None]:
+        def callback(data: bytes) -> None:
+            now = time.time_ns()
+            with self.lock:
+                self.arrivals[topic].append(now)
+                if self._recorder:
+                    self._recorder.write(topic, data, now)
+            if topic == "/camera/image_raw" and len(self.received[topic]) and \
+                    now - self.received[topic][-1].t_ns < 250_000_000:
+                return  # keep ~4 frames/s for pictures; all of them are in the recording
+            msg = deserialize_message(data, cls)
+            with self.lock:
+                self.received[topic].append(Received(now, msg))
+        return callback
+
+    # --- waiting ----------------------------------------------------------------------------
+    def wait_ready(self, timeout_s: float = 90.0) -> None:
+        """Until every node is up: state and camera flowing, action servers and listeners matched."""
+        deadline = time.monotonic() + timeout_s
+        checks = {
+            "joint states": lambda: bool(self.received["/joint_states"]),
+            "camera": lambda: bool(self.received["/camera/image_raw"]),
+            "object poses": lambda: bool(self.received["/sim/object_poses"]),
+            "speak server": self.speak_client.server_is_ready,
+            "manipulate server": self.manip_client.server_is_ready,
+            "audio perception": lambda: self.mic_pub.get_subscription_count() >= 1,
+            "thinker": lambda: self.node.count_subscribers("/seal/events") >= 2,  # thinker + this session
+        }
+        while True:
+            missing = [name for name, ok in checks.items() if not ok()]
+            if not missing:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"stack not ready after {timeout_s:.0f} s; waiting for {', '.join(missing)}")
+            time.sleep(0.1)
+        self.feeder.start()
+        time.sleep(0.5)  # a little silence first, as from a real microphone
+
+    def wait_for(self, predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+        wait_until(predicate, timeout_s, what)
+
+    def speak(self, utt: Utterance) -> SpokenTurn:
+        """Play an utterance into /audio/mic (after whatever is already queued)."""
+        turn = SpokenTurn(utt.text)
+        self.feeder.say(utt.pcm, turn, utt.onset, utt.offset)
+        return turn
+
+    def say(self, text: str) -> SpokenTurn:
+        """Speak ``text`` (piper's joe voice, rendered once per text) into /audio/mic."""
+        if text not in self._spoken:
+            self._spoken[text] = synthesize_piper(text)
+        return self.speak(self._spoken[text])
+
+    # --- views ------------------------------------------------------------------------------
+    def messages(self, topic: str) -> list[Received]:
+        with self.lock:
+            return list(self.received[topic])
+
+    def rate_hz(self, topic: str, window_s: float = 2.0) -> float:
+        """Messages per second on ``topic`` over the last ``window_s``."""
+        cutoff = time.time_ns() - int(window_s * 1e9)
+        with self.lock:
+            return sum(1 for t in self.arrivals[topic] if t >= cutoff) / window_s
+
+    def events(self, type_: str | None = None, since_ns: int = 0) -> list[Received]:
+        return [r for r in self.messages("/seal/events")
+                if (type_ is None or r.msg.type == type_) and r.t_ns >= since_ns]
+
+    def agent_idle(self, since_ns: int, quiet_s: float = 1.0) -> bool:
+        """No speech queued or playing and nothing heard for ``quiet_s`` since ``since_ns``."""
+        starts = self.events(ev.AGENT_SPEECH_START, since_ns)
+        ends = self.events(ev.AGENT_SPEECH_END, since_ns)
+        if len(ends) < len(starts):
+            return False
+        last = max([r.t_ns for r in self.events(None, since_ns)] + [since_ns])
+        speaker = self.messages("/audio/speaker")
+        if speaker:
+            last = max(last, speaker[-1].t_ns)
+        return time.time_ns() - last > quiet_s * 1e9

@@ -1,0 +1,1 @@
+"""Tooling for benchmarks and tests: speech sets, scenarios, WER, recordings, images."""

@@ -1,0 +1,114 @@
+"""``seal think``: play a timed scenario against the thinker and write what it thought and said.
+
+    seal think --scenario scenarios/alaska_airlines.yaml --backend scripted --json out/think.json
+
+The scripted backend replays the scenario's ``script`` on a simulated clock (exact, instant);
+the other backends run on the wall clock, so latencies are the model's real ones.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Callable
+
+from seal_nodes.core.thinking.lm.base import LanguageModel
+from seal_nodes.tools.scenario import Scenario, ScenarioError, ScenarioWorld, SimClock, WallClock, load_scenario
+from seal_nodes.core.thinking.thinker import Thinker, ThinkerConfig
+
+BACKENDS = ("scripted", "llama", "transformers", "openai", "commands")
+SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"  # the talk's examples
+
+
+def find_scenario(name: str) -> Path:
+    """A path, or the name of a shipped scenario (``alaska_airlines``)."""
+    p = Path(name)
+    if p.exists() or p.suffix:
+        return p
+    return SCENARIOS_DIR / f"{name}.yaml"
+
+
+def build_model(backend: str, scenario: Scenario, clock: Callable[[], int], tokens_per_s: float = 100.0,
+                **params: object) -> LanguageModel | None:
+    """The model a backend name stands for (``commands``: none, the command parser answers)."""
+    if backend == "commands":
+        return None
+    if backend == "scripted":
+        from seal_nodes.core.thinking.lm.scripted import ScriptedModel
+
+        if not scenario.script:
+            raise ScenarioError(f"scenario {scenario.name!r} has no 'script' for the scripted backend")
+        return ScriptedModel(scenario.script, tokens_per_s=tokens_per_s, clock_ns=clock)
+    from seal_nodes.core.thinking.lm.factory import make_model
+
+    return make_model(backend, **{k: v for k, v in params.items() if v is not None})
+
+
+def run_scenario(scenario: Scenario, backend: str = "scripted", tokens_per_s: float | None = None,
+                 config: ThinkerConfig | None = None, model: LanguageModel | None = None,
+                 clock: Callable[[], int] | None = None, **params: object) -> dict:
+    """Play ``scenario``; a ``model`` given by the caller must run on ``clock`` (if given)."""
+    simulated = backend in ("scripted", "commands")
+    if clock is None:
+        clock = SimClock() if simulated else WallClock()
+    if config is None:
+        # A scripted conversation is the whole truth: no fast path in front of it, and it
+        # thinks while listening only where the scenario says so (each thought takes a stream).
+        scripted = backend == "scripted"
+        fields = {"fast_path": not scripted, "think_while_listening": not scripted, "system_extra": scenario.system}
+        fields.update(scenario.thinker)
+        try:
+            config = ThinkerConfig(**fields)
+        except TypeError as exc:
+            raise ScenarioError(f"scenario {scenario.name!r}: bad 'thinker' settings: {exc}") from exc
+    if model is None:
+        rate = tokens_per_s or scenario.tokens_per_s or 100.0
+        model = build_model(backend, scenario, clock, rate, **params)
+    thinker = Thinker(model, set(scenario.known_objects), clock_ns=clock, config=config)
+    world = ScenarioWorld(scenario, thinker, clock, simulated=simulated)
+    try:
+        world.run()
+    finally:
+        thinker.close()
+    out = world.result()
+    out["backend"] = backend
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="seal think", description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", required=True,
+                    help="scenario file (YAML or JSON; see seal_nodes/tools/scenarios/README.md) or a shipped one's name")
+    ap.add_argument("--backend", default="scripted", choices=BACKENDS)
+    ap.add_argument("--json", help="write the result here")
+    ap.add_argument("--tokens-per-s", type=float, help="scripted backend's replay rate (default: the "
+                    "scenario's, else 100)")
+    ap.add_argument("--model", help="transformers: model path; llama: GGUF path; openai: model name")
+    ap.add_argument("--url", help="openai: base URL of the endpoint (e.g. http://127.0.0.1:8080)")
+    args = ap.parse_args(argv)
+    try:
+        scenario = load_scenario(find_scenario(args.scenario))
+        params: dict[str, object] = {}
+        if args.backend == "openai":
+            params = {"base_url": args.url, "model": args.model or "default"}
+        elif args.backend == "transformers":
+            params = {"model": args.model}
+        elif args.backend == "llama" and args.model:
+            params = {"model_path": args.model}
+        result = run_scenario(scenario, args.backend, args.tokens_per_s, **params)
+    except (ScenarioError, ValueError, RuntimeError) as exc:
+        print(f"seal think: {exc}", file=sys.stderr)
+        return 2
+    print(result["transcript"])
+    print(f"\nfirst_say_ms per user turn: {result['first_say_ms']}  fillers: {result['fillers']}")
+    for r in result["reports"]:
+        print(f"report: {r}", file=sys.stderr)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

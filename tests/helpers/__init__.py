@@ -1,0 +1,1 @@
+"""Helpers shared by tests (synthetic audio, tiny language models)."""

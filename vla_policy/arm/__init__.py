@@ -1,0 +1,1 @@
+"""The arm's vision-language-action policy: runtime, model, data and training."""

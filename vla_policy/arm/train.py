@@ -1,0 +1,214 @@
+"""``seal train-vla``: expert demonstrations -> trained policy -> ONNX + normaliser + loss plot.
+
+Reproduces the shipped weights from scratch on a 2-core CPU: record the expert episodes and the
+localisation views (each skipped when its folder already holds data and ``--regenerate`` is not
+given), train, export; then one DAgger round: the trained policy drives takeover episodes that
+the expert finishes, and training goes on over all of it. Each export is checked (onnxruntime
+gives finite outputs; the tests compare it with torch). Instructions are drawn from every
+template of the task at each sample (language augmentation); their embeddings are computed once
+per distinct text.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from vla_policy.arm.dataset import DEFAULT_EPISODES, DEFAULT_VIEWS, VIEW_LABEL, generate, load
+from vla_policy.language import SentenceEncoder
+from vla_policy.arm.normalizer import Normalizer
+from vla_policy.plot import line_plot_png
+from vla_policy.arm.runtime import CARD_FILE, MODEL_FILE, NORM_FILE, TORCH_FILE, WEIGHTS_DIR, check_exported
+STATUS_WEIGHTS = (1.0, 3.0, 3.0)  # done/failed frames are rare; missing them costs a goal
+DEFAULT_STEPS, DEFAULT_TAKEOVER_STEPS = 16000, 6000
+VIEW_SHARE = 4  # a quarter of each batch is localisation views (when the data has them)
+# Takeover (DAgger) episodes per task: where the first policy's own mistakes were (grasp, release).
+DEFAULT_TAKEOVER_EPISODES = {"pick": 100, "place": 150}
+
+
+def embedding_table(meta: dict, encoder: SentenceEncoder) -> tuple[np.ndarray, np.ndarray]:
+    """[task, template, color] -> embedding, and the number of templates per task."""
+    tasks, colors = meta["tasks"], meta["colors"]
+    n_tmpl = max(len(meta["templates"][t]) for t in tasks)
+    table = np.zeros((len(tasks), n_tmpl, len(colors), 384), np.float32)
+    counts = np.zeros(len(tasks), np.int64)
+    for ti, task in enumerate(tasks):
+        templates = meta["templates"][task]
+        counts[ti] = len(templates)
+        for k in range(n_tmpl):
+            for ci, color in enumerate(colors):
+                table[ti, k, ci] = encoder.encode(templates[k % len(templates)].format(color=color))
+    return table, counts
+
+
+def random_fovea(stored, rng: np.random.Generator):
+    """Cut each sample's FOVEA patch at a random offset from its stored FOVEA_STORED one.
+
+    The stored patch is centred on the true object; at run time the patch is centred on the
+    policy's own estimate, a few pixels off. Up to ±8 px here covers that.
+    """
+    import torch
+
+    from vla_policy.arm.preprocess import FOVEA
+
+    span = stored.shape[1] - FOVEA
+    offs = rng.integers(0, span + 1, (len(stored), 2))
+    return torch.stack([s[r:r + FOVEA, c:c + FOVEA] for s, (r, c) in zip(stored, offs)])
+
+
+def train(data_dir: str | Path | list[str | Path], out_dir: str | Path, steps: int = 10000, batch: int = 32, lr: float = 1e-3,
+          seed: int = 0, threads: int = 1, progress: bool = True, init: str | Path | None = None) -> dict:
+    import torch
+    from tqdm import tqdm
+
+    from vla_policy.arm.model import VlaNet, count_parameters
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)  # more threads than free cores: OpenMP spin-waits, 20x slower here
+    rng = np.random.default_rng(seed)
+    meta, data = load(data_dir)
+    labeled = np.flatnonzero(data["labeled"] == 1)  # full labels (not a learner's own frames)
+    views = np.flatnonzero(data["labeled"] == VIEW_LABEL)  # localisation views: target only
+    n_views = min(batch // VIEW_SHARE, len(views))  # per batch
+    norm = Normalizer.fit({"image": data["image"][labeled[:: max(1, len(labeled) // 4000)]],
+                           **{k: data[k][labeled] for k in ("proprio", "chunk", "target", "color")}})
+    table, counts = embedding_table(meta, SentenceEncoder())
+    n = len(data["status"])
+    images = torch.from_numpy(data["image"])  # uint8, normalised per batch (saves memory)
+    foveas = torch.from_numpy(data["fovea"])
+    img_mean = torch.tensor(norm.image_mean, dtype=torch.float32).view(1, 3, 1, 1)
+    img_std = torch.tensor(norm.image_std, dtype=torch.float32).view(1, 3, 1, 1)
+    prop = torch.from_numpy(norm.proprio(data["proprio"]))
+    chunk = torch.from_numpy(norm.chunk(data["chunk"]))
+    status = torch.from_numpy(data["status"].astype(np.int64))
+    aux = torch.from_numpy(norm.aux(data["target"]))
+    aux_mask = torch.from_numpy((data["color"] >= 0).astype(np.float32))
+    near = torch.from_numpy(((data["target"] - data["proprio"][:, 8:11]) * 10.0).astype(np.float32))
+    task, color = data["task"].astype(np.int64), np.maximum(data["color"], 0).astype(np.int64)
+    model = VlaNet(chunk=meta["chunk"])
+    model.set_frames(norm)
+    if init:  # continue from earlier weights (same architecture)
+        model.load_state_dict(torch.load(Path(init) / TORCH_FILE, weights_only=True))
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
+    ce = torch.nn.CrossEntropyLoss(weight=torch.tensor(STATUS_WEIGHTS))
+    history: list[float] = []
+    t0 = time.monotonic()
+    bar = tqdm(range(steps), desc="train-vla", unit="step", disable=not progress)
+    model.train()
+    for step in bar:
+        idx = labeled[rng.integers(0, len(labeled), batch - n_views)]
+        if n_views:
+            idx = np.r_[idx, views[rng.integers(0, len(views), n_views)]]
+        tmpl = rng.integers(0, counts[task[idx]])
+        lang = torch.from_numpy(table[task[idx], tmpl, color[idx]])
+        img = (images[idx].permute(0, 3, 1, 2).float() / 255.0 - img_mean) / img_std
+        fov = (random_fovea(foveas[idx], rng).permute(0, 3, 1, 2).float() / 255.0 - img_mean) / img_std
+        pred_chunk, pred_status, pred_aux, pred_near = model(img, fov, prop[idx], lang)
+        act = slice(0, batch - n_views)  # views teach the object estimate only
+        loss_chunk = torch.nn.functional.smooth_l1_loss(pred_chunk[act], chunk[idx[act]], beta=0.2)
+        loss_status = ce(pred_status[act], status[idx[act]])
+        m = aux_mask[idx].unsqueeze(1)
+        loss_aux = ((pred_aux - aux[idx]) ** 2 * m).sum() / m.sum().clamp(min=1.0) / 3
+        # Huber in decimetres: exact near the object, where it matters; a far tool (maybe out
+        # of the picture) costs only linearly.
+        err_near = torch.nn.functional.smooth_l1_loss(pred_near, near[idx], beta=0.5, reduction="none")
+        loss_near = (err_near * m).sum() / m.sum().clamp(min=1.0) / 3
+        loss = loss_chunk + 0.3 * loss_status + 1.0 * loss_aux + 1.0 * loss_near
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        history.append(loss.item())
+        if step % 50 == 0:
+            bar.set_postfix(loss=f"{np.mean(history[-50:]):.4f}")
+    train_s = time.monotonic() - t0
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    export_onnx(model, out / MODEL_FILE)
+    torch.save(model.state_dict(), out / TORCH_FILE)
+    norm.save(out / NORM_FILE)
+    smooth = np.convolve(history, np.ones(50) / 50, mode="valid") if len(history) >= 50 else np.array(history)
+    line_plot_png(out / "loss.png", smooth, title="train-vla loss (50-step mean)", log_y=True)
+    card = {"parameters": count_parameters(model), "steps": steps, "init": str(init) if init else None, "batch": batch, "lr": lr, "seed": seed,
+            "train_seconds": round(train_s, 1), "final_loss": float(np.mean(history[-200:])),
+            "dataset": {"episodes": meta["episodes"], "frames": n, "labeled_frames": len(labeled),
+                        "views": len(views), "seed": meta["seed"],
+                        "folders": meta["folders"]},
+            "chunk": meta["chunk"], "dt": meta["dt"], "model": {"chunk": meta["chunk"]}, "tasks": meta["tasks"], "colors": meta["colors"],
+            "templates": meta["templates"]}
+    (out / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
+    return card
+
+
+def export_onnx(model, path: Path) -> None:
+    import torch
+
+    from vla_policy.language import EMBED_DIM
+    from vla_policy.arm.preprocess import FOVEA, IMAGE_HW, PROPRIO_DIM
+
+    args = (torch.zeros(1, 3, *IMAGE_HW), torch.zeros(1, 3, FOVEA, FOVEA), torch.zeros(1, PROPRIO_DIM),
+            torch.zeros(1, EMBED_DIM))
+    axes = {k: {0: "batch"} for k in ("image", "fovea", "proprio", "lang", "chunk", "status", "aux", "near")}
+    torch.onnx.export(model, args, str(path), input_names=["image", "fovea", "proprio", "lang"],
+                      output_names=["chunk", "status", "aux", "near"], dynamic_axes=axes, opset_version=17,
+                      dynamo=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="seal train-vla", description=__doc__.splitlines()[0])
+    p.add_argument("--data", default="out/vla_dataset", help="dataset folder (recorded when missing)")
+    p.add_argument("--out", default=str(WEIGHTS_DIR), help="where the ONNX model, normaliser and plot go")
+    p.add_argument("--regenerate", action="store_true", help="record the dataset again even if present")
+    p.add_argument("--episodes-scale", type=float, default=1.0, help="scale the default episode counts")
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init", help="start from the weights in this folder instead of from scratch")
+    p.add_argument("--takeover-steps", type=int, default=DEFAULT_TAKEOVER_STEPS,
+                   help="then record takeover episodes with the trained policy and train this many more "
+                        "steps on both datasets (DAgger round; 0: skip)")
+    p.add_argument("--takeover-data", help="takeover dataset folder (default: DATA_takeover; always recorded anew)")
+    p.add_argument("--views", type=int, default=DEFAULT_VIEWS,
+                   help="localisation views (still frames of fresh layouts) in DATA_views; 0: none")
+    p.add_argument("--workers", type=int, default=2, help="processes recording episodes")
+    p.add_argument("--threads", type=int, default=min(4, len(os.sched_getaffinity(0))),
+                   help="torch threads for training (default: the cores, up to 4; use 1 while other jobs run: "
+                        "threads that wait for busy cores spin and run ~20x slower)")
+    ns = p.parse_args(argv)
+    t0 = time.monotonic()
+    if ns.regenerate or not (Path(ns.data) / "meta.json").exists():
+        episodes = {k: max(1, round(v * ns.episodes_scale)) for k, v in DEFAULT_EPISODES.items()}
+        meta = generate(ns.data, episodes, seed=ns.seed, workers=ns.workers)
+        print(f"[train-vla] dataset: {meta['episodes']} episodes, {meta['frames']} frames in {ns.data}")
+    base = [ns.data]
+    if ns.views > 0:
+        views = f"{str(ns.data).rstrip('/')}_views"
+        if ns.regenerate or not (Path(views) / "meta.json").exists():
+            meta = generate(views, views=ns.views, seed=ns.seed, workers=ns.workers)
+            print(f"[train-vla] localisation views: {meta['frames']} in {views}")
+        base.append(views)
+    card = train(base, ns.out, steps=ns.steps, batch=ns.batch, lr=ns.lr, seed=ns.seed, threads=ns.threads,
+                 init=ns.init)
+    check_exported(Path(ns.out))
+    if ns.takeover_steps > 0:
+        (Path(ns.out) / "loss.png").replace(Path(ns.out) / "loss_base.png")  # before the DAgger round
+        takeover = ns.takeover_data or f"{str(ns.data).rstrip('/')}_takeover"
+        episodes = {k: max(1, round(v * ns.episodes_scale)) for k, v in DEFAULT_TAKEOVER_EPISODES.items()}
+        meta = generate(takeover, episodes, seed=ns.seed, workers=ns.workers, learner_dir=ns.out)
+        print(f"[train-vla] takeover dataset: {meta['episodes']} episodes, {meta['frames']} frames in {takeover}")
+        first = card
+        card = train(base + [takeover], ns.out, steps=ns.takeover_steps, batch=ns.batch, lr=ns.lr * 0.5,
+                     seed=ns.seed + 1, threads=ns.threads, init=ns.out)
+        card["base"] = {k: first[k] for k in ("steps", "lr", "seed", "train_seconds", "final_loss", "dataset")}
+        (Path(ns.out) / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
+        check_exported(Path(ns.out))
+    print(f"[train-vla] {card['parameters']} parameters, {card['steps']} steps in {card['train_seconds']} s, "
+          f"final loss {card['final_loss']:.4f}; wrote {ns.out} ({time.monotonic() - t0:.0f} s in all)")
+    return 0

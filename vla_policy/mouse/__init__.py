@@ -1,0 +1,1 @@
+"""The GUI's mouse policy: screenshot + instruction + pointer → motion and click."""
