@@ -4,12 +4,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from seal_nodes.core import topics
 
 
 def cmd_launch(ns: argparse.Namespace) -> int:
-    from seal_nodes.stack import graph
     from seal_nodes.launcher.supervisor import run_until_signal
     from seal_nodes.launcher.yaml_launch import LaunchError
+    from seal_nodes.stack import graph
 
     try:
         desc = graph.load(ns.file, ns.args)
@@ -47,6 +48,12 @@ PASSTHROUGH = {
     "train-gui": "vla_policy.mouse.train",
     "eval-gui": "vla_policy.mouse.evaluate",
 }
+# The pass-through commands that ``seal -h`` lists.
+PASSTHROUGH_HELP = {
+    "perceive": "run audio perception over a WAV as a real-time stream; events as JSON",
+    "bench-perception": "perception benchmark on the spoken test set: WER, turn taking, barge-in",
+    "bench-speech": "TTS benchmark, piper and espeak-ng: first chunk, barge-in stop, RTF, Whisper WER",
+}
 
 
 def _passthrough(module: str):
@@ -70,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_launch)
 
     p = sub.add_parser("demo", help="run the simulated stack on a spoken scenario and write what happened")
-    p.add_argument("--audio", help="WAV to speak into /audio/mic instead of the built-in scenario")
+    p.add_argument("--audio", help=f"WAV to speak into {topics.MIC.name} instead of the built-in scenario")
     p.add_argument("--out", default="out/demo", help="output folder")
     p.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
     p.add_argument("--seed", type=int, default=0, help="cube layout seed (with --gui: the page's seed)")
@@ -82,20 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=5, help="greetings and barge-ins to measure")
     p.set_defaults(func=cmd_bench)
 
-    p = sub.add_parser("perceive", add_help=False,
-                       help="run audio perception over a WAV as a real-time stream; events as JSON")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=_passthrough(PASSTHROUGH["perceive"]))
-
-    p = sub.add_parser("bench-perception", add_help=False,
-                       help="perception benchmark on the spoken test set: WER, turn taking, barge-in")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=_passthrough(PASSTHROUGH["bench-perception"]))
-
-    p = sub.add_parser("bench-speech", add_help=False,
-                       help="TTS benchmark, piper and espeak-ng: first chunk, barge-in stop, RTF, Whisper WER")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=_passthrough(PASSTHROUGH["bench-speech"]))
+    for name, help_ in PASSTHROUGH_HELP.items():
+        p = sub.add_parser(name, add_help=False, help=help_)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(func=_passthrough(PASSTHROUGH[name]))
 
     ns = parser.parse_args(argv)
     return int(ns.func(ns) or 0)

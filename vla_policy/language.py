@@ -27,7 +27,7 @@ def normalize_text(text: str) -> str:
 
 
 class SentenceEncoder:
-    """Lazy-loading, caching MiniLM encoder (~20 ms a sentence on one CPU core)."""
+    """Lazy-loading, caching MiniLM encoder."""
 
     def __init__(self) -> None:
         self._tok = None

@@ -25,12 +25,12 @@ import numpy as np
 from tqdm import tqdm
 
 from seal_nodes.core import events as ev
+from seal_nodes.core.audio.wav import read_wav
 from seal_nodes.core.perception.audio import AudioPerception, AudioPerceptionConfig
 from seal_nodes.tools.latency import summarize
-from seal_nodes.core.audio.wav import read_wav
-from seal_nodes.tools.wer import keyword_recall, wer
 from seal_nodes.tools.perceive import PerceiveResult, perceive_pcm
-from seal_nodes.tools.speechset import build_speech_set
+from seal_nodes.tools.speechset import SpeechItem, build_speech_set
+from seal_nodes.tools.wer import keyword_recall, wer
 
 SCENE_WORDS = ["red cube", "green cube", "blue cube", "bin"]
 DEFAULT_DIR = Path.home() / ".cache" / "seal" / "speechset"
@@ -57,124 +57,166 @@ def _ratio(k: int, n: int) -> float | None:
     return round(k / n, 3) if n else None
 
 
+def _text(res: PerceiveResult) -> str:
+    return " ".join(t.event.text for t in _finals(res))
+
+
+class _Scores:
+    """What the bench tallies, item by item; ``summary`` turns it into the result."""
+
+    def __init__(self, core: AudioPerception) -> None:
+        self.core = core
+        self.refs: dict[str, list[str]] = defaultdict(list)
+        self.finals: dict[str, list[str]] = defaultdict(list)
+        self.partial_refs: list[str] = []
+        self.partials: list[str] = []
+        self.start_ms: list[float] = []
+        self.stamp_err_ms: list[float] = []
+        self.eot_ms: list[float] = []
+        self.interrupt_ms: list[float] = []
+        self.paused = self.premature = self.revised_whole = 0
+        self.barge: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.echo_false_starts = 0
+        self.recall: dict[str, list[float]] = {"none": [], "correction": [], "prompt+correction": []}
+        self.ctx: dict[str, tuple[list, list, list]] = {"trimmed": ([], [], []), "full": ([], [], [])}
+        self.prompt_refs: list[str] = []
+        self.prompt_hyps: dict[bool, list[str]] = {False: [], True: []}
+        self.audio_s = self.cpu_s = 0.0
+        self.details: list[dict] = []  # one line per item, for looking into failures
+
+    def add(self, item: SpeechItem) -> None:
+        """Stream ``item`` through perception and score it by its kind."""
+        pcm, rate = read_wav(item.path)
+        ref = read_wav(item.ref_path) if item.ref_path else None
+        self.core.config.bias_words = list(SCENE_WORDS)
+        res = perceive_pcm(pcm, rate, core=self.core, reference=ref)
+        self.audio_s += res.audio_s
+        self.cpu_s += res.cpu_s
+        self.details.append({"id": item.id, "kind": item.kind, "condition": item.condition, "voice": item.voice,
+                             "text": item.text, "label": item.label,
+                             "events": [[round(t.t_ms), t.event.type, t.event.text] for t in res.events]})
+        start = _first(res, ev.SPEECH_START)
+        if item.kind in ("utterance", "paused_utterance", "bias") and start is not None:
+            self.start_ms.append(start.t_ms - item.onset_ms)
+            self.stamp_err_ms.append(start.event.stamp_ns / 1e6 - item.onset_ms)
+        if item.kind in ("utterance", "paused_utterance"):
+            hyp = self._turns(item, res)
+            if item.kind == "utterance":
+                self._scene_prompt(item, pcm, rate, hyp)
+            if item.kind == "utterance" and item.condition == "clean" and rate == 16_000:
+                self._whisper_context(item, pcm)
+        elif item.kind == "barge_in":
+            self._barge_in(item, res)
+        if item.kind == "bias":
+            self._bias(item, pcm, rate, res)
+
+    def _turns(self, item: SpeechItem, res: PerceiveResult) -> str:
+        """WER by condition, voice and section; end-of-turn delay; partials; premature ends."""
+        ends = _finals(res)
+        # a speech_end that revises an earlier one replaces it (a sentence resumed after a pause)
+        kept = [t for t in ends if not any(u.event.payload.get("revises") == t.event.trace_id for u in ends)]
+        hyp = " ".join(t.event.text for t in kept)
+        family = item.voice.split(":")[0]
+        for key in ("all", f"condition:{item.condition}", f"voice:{family}", f"section:{item.section}"):
+            self.refs[key].append(item.text)
+            self.finals[key].append(hyp)
+        if ends:
+            self.eot_ms.append(ends[-1].t_ms - item.offset_ms)
+            before = [t for t in res.events if t.event.type == ev.SPEECH_FRAGMENT and t.t_ms <= ends[0].t_ms]
+            self.partial_refs.append(item.text)
+            self.partials.append(before[-1].event.text if before else "")
+        if item.kind == "paused_utterance":
+            self.paused += 1
+            resume_ms = (item.pause_start_ms or 0) + (item.pause_ms or 0)
+            early = any(t.t_ms < resume_ms for t in ends)
+            self.premature += early
+            self.revised_whole += early and len(kept) == 1 and "revises" in kept[0].event.payload
+        return hyp
+
+    def _scene_prompt(self, item: SpeechItem, pcm: np.ndarray, rate: int, hyp: str) -> None:
+        """The scene words as a Whisper prompt too: better or worse?"""
+        self.prompt_refs.append(item.text)
+        self.prompt_hyps[False].append(hyp)
+        self.core.config.bias_prompt = True
+        prompted = perceive_pcm(pcm, rate, core=self.core)
+        self.core.config.bias_prompt = False
+        self.prompt_hyps[True].append(_text(prompted))
+
+    def _whisper_context(self, item: SpeechItem, pcm: np.ndarray) -> None:
+        """The trimmed encoder context against the full 30 s one, on the same 16 kHz segment."""
+        asr = self.core.recognizer
+        a = max(0, int((item.onset_ms - 250) * 16))
+        b = int((item.offset_ms + 150) * 16)
+        for name, full in (("trimmed", False), ("full", True)):
+            asr.full_context = full
+            tr = asr.transcribe(pcm[a:b], 16_000)
+            refs, hyps, decode_ms = self.ctx[name]
+            refs.append(item.text)
+            hyps.append(tr.text)
+            decode_ms.append(tr.decode_ms)
+        asr.full_context = False
+
+    def _barge_in(self, item: SpeechItem, res: PerceiveResult) -> None:
+        """The decision against the item's label; turns begun by the agent's own voice."""
+        self.barge[item.label][_label(res)] += 1
+        self.echo_false_starts += any(t.event.type == ev.SPEECH_START and t.event.stamp_ns / 1e6 < item.onset_ms - 100
+                                      for t in res.events)
+        intr = _first(res, ev.INTERRUPT)
+        if item.label == "interrupt" and intr is not None:
+            self.interrupt_ms.append(intr.t_ms - item.onset_ms)
+
+    def _bias(self, item: SpeechItem, pcm: np.ndarray, rate: int, res: PerceiveResult) -> None:
+        """Keyword recall without the item's expected words, then with them (correction, prompt)."""
+        self.recall["none"].append(keyword_recall(item.keywords, _text(res)))
+        self.core.config.bias_words = list(SCENE_WORDS) + list(item.keywords)
+        for mode, prompt in (("correction", False), ("prompt+correction", True)):
+            self.core.config.bias_prompt = prompt
+            biased = perceive_pcm(pcm, rate, core=self.core)
+            self.recall[mode].append(keyword_recall(item.keywords, _text(biased)))
+        self.core.config.bias_prompt = False
+
+    def summary(self) -> dict:
+        barge = self.barge
+        n_backchannel = sum(barge["backchannel"].values())
+        n_noise = sum(barge["noise"].values())
+        n_interrupt = sum(barge["interrupt"].values())
+        prompt_refs, prompt_hyps = self.prompt_refs, self.prompt_hyps
+        return {
+            "wer_final": {k: round(wer(self.refs[k], self.finals[k]), 3) for k in sorted(self.refs)},
+            "wer_utterances_scene_prompt": {
+                "off": round(wer(prompt_refs, prompt_hyps[False]), 3) if prompt_refs else None,
+                "on": round(wer(prompt_refs, prompt_hyps[True]), 3) if prompt_refs else None},
+            "wer_partial_last_before_final":
+                round(wer(self.partial_refs, self.partials), 3) if self.partial_refs else None,
+            "whisper_context": {name: {"wer": round(wer(r, h), 3) if r else None, "decode_ms": summarize(ms)}
+                                for name, (r, h, ms) in self.ctx.items()},
+            "speech_start_ms": summarize(self.start_ms),
+            "speech_start_stamp_error_ms": summarize([abs(x) for x in self.stamp_err_ms]),
+            "end_of_turn_ms": summarize(self.eot_ms),
+            "premature_end_in_pause": {"rate": _ratio(self.premature, self.paused), "n": self.paused,
+                                       "revised_whole": _ratio(self.revised_whole, self.paused)},
+            "barge_in": {
+                "confusion": {k: dict(v) for k, v in barge.items()},
+                "false_interrupt_rate": _ratio(barge["backchannel"]["interrupt"] + barge["noise"]["interrupt"],
+                                               n_backchannel + n_noise),
+                "missed_interrupt_rate": _ratio(n_interrupt - barge["interrupt"]["interrupt"], n_interrupt),
+                "echo_false_starts": self.echo_false_starts,
+                "interrupt_decision_ms": summarize(self.interrupt_ms),
+            },
+            "bias_keyword_recall": {k: round(float(np.mean(v)), 3) if v else None for k, v in self.recall.items()},
+            "cpu_s_per_audio_s": round(self.cpu_s / self.audio_s, 4) if self.audio_s else None,
+            "audio_s": round(self.audio_s, 1),
+            "details": self.details,
+        }
+
+
 def run_perception_bench(size: str = "full", out_dir: Path = DEFAULT_DIR, seed: int = 0,
                          limit: int | None = None) -> dict:
     items = build_speech_set(out_dir / size, size=size, seed=seed, limit=limit)
-    core = AudioPerception(AudioPerceptionConfig(bias_words=list(SCENE_WORDS)))
-    asr = core.recognizer  # the same recogniser for the context baseline
-    refs: dict[str, list[str]] = defaultdict(list)
-    finals: dict[str, list[str]] = defaultdict(list)
-    partial_refs: list[str] = []
-    partials: list[str] = []
-    start_ms, stamp_err_ms, eot_ms, interrupt_ms = [], [], [], []
-    paused = premature = revised_whole = 0
-    barge = defaultdict(lambda: defaultdict(int))
-    echo_false_starts = 0
-    recall = {"none": [], "correction": [], "prompt+correction": []}
-    ctx = {"trimmed": ([], [], []), "full": ([], [], [])}  # (refs, hyps, decode ms)
-    audio_s = cpu_s = 0.0
-    details: list[dict] = []  # one line per item, for looking into failures
-    prompt_refs: list[str] = []
-    prompt_hyps: dict[bool, list[str]] = {False: [], True: []}
+    scores = _Scores(AudioPerception(AudioPerceptionConfig(bias_words=list(SCENE_WORDS))))
     for item in tqdm(items, desc="perception bench", unit="item"):
-        pcm, rate = read_wav(item.path)
-        ref = read_wav(item.ref_path) if item.ref_path else None
-        core.config.bias_words = list(SCENE_WORDS)
-        res = perceive_pcm(pcm, rate, core=core, reference=ref)
-        audio_s += res.audio_s
-        cpu_s += res.cpu_s
-        details.append({"id": item.id, "kind": item.kind, "condition": item.condition, "voice": item.voice,
-                        "text": item.text, "label": item.label,
-                        "events": [[round(t.t_ms), t.event.type, t.event.text] for t in res.events]})
-        start = _first(res, ev.SPEECH_START)
-        if item.kind in ("utterance", "paused_utterance", "bias") and start is not None:
-            start_ms.append(start.t_ms - item.onset_ms)
-            stamp_err_ms.append(start.event.stamp_ns / 1e6 - item.onset_ms)
-        if item.kind in ("utterance", "paused_utterance"):
-            ends = _finals(res)
-            # a speech_end that revises an earlier one replaces it (a sentence resumed after a pause)
-            kept = [t for t in ends if not any(u.event.payload.get("revises") == t.event.trace_id for u in ends)]
-            hyp = " ".join(t.event.text for t in kept)
-            family = item.voice.split(":")[0]
-            for key in ("all", f"condition:{item.condition}", f"voice:{family}", f"section:{item.section}"):
-                refs[key].append(item.text)
-                finals[key].append(hyp)
-            if ends:
-                eot_ms.append(ends[-1].t_ms - item.offset_ms)
-                before = [t for t in res.events if t.event.type == ev.SPEECH_FRAGMENT and t.t_ms <= ends[0].t_ms]
-                partial_refs.append(item.text)
-                partials.append(before[-1].event.text if before else "")
-            if item.kind == "paused_utterance":
-                paused += 1
-                resume_ms = (item.pause_start_ms or 0) + (item.pause_ms or 0)
-                early = any(t.t_ms < resume_ms for t in ends)
-                premature += early
-                revised_whole += early and len(kept) == 1 and "revises" in kept[0].event.payload
-            if item.kind == "utterance":  # the scene words as a Whisper prompt too: better or worse?
-                prompt_refs.append(item.text)
-                prompt_hyps[False].append(hyp)
-                core.config.bias_prompt = True
-                prompted = perceive_pcm(pcm, rate, core=core)
-                core.config.bias_prompt = False
-                prompt_hyps[True].append(" ".join(t.event.text for t in _finals(prompted)))
-            if item.kind == "utterance" and item.condition == "clean":
-                seg = pcm if rate == 16_000 else None
-                if seg is not None:
-                    a = max(0, int((item.onset_ms - 250) * 16))
-                    b = int((item.offset_ms + 150) * 16)
-                    for name, full in (("trimmed", False), ("full", True)):
-                        asr.full_context = full
-                        tr = asr.transcribe(seg[a:b], 16_000)
-                        ctx[name][0].append(item.text)
-                        ctx[name][1].append(tr.text)
-                        ctx[name][2].append(tr.decode_ms)
-                    asr.full_context = False
-        elif item.kind == "barge_in":
-            label = _label(res)
-            barge[item.label][label] += 1
-            echo_false_starts += any(t.event.type == ev.SPEECH_START and t.event.stamp_ns / 1e6 < item.onset_ms - 100
-                                     for t in res.events)
-            intr = _first(res, ev.INTERRUPT)
-            if item.label == "interrupt" and intr is not None:
-                interrupt_ms.append(intr.t_ms - item.onset_ms)
-        if item.kind == "bias":
-            recall["none"].append(keyword_recall(item.keywords, " ".join(t.event.text for t in _finals(res))))
-            core.config.bias_words = list(SCENE_WORDS) + list(item.keywords)
-            for mode, prompt in (("correction", False), ("prompt+correction", True)):
-                core.config.bias_prompt = prompt
-                biased = perceive_pcm(pcm, rate, core=core)
-                recall[mode].append(keyword_recall(item.keywords, " ".join(t.event.text for t in _finals(biased))))
-            core.config.bias_prompt = False
-    n_backchannel = sum(barge["backchannel"].values())
-    n_noise = sum(barge["noise"].values())
-    n_interrupt = sum(barge["interrupt"].values())
-    return {
-        "items": len(items),
-        "size": size,
-        "wer_final": {k: round(wer(refs[k], finals[k]), 3) for k in sorted(refs)},
-        "wer_utterances_scene_prompt": {"off": round(wer(prompt_refs, prompt_hyps[False]), 3) if prompt_refs else None,
-                                        "on": round(wer(prompt_refs, prompt_hyps[True]), 3) if prompt_refs else None},
-        "wer_partial_last_before_final": round(wer(partial_refs, partials), 3) if partial_refs else None,
-        "whisper_context": {name: {"wer": round(wer(r, h), 3) if r else None, "decode_ms": summarize(ms)}
-                            for name, (r, h, ms) in ctx.items()},
-        "speech_start_ms": summarize(start_ms),
-        "speech_start_stamp_error_ms": summarize([abs(x) for x in stamp_err_ms]),
-        "end_of_turn_ms": summarize(eot_ms),
-        "premature_end_in_pause": {"rate": _ratio(premature, paused), "n": paused,
-                                   "revised_whole": _ratio(revised_whole, paused)},
-        "barge_in": {
-            "confusion": {k: dict(v) for k, v in barge.items()},
-            "false_interrupt_rate": _ratio(barge["backchannel"]["interrupt"] + barge["noise"]["interrupt"],
-                                           n_backchannel + n_noise),
-            "missed_interrupt_rate": _ratio(n_interrupt - barge["interrupt"]["interrupt"], n_interrupt),
-            "echo_false_starts": echo_false_starts,
-            "interrupt_decision_ms": summarize(interrupt_ms),
-        },
-        "bias_keyword_recall": {k: round(float(np.mean(v)), 3) if v else None for k, v in recall.items()},
-        "cpu_s_per_audio_s": round(cpu_s / audio_s, 4) if audio_s else None,
-        "audio_s": round(audio_s, 1),
-        "details": details,
-    }
+        scores.add(item)
+    return {"items": len(items), "size": size, **scores.summary()}
 
 
 def format_table(r: dict) -> str:

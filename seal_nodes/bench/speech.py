@@ -21,7 +21,6 @@ stamp), ``node_follow_on_gap_samples``.
 from __future__ import annotations
 
 import os
-import platform
 import random
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from seal_nodes.tools.latency import summarize
+from seal_nodes.tools.latency import machine_info, summarize
 from seal_nodes.tools.waiting import wait_until
 
 ENGINES = ("piper", "espeak")
@@ -74,7 +73,7 @@ def spoken_reference(text: str) -> str:
     """What a listener should hear: fillers and words, in order, no tags."""
     from seal_nodes.core.voice.speech_tags import parse_speech
 
-    return " ".join(s.text for s in parse_speech(text).segments if s.text)
+    return " ".join(s.text for s in parse_speech(text).parts if s.text)
 
 
 def render(text: str, synth: Any) -> np.ndarray:
@@ -207,16 +206,15 @@ class TtsNodeHarness:
         self.chunks: list[tuple[int, Any]] = []  # (receipt wall ns, AudioChunk)
         self.events: list[tuple[int, Any]] = []
 
-    def __enter__(self) -> "TtsNodeHarness":
+    def __enter__(self) -> TtsNodeHarness:
         import rclpy
         from rclpy.action import ActionClient
         from rclpy.executors import SingleThreadedExecutor
         from seal_interfaces.action import Speak
-        from seal_interfaces.msg import AudioChunk, Event
-        from std_msgs.msg import String
 
+        from seal_nodes.core import topics
+        from seal_nodes.nodes.common import publisher, subscription
         from seal_nodes.ros_env import ros_environment
-        from seal_nodes.nodes.common import AUDIO_QOS, EVENT_QOS
 
         env = dict(os.environ)
         env.update(ros_environment("localhost", self.domain_id))
@@ -232,11 +230,11 @@ class TtsNodeHarness:
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
         self.node = rclpy.create_node("speech_bench_client", context=self.context)
-        self.client = ActionClient(self.node, Speak, "speak")
-        self.control = self.node.create_publisher(String, "/tts/control", EVENT_QOS)
-        self.event_pub = self.node.create_publisher(Event, "/seal/events", EVENT_QOS)
-        self.node.create_subscription(AudioChunk, "/audio/speaker", self._on_chunk, AUDIO_QOS)
-        self.node.create_subscription(Event, "/seal/events", self._on_event, EVENT_QOS)
+        self.client = ActionClient(self.node, Speak, topics.SPEAK.name)
+        self.control = publisher(self.node, topics.TTS_CONTROL)
+        self.event_pub = publisher(self.node, topics.EVENTS)
+        subscription(self.node, topics.SPEAKER, self._on_chunk)
+        subscription(self.node, topics.EVENTS, self._on_event)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self._spin = threading.Thread(target=self.executor.spin, daemon=True)
@@ -357,6 +355,22 @@ def node_measure(engine: str, repeats: int, rng: random.Random, domain_id: int |
 
 # --- the run -------------------------------------------------------------------------------------
 
+def core_figures(synth: Any, repeats: int, rng: random.Random) -> dict[str, Any]:
+    """First chunk, real-time factor, follow-on gap and barge-in of one voice, without ROS."""
+    first = core_first_chunk(synth, PLAIN, repeats)
+    rtf = core_rtf(synth, PLAIN + TAGGED)
+    gaps = core_follow_on_gap(synth, max(2, repeats // 2))
+    stops, after, truthful = core_barge_in(synth, max(4, repeats * 2), rng)
+    return {
+        "first_chunk_ms": summarize(first),
+        "rtf": summarize(rtf),
+        "follow_on_gap_samples": summarize([float(g) for g in gaps]),
+        "barge_in_stop_ms": summarize(stops),
+        "audio_after_cancel_ms": summarize(after),
+        "spoken_text_truthful": f"{sum(truthful)}/{len(truthful)}",
+    }
+
+
 def run_speech_bench(repeats: int = 5, *, through_node: bool = True, whisper: bool = True, seed: int = 0,
                      echo: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """Measure both voices; ``repeats`` scales every latency sample count. Returns
@@ -383,13 +397,7 @@ def run_speech_bench(repeats: int = 5, *, through_node: bool = True, whisper: bo
             res["provider"] = synth.provider
             res["word_timing"] = "model durations" if synth.has_durations else "piece"
         echo(f"[speech bench] {engine}: first chunk, RTF, follow-on gap, barge-in")
-        res["first_chunk_ms"] = summarize(core_first_chunk(synth, PLAIN, repeats))
-        res["rtf"] = summarize(core_rtf(synth, PLAIN + TAGGED))
-        res["follow_on_gap_samples"] = summarize([float(g) for g in core_follow_on_gap(synth, max(2, repeats // 2))])
-        stops, after, truthful = core_barge_in(synth, max(4, repeats * 2), rng)
-        res["barge_in_stop_ms"] = summarize(stops)
-        res["audio_after_cancel_ms"] = summarize(after)
-        res["spoken_text_truthful"] = f"{sum(truthful)}/{len(truthful)}"
+        res.update(core_figures(synth, repeats, rng))
         if recognizer is not None:
             echo(f"[speech bench] {engine}: Whisper WER")
             res["wer_plain"] = core_wer(synth, recognizer, PLAIN)
@@ -404,7 +412,7 @@ def run_speech_bench(repeats: int = 5, *, through_node: bool = True, whisper: bo
         del synth
     return {"engines": engines,
             "run": {"repeats": repeats, "duration_s": round(time.perf_counter() - t_start, 1),
-                    "cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
+                    **machine_info(),
                     "whisper": "tiny.en (CTranslate2 int8)" if recognizer is not None
                     else f"unavailable: {whisper_error}"}}
 

@@ -9,16 +9,15 @@ the first sample can play (what a non-streaming pipeline waits for).
 from __future__ import annotations
 
 import json
-import os
-import platform
 import time
 from pathlib import Path
 
 from seal_nodes.core import events as ev
-from seal_nodes.tools.latency import BUDGETS, format_table, summarize
-from seal_nodes.stack.measure import barge_in_stop_ms, first_audio_ms, node_figures, speech_start_ms
+from seal_nodes.core import topics
 from seal_nodes.nodes.common import stamp_to_ns
+from seal_nodes.stack.measure import barge_in_stop_ms, first_audio_ms, node_figures, speech_start_ms
 from seal_nodes.stack.session import StackSession
+from seal_nodes.tools.latency import BUDGETS, format_table, machine_info, summarize
 
 GREETING = "Hello robot."
 BARGE_IN = "Thank you."
@@ -28,7 +27,7 @@ PICK = "Pick up the green cube."
 def _reply(session: StackSession, since_ns: int, timeout_s: float) -> tuple[str, int]:
     """(trace id, play-out stamp) of the first agent audio chunk played after ``since_ns``."""
     def started() -> list:
-        return [r for r in session.messages("/audio/speaker") if stamp_to_ns(r.msg.header.stamp) > since_ns]
+        return [r for r in session.messages(topics.SPEAKER) if stamp_to_ns(r.msg.header.stamp) > since_ns]
     session.wait_for(lambda: bool(started()), timeout_s, "the agent's reply")
     first = started()[0].msg
     return first.trace_id, stamp_to_ns(first.header.stamp)
@@ -36,8 +35,8 @@ def _reply(session: StackSession, since_ns: int, timeout_s: float) -> tuple[str,
 
 def tts_baseline(texts: list[str]) -> dict[str, dict]:
     """Streaming first chunk vs whole-utterance synthesis, per voice, same synthesizer, same process."""
-    from seal_nodes.core.voice.stream import SpeechStream
     from seal_nodes.bench.speech import make_synth
+    from seal_nodes.core.voice.stream import SpeechStream
 
     out: dict[str, dict] = {}
     for engine in ("piper", "espeak"):
@@ -56,13 +55,29 @@ def tts_baseline(texts: list[str]) -> dict[str, dict]:
             stream.close()
             first.append(got[0])
             t0 = time.perf_counter()
-            for segment in SpeechStream(text, synth).parsed.segments:
-                for _ in synth.synthesize(segment):
+            for part in SpeechStream(text, synth).parsed.parts:
+                for _ in synth.synthesize(part):
                     pass
             whole.append((time.perf_counter() - t0) * 1e3)
         out[f"tts_first_chunk_streaming_ms[{engine}]"] = summarize(first)
         out[f"tts_whole_utterance_ms[{engine}]"] = summarize(whole)
     return out
+
+
+def _greet_and_barge_in(session: StackSession, samples: dict[str, list[float]]) -> None:
+    """One greeting, talked over a second into the reply; its latencies go into ``samples``."""
+    since = time.time_ns()
+    turn = session.say(GREETING)
+    trace, reply_ns = _reply(session, since, 20.0)
+    session.wait_for(lambda: time.time_ns() > reply_ns + 1e9, 10.0, "a second of the reply")
+    barge = session.say(BARGE_IN)
+    session.wait_for(barge.played.is_set, 10.0, "the barge-in")
+    session.wait_for(lambda: session.agent_idle(since, quiet_s=1.0), 20.0, "the agent to finish")
+    for key, value in (("speech_start_ms", speech_start_ms(session, turn)),
+                       ("first_audio_ms", first_audio_ms(session, turn)),
+                       ("barge_in_stop_ms", barge_in_stop_ms(session, barge, trace))):
+        if value is not None:
+            samples[key].append(value)
 
 
 def run_bench(json_path: str, repeats: int = 3, echo=print) -> int:
@@ -75,19 +90,7 @@ def run_bench(json_path: str, repeats: int = 3, echo=print) -> int:
         t_start = time.time_ns()
         for i in range(repeats):
             echo(f"[bench] turn {i + 1}/{repeats}: {GREETING!r}, then a barge-in {BARGE_IN!r}")
-            since = time.time_ns()
-            turn = session.say(GREETING)
-            trace, reply_ns = _reply(session, since, 20.0)
-            # Let the reply play for a second, then talk over it.
-            session.wait_for(lambda: time.time_ns() > reply_ns + 1e9, 10.0, "a second of the reply")
-            barge = session.say(BARGE_IN)
-            session.wait_for(barge.played.is_set, 10.0, "the barge-in")
-            session.wait_for(lambda: session.agent_idle(since, quiet_s=1.0), 20.0, "the agent to finish")
-            for key, value in (("speech_start_ms", speech_start_ms(session, turn)),
-                               ("first_audio_ms", first_audio_ms(session, turn)),
-                               ("barge_in_stop_ms", barge_in_stop_ms(session, barge, trace))):
-                if value is not None:
-                    samples[key].append(value)
+            _greet_and_barge_in(session, samples)
         echo(f"[bench] manipulation: {PICK!r}")
         since = time.time_ns()
         turn = session.say(PICK)
@@ -102,8 +105,7 @@ def run_bench(json_path: str, repeats: int = 3, echo=print) -> int:
         **figures,
         "budgets_ms": {k: b.budget_ms for k, b in BUDGETS.items()},
         "baseline": baseline,
-        "run": {"repeats": repeats, "duration_s": round(duration_s, 1), "cpus": os.cpu_count(),
-                "machine": platform.machine(), "python": platform.python_version()},
+        "run": {"repeats": repeats, "duration_s": round(duration_s, 1), **machine_info()},
     }
     out.write_text(json.dumps(report, indent=2) + "\n")
     table = format_table(figures)

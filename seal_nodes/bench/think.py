@@ -23,7 +23,8 @@ import numpy as np
 
 from seal_nodes.core import events as ev
 from seal_nodes.tools.images import write_png
-from seal_nodes.core.thinking.lm.scripted import ScriptedModel, split_pieces
+from seal_nodes.core.thinking.lm.registry import make_model
+from seal_nodes.core.thinking.lm.scripted import split_pieces
 from seal_nodes.tools.scenario import SimClock
 from seal_nodes.core.thinking.thinker import Say, Thinker, ThinkerConfig
 
@@ -63,7 +64,7 @@ def scripted_first_words(turns: int) -> dict:
     pieces = split_pieces(ANSWER)
     first_clause = next(i for i, p in enumerate(pieces) if p.endswith(",") and i > 12) + 2  # the space after it
     ideal_ms = first_clause * 10.0
-    model = ScriptedModel([ANSWER] * turns, tokens_per_s=100.0)
+    model = make_model("scripted", script=[ANSWER] * turns, tokens_per_s=100.0)
     th = Thinker(model, set(OBJECTS), config=ThinkerConfig(fast_path=False, think_while_listening=False))
     lat = []
     for i in range(turns):
@@ -96,7 +97,7 @@ def scripted_resume(turns: int) -> dict:
     for _ in range(turns):
         streams += [ANSWER + "<think>" + " and more thought" * 40 + "</think>",
                     "<think>Interrupted; answer the new question.</think><assistant>Sure, the red one.</assistant>"]
-    th = Thinker(ScriptedModel(streams, tokens_per_s=100.0), set(OBJECTS),
+    th = Thinker(make_model("scripted", script=streams, tokens_per_s=100.0), set(OBJECTS),
                  config=ThinkerConfig(fast_path=False, think_while_listening=False))
     lat = []
     for i in range(turns):
@@ -112,9 +113,7 @@ def scripted_resume(turns: int) -> dict:
 
 
 def llm_turns(turns: int) -> dict:
-    from seal_nodes.core.thinking.lm.llama import LlamaModel
-
-    model = LlamaModel(seed=0)
+    model = make_model("llama", seed=0)
     try:
         th = Thinker(model, set(OBJECTS))
         first, model_first, fillers, resume = [], [], 0, []
@@ -151,7 +150,7 @@ def context_growth(minutes: float = 60.0, turn_s: float = 6.0) -> dict:
     """An hour of conversation on a simulated clock: the context must plateau."""
     clock = SimClock()
     n = int(minutes * 60 / turn_s)
-    model = ScriptedModel([ANSWER] * n, tokens_per_s=100.0, clock_ns=clock)
+    model = make_model("scripted", script=[ANSWER] * n, tokens_per_s=100.0, clock_ns=clock)
     th = Thinker(model, set(OBJECTS), clock_ns=clock, config=ThinkerConfig(fast_path=False))
     sizes = []
     for i in range(n):

@@ -81,21 +81,24 @@ def object_phrase(name: str) -> str:
     return "the " + name.replace("_", " ")
 
 
+# What an executor (VLA policy) is told, by action; ``{object}`` stands for its ``object_phrase``.
+INSTRUCTIONS = {
+    "pick": "pick up {object}",
+    "place": "put {object} in the {target}",
+    "push": "push {object} {direction}",
+    "point": "point at {object}",
+    "home": "go home",
+    "click": "click {target}",
+    "type": "type {text!r} into {target}",
+}
+
+
 def instruction_for(action: Action) -> str:
     """The natural-language instruction an executor (VLA policy) receives."""
-    a = action.args
-    if action.name == "pick":
-        return f"pick up {object_phrase(a['object'])}"
-    if action.name == "place":
-        return f"put {object_phrase(a['object'])} in the {a['target']}"
-    if action.name == "push":
-        return f"push {object_phrase(a['object'])} {a['direction']}"
-    if action.name == "point":
-        return f"point at {object_phrase(a['object'])}"
-    if action.name == "home":
-        return "go home"
-    if action.name == "click":
-        return f"click {a['target']}"
-    if action.name == "type":
-        return f"type {a['text']!r} into {a['target']}"
-    return action.name
+    template = INSTRUCTIONS.get(action.name)
+    if template is None:
+        return action.name
+    args = dict(action.args)
+    if "object" in args:
+        args["object"] = object_phrase(args["object"])
+    return template.format(**args)

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
-from .yaml_launch import NodeSpec
+from seal_nodes.launcher.yaml_launch import NodeSpec
 
 EventCallback = Callable[[str, NodeSpec, dict], None]
 Resolver = Callable[[NodeSpec], Sequence[str]]
@@ -244,7 +244,7 @@ class Supervisor:
                                         m.proc.returncode if m.proc else None)
                     for m in self._nodes}
 
-    def __enter__(self) -> "Supervisor":
+    def __enter__(self) -> Supervisor:
         self.start()
         return self
 
@@ -388,7 +388,7 @@ def run_until_signal(supervisor: Supervisor, *, stop_timeout: float = 5.0,
     """
     got = threading.Event()
 
-    def handler(signum: int, _frame: object) -> None:
+    def handler(_signum: int, _frame: object) -> None:
         got.set()
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}

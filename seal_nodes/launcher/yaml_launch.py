@@ -170,7 +170,7 @@ class _Context:
     shares: PackageShares
     base_dir: Path
 
-    def copy(self) -> "_Context":
+    def copy(self) -> _Context:
         return _Context(dict(self.configs), dict(self.env), self.namespace, self.environ, self.shares,
                         self.base_dir)
 

@@ -16,11 +16,9 @@ import threading
 import time
 from collections import deque
 
-from seal_nodes.nodes.common import AUDIO_QOS, EVENT_QOS, SealNode, msg_to_frame, run
+from seal_nodes.nodes.common import SealNode, msg_to_frame, run, subscription
 
-from std_msgs.msg import String
-from seal_interfaces.msg import AudioChunk
-
+from seal_nodes.core import topics
 from seal_nodes.core.audio.frames import AudioFormatError, AudioFrame
 from seal_nodes.core.perception.audio import (
     AudioPerception, AudioPerceptionConfig, SampleRateChanged,
@@ -54,9 +52,9 @@ class AudioPerceptionNode(SealNode):
         self._held: deque[tuple[str, object]] = deque()
         self._worker = threading.Thread(target=self._work, name="perception", daemon=True)
         self._stop = threading.Event()
-        self.create_subscription(AudioChunk, "/audio/mic", lambda m: self._enqueue("mic", m), AUDIO_QOS)
-        self.create_subscription(AudioChunk, "/audio/speaker", lambda m: self._enqueue("ref", m), AUDIO_QOS)
-        self.create_subscription(String, "/perception/bias_words", lambda m: self._enqueue("bias", m), EVENT_QOS)
+        subscription(self, topics.MIC, lambda m: self._enqueue("mic", m))
+        subscription(self, topics.SPEAKER, lambda m: self._enqueue("ref", m))
+        subscription(self, topics.BIAS_WORDS, lambda m: self._enqueue("bias", m))
         self._worker.start()
         self.get_logger().info(f"audio perception ready (silero VAD + Whisper tiny.en); bias: {cfg.bias_words}")
 
@@ -115,12 +113,12 @@ class AudioPerceptionNode(SealNode):
             events = self.core.sense(frame)
         except SampleRateChanged as exc:
             # A new stream format (another microphone): close the open turn, start over with it.
-            self.report_error(f"/audio/mic: {exc}; restarting perception", trace_id)
+            self.report_error(f"{topics.MIC.name}: {exc}; restarting perception", trace_id)
             events = self.core.flush()
             self.core.reset()
             events += self.core.sense(frame)
         except AudioFormatError as exc:
-            self.report_error(f"bad AudioChunk on /audio/mic: {exc}", trace_id, throttle_key=str(exc)[:20])
+            self.report_error(f"bad AudioChunk on {topics.MIC.name}: {exc}", trace_id, throttle_key=str(exc)[:20])
             return
         for event in events:  # turn events first: recognition must not delay them
             self.publish_event(event)

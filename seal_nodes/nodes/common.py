@@ -1,42 +1,54 @@
-"""Shared node plumbing: QoS choices, message ↔ core conversions, a guarded main()."""
+"""Shared node plumbing: the topic contract in rclpy terms, message ↔ core conversions, a guarded main()."""
 from __future__ import annotations
 
+import importlib
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
+    from rclpy.publisher import Publisher
+    from rclpy.subscription import Subscription
     from rclpy.task import Future
 
 import rclpy
 from builtin_interfaces.msg import Time
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import (
-    DurabilityPolicy,
-    HistoryPolicy,
-    QoSProfile,
-    ReliabilityPolicy,
-    qos_profile_sensor_data,
-)
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from seal_interfaces.msg import AudioChunk, Event, Latency
 
 from seal_nodes.core import events as ev
+from seal_nodes.core import topics
 from seal_nodes.core.audio.frames import ENCODING_S16LE, AudioFrame, pcm_from_bytes
 
-# Camera and joint states: best effort, shallow queue (a late frame is worth less than a fresh one).
-SENSOR_QOS = qos_profile_sensor_data
-# Audio must not drop chunks between processes on one machine; keep a deeper reliable queue.
-AUDIO_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
-# Events, thoughts, commands: reliable, enough depth for bursts.
-EVENT_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
-# Latched-style state that late joiners need (object poses).
-LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+_RELIABILITY = {topics.RELIABLE: ReliabilityPolicy.RELIABLE, topics.BEST_EFFORT: ReliabilityPolicy.BEST_EFFORT}
+_DURABILITY = {topics.VOLATILE: DurabilityPolicy.VOLATILE, topics.TRANSIENT_LOCAL: DurabilityPolicy.TRANSIENT_LOCAL}
 
-EVENTS_TOPIC = "/seal/events"
-THOUGHTS_TOPIC = "/seal/thoughts"
-LATENCY_TOPIC = "/seal/latency"
+
+def qos_for(topic: topics.Topic) -> QoSProfile:
+    """The contract's QoS for ``topic`` as an rclpy profile."""
+    q = topic.qos
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=q.depth, reliability=_RELIABILITY[q.reliability],
+                      durability=_DURABILITY[q.durability])
+
+
+def interface_type(type_name: str) -> type:
+    """``pkg/msg/Type`` or ``pkg/action/Type`` → the generated class."""
+    pkg, kind, name = type_name.split("/")
+    return getattr(importlib.import_module(f"{pkg}.{kind}"), name)
+
+
+def publisher(node: Node, topic: topics.Topic, **kwargs: Any) -> "Publisher":
+    """A publisher on ``topic`` with the contract's type and QoS."""
+    return node.create_publisher(interface_type(topic.type), topic.name, qos_for(topic), **kwargs)
+
+
+def subscription(node: Node, topic: topics.Topic, callback: Callable, **kwargs: Any) -> "Subscription":
+    """A subscription to ``topic`` with the contract's type and QoS (``raw=True``: serialized bytes)."""
+    return node.create_subscription(interface_type(topic.type), topic.name, callback, qos_for(topic), **kwargs)
+
 
 
 def stamp_to_ns(stamp: Time) -> int:
@@ -98,8 +110,8 @@ class SealNode(Node):
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
-        self._event_pub = self.create_publisher(Event, EVENTS_TOPIC, EVENT_QOS)
-        self._latency_pub = self.create_publisher(Latency, LATENCY_TOPIC, EVENT_QOS)
+        self._event_pub = publisher(self, topics.EVENTS)
+        self._latency_pub = publisher(self, topics.LATENCY)
         self._lock = threading.Lock()  # reports come from worker threads too
         self._unheard: list[Event] | None = []  # None once start-up holding is over
         self._unheard_timer = self.create_timer(0.2, self._flush_unheard)
@@ -217,7 +229,7 @@ def run(node_factory: Callable[[], Node]) -> None:
 
 
 __all__ = [
-    "AUDIO_QOS", "EVENT_QOS", "LATCHED_QOS", "SENSOR_QOS", "EVENTS_TOPIC", "THOUGHTS_TOPIC", "LATENCY_TOPIC",
+    "qos_for", "interface_type", "publisher", "subscription",
     "SealNode", "run", "in_thread", "event_to_msg", "msg_to_event", "frame_to_msg", "msg_to_frame",
     "ns_to_stamp", "stamp_to_ns",
 ]

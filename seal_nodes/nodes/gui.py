@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 
-from seal_nodes.nodes.common import EVENT_QOS, SENSOR_QOS, SealNode, in_thread, ns_to_stamp, run
+from seal_nodes.nodes.common import SealNode, in_thread, ns_to_stamp, publisher, run, subscription
 
 import numpy as np
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
@@ -28,12 +28,11 @@ from std_msgs.msg import String
 from seal_interfaces.action import GuiAct
 
 from seal_nodes.core import events as ev
+from seal_nodes.core import topics
 from sim_worlds.gui.browser import BrowserError
 from sim_worlds.gui.episode import ExpertController, TeleportController, run_goal
 from sim_worlds.gui.targets import UnknownTarget, parse_target
 from sim_worlds.gui.world import GuiError, GuiWorld
-
-SCREEN_TOPIC = "/screen/image_raw"
 
 
 class GuiNode(SealNode):
@@ -60,12 +59,13 @@ class GuiNode(SealNode):
         self.world = GuiWorld()  # BrowserError (no Chromium) stops the node with the reason
         self._load_initial()
         group = ReentrantCallbackGroup()
-        self.screen_pub = self.create_publisher(Image, SCREEN_TOPIC, SENSOR_QOS)
-        self.create_subscription(String, "/gui/page", self.on_page, EVENT_QOS, callback_group=group)
+        self.screen_pub = publisher(self, topics.SCREEN)
+        subscription(self, topics.GUI_PAGE, self.on_page, callback_group=group)
         if self.screen_hz > 0:
             self.create_timer(1.0 / self.screen_hz, self.idle_screenshot, callback_group=group)
-        self.server = ActionServer(self, GuiAct, "gui_act", execute_callback=self.execute, goal_callback=self.on_goal,
-                                   cancel_callback=lambda _: CancelResponse.ACCEPT, callback_group=group)
+        self.server = ActionServer(self, GuiAct, topics.GUI_ACT.name, execute_callback=self.execute,
+                                   goal_callback=self.on_goal, cancel_callback=lambda _: CancelResponse.ACCEPT,
+                                   callback_group=group)
         self.get_logger().info(f"gui ready: backend={self.backend}, page "
                                f"{self.page_url or f'seed {self.page_seed}'}, Chromium {self.world.browser.binary}")
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import threading
 
-from seal_nodes.nodes.common import AUDIO_QOS, SealNode, frame_to_msg, run
+from seal_nodes.nodes.common import SealNode, frame_to_msg, publisher, run
 
 import numpy as np
-from seal_interfaces.msg import AudioChunk
 
 from seal_nodes.core import events as ev
+from seal_nodes.core import topics
 from seal_nodes.core.audio.frames import AudioFrame, CaptureClock, StreamResampler
 from seal_nodes.core.audio.devices import AudioDeviceError, find_device
 
@@ -24,7 +24,7 @@ class MicNode(SealNode):
         self.rate = int(self.declare_parameter("sample_rate", 16000).value)
         self.chunk_ms = int(self.declare_parameter("chunk_ms", 20).value)
         self.retry_s = float(self.declare_parameter("retry_s", 5.0).value)
-        self.pub = self.create_publisher(AudioChunk, "/audio/mic", AUDIO_QOS)
+        self.pub = publisher(self, topics.MIC)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()

@@ -9,13 +9,12 @@ with a bin also publishes the bin's pose (name ``bin``) on /sim/object_poses.
 """
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
 
-from seal_nodes.nodes.common import (
-    EVENT_QOS, LATCHED_QOS, SENSOR_QOS, SealNode, ns_to_stamp, run,
-)
+from seal_nodes.nodes.common import SealNode, ns_to_stamp, publisher, run, subscription
 
 import numpy as np
 from geometry_msgs.msg import Pose
@@ -24,8 +23,10 @@ from seal_interfaces.msg import ObjectPoses
 from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 
 from seal_nodes.core import events as ev
+from seal_nodes.core import topics
+from seal_nodes.core.arm.robot import ARM_JOINTS
 from seal_nodes.core.arm.trajectory import TrajectoryError, sample, validate_trajectory
-from sim_worlds.tabletop.world import ARM_JOINTS, TabletopWorld
+from sim_worlds.tabletop.world import TabletopWorld
 
 GRIPPER_NAME = "panda_gripper"
 JOINT_NAMES = ARM_JOINTS + [GRIPPER_NAME]
@@ -49,10 +50,10 @@ class SimNode(SealNode):
         self.hold = q.copy()
         self.traj = None  # (JointTrajectory, receipt wall time, start positions)
         self.lock = threading.Lock()
-        self.joint_pub = self.create_publisher(JointState, "/joint_states", SENSOR_QOS)
-        self.image_pub = self.create_publisher(Image, "/camera/image_raw", SENSOR_QOS)
-        self.pose_pub = self.create_publisher(ObjectPoses, "/sim/object_poses", LATCHED_QOS)
-        self.create_subscription(JointTrajectoryMsg, "/arm/joint_trajectory", self.on_trajectory, EVENT_QOS)
+        self.joint_pub = publisher(self, topics.JOINT_STATES)
+        self.image_pub = publisher(self, topics.CAMERA)
+        self.pose_pub = publisher(self, topics.OBJECT_POSES)
+        subscription(self, topics.ARM_TRAJECTORY, self.on_trajectory)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
@@ -65,7 +66,7 @@ class SimNode(SealNode):
                 [p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in msg.points],
                 [list(p.positions) for p in msg.points], JOINT_NAMES)
         except TrajectoryError as exc:
-            self.report_error(f"rejected /arm/joint_trajectory: {exc}", throttle_key=str(exc)[:30])
+            self.report_error(f"rejected {topics.ARM_TRAJECTORY.name}: {exc}", throttle_key=str(exc)[:30])
             return
         with self.lock:
             current = self.command_vector()

@@ -10,10 +10,11 @@ import time
 import numpy as np
 
 
-from seal_nodes.nodes.common import AUDIO_QOS, SealNode, msg_to_frame, run
+from seal_nodes.nodes.common import SealNode, msg_to_frame, run, subscription
 
 from seal_interfaces.msg import AudioChunk
 
+from seal_nodes.core import topics
 from seal_nodes.core.audio.frames import AudioFormatError, StreamResampler
 from seal_nodes.core.audio.devices import AudioDeviceError, find_device
 
@@ -36,7 +37,7 @@ class SpeakerNode(SealNode):
         self.stream = None
         self.dev_rate = 0
         self.resampler: StreamResampler | None = None
-        self.create_subscription(AudioChunk, "/audio/speaker", self.on_chunk, AUDIO_QOS)
+        subscription(self, topics.SPEAKER, self.on_chunk)
         self.next_try = 0.0
         self.create_timer(0.5, self.open_device)
 
@@ -61,7 +62,7 @@ class SpeakerNode(SealNode):
         try:
             frame = msg_to_frame(msg)
         except AudioFormatError as exc:
-            self.report_error(f"bad AudioChunk on /audio/speaker: {exc}", msg.trace_id, throttle_key="chunk")
+            self.report_error(f"bad AudioChunk on {topics.SPEAKER.name}: {exc}", msg.trace_id, throttle_key="chunk")
             return
         if self.resampler is None or self.resampler.src_rate != frame.sample_rate:
             self.resampler = StreamResampler(frame.sample_rate, self.dev_rate)

@@ -11,19 +11,18 @@ from __future__ import annotations
 import re
 import traceback
 
-from seal_nodes.nodes.common import SENSOR_QOS, SealNode, run, stamp_to_ns
+from seal_nodes.nodes.common import SealNode, run, stamp_to_ns, subscription
 
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
 
+from seal_nodes.core import topics
 from seal_nodes.core.perception.vision.features import (
     DEFAULT_COLORS, CameraModel, ImageFormatError, camera_from_mjcf, color_table, decode_image,
 )
 from seal_nodes.core.perception.vision.change import SceneChangeConfig, UiChangeConfig
 from seal_nodes.core.perception.vision.events import TrackerConfig, VisionConfig, VisionPerception
-
-IMAGE_TOPIC = "/camera/image_raw"
 
 
 class VisionPerceptionNode(SealNode):
@@ -48,7 +47,7 @@ class VisionPerceptionNode(SealNode):
         self.expected_frame = ""  # the sim's frame_id for the scene camera whose pose we use
         self.core = VisionPerception(cfg, self._camera() if mode == "scene" else None)
         self._last_ns = 0
-        self.create_subscription(Image, IMAGE_TOPIC, self.on_image, SENSOR_QOS)
+        subscription(self, topics.CAMERA, self.on_image)
         where = "table positions" if self.core.camera is not None else "image positions only"
         self.get_logger().info(f"vision perception ready: mode={mode}, colours "
                                f"{[c.name for c in cfg.colors]}, {where}")
@@ -108,7 +107,7 @@ class VisionPerceptionNode(SealNode):
             events = self.core.process(rgb, stamp)
         except ImageFormatError as exc:
             # one report per kind of fault per 2 s, whatever the sizes in the message
-            self.report_error(f"bad {IMAGE_TOPIC} frame: {exc}", throttle_key=re.sub(r"\d+", "#", str(exc))[:40])
+            self.report_error(f"bad {topics.CAMERA.name} frame: {exc}", throttle_key=re.sub(r"\d+", "#", str(exc))[:40])
             return
         except Exception as exc:  # a bug must not take the camera down: report it and go on
             self.get_logger().error(traceback.format_exc())
@@ -116,7 +115,7 @@ class VisionPerceptionNode(SealNode):
             return
         self._last_ns = stamp
         if self.expected_frame and msg.header.frame_id and msg.header.frame_id != self.expected_frame:
-            self.report_error(f"{IMAGE_TOPIC} comes from {msg.header.frame_id!r}, but table positions assume "
+            self.report_error(f"{topics.CAMERA.name} comes from {msg.header.frame_id!r}, but table positions assume "
                               f"{self.expected_frame!r} (set camera_name)", throttle_key="frame_id", throttle_s=60.0)
         for event in events:
             self.publish_event(event)

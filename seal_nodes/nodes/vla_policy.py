@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Callable
 
-from seal_nodes.nodes.common import (
-    EVENT_QOS, LATCHED_QOS, SENSOR_QOS, SealNode, in_thread, run, stamp_to_ns,
-)
+from seal_nodes.nodes.common import SealNode, in_thread, publisher, run, stamp_to_ns, subscription
 
 import numpy as np
 from builtin_interfaces.msg import Duration
@@ -25,14 +24,32 @@ from seal_interfaces.action import Manipulate
 from seal_interfaces.msg import ObjectPoses
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from sim_worlds.tabletop.experts import ArmIK
-from sim_worlds.tabletop.world import ARM_JOINTS, robot_model
-from vla_policy.arm.backends import BackendError, LearnedBackend, Observation, make_backend
-from vla_policy.arm.instructions import InstructionError, parse_instruction
-from vla_policy.arm.observation import ObservationError, image_from_buffer, joint_vector
+from seal_nodes.core import topics
+from seal_nodes.core.arm.backend import ArmBackend, BackendError, Observation
+from seal_nodes.core.arm.instructions import InstructionError, parse_instruction
+from seal_nodes.core.arm.kinematics import ArmIK
 from seal_nodes.core.arm.limits import SafetyLimits, UnsafeCommand
+from seal_nodes.core.arm.robot import ARM_JOINTS, robot_model
+from vla_policy.arm.backends import LearnedBackend
+from vla_policy.arm.observation import ObservationError, image_from_buffer, joint_vector
 
 GRIPPER_NAME = "panda_gripper"
+
+
+def _expert_backend(dt: float) -> ArmBackend:
+    """The scripted teacher reads true object poses: sim only, so it is loaded only when asked for."""
+    from sim_worlds.tabletop.expert_backend import ExpertBackend
+
+    return ExpertBackend(dt)
+
+
+BACKENDS: dict[str, Callable[[float], ArmBackend]] = {"learned": LearnedBackend, "expert": _expert_backend}
+
+
+def make_backend(name: str, dt: float) -> ArmBackend:
+    if name not in BACKENDS:
+        raise ValueError(f"unknown manipulation backend {name!r}; available: {sorted(BACKENDS)}")
+    return BACKENDS[name](dt)
 
 
 class VlaPolicyNode(SealNode):
@@ -70,12 +87,12 @@ class VlaPolicyNode(SealNode):
         # Reentrant: the async execute callback holds its group for the whole goal, and the
         # sensor callbacks must keep running meanwhile (even with a single-threaded executor).
         group = ReentrantCallbackGroup()
-        self.create_subscription(JointState, "/joint_states", self.on_joints, SENSOR_QOS, callback_group=group)
-        self.create_subscription(Image, "/camera/image_raw", self.on_image, SENSOR_QOS, callback_group=group)
-        self.create_subscription(ObjectPoses, "/sim/object_poses", self.on_poses, LATCHED_QOS, callback_group=group)
-        self.cmd_pub = self.create_publisher(JointTrajectory, "/arm/joint_trajectory", EVENT_QOS)
+        subscription(self, topics.JOINT_STATES, self.on_joints, callback_group=group)
+        subscription(self, topics.CAMERA, self.on_image, callback_group=group)
+        subscription(self, topics.OBJECT_POSES, self.on_poses, callback_group=group)
+        self.cmd_pub = publisher(self, topics.ARM_TRAJECTORY)
         self.server = ActionServer(
-            self, Manipulate, "manipulate", execute_callback=self.execute,
+            self, Manipulate, topics.MANIPULATE.name, execute_callback=self.execute,
             goal_callback=self.on_goal, cancel_callback=lambda _: CancelResponse.ACCEPT, callback_group=group)
         self.get_logger().info(f"vla_policy ready: backend={self.backend_name} at {self.hz:.0f} Hz")
 
@@ -84,7 +101,7 @@ class VlaPolicyNode(SealNode):
         try:
             q = joint_vector(list(msg.name), list(msg.position), ARM_JOINTS + [GRIPPER_NAME])
         except ObservationError as exc:
-            self.report_error(f"bad /joint_states: {exc}", throttle_key="joint_states")
+            self.report_error(f"bad {topics.JOINT_STATES.name}: {exc}", throttle_key="joint_states")
             with self.lock:
                 self.q = None  # never act on a state we cannot trust
             return
@@ -95,7 +112,7 @@ class VlaPolicyNode(SealNode):
         try:
             img = image_from_buffer(bytes(msg.data), msg.height, msg.width, msg.step, msg.encoding, self.image_hw)
         except ObservationError as exc:
-            self.report_error(f"bad /camera/image_raw frame: {exc}", throttle_key="image")
+            self.report_error(f"bad {topics.CAMERA.name} frame: {exc}", throttle_key="image")
             return
         with self.lock:
             self.frame = (stamp_to_ns(msg.header.stamp), img)

@@ -8,11 +8,11 @@ from __future__ import annotations
 import threading
 import time
 
-from seal_nodes.nodes.common import AUDIO_QOS, SealNode, frame_to_msg, run
+from seal_nodes.nodes.common import SealNode, frame_to_msg, publisher, run
 
 import numpy as np
-from seal_interfaces.msg import AudioChunk
 
+from seal_nodes.core import topics
 from seal_nodes.core.audio.frames import AudioFormatError
 from seal_nodes.core.audio.pacing import paced_frames
 from seal_nodes.core.audio.wav import read_wav
@@ -26,7 +26,7 @@ class WavSource(SealNode):
         self.start_delay_s = float(self.declare_parameter("start_delay_s", 1.0).value)
         self.loop = bool(self.declare_parameter("loop", False).value)
         pad_s = float(self.declare_parameter("pad_silence_s", 1.0).value)
-        self.pub = self.create_publisher(AudioChunk, "/audio/mic", AUDIO_QOS)
+        self.pub = publisher(self, topics.MIC)
         self._stop = threading.Event()
         try:
             pcm, self.rate = read_wav(self.path)

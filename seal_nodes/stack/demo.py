@@ -15,16 +15,17 @@ from pathlib import Path
 import numpy as np
 
 from seal_nodes.core import events as ev
-from seal_nodes.core.thinking.context import SAY, Segment
-from seal_nodes.tools.images import contact_sheet, write_png
-from seal_nodes.tools.latency import format_table, summarize
+from seal_nodes.core import topics
 from seal_nodes.core.audio.frames import AudioFormatError
-from seal_nodes.tools.spoken import read_utterance, synthesize_piper
 from seal_nodes.core.audio.wav import write_wav
+from seal_nodes.core.thinking.context import SAY, Segment
+from seal_nodes.nodes.common import stamp_to_ns
 from seal_nodes.stack import graph
 from seal_nodes.stack.measure import first_audio_ms, latency_samples, node_figures, speech_start_ms
-from seal_nodes.nodes.common import stamp_to_ns
 from seal_nodes.stack.session import SpokenTurn, StackSession
+from seal_nodes.tools.images import contact_sheet, write_png
+from seal_nodes.tools.latency import format_table, summarize
+from seal_nodes.tools.spoken import Utterance, read_utterance, synthesize_piper
 
 SCENARIO = [
     {"say": "Hello robot.", "expect": "reply"},
@@ -38,7 +39,7 @@ GUI_SCENARIO = [{"say": "Click the search button.", "expect": "action", "clicked
 def transcript(session: StackSession) -> str:
     """The conversation in the talk's tagged format, rebuilt from /seal/thoughts."""
     segments: list[Segment] = []
-    for r in session.messages("/seal/thoughts"):
+    for r in session.messages(topics.THOUGHTS):
         m = r.msg
         if m.kind == "interrupted":  # what was actually said replaces what was meant
             for seg in reversed(segments):
@@ -52,7 +53,7 @@ def transcript(session: StackSession) -> str:
 
 def speaker_wav(session: StackSession) -> np.ndarray:
     """The agent's voice on one timeline (chunks placed by their play-out stamps)."""
-    chunks = session.messages("/audio/speaker")
+    chunks = session.messages(topics.SPEAKER)
     if not chunks:
         return np.zeros(0, np.int16)
     rate = chunks[0].msg.sample_rate
@@ -68,7 +69,7 @@ def speaker_wav(session: StackSession) -> np.ndarray:
 
 
 def object_heights(session: StackSession) -> tuple[dict[str, float], dict[str, float]]:
-    poses = session.messages("/sim/object_poses")
+    poses = session.messages(topics.OBJECT_POSES)
     if not poses:
         return {}, {}
     first, last = poses[0].msg, poses[-1].msg
@@ -78,7 +79,7 @@ def object_heights(session: StackSession) -> tuple[dict[str, float], dict[str, f
 
 def camera_frames(session: StackSession) -> list[np.ndarray]:
     return [np.frombuffer(bytes(r.msg.data), np.uint8).reshape(r.msg.height, r.msg.width, 3)
-            for r in session.messages("/camera/image_raw")]
+            for r in session.messages(topics.CAMERA)]
 
 
 def save_images(images: list[np.ndarray], out: Path, prefix: str) -> int:
@@ -105,32 +106,12 @@ def run_demo(audio: str | None = None, out_dir: str = "out/demo", timeout_s: flo
         return 2
     deadline = time.monotonic() + timeout_s
     print(f"[demo] starting the simulated stack (log: {out / 'nodes.log'})", flush=True)
-    played: list[SpokenTurn] = []
-    error = ""
     launch = {"launch_file": graph.LAUNCH_DIR / "gui.launch.yaml", "launch_args": {"page_seed": str(seed)}} if gui \
         else {"launch_args": {"seed": str(seed)}}
     with StackSession(**launch, record=out / "recording.mcap",
                       node_log=out / "nodes.log", echo=lambda line: print(line, flush=True)) as session:
         screens = _watch_screens(session) if gui else None
-        try:
-            if gui:
-                _wait_gui_ready(session, _left(deadline))
-            else:
-                session.wait_ready(timeout_s=max(10.0, deadline - time.monotonic()))
-            print("[demo] stack ready; speaking into /audio/mic", flush=True)
-            for utt, step in turns:
-                since = time.time_ns()
-                turn = session.speak(utt)
-                played.append(turn)
-                print(f"[demo] user: {utt.text!r}", flush=True)
-                session.wait_for(turn.played.is_set, _left(deadline), "the utterance to be played")
-                if step["expect"] == "action":
-                    session.wait_for(lambda: bool(session.events(ev.ACTION_RESULT, since)), _left(deadline),
-                                     "the action result")
-                session.wait_for(lambda: session.agent_idle(since, quiet_s=1.5), _left(deadline), "the agent to finish")
-        except TimeoutError as exc:
-            error = str(exc)
-            print(f"[demo] {error}", flush=True)
+        played, error = _play_turns(session, turns, deadline, gui)
         time.sleep(0.3)
         session.feeder.stop()
         result = judge(session, turns, error)
@@ -141,19 +122,43 @@ def run_demo(audio: str | None = None, out_dir: str = "out/demo", timeout_s: flo
     return 0 if result["success"] else 1
 
 
+def _play_turns(session: StackSession, turns: list[tuple[Utterance, dict]], deadline: float,
+                gui: bool) -> tuple[list[SpokenTurn], str]:
+    """Speak each turn into the microphone and wait for the agent; (the turns played, why it stopped short)."""
+    played: list[SpokenTurn] = []
+    try:
+        if gui:
+            _wait_gui_ready(session, _left(deadline))
+        else:
+            session.wait_ready(timeout_s=max(10.0, deadline - time.monotonic()))
+        print(f"[demo] stack ready; speaking into {topics.MIC.name}", flush=True)
+        for utt, step in turns:
+            since = time.time_ns()
+            turn = session.speak(utt)
+            played.append(turn)
+            print(f"[demo] user: {utt.text!r}", flush=True)
+            session.wait_for(turn.played.is_set, _left(deadline), "the utterance to be played")
+            if step["expect"] == "action":
+                session.wait_for(lambda: bool(session.events(ev.ACTION_RESULT, since)), _left(deadline),
+                                 "the action result")
+            session.wait_for(lambda: session.agent_idle(since, quiet_s=1.5), _left(deadline), "the agent to finish")
+    except TimeoutError as exc:
+        print(f"[demo] {exc}", flush=True)
+        return played, str(exc)
+    return played, ""
+
+
 def _left(deadline: float) -> float:
     return max(1.0, deadline - time.monotonic())
 
 
 def _watch_screens(session: StackSession) -> list[np.ndarray]:
     """Screenshots the gui node publishes (for frames/ and the contact sheet)."""
-    from sensor_msgs.msg import Image
-
-    from seal_nodes.nodes.common import SENSOR_QOS
+    from seal_nodes.nodes.common import subscription
 
     screens: list[np.ndarray] = []
-    session.node.create_subscription(Image, "/screen/image_raw", lambda m: screens.append(
-        np.frombuffer(bytes(m.data), np.uint8).reshape(m.height, m.width, 3)), SENSOR_QOS)
+    subscription(session.node, topics.SCREEN, lambda m: screens.append(
+        np.frombuffer(bytes(m.data), np.uint8).reshape(m.height, m.width, 3)))
     return screens
 
 
@@ -161,10 +166,10 @@ def _wait_gui_ready(session: StackSession, timeout_s: float) -> None:
     from rclpy.action import ActionClient
     from seal_interfaces.action import GuiAct
 
-    client = ActionClient(session.node, GuiAct, "gui_act")
+    client = ActionClient(session.node, GuiAct, topics.GUI_ACT.name)
     checks = {"gui server": client.server_is_ready, "speak server": session.speak_client.server_is_ready,
               "audio perception": lambda: session.mic_pub.get_subscription_count() >= 1,
-              "thinker": lambda: session.node.count_subscribers("/seal/events") >= 3}  # + vision, this session
+              "thinker": lambda: session.node.count_subscribers(topics.EVENTS.name) >= 3}  # + vision, this session
     session.wait_for(lambda: all(ok() for ok in checks.values()), timeout_s,
                      "the gui stack (" + ", ".join(checks) + ")")
     session.feeder.start()
@@ -173,7 +178,7 @@ def _wait_gui_ready(session: StackSession, timeout_s: float) -> None:
 
 def judge(session: StackSession, turns: list, error: str) -> dict:
     finals = [r.msg.text for r in session.events(ev.SPEECH_END) if r.msg.text]
-    said = [r.msg.text for r in session.messages("/seal/thoughts") if r.msg.kind == SAY]
+    said = [r.msg.text for r in session.messages(topics.THOUGHTS) if r.msg.kind == SAY]
     results = session.events(ev.ACTION_RESULT)
     actions = [json.loads(r.msg.payload_json).get("action", "") for r in results]
     z0, z1 = object_heights(session)
@@ -205,7 +210,7 @@ def write_outputs(session: StackSession, out: Path, played: list[SpokenTurn], re
     conversation = transcript(session)
     (out / "conversation.txt").write_text(conversation + "\n")
     voice = speaker_wav(session)
-    rate = session.messages("/audio/speaker")[0].msg.sample_rate if len(voice) else 22050
+    rate = session.messages(topics.SPEAKER)[0].msg.sample_rate if len(voice) else 22050
     write_wav(out / "agent_speech.wav", voice, rate)
     n_frames = save_images(camera_frames(session), out, "frame") if screens is None else \
         save_images(screens, out, "screen")

@@ -6,10 +6,10 @@ import sys
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from seal_nodes.ros_env import ros_environment
 from seal_nodes.launcher.supervisor import Supervisor
 from seal_nodes.launcher.yaml_launch import LaunchDescription, LaunchError, NodeSpec, parse_launch_file
 from seal_nodes.nodes import NODE_MODULES
+from seal_nodes.ros_env import ros_environment
 
 REPO = Path(__file__).resolve().parents[2]
 BRINGUP_PKG = "seal_bringup"

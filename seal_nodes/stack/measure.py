@@ -7,9 +7,10 @@ frame stamp → command); the ROS hop is measured on /joint_states.
 from __future__ import annotations
 
 from seal_nodes.core import events as ev
-from seal_nodes.tools.latency import summarize
+from seal_nodes.core import topics
 from seal_nodes.nodes.common import stamp_to_ns
 from seal_nodes.stack.session import SpokenTurn, StackSession
+from seal_nodes.tools.latency import summarize
 
 CHUNK_NS = 20_000_000
 
@@ -24,7 +25,7 @@ def speech_start_ms(session: StackSession, turn: SpokenTurn) -> float | None:
 
 def first_audio_ms(session: StackSession, turn: SpokenTurn) -> float | None:
     """True end of the user's speech → play-out stamp of the first reply chunk after it."""
-    for r in session.messages("/audio/speaker"):
+    for r in session.messages(topics.SPEAKER):
         stamp = stamp_to_ns(r.msg.header.stamp)
         if stamp > turn.offset_ns:
             return (stamp - turn.offset_ns) / 1e6
@@ -36,7 +37,7 @@ def barge_in_stop_ms(session: StackSession, turn: SpokenTurn, interrupted_trace:
 
     None when that utterance had already ended before the barge-in (nothing was interrupted).
     """
-    ends = [stamp_to_ns(r.msg.header.stamp) + CHUNK_NS for r in session.messages("/audio/speaker")
+    ends = [stamp_to_ns(r.msg.header.stamp) + CHUNK_NS for r in session.messages(topics.SPEAKER)
             if r.msg.trace_id == interrupted_trace]
     if not ends or max(ends) < turn.onset_ns:
         return None
@@ -44,11 +45,11 @@ def barge_in_stop_ms(session: StackSession, turn: SpokenTurn, interrupted_trace:
 
 
 def latency_samples(session: StackSession, path: str, since_ns: int = 0) -> list[float]:
-    return [r.msg.ms for r in session.messages("/seal/latency") if r.msg.path == path and r.t_ns >= since_ns]
+    return [r.msg.ms for r in session.messages(topics.LATENCY) if r.msg.path == path and r.t_ns >= since_ns]
 
 
 def ros_hop_samples(session: StackSession) -> list[float]:
-    return [(r.t_ns - stamp_to_ns(r.msg.header.stamp)) / 1e6 for r in session.messages("/joint_states")]
+    return [(r.t_ns - stamp_to_ns(r.msg.header.stamp)) / 1e6 for r in session.messages(topics.JOINT_STATES)]
 
 
 def node_figures(session: StackSession) -> dict[str, dict]:

@@ -5,7 +5,6 @@ to the graph only through topics, like any integrating application would.
 """
 from __future__ import annotations
 
-import importlib
 import os
 import threading
 import time
@@ -20,34 +19,20 @@ from rclpy.action import ActionClient
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.serialization import deserialize_message
 
-from seal_nodes.stack import graph
 from seal_nodes.core import events as ev
+from seal_nodes.core import topics
 from seal_nodes.core.audio.frames import AudioFrame
-from seal_nodes.tools.recording import McapRecorder
 from seal_nodes.ros_env import ros_environment
+from seal_nodes.stack import graph
+from seal_nodes.tools.recording import McapRecorder
 from seal_nodes.tools.spoken import RATE, Utterance, synthesize_piper
 from seal_nodes.tools.waiting import wait_until
 
 CHUNK = RATE // 50  # 20 ms
 
-# topic → message type: everything a run is judged by and recorded from.
-TOPICS = {
-    "/audio/mic": "seal_interfaces/msg/AudioChunk",
-    "/audio/speaker": "seal_interfaces/msg/AudioChunk",
-    "/seal/events": "seal_interfaces/msg/Event",
-    "/seal/thoughts": "seal_interfaces/msg/Thought",
-    "/seal/latency": "seal_interfaces/msg/Latency",
-    "/joint_states": "sensor_msgs/msg/JointState",
-    "/camera/image_raw": "sensor_msgs/msg/Image",
-    "/arm/joint_trajectory": "trajectory_msgs/msg/JointTrajectory",
-    "/sim/object_poses": "seal_interfaces/msg/ObjectPoses",
-}
-
-
-def get_message(type_name: str) -> type:
-    """``pkg/msg/Type`` → the generated message class."""
-    pkg, kind, name = type_name.split("/")
-    return getattr(importlib.import_module(f"{pkg}.{kind}"), name)
+# Everything a run is judged by and recorded from.
+WATCHED = (topics.MIC, topics.SPEAKER, topics.EVENTS, topics.THOUGHTS, topics.LATENCY, topics.JOINT_STATES,
+           topics.CAMERA, topics.ARM_TRAJECTORY, topics.OBJECT_POSES)
 
 
 @dataclass
@@ -92,7 +77,7 @@ class MicFeeder:
                 with self._lock:
                     if self._queue:
                         cur, pos = self._queue.pop(0), 0
-                        pcm, turn, onset, offset = cur
+                        _, turn, onset, offset = cur
                         if turn is not None:  # true onset/offset in wall time of this stream
                             turn.onset_ns = stamp + int(onset * 1e9 / RATE)
                             turn.offset_ns = stamp + int(offset * 1e9 / RATE)
@@ -130,8 +115,8 @@ class StackSession:
         self.launch_file, self.launch_args = Path(launch_file), dict(launch_args or {})
         self.record_path, self.node_log_path, self.echo = record, node_log, echo
         self.domain_id = domain_id
-        self.received: dict[str, list[Received]] = defaultdict(list)
-        self.arrivals: dict[str, list[int]] = defaultdict(list)  # receipt times of every message
+        self.received: dict[topics.Topic, list[Received]] = defaultdict(list)
+        self.arrivals: dict[topics.Topic, list[int]] = defaultdict(list)  # receipt times of every message
         self.lock = threading.Lock()
         self.node_events: list[tuple[str, dict]] = []
         self._recorder: McapRecorder | None = None
@@ -139,7 +124,7 @@ class StackSession:
         self._log_file = None
 
     # --- lifecycle --------------------------------------------------------------------------
-    def __enter__(self) -> "StackSession":
+    def __enter__(self) -> StackSession:
         if self.domain_id is not None:
             os.environ["ROS_DOMAIN_ID"] = str(self.domain_id)
         for key, value in ros_environment("localhost", self.domain_id).items():
@@ -183,39 +168,35 @@ class StackSession:
     def _start_ros(self) -> None:
         from seal_interfaces.action import Manipulate, Speak
 
-        from seal_nodes.nodes.common import AUDIO_QOS, EVENT_QOS, LATCHED_QOS, SENSOR_QOS, frame_to_msg
+        from seal_nodes.nodes.common import frame_to_msg, interface_type, publisher, subscription
 
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
         self.node = rclpy.create_node("seal_session", context=self.context)
         if self.record_path:
             self._recorder = McapRecorder(self.record_path)
-        qos = {"/camera/image_raw": SENSOR_QOS, "/joint_states": SENSOR_QOS, "/audio/mic": AUDIO_QOS,
-               "/audio/speaker": AUDIO_QOS, "/sim/object_poses": LATCHED_QOS}
-        for topic, type_name in TOPICS.items():
-            cls = get_message(type_name)
+        for topic in WATCHED:
             if self._recorder:
-                self._recorder.add_channel(topic, type_name)
-            self.node.create_subscription(cls, topic, self._make_callback(topic, cls), qos.get(topic, EVENT_QOS),
-                                          raw=True)
-        mic_pub = self.node.create_publisher(get_message(TOPICS["/audio/mic"]), "/audio/mic", AUDIO_QOS)
+                self._recorder.add_channel(topic.name, topic.type)
+            subscription(self.node, topic, self._make_callback(topic, interface_type(topic.type)), raw=True)
+        mic_pub = publisher(self.node, topics.MIC)
         self.feeder = MicFeeder(lambda frame: mic_pub.publish(frame_to_msg(frame)))
         self.mic_pub = mic_pub
-        self.speak_client = ActionClient(self.node, Speak, "speak")
-        self.manip_client = ActionClient(self.node, Manipulate, "manipulate")
+        self.speak_client = ActionClient(self.node, Speak, topics.SPEAK.name)
+        self.manip_client = ActionClient(self.node, Manipulate, topics.MANIPULATE.name)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self._spin_thread = threading.Thread(target=self.executor.spin, daemon=True)
         self._spin_thread.start()
 
-    def _make_callback(self, topic: str, cls: type) -> Callable[[bytes], None]:
+    def _make_callback(self, topic: topics.Topic, cls: type) -> Callable[[bytes], None]:
         def callback(data: bytes) -> None:
             now = time.time_ns()
             with self.lock:
                 self.arrivals[topic].append(now)
                 if self._recorder:
-                    self._recorder.write(topic, data, now)
-            if topic == "/camera/image_raw" and len(self.received[topic]) and \
+                    self._recorder.write(topic.name, data, now)
+            if topic == topics.CAMERA and len(self.received[topic]) and \
                     now - self.received[topic][-1].t_ns < 250_000_000:
                 return  # keep ~4 frames/s for pictures; all of them are in the recording
             msg = deserialize_message(data, cls)
@@ -228,13 +209,13 @@ class StackSession:
         """Until every node is up: state and camera flowing, action servers and listeners matched."""
         deadline = time.monotonic() + timeout_s
         checks = {
-            "joint states": lambda: bool(self.received["/joint_states"]),
-            "camera": lambda: bool(self.received["/camera/image_raw"]),
-            "object poses": lambda: bool(self.received["/sim/object_poses"]),
+            "joint states": lambda: bool(self.messages(topics.JOINT_STATES)),
+            "camera": lambda: bool(self.messages(topics.CAMERA)),
+            "object poses": lambda: bool(self.messages(topics.OBJECT_POSES)),
             "speak server": self.speak_client.server_is_ready,
             "manipulate server": self.manip_client.server_is_ready,
             "audio perception": lambda: self.mic_pub.get_subscription_count() >= 1,
-            "thinker": lambda: self.node.count_subscribers("/seal/events") >= 2,  # thinker + this session
+            "thinker": lambda: self.node.count_subscribers(topics.EVENTS.name) >= 2,  # thinker + this session
         }
         while True:
             missing = [name for name, ok in checks.items() if not ok()]
@@ -262,18 +243,18 @@ class StackSession:
         return self.speak(self._spoken[text])
 
     # --- views ------------------------------------------------------------------------------
-    def messages(self, topic: str) -> list[Received]:
+    def messages(self, topic: topics.Topic) -> list[Received]:
         with self.lock:
             return list(self.received[topic])
 
-    def rate_hz(self, topic: str, window_s: float = 2.0) -> float:
+    def rate_hz(self, topic: topics.Topic, window_s: float = 2.0) -> float:
         """Messages per second on ``topic`` over the last ``window_s``."""
         cutoff = time.time_ns() - int(window_s * 1e9)
         with self.lock:
             return sum(1 for t in self.arrivals[topic] if t >= cutoff) / window_s
 
     def events(self, type_: str | None = None, since_ns: int = 0) -> list[Received]:
-        return [r for r in self.messages("/seal/events")
+        return [r for r in self.messages(topics.EVENTS)
                 if (type_ is None or r.msg.type == type_) and r.t_ns >= since_ns]
 
     def agent_idle(self, since_ns: int, quiet_s: float = 1.0) -> bool:
@@ -283,7 +264,7 @@ class StackSession:
         if len(ends) < len(starts):
             return False
         last = max([r.t_ns for r in self.events(None, since_ns)] + [since_ns])
-        speaker = self.messages("/audio/speaker")
+        speaker = self.messages(topics.SPEAKER)
         if speaker:
             last = max(last, speaker[-1].t_ns)
         return time.time_ns() - last > quiet_s * 1e9

@@ -1,9 +1,13 @@
 """Latency budgets of DESIGN.md and percentile summaries for the benchmark tables."""
 from __future__ import annotations
 
+import os
+import platform
 from dataclasses import dataclass
 
 import numpy as np
+
+from seal_nodes.core import topics
 
 
 @dataclass(frozen=True)
@@ -20,8 +24,13 @@ BUDGETS: dict[str, Budget] = {b.path: b for b in (
     Budget("frame_to_command_ms", 100.0,
            "camera frame stamp (before rendering) → arm command derived from it published"),
     Budget("policy_inference_ms", 10.0, "one policy (backend) step inside the control loop"),
-    Budget("ros_hop_ms", 5.0, "one ROS 2 message between processes (/joint_states stamp → receipt)"),
+    Budget("ros_hop_ms", 5.0, f"one ROS 2 message between processes ({topics.JOINT_STATES.name} stamp → receipt)"),
 )}
+
+
+def machine_info() -> dict[str, object]:
+    """Where a benchmark ran, for its ``run`` record."""
+    return {"cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version()}
 
 
 def summarize(values: list[float]) -> dict[str, float | int | None]:

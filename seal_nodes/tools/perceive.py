@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from seal_nodes.core.audio.frames import AudioFormatError, AudioFrame
-from seal_nodes.core.perception.audio import AudioPerception, AudioPerceptionConfig
-from seal_nodes.core.events import Event
 from seal_nodes.core.audio.wav import read_wav
+from seal_nodes.core.events import Event
+from seal_nodes.core.perception.audio import AudioPerception, AudioPerceptionConfig
 
 FRAME_MS = 20
 

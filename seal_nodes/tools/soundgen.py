@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from seal_nodes.core.voice import nonverbal
 from seal_nodes.core.audio.frames import RATE
+from seal_nodes.core.voice import nonverbal
 from seal_nodes.core.voice.nonverbal import check_rate, fade, resonate
 
 STYLES = ("pop", "piano", "pad", "drums")
@@ -141,6 +141,56 @@ def _drums(buf: np.ndarray, rate: int, beat_s: float, bars: int, rng: np.random.
             _add(buf, t0 + int((bar * 4 + 3.75) * beat_s * rate), 0.5 * snare)
 
 
+# harmonic amplitudes of the instruments
+_ORGAN = np.array([1.0, 0.6, 0.35, 0.25, 0.15, 0.1, 0.06])
+_PIANO = 1.0 / np.arange(1, 11) ** 1.2
+_SAW = 1.0 / np.arange(1, 9) ** 1.5
+
+
+def _pad_bar(buf: np.ndarray, start: int, chord: list[int], bar: float, rate: int, rng: np.random.Generator) -> None:
+    """One bar of slow, detuned saw chords over a sub-octave root."""
+    root = chord[0]
+    for m in chord + [root + 12]:
+        _add(buf, start, 0.25 * _tone(_midi_hz(m), bar, rate, _SAW, attack=0.5 * bar, decay=1.0,
+                                       release=0.6 * bar, detune=8.0, rng=rng))
+    _add(buf, start, 0.3 * _tone(_midi_hz(root - 12), bar, rate, _SAW[:4], 0.4 * bar, 1.0, 0.6 * bar))
+
+
+def _band_beat(buf: np.ndarray, pos: int, beat_i: int, chord: list[int], beat: float, rate: int, style: str,
+               rng: np.random.Generator) -> None:
+    """Bass and chords of one beat, piano or organ."""
+    root = chord[0]
+    # bass: root, fifth on beat 3, plucked
+    bass = root - 12 + (7 if beat_i == 2 else 0)
+    amps = _PIANO[:6] if style == "piano" else _ORGAN[:4]
+    _add(buf, pos, 0.45 * _tone(_midi_hz(bass), 0.9 * beat, rate, amps, 0.005, 0.25, 0.08, sustain=0.3))
+    if style == "piano" or beat_i in (0, 2):  # chords: struck each beat (piano) or twice a bar
+        for m in chord:
+            m += 12
+            if style == "piano":
+                tone = _tone(_midi_hz(m), 0.95 * beat, rate, _PIANO, 0.002, 0.8, 0.15, inharm=1e-4, rng=rng)
+            else:
+                tone = _tone(_midi_hz(m), 1.9 * beat, rate, _ORGAN, 0.02, 0.5, 0.1, sustain=0.7, rng=rng)
+            _add(buf, pos, 0.22 * tone)
+
+
+def _melody_beat(buf: np.ndarray, pos: int, note: int, key: int, beat: float, rate: int, style: str,
+                 rng: np.random.Generator) -> int:
+    """One beat of melody: a random walk on the pentatonic scale, eighths and rests; the last note."""
+    for half in range(2):
+        if rng.random() < 0.25:
+            continue
+        note = int(np.clip(note + rng.integers(-2, 3), 0, 9))
+        m = key + 24 + _PENTA[note % 5] + 12 * (note // 5)
+        length = beat * (0.5 if rng.random() < 0.6 else 1.0)
+        p = pos + int(half * beat / 2 * rate)
+        amps = _PIANO if style == "piano" else _ORGAN[:5]
+        tone = _tone(_midi_hz(m), 0.9 * length, rate, amps, 0.005, 0.4, 0.1, sustain=0.6,
+                     inharm=1e-4 if style == "piano" else 0.0)
+        _add(buf, p, 0.3 * tone)
+    return note
+
+
 def music(duration_s: float, rate: int = RATE, seed: int = 0, style: str = "pop") -> np.ndarray:
     """Synthetic music: a chord progression, bass, melody and drums at a seeded key and tempo.
 
@@ -163,9 +213,6 @@ def music(duration_s: float, rate: int = RATE, seed: int = 0, style: str = "pop"
     if style == "drums":
         _drums(buf, rate, beat, bars, rng)
         return _peak(buf[:n], 0.89)
-    organ = np.array([1.0, 0.6, 0.35, 0.25, 0.15, 0.1, 0.06])
-    piano = 1.0 / np.arange(1, 11) ** 1.2
-    saw = 1.0 / np.arange(1, 9) ** 1.5
     melody_note = int(rng.integers(0, 5))
     for b in range(bars):
         root = key + prog[b % len(prog)]
@@ -173,36 +220,12 @@ def music(duration_s: float, rate: int = RATE, seed: int = 0, style: str = "pop"
         chord = [root, root + (3 if minor else 4), root + 7]
         start = int(b * bar * rate)
         if style == "pad":
-            for m in chord + [root + 12]:
-                _add(buf, start, 0.25 * _tone(_midi_hz(m), bar, rate, saw, attack=0.5 * bar, decay=1.0,
-                                               release=0.6 * bar, detune=8.0, rng=rng))
-            _add(buf, start, 0.3 * _tone(_midi_hz(root - 12), bar, rate, saw[:4], 0.4 * bar, 1.0, 0.6 * bar))
+            _pad_bar(buf, start, chord, bar, rate, rng)
             continue
         for beat_i in range(4):
             pos = start + int(beat_i * beat * rate)
-            # bass: root, fifth on beat 3, plucked
-            bass = root - 12 + (7 if beat_i == 2 else 0)
-            amps = piano[:6] if style == "piano" else organ[:4]
-            _add(buf, pos, 0.45 * _tone(_midi_hz(bass), 0.9 * beat, rate, amps, 0.005, 0.25, 0.08, sustain=0.3))
-            if style == "piano" or beat_i in (0, 2):  # chords: struck each beat (piano) or twice a bar
-                for m in chord:
-                    m += 12
-                    if style == "piano":
-                        tone = _tone(_midi_hz(m), 0.95 * beat, rate, piano, 0.002, 0.8, 0.15, inharm=1e-4, rng=rng)
-                    else:
-                        tone = _tone(_midi_hz(m), 1.9 * beat, rate, organ, 0.02, 0.5, 0.1, sustain=0.7, rng=rng)
-                    _add(buf, pos, 0.22 * tone)
-            for half in range(2):  # melody: a random walk on the pentatonic scale, eighths and rests
-                if rng.random() < 0.25:
-                    continue
-                melody_note = int(np.clip(melody_note + rng.integers(-2, 3), 0, 9))
-                m = key + 24 + _PENTA[melody_note % 5] + 12 * (melody_note // 5)
-                length = beat * (0.5 if rng.random() < 0.6 else 1.0)
-                p = pos + int(half * beat / 2 * rate)
-                amps = piano if style == "piano" else organ[:5]
-                tone = _tone(_midi_hz(m), 0.9 * length, rate, amps, 0.005, 0.4, 0.1, sustain=0.6,
-                             inharm=1e-4 if style == "piano" else 0.0)
-                _add(buf, p, 0.3 * tone)
+            _band_beat(buf, pos, beat_i, chord, beat, rate, style, rng)
+            melody_note = _melody_beat(buf, pos, melody_note, key, beat, rate, style, rng)
     if style == "pop":
         _drums(buf, rate, beat, bars, rng)
     return _peak(buf[:n], 0.89)

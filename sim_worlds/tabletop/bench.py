@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 
 import numpy as np
 
+from seal_nodes.core.arm.robot import HOME_Q
 from sim_worlds.tabletop.experts import PickExpert
-from sim_worlds.tabletop.world import HOME_Q, TabletopWorld
+from sim_worlds.tabletop.world import TabletopWorld
 
 
 def measure(n_seeds: int = 10) -> dict[str, float]:

@@ -2,99 +2,18 @@
 
 The experts only see what a real controller sees (measured joints, gripper, object
 position) and do inverse kinematics on their own kinematics-only copy of the robot
-model (``sim_worlds.tabletop.world.robot_model()``); they never touch simulator state.
-Both are deterministic: same call sequence -> same outputs.
+model (``seal_nodes.core.arm.kinematics.ArmIK``); they never touch simulator state.
+Every expert is deterministic: same call sequence -> same outputs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import mujoco
 import numpy as np
 
-from sim_worlds.tabletop.world import ARM_JOINTS, HOME_Q, TCP_SITE, robot_model
+from seal_nodes.core.arm.kinematics import DOWN_ROT, ArmCommand, ArmIK
+from seal_nodes.core.arm.robot import HOME_Q
 
 PHASES = ("approach", "descend", "grasp", "lift", "done")
-
-# Gripper pointing down, fingers closing along world y (matches axis-aligned cubes).
-DOWN_ROT = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]])
-
-
-@dataclass
-class ExpertAction:
-    arm_q: np.ndarray  # 7 joint position targets [rad]
-    gripper: float  # 0 = open .. 1 = closed
-    phase: str
-    progress: float  # 0..1 over the whole task
-    done: bool  # the task ended (successfully unless ``failed``)
-    failed: bool = False  # ended without success (e.g. the cube kept slipping out)
-
-
-class ArmIK:
-    """Damped-least-squares IK of the TCP site (position + orientation), 7 arm DoF."""
-
-    def __init__(self, model: mujoco.MjModel | None = None, site: str = TCP_SITE) -> None:
-        self.model = model if model is not None else robot_model()
-        self.data = mujoco.MjData(self.model)
-        m = self.model
-        jids = [m.joint(j).id for j in ARM_JOINTS]
-        self._qadr = m.jnt_qposadr[jids]
-        self._dadr = m.jnt_dofadr[jids]
-        margin = 0.02  # stay off hard limits so the servo never presses into them
-        self.lower = m.jnt_range[jids, 0] + margin
-        self.upper = m.jnt_range[jids, 1] - margin
-        self._site = m.site(site).id
-        self._jacp = np.zeros((3, m.nv))
-        self._jacr = np.zeros((3, m.nv))
-
-    def fk(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """TCP position and 3x3 rotation for arm joints ``q``."""
-        self.data.qpos[self._qadr] = q
-        mujoco.mj_kinematics(self.model, self.data)
-        return self.data.site_xpos[self._site].copy(), self.data.site_xmat[self._site].reshape(3, 3).copy()
-
-    def solve(
-        self,
-        pos: np.ndarray,
-        rot: np.ndarray,
-        q_seed: np.ndarray,
-        iters: int = 30,
-        damping: float = 0.02,
-        rot_weight: float = 0.3,
-        posture: np.ndarray | None = HOME_Q,
-        tol: float = 1e-4,
-    ) -> tuple[np.ndarray, float]:
-        """Joint solution near ``q_seed`` and its final weighted task-space error."""
-        m, d = self.model, self.data
-        q = np.clip(np.asarray(q_seed, dtype=float).copy(), self.lower, self.upper)
-        tq, cq, rot_err = np.zeros(4), np.zeros(4), np.zeros(3)
-        mujoco.mju_mat2Quat(tq, np.ascontiguousarray(rot).ravel())
-        err_norm = np.inf
-        for _ in range(iters):
-            d.qpos[self._qadr] = q
-            mujoco.mj_kinematics(m, d)
-            mujoco.mj_comPos(m, d)  # cdof, needed by the Jacobian
-            e_pos = pos - d.site_xpos[self._site]
-            mujoco.mju_mat2Quat(cq, d.site_xmat[self._site])
-            mujoco.mju_subQuat(rot_err, tq, cq)  # rotation error in the site frame [rad]
-            dq_rot = d.site_xmat[self._site].reshape(3, 3) @ rot_err  # -> world frame
-            err = np.concatenate([e_pos, rot_weight * dq_rot])
-            err_norm = float(np.linalg.norm(err))
-            if err_norm < tol:
-                break
-            mujoco.mj_jacSite(m, d, self._jacp, self._jacr, self._site)
-            jac = np.vstack([self._jacp[:, self._dadr], rot_weight * self._jacr[:, self._dadr]])
-            jjt = jac @ jac.T + damping**2 * np.eye(6)
-            dq = jac.T @ np.linalg.solve(jjt, err)
-            if posture is not None:  # null-space pull toward a comfortable posture
-                pinv = jac.T @ np.linalg.inv(jjt)
-                dq += (np.eye(7) - pinv @ jac) @ (0.02 * (posture - q))
-            step = np.max(np.abs(dq))
-            if step > 0.2:
-                dq *= 0.2 / step
-            q = np.clip(q + dq, self.lower, self.upper)
-        return q, err_norm
 
 
 def _near(wp: np.ndarray, goal: np.ndarray) -> bool:
@@ -151,7 +70,7 @@ class PickExpert:
     def _set_phase(self, phase: str) -> None:
         self.phase, self._phase_t = phase, 0.0
 
-    def act(self, q: np.ndarray, gripper: float, object_pos: np.ndarray) -> ExpertAction:
+    def act(self, q: np.ndarray, gripper: float, object_pos: np.ndarray) -> ArmCommand:
         q = np.asarray(q, dtype=float)[:7]
         obj = np.asarray(object_pos, dtype=float)
         tcp, _ = self.ik.fk(q)
@@ -200,7 +119,7 @@ class PickExpert:
             elif tcp[2] - obj[2] > 0.06:
                 self._set_phase("failed")  # slipped out again with no retries left
         if self.phase == "failed":
-            return ExpertAction(self._q_cmd.copy(), 0.0, "failed", 0.0, done=True, failed=True)
+            return ArmCommand(self._q_cmd.copy(), 0.0, "failed", 0.0, done=True, failed=True)
         if self.phase == "done":
             goal, frac = self._wp, 1.0
 
@@ -210,7 +129,7 @@ class PickExpert:
         self._q_cmd = self._q_cmd + np.clip(q_new - self._q_cmd, -0.15, 0.15)
         idx = PHASES.index(self.phase)
         progress = 1.0 if self.phase == "done" else (idx + frac) / (len(PHASES) - 1)
-        return ExpertAction(self._q_cmd.copy(), float(self._grip_cmd), self.phase, float(progress),
+        return ArmCommand(self._q_cmd.copy(), float(self._grip_cmd), self.phase, float(progress),
                             done=self.phase == "done")
 
 
@@ -226,7 +145,7 @@ class HomeExpert:
     def reset(self, target_name: str = "") -> None:
         self._q_cmd = None
 
-    def act(self, q: np.ndarray, gripper: float, object_pos: np.ndarray | None = None) -> ExpertAction:
+    def act(self, q: np.ndarray, gripper: float, object_pos: np.ndarray | None = None) -> ArmCommand:
         q = np.asarray(q, dtype=float)[:7]
         if self._q_cmd is None:
             self._q_cmd = q.copy()
@@ -235,7 +154,7 @@ class HomeExpert:
         err = float(np.max(np.abs(HOME_Q - q)))
         done = err < self.tol
         progress = 1.0 if done else float(np.clip(1.0 - err / self._start_err, 0.0, 1.0))
-        return ExpertAction(self._q_cmd.copy(), 0.0, "done" if done else "home", progress, done)
+        return ArmCommand(self._q_cmd.copy(), 0.0, "done" if done else "home", progress, done)
 
 
 class _WaypointExpert:
@@ -284,12 +203,12 @@ class PlaceExpert(_WaypointExpert):
         self.pick.reset(target_name)
         self.stage, self._t, self._wp, self._q_cmd = stage, 0.0, None, None
 
-    def act(self, q: np.ndarray, gripper: float, object_pos: np.ndarray) -> ExpertAction:
+    def act(self, q: np.ndarray, gripper: float, object_pos: np.ndarray) -> ArmCommand:
         q = np.asarray(q, dtype=float)[:7]
         if self.stage == "pick":
             a = self.pick.act(q, gripper, object_pos)
             if a.failed or not a.done:
-                return ExpertAction(a.arm_q, a.gripper, a.phase, 0.5 * a.progress, a.done, a.failed)
+                return ArmCommand(a.arm_q, a.gripper, a.phase, 0.5 * a.progress, a.done, a.failed)
             self.stage, self._wp, self._q_cmd = "carry", self.pick._wp.copy(), a.arm_q.copy()
         tcp = self._start(q)
         self._t += self.dt
@@ -316,7 +235,7 @@ class PlaceExpert(_WaypointExpert):
         arm = self._command(goal)
         i = self.STAGES.index(self.stage)
         progress = 1.0 if self.stage == "done" else 0.5 + 0.5 * i / (len(self.STAGES) - 1)
-        return ExpertAction(arm, grip, self.stage, progress, done=self.stage == "done")
+        return ArmCommand(arm, grip, self.stage, progress, done=self.stage == "done")
 
 
 class PushExpert(_WaypointExpert):
@@ -336,7 +255,7 @@ class PushExpert(_WaypointExpert):
     def reset(self, target_name: str) -> None:
         self.stage, self._wp, self._q_cmd, self._start_xy = "approach", None, None, None
 
-    def act(self, q: np.ndarray, gripper: float, object_pos: np.ndarray) -> ExpertAction:
+    def act(self, q: np.ndarray, gripper: float, object_pos: np.ndarray) -> ArmCommand:
         q = np.asarray(q, dtype=float)[:7]
         obj = np.asarray(object_pos, dtype=float)
         tcp = self._start(q)
@@ -363,7 +282,7 @@ class PushExpert(_WaypointExpert):
             goal = self._wp
         arm = self._command(goal)
         i = self.STAGES.index(self.stage)
-        return ExpertAction(arm, 1.0, self.stage, i / (len(self.STAGES) - 1), done=self.stage == "done")
+        return ArmCommand(arm, 1.0, self.stage, i / (len(self.STAGES) - 1), done=self.stage == "done")
 
 
 class PointExpert(_WaypointExpert):
@@ -380,7 +299,7 @@ class PointExpert(_WaypointExpert):
     def reset(self, target_name: str) -> None:
         self.stage, self._wp, self._q_cmd, self._t = "approach", None, None, 0.0
 
-    def act(self, q: np.ndarray, gripper: float, object_pos: np.ndarray) -> ExpertAction:
+    def act(self, q: np.ndarray, gripper: float, object_pos: np.ndarray) -> ArmCommand:
         q = np.asarray(q, dtype=float)[:7]
         tcp = self._start(q)
         goal = np.asarray(object_pos, dtype=float) + [0.0, 0.0, self.height]
@@ -392,4 +311,4 @@ class PointExpert(_WaypointExpert):
                 self.stage = "done"
         arm = self._command(goal)
         i = self.STAGES.index(self.stage)
-        return ExpertAction(arm, 1.0, self.stage, i / (len(self.STAGES) - 1), done=self.stage == "done")
+        return ArmCommand(arm, 1.0, self.stage, i / (len(self.STAGES) - 1), done=self.stage == "done")

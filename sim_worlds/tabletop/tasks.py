@@ -11,10 +11,10 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from sim_worlds.tabletop.experts import (
-    DOWN_ROT, ArmIK, ExpertAction, HomeExpert, PickExpert, PlaceExpert, PointExpert, PushExpert,
-)
-from sim_worlds.tabletop.world import HOME_Q, TabletopWorld
+from seal_nodes.core.arm.kinematics import DOWN_ROT, ArmCommand, ArmIK
+from seal_nodes.core.arm.robot import HOME_Q
+from sim_worlds.tabletop.experts import HomeExpert, PickExpert, PlaceExpert, PointExpert, PushExpert
+from sim_worlds.tabletop.world import TabletopWorld
 
 COLORS = ("red", "green", "blue")
 
@@ -97,7 +97,7 @@ def instruction(task: str, target: str, template: str | None = None) -> str:
 
 
 class Controller(Protocol):
-    def __call__(self, q: np.ndarray, gripper: float, image: np.ndarray | None) -> ExpertAction: ...
+    def __call__(self, q: np.ndarray, gripper: float, image: np.ndarray | None) -> ArmCommand: ...
 
 
 def start_episode(world: TabletopWorld, task: str, rng: np.random.Generator, ik: ArmIK) -> Episode:
@@ -118,7 +118,7 @@ def start_episode(world: TabletopWorld, task: str, rng: np.random.Generator, ik:
 
 def run_episode(world: TabletopWorld, episode: Episode, controller: Controller, dt: float,
                 render: bool, on_step: Callable[[dict], None] | None = None,
-                extra_steps_after_done: int = 0) -> tuple[bool, ExpertAction, int]:
+                extra_steps_after_done: int = 0) -> tuple[bool, ArmCommand, int]:
     """Closed loop until the controller says done/failed or time runs out; (success, last action, steps).
 
     ``on_step`` sees each step's observation and action (dataset recording); the loop goes on
@@ -157,7 +157,7 @@ def expert_controller(world: TabletopWorld, episode: Episode, dt: float, ik: Arm
     else:
         expert.reset(episode.target)
 
-    def act(q: np.ndarray, gripper: float, image: np.ndarray | None) -> ExpertAction:
+    def act(q: np.ndarray, gripper: float, image: np.ndarray | None) -> ArmCommand:
         obj = world.object_pose(episode.target)[0] if episode.target else None
         return expert.act(q, gripper, obj)
     return act

@@ -1,61 +1,28 @@
-"""MuJoCo tabletop world: gym-hil Franka Panda + Robotiq 2F-85 composed with our scene.
+"""MuJoCo tabletop world: the robot (``seal_nodes.core.arm.robot``) composed with our scene.
 
-Robot source: ``gym_hil/assets/panda.xml`` (located with ``importlib.util.find_spec``,
-never imported, never copied). What that file defines, and what we change at load time:
-
-* Arm: 7 hinge joints ``joint1..joint7`` (armature 0.1, damping 1). Ranges [rad]:
-  j1/j3/j5/j7 +-2.8973, j2 +-1.7628, j4 [-3.0718, -0.0698], j6 [-0.0175, 3.7525].
-* Arm actuators ``actuator1..7`` are *torque motors* (ctrlrange +-87 N m for 1-4,
-  +-12 N m for 5-7; gym-hil runs its own op-space controller). We need joint
-  position commands, so we convert them to position servos (kp 4500/kv 450 for 1-4,
-  kp 2000/kv 200 for 5-7, like MuJoCo Menagerie's Panda), keep the original torque
-  limits as ``forcerange``, set ``ctrlrange`` to the joint range, and enable
-  body gravity compensation on the robot so the servos have no static droop.
-* Gripper: ``fingers_actuator`` is an affine position servo on the tendon ``split``
-  (mean of the two ``*_driver_joint`` angles, range 0..0.8 rad), ctrlrange 0..255,
-  force limited to +-5 N; ctrl 255 targets 0.8 rad = fully closed.
-* TCP: site ``pinch`` on the gripper base, between the finger pads.
-
-Conventions exposed here:
-
-* Everything is attached with prefix ``panda_``: arm joints are ``panda_joint1..7``
-  (the names published in /joint_states, = franka_description names), bodies
-  ``panda_link0..7``, TCP site ``panda_pinch``.
 * Robot base (``panda_link0``) is at the world origin; table top is the z=0 plane.
-* Gripper value (command and measurement) is normalised: 0 = fully open,
-  1 = fully closed. Measured = tendon ``split`` length / 0.8. Grasping a 4 cm cube
-  reads about 0.5.
+* The world adds a ``home`` keyframe (arm at ``HOME_Q``, servos holding it) and reads and
+  commands the gripper normalised (0 = fully open, 1 = fully closed).
 """
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import mujoco
 import numpy as np
 
+from seal_nodes.core.arm.robot import (
+    ARM_ACTUATORS, ARM_JOINTS, GRIPPER_ACTUATOR, GRIPPER_CLOSED_RAD, GRIPPER_CTRL_MAX, GRIPPER_TENDON, HOME_Q,
+    TCP_SITE, attach_robot,
+)
+
 SCENES_DIR = Path(__file__).resolve().parent / "scenes"
 # tabletop: three 4 cm cubes. tabletop_bin: cubes of three sizes, a bin, two distractors.
 SCENES: dict[str, Path] = {"tabletop": SCENES_DIR / "tabletop.xml", "tabletop_bin": SCENES_DIR / "tabletop_bin.xml"}
 
-PREFIX = "panda_"
-ARM_JOINTS: list[str] = [f"{PREFIX}joint{i}" for i in range(1, 8)]
-GRIPPER_JOINT = f"{PREFIX}right_driver_joint"
-GRIPPER_TENDON = f"{PREFIX}split"
-GRIPPER_ACTUATOR = f"{PREFIX}fingers_actuator"
-ARM_ACTUATORS: list[str] = [f"{PREFIX}actuator{i}" for i in range(1, 8)]
-TCP_SITE = f"{PREFIX}pinch"
 OBJECTS: list[str] = ["red_cube", "green_cube", "blue_cube"]  # task targets (free bodies named *_cube)
 BIN_SITE = "bin"
-
-# Panda "ready" pose: TCP ~0.5 m above the table, gripper pointing straight down.
-HOME_Q = np.array([0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785])
-GRIPPER_CTRL_MAX = 255.0
-GRIPPER_CLOSED_RAD = 0.8
-
-_ARM_KP = [4500.0] * 4 + [2000.0] * 3
-_ARM_KV = [450.0] * 4 + [200.0] * 3
 
 # Cube layout sampling region on the table (robot base frame, metres).
 CUBE_X_RANGE = (0.40, 0.62)
@@ -64,58 +31,12 @@ CUBE_MIN_DIST = 0.09
 TABLE_TOP_Z = 0.0
 
 
-def gym_hil_assets_dir() -> Path:
-    """Folder holding panda.xml and its meshes (without importing gym_hil)."""
-    spec = importlib.util.find_spec("gym_hil")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError("gym_hil is not installed (needed for the Panda model)")
-    return Path(list(spec.submodule_search_locations)[0]) / "assets"
-
-
-def _panda_spec() -> mujoco.MjSpec:
-    """panda.xml with position-servo arm actuators and gravity compensation."""
-    path = gym_hil_assets_dir() / "panda.xml"
-    robot = mujoco.MjSpec.from_file(str(path))
-    # Absolute meshdir so mesh paths survive attaching into a spec from another folder.
-    robot.meshdir = str(path.parent) + "/"
-    for i in range(7):
-        act = robot.actuator(f"actuator{i + 1}")
-        joint = robot.joint(f"joint{i + 1}")
-        torque = float(act.ctrlrange[1])
-        act.set_to_position(kp=_ARM_KP[i], kv=_ARM_KV[i])
-        act.ctrlrange = np.array(joint.range, dtype=float)
-        act.ctrllimited = mujoco.mjtLimited.mjLIMITED_TRUE
-        act.forcerange = np.array([-torque, torque])
-        act.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE
-    for body in robot.bodies:
-        body.gravcomp = 1.0
-    return robot
-
-
-def _attach_robot(parent: mujoco.MjSpec) -> None:
-    frame = parent.worldbody.add_frame(pos=[0.0, 0.0, TABLE_TOP_Z])
-    frame.attach_body(_panda_spec().body("link0"), PREFIX, "")
-
-
-def robot_spec() -> mujoco.MjSpec:
-    """Robot alone (no scene), same names/frames as in the world; for IK/FK."""
-    spec = mujoco.MjSpec()
-    spec.modelname = "panda_only"
-    _attach_robot(spec)
-    return spec
-
-
-def robot_model() -> mujoco.MjModel:
-    """Kinematics model of the robot alone; base at the origin like in TabletopWorld."""
-    return robot_spec().compile()
-
-
 def world_spec(scene: str = "tabletop") -> mujoco.MjSpec:
     """Scene XML + robot attached at the origin, with a ``home`` keyframe."""
     if scene not in SCENES:
         raise KeyError(f"unknown scene {scene!r}; available: {sorted(SCENES)}")
     spec = mujoco.MjSpec.from_file(str(SCENES[scene]))
-    _attach_robot(spec)
+    attach_robot(spec, (0.0, 0.0, TABLE_TOP_Z))
     model = spec.compile()
     qpos, ctrl = model.qpos0.copy(), np.zeros(model.nu)
     for name, q in zip(ARM_JOINTS, HOME_Q):

@@ -10,6 +10,7 @@ import pytest
 from mcap.reader import make_reader
 from mcap_ros2.decoder import DecoderFactory
 
+from seal_nodes.core import topics
 from seal_nodes.tools.wer import normalize
 
 pytestmark = pytest.mark.e2e
@@ -35,14 +36,15 @@ def test_demo_scenario_succeeds_and_writes_its_record(tmp_path):
     # The recording opens with the mcap tools and every channel decodes with its ROS 2 schema.
     with open(out / "recording.mcap", "rb") as f:
         reader = make_reader(f, decoder_factories=[DecoderFactory()])
-        topics = {c.topic for c in reader.get_summary().channels.values()}
-        assert {"/seal/events", "/joint_states", "/camera/image_raw", "/audio/speaker"} <= topics
+        channels = {c.topic for c in reader.get_summary().channels.values()}
+        assert {t.name for t in (topics.EVENTS, topics.JOINT_STATES, topics.CAMERA, topics.SPEAKER)} <= channels
+        wanted = {t.name for t in (topics.EVENTS, topics.JOINT_STATES, topics.CAMERA, topics.THOUGHTS)}
         decoded = set()
         for _, channel, _, msg in reader.iter_decoded_messages():
             decoded.add(channel.topic)
-            if decoded >= {"/seal/events", "/joint_states", "/camera/image_raw", "/seal/thoughts"}:
+            if decoded >= wanted:
                 break
-        assert {"/seal/events", "/joint_states", "/camera/image_raw", "/seal/thoughts"} <= decoded
+        assert wanted <= decoded
 
 
 def test_bench_writes_every_figure(tmp_path):

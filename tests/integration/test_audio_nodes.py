@@ -6,6 +6,7 @@ import time
 import pytest
 
 from seal_nodes.core import events as ev
+from seal_nodes.core import topics
 from seal_nodes.tools.spoken import synthesize_piper
 from seal_nodes.core.audio.wav import write_wav
 from seal_nodes.stack.session import StackSession
@@ -40,7 +41,7 @@ def test_wav_source_speaks_into_perception_and_missing_devices_are_reported(tmp_
     with StackSession(launch, {"audio_file": str(wav)}, node_log=tmp_path / "nodes.log") as session:
         end = wait_event(session, ev.SPEECH_END, since, timeout_s=40)
         assert normalize(end.msg.text) == normalize("put the blue cube in the bin"), end.msg.text
-        chunks = [r.msg for r in session.messages("/audio/mic")]
+        chunks = [r.msg for r in session.messages(topics.MIC)]
         assert chunks and all(c.sample_rate == 16000 and c.encoding == "S16LE" for c in chunks)
         for source in ("mic", "speaker"):
             err = wait_event(session, ev.ERROR, since, where=lambda r, s=source: r.msg.source == s)

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from action_msgs.msg import GoalStatus
 from rclpy.action import ActionClient
-from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from seal_interfaces.action import GuiAct
 from seal_nodes.core import events as ev
-from seal_nodes.nodes.common import EVENT_QOS, SENSOR_QOS
+from seal_nodes.core import topics
+from seal_nodes.nodes.common import publisher, subscription
 from seal_nodes.stack.session import StackSession
 from sim_worlds.gui.browser import find_chromium, BrowserError
 from tests.integration.conftest import call, wait_event
@@ -32,12 +32,10 @@ def gui(tmp_path_factory):
         pytest.skip(f"Chromium cannot start here: {exc}")
     log = tmp_path_factory.mktemp("gui") / "nodes.log"
     with StackSession(launch_file=LAUNCH, node_log=log) as session:
-        session.gui_client = ActionClient(session.node, GuiAct, "gui_act")
+        session.gui_client = ActionClient(session.node, GuiAct, topics.GUI_ACT.name)
         session.screens = []
-        session.node.create_subscription(Image, "/screen/image_raw",
-                                         lambda m: session.screens.append((time.time_ns(), m.width, m.height)),
-                                         SENSOR_QOS)
-        session.page_pub = session.node.create_publisher(String, "/gui/page", EVENT_QOS)
+        subscription(session.node, topics.SCREEN, lambda m: session.screens.append((time.time_ns(), m.width, m.height)))
+        session.page_pub = publisher(session.node, topics.GUI_PAGE)
         session.wait_for(lambda: session.gui_client.server_is_ready() and len(session.screens) > 0, 90,
                          "gui node serving and publishing screenshots")
         yield session
@@ -65,7 +63,7 @@ def test_click_the_search_button_from_screenshots(gui):
     # One latency sample per step. They travel on a topic, not with the action result, so on
     # a loaded machine some are still in flight when the result arrives: wait for them.
     def g1_latency():
-        return [r.msg for r in gui.messages("/seal/latency") if r.msg.trace_id == "G1"]
+        return [r.msg for r in gui.messages(topics.LATENCY) if r.msg.trace_id == "G1"]
     gui.wait_for(lambda: len(g1_latency()) >= len(fb), 10, "one gui_loop_ms sample per step")
     lat = g1_latency()
     assert {m.path for m in lat} == {"gui_loop_ms"} and len(lat) == len(fb)

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 import rclpy
-from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import Image, JointState
 
-from seal_interfaces.msg import Event
+from seal_nodes.core import topics
+from seal_nodes.nodes.common import subscription
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -37,11 +36,9 @@ def test_seal_launch_brings_up_the_graph_and_ctrl_c_stops_everything(tmp_path):
     rclpy.init(context=ctx)
     node = rclpy.create_node("launch_probe", context=ctx)
     counts = {"img": 0, "js": 0}
-    node.create_subscription(Image, "/camera/image_raw", lambda m: counts.__setitem__("img", counts["img"] + 1),
-                             qos_profile_sensor_data)
-    node.create_subscription(JointState, "/joint_states", lambda m: counts.__setitem__("js", counts["js"] + 1),
-                             qos_profile_sensor_data)
-    node.create_subscription(Event, "/seal/events", lambda m: None, 10)
+    subscription(node, topics.CAMERA, lambda m: counts.__setitem__("img", counts["img"] + 1))
+    subscription(node, topics.JOINT_STATES, lambda m: counts.__setitem__("js", counts["js"] + 1))
+    subscription(node, topics.EVENTS, lambda m: None)
     try:
         deadline = time.monotonic() + 60
         while counts["img"] < 5 and time.monotonic() < deadline:
@@ -54,8 +51,8 @@ def test_seal_launch_brings_up_the_graph_and_ctrl_c_stops_everything(tmp_path):
         assert counts["img"] / 3.0 >= 10.0
         assert counts["js"] / 3.0 >= 50.0
         types = dict(node.get_topic_names_and_types())
-        assert types["/seal/events"] == ["seal_interfaces/msg/Event"]
-        assert node.count_publishers("/seal/events") >= 4  # perception, thinker, tts, vla, sim
+        assert types[topics.EVENTS.name] == [topics.EVENTS.type]
+        assert node.count_publishers(topics.EVENTS.name) >= 4  # perception, thinker, tts, vla, sim
     finally:
         node.destroy_node()
         rclpy.try_shutdown(context=ctx)

@@ -17,6 +17,7 @@ from action_msgs.msg import GoalStatus
 
 from seal_interfaces.action import Speak
 from seal_nodes.core import events as ev
+from seal_nodes.core import topics
 from seal_nodes.tools.spoken import synthesize_piper
 from seal_nodes.core.audio.wav import write_wav
 from seal_nodes.stack.session import StackSession
@@ -64,7 +65,7 @@ def pulse(tmp_path, monkeypatch):
 def wait_perception(session: StackSession) -> None:
     """audio_perception subscribes once its models are loaded; /audio/mic is not latched, and the
     mic process matches the new subscriber a moment after this session sees it."""
-    session.wait_for(lambda: session.node.count_subscribers("/audio/mic") >= 1, 30, "audio perception")
+    session.wait_for(lambda: session.node.count_subscribers(topics.MIC.name) >= 1, 30, "audio perception")
     time.sleep(1.5)
 
 
@@ -74,7 +75,7 @@ def test_voice_in_through_the_mic_and_out_through_the_speaker(pulse, tmp_path):
     wav = tmp_path / "command.wav"
     write_wav(wav, synthesize_piper("Pick up the red cube.").pcm, 16000)
     with StackSession(launch, node_log=tmp_path / "nodes.log") as session:
-        session.wait_for(lambda: session.rate_hz("/audio/mic", 1.0) > 30, 30, "the microphone to stream")
+        session.wait_for(lambda: session.rate_hz(topics.MIC, 1.0) > 30, 30, "the microphone to stream")
         wait_perception(session)
         since = time.time_ns()
         subprocess.run(["paplay", "--device=robot_mic", str(wav)], env=pulse, check=True, timeout=20)
@@ -126,7 +127,7 @@ def test_the_agent_hearing_itself_is_not_the_user_but_a_real_interjection_is(pul
             "side of the table, and after that I will come back and tell you what else I can see.")
     domain = 10 + (int(os.environ["ROS_DOMAIN_ID"]) - 9) % 80  # not the one the previous test's nodes just left
     with StackSession(launch, node_log=tmp_path / "nodes.log", domain_id=domain) as session:
-        session.wait_for(lambda: session.rate_hz("/audio/mic", 1.0) > 30, 30, "the microphone to stream")
+        session.wait_for(lambda: session.rate_hz(topics.MIC, 1.0) > 30, 30, "the microphone to stream")
         wait_perception(session)
         session.wait_for(session.speak_client.server_is_ready, 30, "the Speak server")
         since = time.time_ns()

@@ -15,7 +15,8 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from seal_interfaces.action import Manipulate, Speak
 from seal_interfaces.msg import AudioChunk, Event
 from seal_nodes.core import events as ev
-from seal_nodes.nodes.common import AUDIO_QOS, EVENT_QOS, SENSOR_QOS
+from seal_nodes.core import topics
+from seal_nodes.nodes.common import publisher
 from seal_nodes.tools.wer import normalize
 from tests.integration.conftest import call, wait_event
 
@@ -23,21 +24,20 @@ pytestmark = pytest.mark.integration
 
 
 def heights(stack) -> dict[str, float]:
-    last = stack.messages("/sim/object_poses")[-1].msg
+    last = stack.messages(topics.OBJECT_POSES)[-1].msg
     return {n: p.position.z for n, p in zip(last.names, last.poses)}
 
 
 def test_graph_topics_and_rates(stack):
     names = dict(stack.node.get_topic_names_and_types())
-    assert names["/seal/events"] == ["seal_interfaces/msg/Event"]
-    assert names["/joint_states"] == ["sensor_msgs/msg/JointState"]
-    assert names["/camera/image_raw"] == ["sensor_msgs/msg/Image"]
+    for topic in (topics.EVENTS, topics.JOINT_STATES, topics.CAMERA):
+        assert names[topic.name] == [topic.type]
     time.sleep(2.0)
-    assert stack.rate_hz("/camera/image_raw") >= 10.0
-    assert stack.rate_hz("/joint_states") >= 50.0
-    img = stack.messages("/camera/image_raw")[-1].msg
+    assert stack.rate_hz(topics.CAMERA) >= 10.0
+    assert stack.rate_hz(topics.JOINT_STATES) >= 50.0
+    img = stack.messages(topics.CAMERA)[-1].msg
     assert (img.height, img.width, img.encoding) == (224, 224, "rgb8")
-    assert len(stack.messages("/joint_states")[-1].msg.name) == 8
+    assert len(stack.messages(topics.JOINT_STATES)[-1].msg.name) == 8
 
 
 def test_speech_gives_events_and_a_spoken_reply(stack):
@@ -52,9 +52,9 @@ def test_speech_gives_events_and_a_spoken_reply(stack):
     onset_error_ms = (start.msg.header.stamp.sec * 1e9 + start.msg.header.stamp.nanosec - turn.onset_ns) / 1e6
     assert -100 < onset_error_ms < 150
     stack.wait_for(lambda: stack.agent_idle(since, 1.0), 20, "the reply")
-    reply = [r for r in stack.messages("/audio/speaker") if r.msg.trace_id == start.msg.trace_id]
+    reply = [r for r in stack.messages(topics.SPEAKER) if r.msg.trace_id == start.msg.trace_id]
     assert len(reply) > 50  # > 1 s of voice, in 20 ms chunks
-    thoughts = [(r.msg.kind, r.msg.text) for r in stack.messages("/seal/thoughts") if r.t_ns >= since]
+    thoughts = [(r.msg.kind, r.msg.text) for r in stack.messages(topics.THOUGHTS) if r.t_ns >= since]
     assert ("user", "Hello robot.") in thoughts
     assert any(kind == "say" for kind, _ in thoughts)
 
@@ -64,7 +64,7 @@ def test_talking_over_the_agent_pauses_it_at_once_and_an_interjection_stops_it(s
     (/tts/control) → perception's interrupt → the Speak goal is cancelled, what was said kept."""
     since = time.time_ns()
     stack.say("Hello robot.")
-    stack.wait_for(lambda: len([r for r in stack.messages("/audio/speaker") if r.t_ns > since]) > 40, 20,
+    stack.wait_for(lambda: len([r for r in stack.messages(topics.SPEAKER) if r.t_ns > since]) > 40, 20,
                    "the agent to be talking")
     barge_since = time.time_ns()
     turn = stack.say("Stop, wait a second.")
@@ -72,8 +72,8 @@ def test_talking_over_the_agent_pauses_it_at_once_and_an_interjection_stops_it(s
     assert '"agent_speaking":true' in start.msg.payload_json.replace(" ", "")
     wait_event(stack, ev.INTERRUPT, barge_since)
     stack.wait_for(lambda: stack.agent_idle(barge_since, 1.0), 20, "the agent to stop")
-    reply_trace = next(r.msg.trace_id for r in stack.messages("/audio/speaker") if r.t_ns > since)
-    chunks = [r for r in stack.messages("/audio/speaker") if r.msg.trace_id == reply_trace]
+    reply_trace = next(r.msg.trace_id for r in stack.messages(topics.SPEAKER) if r.t_ns > since)
+    chunks = [r for r in stack.messages(topics.SPEAKER) if r.msg.trace_id == reply_trace]
     last_end_ns = max(r.msg.header.stamp.sec * 10**9 + r.msg.header.stamp.nanosec + 20_000_000 for r in chunks)
     # the voice fell silent soon after the user's onset: paused on speech_start, not on the
     # final transcript (no wall-clock budget here; the benchmark measures barge_in_stop_ms)
@@ -87,7 +87,7 @@ def test_speak_goal_streams_and_a_cancel_reports_what_was_said(stack):
     since = time.time_ns()
     handle = call(stack.speak_client.send_goal_async(Speak.Goal(text=text, utterance_id="t1", trace_id="cancel-test")))
     assert handle.accepted
-    stack.wait_for(lambda: sum(r.msg.trace_id == "cancel-test" for r in stack.messages("/audio/speaker")) >= 40,
+    stack.wait_for(lambda: sum(r.msg.trace_id == "cancel-test" for r in stack.messages(topics.SPEAKER)) >= 40,
                    10, "40 chunks")
     call(handle.cancel_goal_async())
     res = call(handle.get_result_async())
@@ -96,9 +96,9 @@ def test_speak_goal_streams_and_a_cancel_reports_what_was_said(stack):
     spoken = res.result.spoken_text.split()
     assert 0 < len(spoken) < len(text.split())
     assert text.split()[: len(spoken)] == spoken  # a true prefix, word for word
-    chunks = [r for r in stack.messages("/audio/speaker") if r.msg.trace_id == "cancel-test"]
+    chunks = [r for r in stack.messages(topics.SPEAKER) if r.msg.trace_id == "cancel-test"]
     time.sleep(0.3)
-    assert len([r for r in stack.messages("/audio/speaker") if r.msg.trace_id == "cancel-test"]) == len(chunks)
+    assert len([r for r in stack.messages(topics.SPEAKER) if r.msg.trace_id == "cancel-test"]) == len(chunks)
     # the words reported fit in the audio that was played (espeak here: ~2.5 words/s at 175 wpm)
     played_s = len(chunks) * 0.02
     assert len(spoken) <= played_s * 4.0
@@ -124,7 +124,7 @@ def test_manipulate_picks_up_the_cube(stack):
     time.sleep(0.3)
     assert heights(stack)["red_cube"] - before["red_cube"] > 0.05
     assert {"approach", "grasp", "lift"} <= set(fb)
-    lat = [r.msg for r in stack.messages("/seal/latency") if r.msg.trace_id == "p1"]
+    lat = [r.msg for r in stack.messages(topics.LATENCY) if r.msg.trace_id == "p1"]
     assert {m.path for m in lat} == {"frame_to_command_ms", "policy_inference_ms"}
 
 
@@ -135,9 +135,9 @@ def test_cancel_holds_the_arm(stack):
     res = call(handle.get_result_async())
     assert res.status == GoalStatus.STATUS_CANCELED
     time.sleep(0.4)
-    q1 = np.array(stack.messages("/joint_states")[-1].msg.position[:7])
+    q1 = np.array(stack.messages(topics.JOINT_STATES)[-1].msg.position[:7])
     time.sleep(0.5)
-    q2 = np.array(stack.messages("/joint_states")[-1].msg.position[:7])
+    q2 = np.array(stack.messages(topics.JOINT_STATES)[-1].msg.position[:7])
     assert np.max(np.abs(q2 - q1)) < 0.01
 
 
@@ -155,7 +155,7 @@ def test_manipulate_unknown_object_fails_clearly_and_server_keeps_serving(stack)
 
 
 def test_malformed_audio_chunk_is_reported_and_perception_keeps_working(stack):
-    pub = stack.node.create_publisher(AudioChunk, "/audio/mic", AUDIO_QOS)
+    pub = publisher(stack.node, topics.MIC)
     since = time.time_ns()
     bad = AudioChunk(sample_rate=16000, channels=1, encoding="S16LE", data=[1, 2, 3])
     pub.publish(bad)
@@ -171,8 +171,8 @@ def test_malformed_audio_chunk_is_reported_and_perception_keeps_working(stack):
 
 
 def test_bad_image_and_nan_state_are_reported(stack):
-    img_pub = stack.node.create_publisher(Image, "/camera/image_raw", SENSOR_QOS)
-    js_pub = stack.node.create_publisher(JointState, "/joint_states", SENSOR_QOS)
+    img_pub = publisher(stack.node, topics.CAMERA)
+    js_pub = publisher(stack.node, topics.JOINT_STATES)
     time.sleep(1.0)  # let the best-effort publishers match
     since = time.time_ns()
     for _ in range(3):
@@ -190,7 +190,7 @@ def test_bad_image_and_nan_state_are_reported(stack):
 
 
 def test_unsafe_trajectory_is_rejected_by_the_sim(stack):
-    pub = stack.node.create_publisher(JointTrajectory, "/arm/joint_trajectory", EVENT_QOS)
+    pub = publisher(stack.node, topics.ARM_TRAJECTORY)
     time.sleep(0.5)
     since = time.time_ns()
     pub.publish(JointTrajectory(joint_names=["panda_joint1"], points=[JointTrajectoryPoint(positions=[math.nan])]))
@@ -201,7 +201,7 @@ def test_unsafe_trajectory_is_rejected_by_the_sim(stack):
 
 
 def test_thinker_refuses_bad_requests_and_reports_bad_events(stack):
-    pub = stack.node.create_publisher(Event, "/seal/events", EVENT_QOS)
+    pub = publisher(stack.node, topics.EVENTS)
     time.sleep(0.5)
     since = time.time_ns()
 
@@ -212,7 +212,7 @@ def test_thinker_refuses_bad_requests_and_reports_bad_events(stack):
 
     pub.publish(event(ev.SPEECH_END, "pick up the purple cube"))
     stack.wait_for(lambda: any(r.msg.kind == "say" and "purple" in r.msg.text
-                               for r in stack.messages("/seal/thoughts") if r.t_ns >= since), 10, "a refusal")
+                               for r in stack.messages(topics.THOUGHTS) if r.t_ns >= since), 10, "a refusal")
     pub.publish(event("teleport"))
     wait_event(stack, ev.ERROR, since, where=lambda r: r.msg.source == "thinker" and "teleport" in r.msg.text)
     pub.publish(event(ev.SPEECH_END, "hello", payload="{not json"))
@@ -227,7 +227,7 @@ def test_a_crashed_node_is_respawned_and_reported(stack):
     stack.wait_for(lambda: any(kind == "exited" and info.get("label") == "thinker" for kind, info in stack.node_events),
                    10, "the crash report")
     stack.wait_for(lambda: stack.supervisor.status()["thinker"].pid not in (None, pid), 15, "the respawn")
-    pub = stack.node.create_publisher(Event, "/seal/events", EVENT_QOS)
+    pub = publisher(stack.node, topics.EVENTS)
     since = time.time_ns()
 
     def answered() -> bool:  # poke the new thinker until it is matched and answers
@@ -236,7 +236,7 @@ def test_a_crashed_node_is_respawned_and_reported(stack):
         pub.publish(msg)
         time.sleep(0.5)
         return any(r.msg.kind == "say" and r.msg.trace_id == "respawn"
-                   for r in stack.messages("/seal/thoughts") if r.t_ns >= since)
+                   for r in stack.messages(topics.THOUGHTS) if r.t_ns >= since)
 
     stack.wait_for(answered, 30, "the respawned thinker to answer")
     stack.node.destroy_publisher(pub)
@@ -245,7 +245,7 @@ def test_a_crashed_node_is_respawned_and_reported(stack):
 def test_thinker_survives_a_tts_crash_mid_utterance(stack):
     """The TTS dies while speaking: the thinker gives the utterance up (keeping what was said)
     and speaks again once the launcher has respawned the TTS."""
-    pub = stack.node.create_publisher(Event, "/seal/events", EVENT_QOS)
+    pub = publisher(stack.node, topics.EVENTS)
     time.sleep(0.5)
 
     def user(text: str, trace: str) -> None:
@@ -254,16 +254,16 @@ def test_thinker_survives_a_tts_crash_mid_utterance(stack):
         pub.publish(msg)
 
     user("hello robot", "tts-crash")
-    stack.wait_for(lambda: sum(r.msg.trace_id == "tts-crash" for r in stack.messages("/audio/speaker")) > 25,
+    stack.wait_for(lambda: sum(r.msg.trace_id == "tts-crash" for r in stack.messages(topics.SPEAKER)) > 25,
                    15, "the reply to start playing")
     os.kill(stack.supervisor.status()["tts"].pid, signal.SIGKILL)
     stack.wait_for(lambda: any(r.msg.kind == "interrupted" and r.msg.trace_id == "tts-crash"
-                               for r in stack.messages("/seal/thoughts")), 15, "the utterance to be given up")
+                               for r in stack.messages(topics.THOUGHTS)), 15, "the utterance to be given up")
 
     def answered() -> bool:
         user("thank you", "after-crash")
         time.sleep(1.0)
-        return any(r.msg.trace_id == "after-crash" for r in stack.messages("/audio/speaker"))
+        return any(r.msg.trace_id == "after-crash" for r in stack.messages(topics.SPEAKER))
 
     stack.wait_for(answered, 40, "the respawned TTS to speak")
     stack.node.destroy_publisher(pub)

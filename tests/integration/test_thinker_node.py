@@ -8,8 +8,9 @@ import time
 import pytest
 
 from seal_nodes.core import events as ev
-from seal_nodes.nodes.common import EVENT_QOS, event_to_msg
-from seal_nodes.stack.session import StackSession, get_message
+from seal_nodes.core import topics
+from seal_nodes.nodes.common import event_to_msg, publisher
+from seal_nodes.stack.session import StackSession
 
 pytestmark = pytest.mark.integration
 
@@ -45,10 +46,9 @@ def stack(tmp_path_factory):
     (folder / "thinker.launch.yaml").write_text(LAUNCH.replace("SCRIPT_PATH", str(folder / "script.yaml")))
     log = folder / "nodes.log"
     with StackSession(launch_file=folder / "thinker.launch.yaml", node_log=log) as session:
-        session.event_pub = session.node.create_publisher(get_message("seal_interfaces/msg/Event"), "/seal/events",
-                                                          EVENT_QOS)
+        session.event_pub = publisher(session.node, topics.EVENTS)
         session.wait_for(lambda: session.speak_client.server_is_ready()
-                         and session.node.count_subscribers("/seal/events") >= 3, 60, "thinker and tts")
+                         and session.node.count_subscribers(topics.EVENTS.name) >= 3, 60, "thinker and tts")
         yield session
     print(log.read_text()[-4000:])
 
@@ -59,7 +59,7 @@ def send(session: StackSession, type_: str, text: str = "", **payload) -> None:
 
 
 def thoughts(session: StackSession, since: int) -> list:
-    return [r.msg for r in session.messages("/seal/thoughts") if r.t_ns >= since]
+    return [r.msg for r in session.messages(topics.THOUGHTS) if r.t_ns >= since]
 
 
 def tts_events(session: StackSession, type_: str, since: int) -> list:

@@ -10,9 +10,10 @@ from sensor_msgs.msg import Image
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from seal_nodes.core import events as ev
-from seal_nodes.nodes.common import EVENT_QOS, SENSOR_QOS, stamp_to_ns
+from seal_nodes.core import topics
+from seal_nodes.core.arm.robot import HOME_Q
+from seal_nodes.nodes.common import publisher, stamp_to_ns, subscription
 from seal_nodes.stack.session import StackSession
-from sim_worlds.tabletop.world import HOME_Q
 from tests.integration.conftest import wait_event
 
 pytestmark = pytest.mark.integration
@@ -45,17 +46,16 @@ def vision(tmp_path_factory):
     log = folder / "nodes.log"
     with StackSession(launch_file=folder / "vision.launch.yaml", node_log=log) as session:
         stamps: set[int] = set()  # every camera frame's stamp, to check the events' stamps against
-        session.node.create_subscription(Image, "/camera/image_raw",
-                                         lambda m: stamps.add(stamp_to_ns(m.header.stamp)), SENSOR_QOS)
+        subscription(session.node, topics.CAMERA, lambda m: stamps.add(stamp_to_ns(m.header.stamp)))
         session.frame_stamps = stamps
-        session.wait_for(lambda: session.node.count_subscribers("/camera/image_raw") >= 3
-                         and bool(session.messages("/sim/object_poses")), 90, "sim and vision_perception")
+        session.wait_for(lambda: session.node.count_subscribers(topics.CAMERA.name) >= 3
+                         and bool(session.messages(topics.OBJECT_POSES)), 90, "sim and vision_perception")
         yield session
     print(log.read_text()[-4000:])
 
 
 def truth(session: StackSession) -> dict[str, np.ndarray]:
-    last = session.messages("/sim/object_poses")[-1].msg
+    last = session.messages(topics.OBJECT_POSES)[-1].msg
     return {n: np.array([p.position.x, p.position.y, p.position.z]) for n, p in zip(last.names, last.poses)}
 
 
@@ -77,7 +77,7 @@ def test_object_seen_carries_frame_stamps_and_table_positions(vision):
 
 
 def test_the_arm_moving_gives_one_unexplained_scene_change(vision):
-    pub = vision.node.create_publisher(JointTrajectory, "/arm/joint_trajectory", EVENT_QOS)
+    pub = publisher(vision.node, topics.ARM_TRAJECTORY)
     vision.wait_for(lambda: pub.get_subscription_count() >= 1, 10, "the sim to follow trajectories")
 
     def move(q: np.ndarray) -> None:
@@ -101,7 +101,7 @@ def test_the_arm_moving_gives_one_unexplained_scene_change(vision):
 
 def test_a_malformed_image_is_reported_and_the_node_keeps_serving(vision):
     pid = vision.supervisor.status()["vision_perception"].pid
-    pub = vision.node.create_publisher(Image, "/camera/image_raw", SENSOR_QOS)
+    pub = publisher(vision.node, topics.CAMERA)
     vision.wait_for(lambda: pub.get_subscription_count() >= 2, 10, "the image subscribers")
     since = time.time_ns()
     for _ in range(3):  # best effort: send it more than once

@@ -12,7 +12,8 @@ from sensor_msgs.msg import Image, JointState
 
 from seal_interfaces.action import Manipulate
 from seal_nodes.core import events as ev
-from seal_nodes.nodes.common import SENSOR_QOS
+from seal_nodes.core import topics
+from seal_nodes.nodes.common import publisher, subscription
 from seal_nodes.stack.session import StackSession
 from tests.integration.conftest import call, wait_event
 
@@ -24,7 +25,7 @@ LAUNCH = Path(__file__).with_name("vla_sim.launch.yaml")
 def arm(tmp_path_factory):
     log = tmp_path_factory.mktemp("vla") / "nodes.log"
     with StackSession(launch_file=LAUNCH, node_log=log) as session:
-        session.wait_for(lambda: bool(session.received["/camera/image_raw"]) and bool(session.received["/sim/object_poses"])
+        session.wait_for(lambda: bool(session.messages(topics.CAMERA)) and bool(session.messages(topics.OBJECT_POSES))
                          and session.manip_client.server_is_ready(), 90, "sim and vla_policy")
         yield session
     print(log.read_text()[-3000:])
@@ -33,15 +34,12 @@ def arm(tmp_path_factory):
 def test_learned_policy_runs_frame_by_frame_within_limits_and_ends_the_goal_itself(arm):
     """The closed loop, not the policy's skill (that is `seal eval-vla`'s job): one command per
     camera frame, every command inside the joint limits, and the policy's own status ends the goal."""
-    from trajectory_msgs.msg import JointTrajectory
-
-    from sim_worlds.tabletop.world import robot_model
+    from seal_nodes.core.arm.robot import robot_model
     m = robot_model()
     lower = np.array([m.joint(f"panda_joint{i}").range[0] for i in range(1, 8)])
     upper = np.array([m.joint(f"panda_joint{i}").range[1] for i in range(1, 8)])
     commands = []
-    sub = arm.node.create_subscription(JointTrajectory, "/arm/joint_trajectory",
-                                       lambda msg: commands.append(list(msg.points[0].positions)), 10)
+    sub = subscription(arm.node, topics.ARM_TRAJECTORY, lambda msg: commands.append(list(msg.points[0].positions)))
     fb = []
     handle = call(arm.manip_client.send_goal_async(Manipulate.Goal(instruction="pick up the red cube", trace_id="L1"),
                                                    feedback_callback=lambda m: fb.append(m.feedback.phase)))
@@ -49,7 +47,7 @@ def test_learned_policy_runs_frame_by_frame_within_limits_and_ends_the_goal_itse
     assert "timed out" not in res.result.message  # ended by the policy's done/fail signal
     assert res.result.message.endswith(": done") == res.result.success, res.result.message
     assert "approach" in fb
-    lat = [r.msg for r in arm.messages("/seal/latency") if r.msg.trace_id == "L1"]
+    lat = [r.msg for r in arm.messages(topics.LATENCY) if r.msg.trace_id == "L1"]
     assert {m.path for m in lat} == {"frame_to_command_ms", "policy_inference_ms"}
     assert len([m for m in lat if m.path == "policy_inference_ms"]) >= 20  # a closed loop, frame by frame
     arm.node.destroy_subscription(sub)
@@ -66,9 +64,9 @@ def test_cancel_holds_the_arm(arm):
     res = call(handle.get_result_async())
     assert res.status == GoalStatus.STATUS_CANCELED and "holding" in res.result.message
     time.sleep(0.4)
-    q1 = np.array(arm.messages("/joint_states")[-1].msg.position[:7])
+    q1 = np.array(arm.messages(topics.JOINT_STATES)[-1].msg.position[:7])
     time.sleep(0.5)
-    q2 = np.array(arm.messages("/joint_states")[-1].msg.position[:7])
+    q2 = np.array(arm.messages(topics.JOINT_STATES)[-1].msg.position[:7])
     assert np.max(np.abs(q2 - q1)) < 0.01
 
 
@@ -79,8 +77,8 @@ def test_unknown_object_and_bad_input_are_refused_and_the_node_keeps_serving(arm
     res = call(handle.get_result_async())
     assert res.status == GoalStatus.STATUS_ABORTED and "unknown object" in res.result.message
     wait_event(arm, ev.ERROR, since, where=lambda r: r.msg.source == "vla_policy")
-    img_pub = arm.node.create_publisher(Image, "/camera/image_raw", SENSOR_QOS)
-    js_pub = arm.node.create_publisher(JointState, "/joint_states", SENSOR_QOS)
+    img_pub = publisher(arm.node, topics.CAMERA)
+    js_pub = publisher(arm.node, topics.JOINT_STATES)
     time.sleep(1.0)
     for _ in range(3):
         img_pub.publish(Image(height=224, width=224, encoding="mono8", step=224, data=[0] * 224 * 224))

@@ -1,6 +1,4 @@
-"""Sim tests: headless EGL rendering must be chosen before mujoco is imported."""
-
-import os
+"""Sim tests: a fresh tabletop world per test (rendered headless: EGL is chosen before mujoco loads)."""
 
 import pytest
 

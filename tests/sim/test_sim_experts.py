@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 
-from sim_worlds.tabletop.experts import DOWN_ROT, ArmIK, HomeExpert, PickExpert
-from sim_worlds.tabletop.world import HOME_Q, TabletopWorld
+from seal_nodes.core.arm.kinematics import DOWN_ROT, ArmIK
+from seal_nodes.core.arm.robot import HOME_Q
+from sim_worlds.tabletop.experts import HomeExpert, PickExpert
+from sim_worlds.tabletop.world import TabletopWorld
 
 pytestmark = pytest.mark.sim
 DT = 0.04

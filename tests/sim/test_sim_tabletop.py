@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from sim_worlds.tabletop.world import ARM_JOINTS, HOME_Q, SCENES, TabletopWorld, robot_model
+from seal_nodes.core.arm.robot import ARM_JOINTS, HOME_Q, robot_model
+from sim_worlds.tabletop.world import SCENES, TabletopWorld
 
 pytestmark = pytest.mark.sim
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sim_worlds.tabletop.experts import ArmIK
+from seal_nodes.core.arm.kinematics import ArmIK
 from sim_worlds.tabletop.world import SCENES, TabletopWorld
 from sim_worlds.tabletop.tasks import TASKS, Episode, expert_controller, instruction, run_episode, start_episode
 

@@ -46,7 +46,7 @@ def test_dataset_format(tiny):
 def test_short_training_run_exports_a_working_policy(tiny):
     import torch
 
-    from sim_worlds.tabletop.experts import ArmIK
+    from seal_nodes.core.arm.kinematics import ArmIK
     from sim_worlds.tabletop.world import TabletopWorld
     from vla_policy.language import SentenceEncoder
     from vla_policy.arm.model import VlaNet

@@ -1,65 +1,14 @@
-"""Manipulate backends. ``learned``: the VLA policy (camera + joints + instruction, no ground truth).
-``expert``: the scripted teacher (IK on simulator object poses).
-
-The expert reads privileged state (true object positions from /sim/object_poses); it is the
-teacher the learned policy imitates, not the policy itself.
-"""
+"""The ``learned`` Manipulate backend: the VLA policy (camera + joints + instruction, no ground truth)."""
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
-from sim_worlds.tabletop.experts import ArmIK, ExpertAction
-from sim_worlds.tabletop.tasks import TASKS, task_key
-from vla_policy.arm.instructions import Task
-
-
-@dataclass
-class Observation:
-    q: np.ndarray  # 7 arm joints
-    gripper: float  # 0 open … 1 closed
-    image: np.ndarray | None  # HxWx3 uint8 camera frame (unused by the expert)
-    object_positions: dict[str, np.ndarray]
-
-
-class BackendError(ValueError):
-    """The backend cannot do this task here (unsupported task, object not in the scene)."""
-
-
-class ExpertBackend:
-    name = "expert"
-    TASKS = ("pick", "place", "push", "point", "home")
-
-    def __init__(self, dt: float) -> None:
-        self.dt = dt
-        self.task: Task | None = None
-        self.expert = None
-        self.ik = ArmIK()
-
-    def reset(self, task: Task, objects: dict[str, np.ndarray], instruction: str = "",
-              bin_position: np.ndarray | None = None) -> None:
-        if task.name not in self.TASKS:
-            raise BackendError(f"the expert backend cannot {task.name} (supports {list(self.TASKS)})")
-        if task.object and task.object not in objects:
-            raise BackendError(f"no {task.object.replace('_', ' ')} in the scene (have: {sorted(objects)})")
-        if task.name == "place" and bin_position is None:
-            raise BackendError("there is no bin in the scene")
-        self.task = task
-
-        class _Scene:  # what the task registry's expert factories read
-            def bin_position(self) -> np.ndarray | None:
-                return bin_position
-        self.expert = TASKS[task_key(task.name, task.direction)].expert(_Scene(), self.dt, self.ik)
-        self.expert.reset(task.object)
-
-    def act(self, obs: Observation) -> ExpertAction:
-        if self.task is None or self.expert is None:
-            raise BackendError("act() before reset(): no task")
-        target = obs.object_positions.get(self.task.object) if self.task.object else None
-        if self.task.object and target is None:
-            raise BackendError(f"{self.task.object} disappeared from the scene")
-        return self.expert.act(obs.q, obs.gripper, target)
+from seal_nodes.core.arm.backend import BackendError, Observation
+from seal_nodes.core.arm.instructions import Task
+from seal_nodes.core.arm.kinematics import ArmCommand
+from vla_policy.arm.runtime import WEIGHTS_DIR, LearnedPolicy, PolicyRuntime
+from vla_policy.inference import InputError
+from vla_policy.language import SentenceEncoder
 
 
 class LearnedBackend:
@@ -70,9 +19,6 @@ class LearnedBackend:
     _shared: dict[str, tuple] = {}
 
     def __init__(self, dt: float) -> None:
-        from vla_policy.language import SentenceEncoder
-        from vla_policy.arm.runtime import WEIGHTS_DIR, LearnedPolicy, PolicyRuntime
-
         key = self.weights_dir or str(WEIGHTS_DIR)
         if key not in LearnedBackend._shared:
             LearnedBackend._shared[key] = (PolicyRuntime(key), SentenceEncoder())
@@ -96,9 +42,7 @@ class LearnedBackend:
         self._prev_grip: float | None = None
         self._held = False
 
-    def act(self, obs: Observation) -> ExpertAction:
-        from vla_policy.arm.preprocess import InputError
-
+    def act(self, obs: Observation) -> ArmCommand:
         if obs.image is None:
             raise BackendError("the learned policy needs a camera image")
         try:
@@ -125,11 +69,3 @@ class LearnedBackend:
     def inference_ms(self) -> float | None:
         return None if self.policy.last is None else self.policy.last.inference_ms
 
-
-BACKENDS = {"expert": ExpertBackend, "learned": LearnedBackend}
-
-
-def make_backend(name: str, dt: float):
-    if name not in BACKENDS:
-        raise ValueError(f"unknown manipulation backend {name!r}; available: {sorted(BACKENDS)}")
-    return BACKENDS[name](dt)

@@ -33,15 +33,15 @@ stay the expert's clean commands (DART-style), so the learner sees how to recove
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from sim_worlds.tabletop.experts import DOWN_ROT, ArmIK, ExpertAction
-from sim_worlds.tabletop.world import HOME_Q, TabletopWorld
+from seal_nodes.core.arm.kinematics import DOWN_ROT, ArmCommand, ArmIK
+from seal_nodes.core.arm.robot import HOME_Q
 from sim_worlds.tabletop.tasks import COLORS, TASKS, expert_controller, instruction, run_episode, start_episode
+from sim_worlds.tabletop.world import TabletopWorld
 from vla_policy.arm.camera import FRONT_CAMERA
 from vla_policy.arm.grasp import held_flags
 from vla_policy.arm.preprocess import FOVEA_STORED, IMAGE_HW, PROPRIO_DIM, fovea_patch, prepare_image, proprio
@@ -101,8 +101,8 @@ def _take_over(world: TabletopWorld, ep, ik: ArmIK):
         if ep.task == "pick":
             raise _NothingToTeach
         over_bin = np.linalg.norm(world.object_pose(ep.target)[0][:2] - world.bin_position()[:2]) < OVER_BIN
-        # Over the bin already: lower and let go. (A learner held the cube there, waiting for a
-        # release it kept planning for later; "carry" would first lift it back up.)
+        # Over the bin already: lower and let go. (A learner may hold the cube there, waiting for a
+        # release it keeps planning for later; "carry" would first lift it back up.)
         return expert_controller(world, ep, DT, ik, stage="lower" if over_bin else "carry")
     return expert_controller(world, ep, DT, ik)
 
@@ -146,7 +146,7 @@ def record_episode(world: TabletopWorld, job: EpisodeJob, ik: ArmIK,
     cmds: list[tuple[np.ndarray, float]] = []
     noise = np.zeros(7)
 
-    def controller(q: np.ndarray, gripper: float, image: np.ndarray | None) -> ExpertAction:
+    def controller(q: np.ndarray, gripper: float, image: np.ndarray | None) -> ArmCommand:
         nonlocal noise, expert
         a = None
         if expert is None and len(cmds) < job.takeover_step:
@@ -170,7 +170,7 @@ def record_episode(world: TabletopWorld, job: EpisodeJob, ik: ArmIK,
         if not job.noisy:
             return a
         noise = 0.85 * noise + rng.normal(0.0, 0.012, 7)  # OU-like drift, ~2 cm at the tool
-        return ExpertAction(a.arm_q + noise, a.gripper, a.phase, a.progress, a.done, a.failed)
+        return ArmCommand(a.arm_q + noise, a.gripper, a.phase, a.progress, a.done, a.failed)
 
     try:
         ok, _, _ = run_episode(world, ep, controller, DT, render=True, extra_steps_after_done=EXTRA_DONE_STEPS)

@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-from sim_worlds.tabletop.experts import ArmIK
-from sim_worlds.tabletop.world import TabletopWorld
+from seal_nodes.core.arm.instructions import InstructionError, parse_instruction
+from seal_nodes.core.arm.kinematics import ArmIK
 from sim_worlds.tabletop.tasks import TASKS, expert_controller, instruction, run_episode, start_episode, task_key
+from sim_worlds.tabletop.world import TabletopWorld
 from vla_policy.arm.dataset import DT
-from vla_policy.arm.instructions import InstructionError, parse_instruction
 from vla_policy.templates import template_lines
 
 EVAL_SEED_BASE = 900_000  # training seeds stay far below this

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vla_policy.inference import InputError
+
 CAMERA_HW = (224, 224)
 CROP = (64, 224, 32, 192)  # rows from, to; cols from, to
 POOL = 2
@@ -21,10 +23,6 @@ IMAGE_HW = ((CROP[1] - CROP[0]) // POOL, (CROP[3] - CROP[2]) // POOL)  # (80, 80
 PROPRIO_DIM = 12
 FOVEA = 32  # px of the 224x224 frame the network sees around its object estimate
 FOVEA_STORED = 48  # px stored per frame around the true object: training shifts the 32 inside it
-
-
-class InputError(ValueError):
-    """An observation the policy must not act on."""
 
 
 def prepare_image(rgb: np.ndarray) -> np.ndarray:

@@ -30,44 +30,19 @@ from pathlib import Path
 
 import numpy as np
 
-from sim_worlds.tabletop.experts import DOWN_ROT, ArmIK, ExpertAction
-from vla_policy.arm.grasp import GraspMemory
-from vla_policy.arm.instructions import InstructionError, parse_instruction
-from vla_policy.language import EMBED_DIM, SentenceEncoder
-from vla_policy.arm.normalizer import Normalizer
-from vla_policy.arm.camera import FRONT_CAMERA, PinholeCamera
-from vla_policy.arm.preprocess import FOVEA, IMAGE_HW, PROPRIO_DIM, InputError, fovea_patch, prepare_image, proprio
+from seal_nodes.core.arm.instructions import InstructionError, parse_instruction
+from seal_nodes.core.arm.kinematics import DOWN_ROT, ArmCommand, ArmIK
 from seal_nodes.core.arm.limits import DEFAULT_WORKSPACE, Workspace
+from vla_policy.arm.camera import FRONT_CAMERA, PinholeCamera
+from vla_policy.arm.grasp import GraspMemory
+from vla_policy.arm.normalizer import Normalizer
+from vla_policy.arm.preprocess import FOVEA, IMAGE_HW, PROPRIO_DIM, fovea_patch, prepare_image, proprio
+from vla_policy.inference import InputError, pick_provider
+from vla_policy.language import EMBED_DIM, SentenceEncoder
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 MODEL_FILE, NORM_FILE, CARD_FILE = "vla_policy.onnx", "normalizer.json", "model_card.json"
 TORCH_FILE = "vla_policy.pt"  # the same weights for torch (tests compare the two)
-
-
-def pick_provider(path: Path, threads: int = 1):
-    """An InferenceSession on the first provider that really loads (CUDA, else CPU).
-
-    onnxruntime-gpu lists CUDA even where it cannot load (no GPU, no CUDA libraries) and then
-    silently falls back, so the session's own provider list is what counts.
-    """
-    import onnxruntime as ort
-
-    ort.set_default_logger_severity(4)  # a CUDA provider that cannot load is expected, not news
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads  # 1: p99 gets worse with more on 2 cores
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
-    available = ort.get_available_providers()
-    for provider in ("CUDAExecutionProvider", "CPUExecutionProvider"):
-        if provider not in available:
-            continue
-        try:
-            session = ort.InferenceSession(str(path), opts, providers=[provider])
-        except Exception:  # noqa: BLE001 - a provider that fails to load is skipped
-            continue
-        if session.get_providers()[0] == provider:
-            return session, provider
-    raise RuntimeError(f"no onnxruntime provider could load {path} (available: {available})")
 
 
 class PolicyRuntime:
@@ -150,7 +125,7 @@ class LearnedPolicy:
         self.grasp = GraspMemory()
         self._estimate: np.ndarray | None = None  # the object estimate of the previous frame
 
-    def act(self, q: np.ndarray, gripper: float, image: np.ndarray) -> ExpertAction:
+    def act(self, q: np.ndarray, gripper: float, image: np.ndarray) -> ArmCommand:
         """Next command from a 224x224 RGB frame and the measured joints; raises InputError."""
         q = np.asarray(q, dtype=float)
         t0 = time.perf_counter()
@@ -187,8 +162,8 @@ class LearnedPolicy:
         self._fail_run = self._fail_run + 1 if status[2] > 0.5 else 0
         grip_cmd = float(np.clip(now[3], 0.0, 1.0))
         if self.latch_grip and self.grasp.holding and grip_cmd >= 0.5:
-            # Holding: squeeze fully. A sagging half command (0.8) let the fingers open to follow
-            # it, and an opening that merely follows the command passed for grasp evidence.
+            # Holding: squeeze fully. A sagging half command would let the fingers open to follow
+            # it, and an opening that merely follows the command would pass for grasp evidence.
             grip_cmd = 1.0
         if self.task in ("pick", "place") and not self.grasp.held and self.close_box is not None:
             off = -near  # tool vs the object, as the image and fovea show them
@@ -207,10 +182,10 @@ class LearnedPolicy:
                 if self.retries < self.max_retries:  # open and try again
                     self.retries += 1
                     self._attempt(reopen=self.reopen_steps)
-                    return ExpertAction(self._q_cmd.copy(), 0.0, "retry", 0.0, done=False)
+                    return ArmCommand(self._q_cmd.copy(), 0.0, "retry", 0.0, done=False)
                 failed = True
         phase = "failed" if failed else "done" if done else "acting"
-        return ExpertAction(self._q_cmd.copy(), grip_cmd, phase,
+        return ArmCommand(self._q_cmd.copy(), grip_cmd, phase,
                             1.0 if done else float(min(0.95, status[1] + 0.5 * (1 - status[0]))),
                             done=done or failed, failed=failed)
 

@@ -12,7 +12,8 @@ import numpy as np
 from sim_worlds.gui.expert import MouseExpert
 from sim_worlds.gui.layout import VIEWPORT
 from sim_worlds.gui.world import Box
-from vla_policy.mouse.dataset import MAX_MOTION, load, pointer_state
+from vla_policy.mouse.dataset import load
+from vla_policy.mouse.preprocess import MAX_MOTION, pointer_state
 
 
 def collect(data_dir: str | Path, weights_dir: str | Path, reaches: int = 4000, seed: int = 1,

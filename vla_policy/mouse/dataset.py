@@ -19,17 +19,9 @@ from sim_worlds.gui.expert import MouseExpert
 from sim_worlds.gui.layout import VIEWPORT
 from sim_worlds.gui.targets import all_targets, phrasings
 from sim_worlds.gui.world import Box
-from vla_policy.mouse.model import MOTION_SCALE
+from vla_policy.mouse.preprocess import MAX_MOTION, SCREEN_HW, pointer_state
 
 EVAL_SEED_BASE = 900_000
-MAX_MOTION = 150.0  # pixels per step; commands beyond it are clipped
-
-
-def pointer_state(pointer: np.ndarray, d1: np.ndarray, d2: np.ndarray) -> np.ndarray:
-    """[x, y in -1..1, last displacement, the one before] as the network's state input."""
-    w, h = VIEWPORT
-    return np.array([pointer[0] / w * 2 - 1, pointer[1] / h * 2 - 1, *(d1 / MOTION_SCALE), *(d2 / MOTION_SCALE)],
-                    dtype=np.float32)
 
 
 def rollout(box: Box, start: np.ndarray, rng: np.random.Generator, noise_frac: float, max_steps: int = 80
@@ -69,7 +61,7 @@ def generate(out_dir: str | Path, pages: int = 1200, seed: int = 0, reaches_per_
     (out / "dagger.npz").unlink(missing_ok=True)  # DAgger states belong to the old pages
     targets = all_targets()
     rng = np.random.default_rng(seed)
-    screens = np.zeros((pages, 200, 320, 3), np.uint8)
+    screens = np.zeros((pages, *SCREEN_HW, 3), np.uint8)
     centers = np.full((pages, len(targets), 2), np.nan, np.float32)
     rows: dict[str, list] = {"page": [], "target": [], "state": [], "motion": [], "click": []}
     t0 = time.monotonic()
@@ -104,7 +96,7 @@ def load(data_dir: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
     meta = json.loads((d / "meta.json").read_text())
     with np.load(d / "data.npz") as z:
         data = {k: z[k] for k in z.files}
-    if (d / "dagger.npz").exists():  # states the policy visited, labelled by the expert (mouse_dagger)
+    if (d / "dagger.npz").exists():  # states the policy visited, labelled by the expert (``dagger``)
         with np.load(d / "dagger.npz") as z:
             for k in ("page", "target", "state", "motion", "click"):
                 data[k] = np.concatenate([data[k], z[k].astype(data[k].dtype)])

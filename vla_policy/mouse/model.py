@@ -5,7 +5,7 @@ Same recipe as the arm's ``VlaNet``: a conv net on the (half-scale) screenshot w
 channels, feature maps modulated by the instruction (FiLM) at every stage, dilated layers for the
 context a grid cell needs ("third row, second column"), read out as keypoints by a spatial
 softmax. Keypoint 0 is trained to sit on the named target (``aux``), and the head sees it
-relative to the pointer. Outputs, all normalised outside the network (``MouseNormalizer``):
+relative to the pointer. Outputs, all normalised outside the network (``preprocess``, ``normalizer.json``):
 
 * ``motion`` [B, K, 2]: the next pointer displacement (pixels / ``MOTION_SCALE``),
 * ``click``  [B, K]:    click logit (the pointer is at rest on the target),
@@ -20,10 +20,7 @@ import torch
 from torch import nn
 
 from vla_policy.language import EMBED_DIM
-
-SCREEN_HW = (200, 320)  # half-scale screenshot of the 640x400 viewport
-STATE_DIM = 6  # pointer x, y (-1..1), last two displacements / MOTION_SCALE
-MOTION_SCALE = 40.0
+from vla_policy.mouse.preprocess import SCREEN_HW, STATE_DIM
 
 
 class SpatialSoftmax(nn.Module):

@@ -1,4 +1,4 @@
-"""The mouse policy at run time: ONNX on onnxruntime (the arm's provider choice), one goal's loop.
+"""The mouse policy at run time: ONNX on onnxruntime (``inference.pick_provider``), one goal's loop.
 
 ``MouseRuntime.infer`` is one forward pass. ``MousePolicy`` is the controller the GUI loop
 drives (``sim_worlds.gui.episode``): per screenshot it returns the next pointer position or a
@@ -13,14 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+from vla_policy.inference import InputError, pick_provider
 from vla_policy.language import EMBED_DIM, SentenceEncoder
-from vla_policy.mouse.dataset import MAX_MOTION, pointer_state
-from vla_policy.mouse.model import SCREEN_HW, STATE_DIM
-from vla_policy.mouse.train import CARD_FILE, GUI_WEIGHTS, MODEL_FILE, NORM_FILE
-from vla_policy.arm.preprocess import InputError
-from vla_policy.arm.runtime import pick_provider
+from vla_policy.mouse.preprocess import MAX_MOTION, SCREEN_HW, STATE_DIM, VIEWPORT, pointer_state
 
-VIEW_W, VIEW_H = 640.0, 400.0
+GUI_WEIGHTS = Path(__file__).resolve().parent / "weights"
+MODEL_FILE, NORM_FILE, CARD_FILE = "mouse_policy.onnx", "normalizer.json", "model_card.json"
+TORCH_FILE = "mouse_policy.pt"  # the same weights for torch (tests compare the two)
 
 
 class MouseRuntime:
@@ -47,7 +46,7 @@ class MouseRuntime:
         motion, click, aux = self.session.run(None, {"image": img, "state": state.astype(np.float32)[None, None],
                                                      "lang": lang.astype(np.float32)[None]})
         p = float(1.0 / (1.0 + np.exp(-float(click[0, 0]))))
-        target = (aux[0] + 1) / 2 * np.array([VIEW_W, VIEW_H])
+        target = (aux[0] + 1) / 2 * np.array(VIEWPORT, dtype=float)
         return motion[0, 0] * self.motion_scale, p, target
 
 

@@ -39,7 +39,7 @@ def find_device(pa, wanted: str, kind: str) -> DeviceInfo:
         try:
             info = pa.get_default_input_device_info() if kind == "input" else pa.get_default_output_device_info()
             return next(d for d in devices if d.index == int(info["index"]))
-        except (IOError, OSError, StopIteration):
+        except (OSError, StopIteration):
             return devices[0]
     if wanted.isdigit():
         match = [d for d in devices if d.index == int(wanted)]

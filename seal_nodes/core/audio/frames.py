@@ -11,8 +11,19 @@ ENCODING_S16LE = "S16LE"
 # The rate every perception stage works at (Silero VAD, Whisper, echo cancelling, analysis).
 RATE = 16_000
 
+
 class AudioFormatError(ValueError):
     """Audio that cannot be used: wrong encoding, odd byte count, bad rate …"""
+
+
+def check_pcm(x: object, what: str, error: type[ValueError] = AudioFormatError) -> np.ndarray:
+    """``x`` if it is a non-empty 1-D int16 array, else ``error`` saying what ``what`` is."""
+    if not isinstance(x, np.ndarray) or x.dtype != np.int16 or x.ndim != 1:
+        desc = f"{x.dtype} shape {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
+        raise error(f"{what} must be a 1-D int16 array, got {desc}")
+    if len(x) == 0:
+        raise error(f"{what} is empty")
+    return x
 
 
 @dataclass

@@ -55,7 +55,6 @@ class SileroVad:
         self._state = np.zeros((2, 1, 128), dtype=np.float32)
         self._context = np.zeros(CONTEXT, dtype=np.float32)
         self._pending = np.zeros(0, dtype=np.float32)
-        self.windows_processed = 0
 
     @property
     def buffered(self) -> int:
@@ -85,5 +84,4 @@ class SileroVad:
         inp = np.concatenate((self._context, window))[np.newaxis, :]
         out, self._state = self._session.run(None, {"input": inp, "state": self._state, "sr": self._sr})
         self._context = window[-CONTEXT:].copy()
-        self.windows_processed += 1
         return float(out[0, 0])

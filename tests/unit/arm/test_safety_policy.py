@@ -4,11 +4,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seal_nodes.core.arm.trajectory import JointTrajectory, TrajectoryError, sample, validate_trajectory
-from vla_policy.arm.backends import BackendError, ExpertBackend, Observation, make_backend
-from vla_policy.arm.instructions import Task
-from vla_policy.arm.observation import ObservationError, image_from_buffer, joint_vector
+from seal_nodes.core.arm.backend import BackendError, Observation
+from seal_nodes.core.arm.instructions import Task
+from seal_nodes.core.arm.kinematics import ArmCommand, ArmIK
 from seal_nodes.core.arm.limits import DEFAULT_WORKSPACE, SafetyLimits, UnsafeCommand, Workspace
+from seal_nodes.core.arm.robot import HOME_Q
+from seal_nodes.core.arm.trajectory import JointTrajectory, TrajectoryError, sample, validate_trajectory
+from sim_worlds.tabletop.expert_backend import ExpertBackend
+from vla_policy.arm.observation import ObservationError, image_from_buffer, joint_vector
 
 pytestmark = pytest.mark.unit
 
@@ -96,12 +99,10 @@ def test_unsafe_command_is_value_error():
 
 @pytest.fixture(scope="module")
 def arm_ik():
-    from sim_worlds.tabletop.experts import ArmIK
     return ArmIK()
 
 
 def test_real_forward_kinematics(arm_ik):
-    from sim_worlds.tabletop.world import HOME_Q
     safety = SafetyLimits(arm_ik.lower, arm_ik.upper, 0.05, lambda q: arm_ik.fk(q)[0])
     q, notes = safety.check(HOME_Q + 0.01, HOME_Q)
     np.testing.assert_allclose(q, HOME_Q + 0.01)
@@ -203,12 +204,10 @@ def test_expert_refuses_unknown_object():
 
 
 def test_expert_pick_step_returns_action():
-    from sim_worlds.tabletop.experts import ExpertAction
-    from sim_worlds.tabletop.world import HOME_Q
-    backend = make_backend("expert", 0.05)
+    backend = ExpertBackend(0.05)
     backend.reset(Task("pick", "red_cube"), {"red_cube": CUBE})
     act = backend.act(Observation(HOME_Q.copy(), 0.0, None, {"red_cube": CUBE}))
-    assert isinstance(act, ExpertAction)
+    assert isinstance(act, ArmCommand)
     assert act.arm_q.shape == (7,) and np.all(np.isfinite(act.arm_q))
     assert act.phase == "approach" and not act.done
     assert 0.0 <= act.progress <= 1.0
@@ -216,7 +215,6 @@ def test_expert_pick_step_returns_action():
 
 
 def test_expert_object_disappears():
-    from sim_worlds.tabletop.world import HOME_Q
     backend = ExpertBackend(dt=0.05)
     backend.reset(Task("pick", "red_cube"), {"red_cube": CUBE})
     with pytest.raises(BackendError, match="disappeared"):
@@ -224,16 +222,10 @@ def test_expert_object_disappears():
 
 
 def test_expert_home_needs_no_object():
-    from sim_worlds.tabletop.world import HOME_Q
     backend = ExpertBackend(dt=0.05)
     backend.reset(Task("home"), {})
     act = backend.act(Observation(HOME_Q + 0.3, 0.0, None, {}))
     assert act.arm_q.shape == (7,)
-
-
-def test_make_backend_unknown():
-    with pytest.raises(ValueError, match="unknown manipulation backend"):
-        make_backend("pi0", 0.05)
 
 
 def test_backend_error_is_value_error():

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from vla_policy.arm.camera import FRONT_CAMERA, PinholeCamera
-from vla_policy.arm.preprocess import FOVEA, InputError, fovea_patch
+from vla_policy.arm.preprocess import FOVEA, fovea_patch
+from vla_policy.inference import InputError
 
 pytestmark = pytest.mark.unit
 SCENES = Path(__file__).resolve().parents[3] / "sim_worlds" / "tabletop" / "scenes"

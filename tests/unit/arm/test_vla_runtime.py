@@ -4,15 +4,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim_worlds.tabletop.experts import ArmIK
-from sim_worlds.tabletop.world import HOME_Q
-from vla_policy.arm.backends import BackendError, LearnedBackend, Observation
-from vla_policy.arm.instructions import Task
-from vla_policy.language import EMBED_DIM, SentenceEncoder, model_dir
-from vla_policy.arm.camera import FRONT_CAMERA
-from vla_policy.arm.preprocess import CAMERA_HW, FOVEA, IMAGE_HW, PROPRIO_DIM, InputError, prepare_image, proprio
-from vla_policy.arm.runtime import TORCH_FILE, WEIGHTS_DIR, LearnedPolicy, PolicyRuntime, pick_provider
+from seal_nodes.core.arm.backend import BackendError, Observation
+from seal_nodes.core.arm.instructions import Task
+from seal_nodes.core.arm.kinematics import ArmIK
 from seal_nodes.core.arm.limits import Workspace
+from seal_nodes.core.arm.robot import HOME_Q
+from vla_policy.arm.backends import LearnedBackend
+from vla_policy.arm.camera import FRONT_CAMERA
+from vla_policy.arm.preprocess import CAMERA_HW, FOVEA, IMAGE_HW, PROPRIO_DIM, prepare_image, proprio
+from vla_policy.arm.runtime import TORCH_FILE, WEIGHTS_DIR, LearnedPolicy, PolicyRuntime
+from vla_policy.inference import InputError, pick_provider
+from vla_policy.language import EMBED_DIM, SentenceEncoder, model_dir
 
 pytestmark = pytest.mark.unit
 

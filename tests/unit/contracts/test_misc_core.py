@@ -12,12 +12,11 @@ import numpy as np
 import pytest
 
 from seal_nodes.core import events as ev
-from seal_nodes.core.audio.frames import AudioFormatError, AudioFrame, pcm_from_bytes, resample
 from seal_nodes.core.audio.devices import AudioDeviceError, find_device, list_devices
-from seal_nodes.tools.latency import BUDGETS, Budget, format_table, summarize
-from seal_nodes.ros_env import (apply_default_ros_environment, fastdds_localhost_profile,
-                                     ros_environment)
+from seal_nodes.core.audio.frames import AudioFormatError, AudioFrame, check_pcm, pcm_from_bytes, resample
 from seal_nodes.core.audio.pacing import paced_frames
+from seal_nodes.ros_env import apply_default_ros_environment, fastdds_localhost_profile, ros_environment
+from seal_nodes.tools.latency import BUDGETS, Budget, format_table, machine_info, summarize
 
 pytestmark = pytest.mark.unit
 
@@ -54,6 +53,12 @@ def test_format_table_custom_budgets_and_boundary():
     assert format_table({"x": {"p50": 1, "p99": 10.0, "n": 1}}, budgets).endswith("| yes |")
     assert format_table({"x": {"p50": 1, "p99": 10.01, "n": 1}}, budgets).endswith("| NO |")
     assert all(b.budget_ms > 0 and b.path == k for k, b in BUDGETS.items())
+
+
+def test_machine_info_says_where_a_bench_ran():
+    info = machine_info()
+    assert set(info) == {"cpus", "machine", "python"}
+    assert info["python"] == ".".join(map(str, sys.version_info[:3]))
 
 
 # --- stream --------------------------------------------------------------------------------------
@@ -196,7 +201,7 @@ class FakePA:
 
     def _default(self, idx):
         if idx is None:
-            raise IOError("No Default Device Available")
+            raise OSError("No Default Device Available")
         return self.get_device_info_by_index(idx)
 
     def get_default_input_device_info(self):
@@ -306,6 +311,19 @@ def test_audio_format_error_is_value_error():
     assert issubclass(AudioFormatError, ValueError)
 
 
+def test_check_pcm_passes_int16_through_and_names_what_is_wrong():
+    pcm = np.zeros(3, np.int16)
+    assert check_pcm(pcm, "mic") is pcm
+    with pytest.raises(AudioFormatError, match=r"mic must be a 1-D int16 array, got float32 shape \(3,\)"):
+        check_pcm(np.zeros(3, np.float32), "mic")
+    with pytest.raises(AudioFormatError, match="got list"):
+        check_pcm([0, 1], "mic")
+    with pytest.raises(AudioFormatError, match=r"shape \(2, 2\)"):
+        check_pcm(np.zeros((2, 2), np.int16), "mic")
+    with pytest.raises(UnicodeError, match="mic is empty"):  # any ValueError the caller names
+        check_pcm(np.zeros(0, np.int16), "mic", UnicodeError)
+
+
 @pytest.mark.parametrize("n, src, dst, expected", [(480, 48000, 16000, 160), (160, 16000, 48000, 480),
                                                    (441, 44100, 16000, 160), (1000, 16000, 16000, 1000)])
 def test_resample_length(n, src, dst, expected):
@@ -358,9 +376,9 @@ def test_known_types():
 
 # --- graph (parse only) ------------------------------------------------------------------------
 
-from seal_nodes.stack.graph import LAUNCH_DIR, load, resolve_node
 from seal_nodes.launcher.yaml_launch import LaunchError, NodeSpec
 from seal_nodes.nodes import NODE_MODULES
+from seal_nodes.stack.graph import LAUNCH_DIR, load, resolve_node
 
 
 def test_graph_import_does_not_pull_in_rclpy():

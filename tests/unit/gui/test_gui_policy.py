@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vla_policy.mouse.dataset import MAX_MOTION
-from vla_policy.mouse.train import GUI_WEIGHTS, TORCH_FILE
-from vla_policy.arm.preprocess import InputError
+from vla_policy.inference import InputError
+from vla_policy.mouse.preprocess import MAX_MOTION
+from vla_policy.mouse.runtime import GUI_WEIGHTS, TORCH_FILE
 
 pytestmark = pytest.mark.unit
 
@@ -70,3 +70,10 @@ def test_policy_steps_are_bounded_and_use_the_instruction(runtime):
         assert np.all(np.abs(nxt - p) <= MAX_MOTION + 1e-6)
         p = nxt
     assert policy.last_infer_ms > 0
+
+
+def test_the_policy_and_the_pages_agree_on_the_viewport():
+    from sim_worlds.gui.layout import VIEWPORT as PAGE_VIEWPORT
+    from vla_policy.mouse.preprocess import VIEWPORT
+
+    assert VIEWPORT == PAGE_VIEWPORT

@@ -12,7 +12,8 @@ from typing import Callable
 
 import pytest
 
-from seal_nodes.launcher import NodeSpec, Supervisor
+from seal_nodes.launcher.supervisor import Supervisor
+from seal_nodes.launcher.yaml_launch import NodeSpec
 
 pytestmark = [pytest.mark.unit,
               pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs Linux /proc")]
@@ -207,9 +208,14 @@ def test_start_failure_raises_and_cleans_up(rec):
     assert pid and not exists(pid)
 
 
-def _runner() -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(FIXTURES / "launch_runner.py")],
-                            stdout=subprocess.PIPE, text=True)
+@pytest.fixture
+def runner():
+    """The launch runner fixture in its own process; killed and reaped after the test."""
+    proc = subprocess.Popen([sys.executable, str(FIXTURES / "launch_runner.py")], stdout=subprocess.PIPE, text=True)
+    yield proc
+    proc.kill()
+    proc.wait()
+    proc.stdout.close()
 
 
 def _read_pids(proc: subprocess.Popen) -> list[int]:
@@ -219,36 +225,24 @@ def _read_pids(proc: subprocess.Popen) -> list[int]:
     raise AssertionError("runner printed no PIDS line")
 
 
-def test_run_until_signal_stops_everything_on_sigint():
-    proc = _runner()
-    try:
-        pids = _read_pids(proc)
-        assert all(alive(p) for p in pids)
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0
-        for p in pids:
-            assert not exists(p)
-    finally:
-        proc.kill()
-        proc.wait()
-        proc.stdout.close()
+def test_run_until_signal_stops_everything_on_sigint(runner):
+    pids = _read_pids(runner)
+    assert all(alive(p) for p in pids)
+    runner.send_signal(signal.SIGINT)
+    assert runner.wait(timeout=30) == 0
+    for p in pids:
+        assert not exists(p)
 
 
-def test_children_die_when_supervisor_is_sigkilled():
-    proc = _runner()
-    try:
-        pids = _read_pids(proc)
-        proc.kill()
-        proc.wait()
-        # Orphans are reparented to the nearest subreaper (possibly this pytest process) and may
-        # linger as zombies there; what matters is that they are not running.
-        until(lambda: not any(alive(p) for p in pids))
-        for p in pids:
-            try:
-                os.waitpid(p, os.WNOHANG)
-            except ChildProcessError:
-                pass
-    finally:
-        proc.kill()
-        proc.wait()
-        proc.stdout.close()
+def test_children_die_when_supervisor_is_sigkilled(runner):
+    pids = _read_pids(runner)
+    runner.kill()
+    runner.wait()
+    # Orphans are reparented to the nearest subreaper (possibly this pytest process) and may
+    # linger as zombies there; what matters is that they are not running.
+    until(lambda: not any(alive(p) for p in pids))
+    for p in pids:
+        try:
+            os.waitpid(p, os.WNOHANG)
+        except ChildProcessError:
+            pass

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from seal_nodes.launcher import LaunchError, NodeSpec, format_param, parse_launch_file, parse_launch_string
+from seal_nodes.launcher.yaml_launch import LaunchError, NodeSpec, format_param, parse_launch_file, parse_launch_string
 
 pytestmark = pytest.mark.unit
 

@@ -4,10 +4,10 @@ import shutil
 import numpy as np
 import pytest
 
+from seal_nodes.core.perception.acoustic import (AcousticConfig, AcousticDetection, AcousticError,
+                                                 AcousticEventDetector, segment_kind)
 from seal_nodes.core.voice import nonverbal as nv
 from seal_nodes.tools import soundgen as sg
-from seal_nodes.core.perception.acoustic import (AcousticConfig, AcousticDetection, AcousticError, AcousticEventDetector,
-                                      segment_kind)
 
 pytestmark = pytest.mark.unit
 

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from tests.helpers.audio import RATE, frames, noise, piper, silence, synth, true_offset, true_onset
 from seal_nodes.core import events as ev
 from seal_nodes.core.audio.frames import AudioFormatError, AudioFrame, resample
 from seal_nodes.core.perception.audio import AudioPerception, AudioPerceptionConfig
 from seal_nodes.tools.wer import wer
+from tests.helpers.audio import RATE, frames, noise, piper, silence, synth, true_offset, true_onset
 
 pytestmark = pytest.mark.unit
 
@@ -167,8 +167,9 @@ def room(agent: np.ndarray, delay_ms: float = 40.0, gain_db: float = -8.0) -> np
     return np.concatenate([np.zeros(d), wet])[: len(agent)]
 
 
-def overlap(agent, user, at_s):
-    mic = room(agent)
+def overlap(agent, user, at_s, gain_db=-8.0):
+    """The user's sound at ``at_s`` over the agent's voice as the microphone hears it."""
+    mic = room(agent, gain_db=gain_db)
     i = int(at_s * RATE)
     mic[i:i + len(user)] += user[: len(mic) - i]
     return np.clip(mic, -32768, 32767).astype(np.int16)
@@ -206,11 +207,7 @@ def test_backchannel_does_not_interrupt(ap, agent_voice, tmp_path, word):
 
 @pytest.mark.parametrize("word", ["yeah", "okay"])
 def test_a_clear_acknowledgement_over_a_quiet_echo_is_a_backchannel(ap, agent_voice, word):
-    mic = room(agent_voice, gain_db=-24.0)
-    user = piper(word).astype(np.float64)
-    i = int(2.5 * RATE)
-    mic[i:i + len(user)] += user
-    events = run(ap, np.clip(mic, -32768, 32767).astype(np.int16), reference=agent_voice)
+    events = run(ap, overlap(agent_voice, piper(word), 2.5, gain_db=-24.0), reference=agent_voice)
     t = types(events)
     assert ev.BACKCHANNEL in t and ev.INTERRUPT not in t and ev.SPEECH_END not in t, [(e.type, e.text) for e in events]
     start = next(e for e in events if e.type == ev.SPEECH_START)
@@ -220,11 +217,8 @@ def test_a_clear_acknowledgement_over_a_quiet_echo_is_a_backchannel(ap, agent_vo
 def test_a_clap_over_the_agent_is_a_transient_noise(ap, agent_voice):
     from seal_nodes.tools.soundgen import clap
 
-    mic = room(agent_voice, gain_db=-24.0)
     c = clap(RATE, seed=1).astype(np.float64) * 25000
-    i = int(2.5 * RATE)
-    mic[i:i + len(c)] += c
-    events = run(ap, np.clip(mic, -32768, 32767).astype(np.int16), reference=agent_voice)
+    events = run(ap, overlap(agent_voice, c, 2.5, gain_db=-24.0), reference=agent_voice)
     t = types(events)
     assert ev.INTERRUPT not in t and ev.SPEECH_END not in t, [(e.type, e.text) for e in events]
     if ev.SPEECH_START in t:  # the VAD took it for an onset: then it must be closed as a noise

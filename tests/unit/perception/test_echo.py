@@ -6,8 +6,8 @@ import shutil
 import numpy as np
 import pytest
 
-from seal_nodes.core.perception.echo import canceller as echo
 from seal_nodes.core.audio.frames import resample
+from seal_nodes.core.perception.echo import canceller as echo
 from seal_nodes.core.perception.echo.canceller import EchoCanceller, EchoInputError, EchoUnavailable, ReferenceBuffer
 
 pytestmark = pytest.mark.unit
@@ -147,7 +147,7 @@ def test_output_length_delay_and_block_independence(voices):
     out = np.concatenate([ec.process(noise[i:i + 333], np.zeros(len(noise[i:i + 333]), np.int16))
                           for i in range(0, RATE, 333)]).astype(np.float64)
     x = noise.astype(np.float64)
-    lags = range(0, 400)
+    lags = range(400)
     best = max(lags, key=lambda k: np.dot(out[k:], x[: len(x) - k]))
     assert best == 160
     assert abs(db(out[160:], x[:-160])) < 1.0

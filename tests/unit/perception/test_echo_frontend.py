@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from tests.helpers.audio import RATE, silence, synth
 from seal_nodes.core.perception.echo.doubletalk import level_db
 from seal_nodes.core.perception.echo.frontend import EchoFrontEnd
+from tests.helpers.audio import RATE, silence, synth
 
 pytestmark = pytest.mark.unit
 T0 = 10**18

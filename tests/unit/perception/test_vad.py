@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from tests.helpers.audio import noise, silence, synth
 from seal_nodes.core.perception.vad import WINDOW, SileroVad
+from tests.helpers.audio import noise, silence, synth
 
 pytestmark = pytest.mark.unit
 

@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 
 from seal_nodes.core import events as ev
+from seal_nodes.core.arm.robot import HOME_Q
+from seal_nodes.core.perception.vision.events import (FrameOrderError, RateLimiter, TrackerConfig, VisionConfig,
+                                                      VisionPerception)
 from seal_nodes.core.perception.vision.features import (
     COLOR_PRESETS, CameraModel, ImageFormatError, camera_from_mjcf, check_rgb, classify_colors, color_table,
     components, decode_image, detect_objects, parse_color_spec,
 )
-from seal_nodes.core.perception.vision.events import (
-    FrameOrderError, RateLimiter, TrackerConfig, VisionConfig, VisionPerception,
-)
-from sim_worlds.tabletop.world import HOME_Q, OBJECTS, SCENES, TabletopWorld
+from sim_worlds.tabletop.world import OBJECTS, SCENES, TabletopWorld
 
 pytestmark = pytest.mark.unit
 

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from tests.helpers.audio import RATE, silence, synth
 from seal_nodes.core.audio.frames import AudioFormatError
-from seal_nodes.tools.wer import wer
 from seal_nodes.core.perception.whisper import WhisperRecognizer
+from seal_nodes.tools.wer import wer
+from tests.helpers.audio import RATE, silence, synth
 
 pytestmark = pytest.mark.unit
 

@@ -5,10 +5,10 @@ import pytest
 
 from seal_nodes.core.actions import (ACTION_SET, ARM, GUI, SYSTEM, Action, ActionError, instruction_for,
                                      object_phrase, validate)
+from seal_nodes.core.arm.instructions import InstructionError, Task, parse_instruction
 from seal_nodes.core.thinking.context import ACT, SAY, THINK
-from seal_nodes.core.thinking.fast_path import (CommandBackend, ReasoningInput, Trigger, format_action, make_backend,
+from seal_nodes.core.thinking.fast_path import (CommandBackend, ReasoningInput, Trigger, format_action,
                                        parse_action, parse_command)
-from vla_policy.arm.instructions import InstructionError, Task, parse_instruction
 
 pytestmark = pytest.mark.unit
 
@@ -105,7 +105,7 @@ def test_thinker_instructions_parse_back_on_the_policy_side(action, task):
     assert parse_instruction(instruction_for(action)) == task
 
 
-# --- vla_policy.arm.instructions -------------------------------------------------------------------
+# --- seal_nodes.core.arm.instructions ------------------------------------------------------------
 
 @pytest.mark.parametrize("text, task", [
     ("Pick up the red cube.", Task("pick", "red_cube")),
@@ -234,12 +234,6 @@ def test_backend_refusal():
     assert segs[-1].text == "Sorry, I can't do that. I don't see it."
     segs = respond(Trigger("refusal", "nope"))
     assert segs[-1].text == "Sorry, I can't do that."
-
-
-def test_make_backend():
-    assert isinstance(make_backend("commands"), CommandBackend)
-    with pytest.raises(ValueError, match="unknown reasoning backend 'gpt'.*commands"):
-        make_backend("gpt")
 
 
 # --- on-screen requests ------------------------------------------------------------------------

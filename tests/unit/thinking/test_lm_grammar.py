@@ -1,11 +1,10 @@
-"""The tag-protocol grammar, the prompt text and the model factory (no model loaded here; the
-grammar is run through llama.cpp in test_lm_llama.py)."""
+"""The tag-protocol grammar and the prompt text (no model loaded here; the grammar is run
+through llama.cpp in test_lm_llama.py)."""
 from __future__ import annotations
 
 import pytest
 
-from seal_nodes.core.thinking.lm import factory
-from seal_nodes.core.thinking.lm.base import ModelError, Prompt
+from seal_nodes.core.thinking.lm.base import Prompt
 from seal_nodes.core.thinking.lm.grammar import build_grammar, chat_messages, prompt_text
 
 pytestmark = pytest.mark.unit
@@ -63,21 +62,3 @@ def test_prompt_text_is_chatml() -> None:
     assert prompt_text(p, prefill=True).endswith("<|im_start|>assistant\n<think>")
     assert "still talking" in chat_messages(p)[1]["content"]
     assert [m["role"] for m in chat_messages(p)] == ["system", "user"]
-
-
-def test_factory_names_and_registry() -> None:
-    with pytest.raises(ValueError, match="one of \\['llama', 'openai', 'transformers'\\]"):
-        factory.make_model("nope")
-    model = factory.make_model("openai", base_url="http://127.0.0.1:9/v1", model="m")
-    assert model.name == "openai"
-    with pytest.raises(ModelError, match="base_url"):
-        factory.make_model("openai", base_url="ftp://x", model="m")
-
-    class Fake:
-        name = "fake"
-
-    factory.register("fake", lambda **kw: Fake())  # type: ignore[arg-type,return-value]
-    try:
-        assert factory.make_model("fake").name == "fake"
-    finally:
-        del factory.REGISTRY["fake"]

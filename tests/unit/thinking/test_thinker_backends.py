@@ -14,7 +14,7 @@ import pytest
 from seal_nodes.core import events as ev
 from seal_nodes.core.thinking.context import THINK
 from seal_nodes.core.thinking.lm.llama import LlamaModel
-from seal_nodes.core.thinking.lm.openai_client import OpenAIChatModel
+from seal_nodes.core.thinking.lm.registry import make_model
 from seal_nodes.core.thinking.thinker import Act, Report, Say, Thinker, ThinkerConfig
 from seal_nodes.core.thinking.utterances import _speakable
 from tests.unit.thinking.test_lm_transformers import build_tiny_model
@@ -26,7 +26,8 @@ OBJECTS = {"red_cube", "green_cube", "blue_cube"}
 
 @pytest.fixture(scope="module")
 def llama() -> Iterator[LlamaModel]:
-    m = LlamaModel(n_ctx=4096, seed=3)
+    m = make_model("llama", n_ctx=4096, seed=3)
+    assert isinstance(m, LlamaModel)
     yield m
     m.close()
 
@@ -36,15 +37,13 @@ def model(request, llama, tmp_path_factory):
     if request.param == "llama":
         yield llama
     elif request.param == "openai":  # the real llama.cpp HTTP API on loopback, grammar included
-        m = OpenAIChatModel(llama.url, "smollm2", grammar_field="grammar")
+        m = make_model("openai", openai_url=llama.url, openai_model="smollm2", grammar_field="grammar")
         yield m
         m.close()
     else:
-        from seal_nodes.core.thinking.lm.transformers_lm import TransformersModel
-
         path = tmp_path_factory.mktemp("tiny")
         build_tiny_model(path)
-        m = TransformersModel(str(path), max_new_tokens=40, temperature=0.0)
+        m = make_model("transformers", model_path=str(path), max_new_tokens=40, temperature=0.0)
         yield m
         m.close()
 
@@ -131,7 +130,7 @@ class HangingServer:
 
 def test_a_hanging_backend_is_given_up_with_an_apology_and_the_thinker_keeps_serving():
     server = HangingServer()
-    model = OpenAIChatModel(server.url, "wedged", timeout_s=30.0)
+    model = make_model("openai", openai_url=server.url, openai_model="wedged", timeout_s=30.0)
     try:
         th = make(model, stall_s=0.5)
         cmds = run(th, th.handle(end_of_turn("What is the meaning of life?")), timeout_s=10.0)

@@ -3,10 +3,10 @@ import json
 import numpy as np
 import pytest
 
-from tests.helpers.audio import RATE, piper, silence
 from seal_nodes.core.audio.wav import write_wav
-from seal_nodes.tools.wer import wer
 from seal_nodes.tools.perceive import main, perceive_pcm
+from seal_nodes.tools.wer import wer
+from tests.helpers.audio import RATE, piper, silence
 
 pytestmark = pytest.mark.unit
 

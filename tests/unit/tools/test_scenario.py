@@ -7,10 +7,10 @@ import json
 import pytest
 
 from seal_nodes.core import events as ev
+from seal_nodes.core.thinking.thinker import Say, Thinker, ThinkerConfig
 from seal_nodes.tools.scenario import (DECISION_MS, FRAGMENT_EVERY_MS, SILENCE_TEXT, USER_WORDS_PER_S, Scenario,
                                       ScenarioError, ScenarioWorld, SimClock, VoiceSim, load_scenario,
                                       parse_scenario, user_duration_ms)
-from seal_nodes.core.thinking.thinker import Say, Thinker, ThinkerConfig
 
 pytestmark = pytest.mark.unit
 
@@ -94,25 +94,16 @@ def test_load_yaml_and_json(tmp_path):
     assert sc.entries == [{"t_ms": 1, "silence": 2}]
 
 
-def test_load_invalid_yaml(tmp_path):
-    p = tmp_path / "bad.yaml"
-    p.write_text("events: [ {t_ms: 0, user: hi\n")
-    with pytest.raises(ScenarioError, match="not valid YAML") as info:
-        load_scenario(p)
-    assert str(p) in str(info.value)
-
-
-def test_load_invalid_json(tmp_path):
-    p = tmp_path / "bad.json"
-    p.write_text('{"events": [')
-    with pytest.raises(ScenarioError, match="not valid JSON") as info:
-        load_scenario(p)
-    assert str(p) in str(info.value)
-
-
-def test_load_missing_file(tmp_path):
-    p = tmp_path / "nope.yaml"
-    with pytest.raises(ScenarioError, match="cannot read scenario") as info:
+@pytest.mark.parametrize("name, text, error", [
+    ("bad.yaml", "events: [ {t_ms: 0, user: hi\n", "not valid YAML"),
+    ("bad.json", '{"events": [', "not valid JSON"),
+    ("nope.yaml", None, "cannot read scenario"),
+])
+def test_load_errors_name_the_file(tmp_path, name, text, error):
+    p = tmp_path / name
+    if text is not None:
+        p.write_text(text)
+    with pytest.raises(ScenarioError, match=error) as info:
         load_scenario(p)
     assert str(p) in str(info.value)
 

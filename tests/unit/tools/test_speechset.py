@@ -7,19 +7,9 @@ import numpy as np
 import pytest
 
 from seal_nodes.core.audio.wav import read_wav
+from seal_nodes.tools.speechset import (KINDS, LABELS, ONSET_LEVEL, Condition, SpeechItem, SpeechSetError, Voice,
+                                        build_speech_set, load_sentences, load_speech_set)
 from seal_nodes.tools.wer import normalize
-from seal_nodes.tools.speechset import (
-    KINDS,
-    LABELS,
-    ONSET_LEVEL,
-    SpeechItem,
-    SpeechSetError,
-    Condition,
-    Voice,
-    build_speech_set,
-    load_sentences,
-    load_speech_set,
-)
 
 pytestmark = pytest.mark.unit
 
@@ -180,7 +170,7 @@ def test_barge_in_items_carry_the_agents_echo(sets):
         # before the user, the mic is the reference delayed by the room: find the delay
         before = slice(0, int(i.onset_ms * 16))
         m, r = mic[before].astype(float), ref[before].astype(float)
-        lags = range(0, 80 * 16)
+        lags = range(80 * 16)
         best = max(lags, key=lambda k: np.dot(m[k:], r[: len(r) - k]))
         assert abs(best / 16 - i.echo_delay_ms) < 1.0
         level = 10 * np.log10(np.mean(m[talk[0]:] ** 2) / np.mean(r[talk[0]:] ** 2))
@@ -226,7 +216,8 @@ def test_cache_is_reused_and_replaced(tmp_path):
 
 @needs_tts
 def test_deterministic_given_the_seed(tmp_path, sets):
-    root, by_cond = sets
+    _, by_cond = sets
+
     def wavs(items):
         return [open(i.path, "rb").read() for i in items]
     again = _build(tmp_path, "again", conditions=["clean"])

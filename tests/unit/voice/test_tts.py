@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from seal_nodes.core.audio.frames import AudioFrame
-from seal_nodes.core.voice.speech_tags import Segment
+from seal_nodes.core.voice.speech_tags import SpeechPart
 from seal_nodes.core.voice.stream import SpeechStream, WordMark
 from seal_nodes.core.voice.espeak import espeak_available
 
@@ -39,10 +39,10 @@ class FakeSynth:
         self.on_block = on_block
         self.closed = 0
 
-    def synthesize(self, segment: Segment) -> Iterator[tuple[np.ndarray, list[WordMark]]]:
+    def synthesize(self, part: SpeechPart) -> Iterator[tuple[np.ndarray, list[WordMark]]]:
         parts, marks, pos, n = [], [], 0, 0
-        for w in segment.text.split():
-            start = segment.text.index(w, pos)
+        for w in part.text.split():
+            start = part.text.index(w, pos)
             pos = start + len(w)
             marks.append(WordMark(w, n, start, pos))
             parts += [np.full(2205, 1000, np.int16), np.zeros(1102, np.int16)]
@@ -84,7 +84,7 @@ def _run(stream: SpeechStream, clock: FakeClock | None = None, **kw: object):  #
 @needs_espeak
 def test_espeak_produces_nonsilent_audio_at_22050(espeak) -> None:  # type: ignore[no-untyped-def]
     assert espeak.sample_rate == 22050
-    blocks = list(espeak.synthesize(Segment(text="Hello world, this is a test.")))
+    blocks = list(espeak.synthesize(SpeechPart(text="Hello world, this is a test.")))
     pcm = np.concatenate([b for b, _ in blocks])
     assert pcm.dtype == np.int16 and len(pcm) > 0.5 * SR
     assert np.sqrt(np.mean(pcm.astype(np.float64) ** 2)) > 300
@@ -94,7 +94,7 @@ def test_espeak_produces_nonsilent_audio_at_22050(espeak) -> None:  # type: igno
 @needs_espeak
 def test_espeak_word_marks_increase_and_match_text(espeak) -> None:  # type: ignore[no-untyped-def]
     text = "Héllo wörld, this is a café test. Second sentence here"
-    marks = [m for _, ms in espeak.synthesize(Segment(text=text)) for m in ms]
+    marks = [m for _, ms in espeak.synthesize(SpeechPart(text=text)) for m in ms]
     assert [m.word for m in marks] == ["Héllo", "wörld", "this", "is", "a", "café", "test", "Second", "sentence", "here"]
     starts = [m.start_sample for m in marks]
     assert starts == sorted(starts) and len(set(starts)) == len(starts)
@@ -103,10 +103,10 @@ def test_espeak_word_marks_increase_and_match_text(espeak) -> None:  # type: ign
 
 @needs_espeak
 def test_espeak_close_aborts_and_library_stays_usable(espeak) -> None:  # type: ignore[no-untyped-def]
-    gen = espeak.synthesize(Segment(text=TEXT * 5))
+    gen = espeak.synthesize(SpeechPart(text=TEXT * 5))
     next(gen)
     gen.close()
-    assert len(list(espeak.synthesize(Segment(text="again")))) >= 1
+    assert len(list(espeak.synthesize(SpeechPart(text="again")))) >= 1
 
 
 @needs_espeak
@@ -114,14 +114,14 @@ def test_espeak_concurrent_use_is_serialised(espeak) -> None:  # type: ignore[no
     out: dict[int, int] = {}
 
     def work(i: int) -> None:
-        out[i] = sum(len(b) for b, _ in espeak.synthesize(Segment(text="one two three")))
+        out[i] = sum(len(b) for b, _ in espeak.synthesize(SpeechPart(text="one two three")))
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    ref = sum(len(b) for b, _ in espeak.synthesize(Segment(text="one two three")))
+    ref = sum(len(b) for b, _ in espeak.synthesize(SpeechPart(text="one two three")))
     # espeak output length varies with call history (seen: up to 1.6%); interleaving would differ wildly
     assert len(out) == 4 and all(abs(v - ref) < 0.05 * ref for v in out.values())
 
@@ -426,13 +426,13 @@ def test_follow_on_after_a_gap_reports_it() -> None:
 
 class EndSynth(FakeSynth):
     """Like FakeSynth but the engine says where each word ends (as piper does), 100 samples
-    before its tone ends, and its blocks are one per segment."""
+    before its tone ends, and its blocks are one per part."""
 
-    def synthesize(self, segment: Segment) -> Iterator[tuple[np.ndarray, list[WordMark]]]:
-        pcm = np.concatenate([b for b, _ in super().synthesize(segment)])
+    def synthesize(self, part: SpeechPart) -> Iterator[tuple[np.ndarray, list[WordMark]]]:
+        pcm = np.concatenate([b for b, _ in super().synthesize(part)])
         marks, pos = [], 0
-        for k, w in enumerate(segment.text.split()):
-            start = segment.text.index(w, pos)
+        for k, w in enumerate(part.text.split()):
+            start = part.text.index(w, pos)
             pos = start + len(w)
             marks.append(WordMark(w, 3307 * k, start, pos, 3307 * k + 2105))
         yield pcm, marks
@@ -454,10 +454,10 @@ def test_engine_word_ends_are_used(n: int, words: list[str]) -> None:
 
 
 class FailingSynth(FakeSynth):
-    def synthesize(self, segment: Segment) -> Iterator[tuple[np.ndarray, list[WordMark]]]:
-        if segment.text.startswith("boom"):
+    def synthesize(self, part: SpeechPart) -> Iterator[tuple[np.ndarray, list[WordMark]]]:
+        if part.text.startswith("boom"):
             raise RuntimeError("model crashed")
-        yield from super().synthesize(segment)
+        yield from super().synthesize(part)
 
 
 def test_engine_failure_ends_the_utterance_with_what_was_played() -> None:
@@ -520,9 +520,9 @@ def test_nonverbal_unavailable_falls_back_to_pauses(monkeypatch: pytest.MonkeyPa
 def test_prosody_carries_into_a_follow_on_utterance() -> None:
     first = SpeechStream("[EMO:happy] [SPEED:1.5x] Great.", FakeSynth())
     second = SpeechStream("And more.", FakeSynth(), prosody=first.parsed.final_state)
-    seg = second.parsed.segments[0]
-    assert seg.pitch_offset > 0 and seg.rate_scale > 1.5
-    assert SpeechStream("And more.", FakeSynth()).parsed.segments[0].rate_scale == 1.0
+    part = second.parsed.parts[0]
+    assert part.pitch_offset > 0 and part.rate_scale > 1.5
+    assert SpeechStream("And more.", FakeSynth()).parsed.parts[0].rate_scale == 1.0
 
 
 @needs_espeak

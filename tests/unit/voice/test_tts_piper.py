@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from seal_nodes.core.audio.frames import AudioFrame
-from seal_nodes.core.voice.speech_tags import Segment
+from seal_nodes.core.voice.speech_tags import SpeechPart
 from seal_nodes.core.voice.stream import SpeechStream
 from seal_nodes.core.voice.piper import (
     _enc_varint, _fields, default_model_path, make_session, piper_available, split_pieces, with_duration_output,
@@ -95,10 +95,10 @@ def test_token_word_ends_handle_merges_and_expansions(piper) -> None:  # type: i
 
 def test_marks_cover_every_word_in_order(piper) -> None:  # type: ignore[no-untyped-def]
     text = "Hello there, I will pick up the red cube now. It costs $3.50, in the end of the day."
-    seg = Segment(text=text)
+    part = SpeechPart(text=text)
     total = 0
     marks = []
-    for pcm, ms in piper.synthesize(seg):
+    for pcm, ms in piper.synthesize(part):
         assert pcm.dtype == np.int16 and len(pcm) > 0
         assert all(total <= m.start_sample < m.end_sample <= total + len(pcm) for m in ms if m.end_sample > total)
         marks += ms
@@ -110,7 +110,7 @@ def test_marks_cover_every_word_in_order(piper) -> None:  # type: ignore[no-unty
 
 
 def test_streams_piece_by_piece(piper) -> None:  # type: ignore[no-untyped-def]
-    gen = piper.synthesize(Segment(text="Sure, I will pick up the red cube and put it in the bin right away."))
+    gen = piper.synthesize(SpeechPart(text="Sure, I will pick up the red cube and put it in the bin right away."))
     first, _ = next(gen)
     rest = [b for b, _ in gen]
     assert rest and len(first) < sum(len(b) for b in rest)  # "Sure," first, the rest later
@@ -118,7 +118,7 @@ def test_streams_piece_by_piece(piper) -> None:  # type: ignore[no-untyped-def]
 
 def test_prosody_changes_duration_pitch_and_loudness(piper) -> None:  # type: ignore[no-untyped-def]
     def audio(**kw: object) -> np.ndarray:
-        return np.concatenate([b for b, _ in piper.synthesize(Segment(text="This is a test of my voice.", **kw))])
+        return np.concatenate([b for b, _ in piper.synthesize(SpeechPart(text="This is a test of my voice.", **kw))])
 
     base = audio()
     assert len(audio(rate_scale=0.6)) > 1.4 * len(base)

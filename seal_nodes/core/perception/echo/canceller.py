@@ -2,11 +2,11 @@
 
 ``EchoCanceller`` wraps the Speex MDF echo canceller (an adaptive multidelay block frequency
 domain filter) and the Speex preprocessor's residual echo suppression, from Debian's
-``libspeexdsp.so.1`` through ctypes, and ends with a non-linear gate (``_ResidualGate``): the
-linear filter leaves the echo ~20 dB down and the preprocessor ~30 dB, which Silero still hears
-as a voice; the gate takes what is left down to the noise floor. ``ReferenceBuffer`` holds what
-the speaker played (``/audio/speaker`` AudioChunks, stamped with their play-out time) so the
-reference for a microphone block can be taken by time.
+``libspeexdsp.so.1`` through ctypes, and ends with a non-linear gate (``_ResidualGate``): what
+the linear filter and the preprocessor leave of the echo, Silero still hears as a voice; the
+gate takes it down to the noise floor. ``ReferenceBuffer`` holds what the speaker played
+(``/audio/speaker`` AudioChunks, stamped with their play-out time) so the reference for a
+microphone block can be taken by time.
 
 The filter models the echo path up to ``filter_ms`` (default 300 ms): acoustic delay plus
 reverberation plus any offset between the speaker and microphone clocks must fit into it.
@@ -19,7 +19,7 @@ from collections import deque
 
 import numpy as np
 
-from seal_nodes.core.audio.frames import RATE, StreamResampler
+from seal_nodes.core.audio.frames import RATE, StreamResampler, check_pcm
 
 # speex_echo.h / speex_preprocess.h request codes
 SPEEX_ECHO_SET_SAMPLING_RATE = 24
@@ -30,8 +30,8 @@ SPEEX_PREPROCESS_SET_ECHO_SUPPRESS_ACTIVE = 22
 SPEEX_PREPROCESS_SET_ECHO_STATE = 24
 # Residual echo suppression only acts through the preprocessor's denoiser (with denoising off
 # its gains are forced to 1), so the denoiser stays on but limited to -1 dB: the microphone's
-# background (noise and music detection) must survive it (measured: pink noise -2.7 dB, of which
-# ~1.5 dB is speex's DC notch removing content below ~50 Hz; -6 dB here would cost ERLE too).
+# background (noise and music detection) must survive it, on top of what speex's DC notch takes
+# below ~50 Hz; a deeper limit would take more of it and cost echo reduction too.
 NOISE_SUPPRESS_DB = -1
 ECHO_SUPPRESS_DB = -40  # residual echo attenuation while only the far end talks (speex default)
 ECHO_SUPPRESS_ACTIVE_DB = -15  # ...and during double talk (speex default): keeps the user audible
@@ -72,15 +72,6 @@ def _speexdsp() -> ctypes.CDLL:
         lib.speex_preprocess_ctl.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
         _lib = lib
     return _lib
-
-
-def _check_pcm(x: object, name: str) -> np.ndarray:
-    if not isinstance(x, np.ndarray) or x.dtype != np.int16 or x.ndim != 1:
-        desc = f"{x.dtype} shape {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
-        raise EchoInputError(f"{name} must be a 1-D int16 array, got {desc}")
-    if len(x) == 0:
-        raise EchoInputError(f"{name} is empty")
-    return x
 
 
 def _is_int(v: object) -> bool:
@@ -195,8 +186,8 @@ class EchoCanceller:
 
     def process(self, mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
         """Cancel ``ref``'s echo from ``mic`` (equal-length int16 blocks); returns cleaned int16."""
-        _check_pcm(mic, "mic")
-        _check_pcm(ref, "ref")
+        check_pcm(mic, "mic", EchoInputError)
+        check_pcm(ref, "ref", EchoInputError)
         if len(mic) != len(ref):
             raise EchoInputError(f"mic and ref must have equal length, got {len(mic)} and {len(ref)}")
         self._mic_in = np.concatenate([self._mic_in, mic])
@@ -237,8 +228,8 @@ class EchoCanceller:
 class _ResidualGate:
     """Non-linear processor: the last stage of residual echo suppression.
 
-    Linear cancellation plus Speex's residual suppressor leave the echo ~30 dB down, and a
-    voice 30 dB down is still a voice to Silero. Per frame this gate compares the output energy
+    Linear cancellation plus Speex's residual suppressor leave the echo quieter, but still a
+    voice to Silero. Per frame this gate compares the output energy
     with what single talk leaves: the echo estimate's energy (held through the room's decay)
     times the typical residual ratio (median over the last 3 s of echo frames, so double talk
     does not inflate it). Output not clearly above that (``MARGIN_DB``) is the agent's own
@@ -320,7 +311,7 @@ class ReferenceBuffer:
 
     def add(self, pcm: np.ndarray, sample_rate: int, stamp_ns: int) -> None:
         """Store one played chunk (mono int16 at any rate; ``stamp_ns``: play-out time of its first sample)."""
-        _check_pcm(pcm, "pcm")
+        check_pcm(pcm, "pcm", EchoInputError)
         if not _is_int(sample_rate) or not 4000 <= sample_rate <= 192_000:
             raise EchoInputError(f"sample_rate must be an integer in 4000..192000 Hz, got {sample_rate!r}")
         if not _is_int(stamp_ns) or stamp_ns < 0:

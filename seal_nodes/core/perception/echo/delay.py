@@ -4,8 +4,8 @@ The echo canceller can only model an echo that comes *after* the reference it is
 less than its filter length. Stamps from two devices are not that honest: the loudspeaker
 stream is stamped with the intended play-out time, the microphone with an estimate of the
 capture time, and driver and sound-server buffers shift both by tens of milliseconds, in
-either direction (measured through PulseAudio here: the echo arrived between 56 ms before
-and 19 ms after the reference stamp, from run to run). So the lag is measured: the
+either direction (through PulseAudio the echo can arrive before the reference stamp or after
+it, differently from run to run). So the lag is measured: the
 cross-correlation of the microphone with the reference over the last ``window_s``, while the
 agent talks. The canceller is then given the reference shifted so that the echo follows it
 by ``margin_ms``.
@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from seal_nodes.core.audio.frames import RATE
-
 
 
 @dataclass
@@ -42,7 +41,6 @@ class EchoDelayEstimator:
     def reset(self) -> None:
         self.lag_ms: float | None = None  # accepted echo lag (echo time − reference stamp)
         self.shift_ms = 0.0  # how far ahead of the microphone stamp to read the reference
-        self.estimates = 0
         self._candidate: float | None = None
         self._since = 0
 
@@ -77,7 +75,6 @@ class EchoDelayEstimator:
         k = int(np.argmax(c))
         peak = c[k] / (np.sqrt(np.sum(m**2) * np.sum(r[k:k + len(m)] ** 2)) + 1e-9)
         lag_ms = cfg.max_lag_ms - k * 1000.0 / RATE
-        self.estimates += 1
         if peak < cfg.min_peak:
             return None
         if self._candidate is None or abs(lag_ms - self._candidate) > cfg.agree_ms:

@@ -34,15 +34,15 @@ def level_db(x: np.ndarray) -> float:
 
 @dataclass
 class DoubleTalkConfig:
-    # the user must be this much louder than the predicted residual; on the barge-in set 3 dB missed
-    # 6/26 interruptions with 1/52 false ones, 6 dB missed 8/26 with 2/52
+    # the user must be this much louder than the predicted residual; on the barge-in set a larger
+    # margin missed more interruptions without fewer false ones
     margin_db: float = 3.0
     # echo path gain before anything was learned: a loud loudspeaker next to the microphone can
-    # put the agent's voice above its digital level; a digital loop through PulseAudio was 0 dB
+    # put the agent's voice above its digital level (a digital loop has none)
     initial_gain_db: float = 6.0
     min_gain_db: float = -40.0  # never trust the room to be quieter than this
-    # The residual ratio swings by ~10 dB (a canceller leaves more at each restart after a
-    # pause), so the gain is a high percentile of recent observations, not an average.
+    # The residual ratio swings widely (a canceller leaves more at each restart after a pause),
+    # so the gain is a high percentile of recent observations, not an average.
     history: int = 100  # observations kept (~3 s of 32 ms windows)
     min_observations: int = 15  # before this many, the initial gain stands
     percentile: float = 95.0
@@ -50,9 +50,9 @@ class DoubleTalkConfig:
     # learn only from windows whose own playback is this close to the loudest recent one: in a
     # pause of the playback the microphone is quiet whatever the echo path (it would teach "no echo")
     learn_within_db: float = 10.0
-    # Through PulseAudio the echo was sometimes time-warped by its rate adaptation: the linear
-    # canceller then takes out ~3 dB instead of 20+, and its residual, most of the echo, swings
-    # with the speech. The margin grows towards poor_margin_db as the reduction falls.
+    # A sound server's rate adaptation can time-warp the echo (PulseAudio does): the linear
+    # canceller then takes out little, and its residual, most of the echo, swings with the
+    # speech. The margin grows towards poor_margin_db as the reduction falls.
     good_erle_db: float = 15.0
     poor_margin_db: float = 9.0
 

@@ -11,12 +11,10 @@ import math
 from dataclasses import dataclass, field
 
 from seal_nodes.core import events as ev
-from seal_nodes.core.perception.vision.features import (
-    CameraModel, ColorClass, Detection, ImageFormatError, check_rgb, color_table, detect_objects,
-)
-from seal_nodes.core.perception.vision.change import (
-    NS, Change, SceneChangeConfig, SceneChangeDetector, UiChangeConfig, UiChangeDetector,
-)
+from seal_nodes.core.perception.vision.change import (NS, Change, SceneChangeConfig, SceneChangeDetector,
+                                                      UiChangeConfig, UiChangeDetector)
+from seal_nodes.core.perception.vision.features import (CameraModel, ColorClass, Detection, ImageFormatError,
+                                                        check_rgb, color_table, detect_objects)
 
 MODES = ("scene", "screen")
 

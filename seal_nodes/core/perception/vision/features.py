@@ -1,7 +1,7 @@
 """Camera perception primitives (ROS-free): image checks, colour blobs, table back-projection.
 
-Everything is plain numpy (no scipy/opencv) and sized for a 2-core machine: a 224x224 frame is
-classified, labelled and measured in well under a millisecond or two. Image coordinates are
+Everything is plain numpy (no scipy/opencv) and sized for a 2-core machine: a frame is
+classified, labelled and measured in a few vectorised passes. Image coordinates are
 continuous: pixel (row r, column c) covers [c, c+1) x [r, r+1), so its centre is (c+0.5, r+0.5).
 """
 from __future__ import annotations
@@ -236,7 +236,7 @@ class Detection:
 
 
 def detect_objects(rgb: np.ndarray, colors: tuple[ColorClass, ...], min_area: int = 12,
-                   max_area_fraction: float = 0.25, camera: "CameraModel | None" = None,
+                   max_area_fraction: float = 0.25, camera: CameraModel | None = None,
                    plane_z: float = 0.02) -> list[Detection]:
     """Colour blobs of at least ``min_area`` pixels, largest first; table positions if ``camera``."""
     rgb = check_rgb(rgb)
@@ -283,7 +283,7 @@ class CameraModel:
     fovy_deg: float
 
     @staticmethod
-    def from_xyaxes(position: list[float], xyaxes: list[float], fovy_deg: float) -> "CameraModel":
+    def from_xyaxes(position: list[float], xyaxes: list[float], fovy_deg: float) -> CameraModel:
         """From MJCF-style ``pos`` and ``xyaxes`` (x axis, then y axis, in world coordinates)."""
         if len(position) != 3 or len(xyaxes) != 6 or not 0 < fovy_deg < 180:
             raise ValueError("camera needs a 3-vector position, 6 xyaxes values and 0 < fovy < 180")

@@ -7,8 +7,8 @@ imported). ``xllamacpp.Server`` always runs llama.cpp's HTTP server too: it is b
 library), so nothing is reachable from outside the machine; ``url`` gives its address, which
 also serves the OpenAI-compatible API. ``verbosity = 0`` silences llama.cpp's info logging;
 errors (e.g. a grammar that does not parse) still reach stderr. One thread by default: on a
-2-core machine that also runs speech and vision, llama.cpp's threads wait on each other at
-every op barrier while descheduled (measured ~100 tokens/s with 1 thread vs 9-18 with 2 under load).
+small machine that also runs speech and vision, more threads wait on each other at every op
+barrier while one of them is descheduled, and generation slows down instead of speeding up.
 """
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class LlamaModel:
         self,
         model_path: str | None = None,
         n_ctx: int = 4096,
-        n_threads: int = 1,  # measured: 2 threads on 2 busy cores collapse to <20 tokens/s
+        n_threads: int = 1,  # see the module docstring: more threads are slower on busy cores
         seed: int = 0,
         temperature: float = 0.6,
         grammar: bool = True,

@@ -8,12 +8,36 @@ measures the thinker's own overhead against a model of known speed.
 """
 from __future__ import annotations
 
+import json
+import os
 import re
-from typing import Callable, Sequence
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import yaml
 
 from seal_nodes.core.thinking.lm.base import ModelError, Prompt
 
 _PIECE = re.compile(r"<[^<>]*>|\s*[^\s<]+|\s+")
+
+
+def load_script(path: str | os.PathLike[str]) -> list[str]:
+    """The streams in a file: a scenario's ``script`` (none: ``[]``) or a YAML/JSON list of strings.
+
+    A mapping counts as a scenario when its ``events`` is a non-empty list, as ``seal think``
+    requires; the rest of the scenario is the scenario player's business.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+        data: Any = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as exc:  # ValueError: undecodable bytes, bad JSON
+        raise ModelError(f"cannot read script {p}: {exc}") from exc
+    if isinstance(data, dict) and isinstance(data.get("events"), list) and data["events"]:
+        data = data.get("script", [])
+    if not isinstance(data, list) or not all(isinstance(s, str) for s in data):
+        raise ModelError(f"script {p}: expected a scenario with 'script' or a list of strings")
+    return data
 
 
 def split_pieces(text: str) -> list[str]:

@@ -4,7 +4,7 @@ A model can serve one generation at a time (a CPU has no room for two, and the t
 ever wants the newest): ``SingleFlight.launch`` cancels the running one and returns at once;
 the new worker first waits (briefly) for the old one to let go. The caller is the thinker's
 event loop, which must never block: llama.cpp only notices a cancel at its next token, which
-can be ~0.5 s away while it reads a long prompt. Worker exceptions become ``gen.error``.
+can be far off while it reads a long prompt. Worker exceptions become ``gen.error``.
 """
 from __future__ import annotations
 

@@ -1,13 +1,20 @@
-"""The thinker's backend by name: load_script and make_language_model (no real model loaded)."""
+"""The thinker's backend by name: load_script and make_model (no model file is loaded here;
+the real backends are built through make_model in test_thinker_backends.py)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+from seal_nodes.core.thinking.fast_path import CommandBackend
 from seal_nodes.core.thinking.lm.base import ModelError, Prompt
-from seal_nodes.core.thinking.lm.scripted import ScriptedModel
-from seal_nodes.core.thinking.lm.select import BACKENDS, load_script, make_language_model
+from seal_nodes.core.thinking.lm.openai_client import OpenAIChatModel
+from seal_nodes.core.thinking.lm.registry import BACKENDS, make_model
+from seal_nodes.core.thinking.lm.scripted import ScriptedModel, load_script
+from seal_nodes.core.thinking.thinker import Thinker
 
 pytestmark = pytest.mark.unit
 
@@ -94,42 +101,67 @@ def test_model_error_is_a_runtime_error():
     assert issubclass(ModelError, RuntimeError)
 
 
-# --- make_language_model -------------------------------------------------------------------------
+# --- make_model ----------------------------------------------------------------------------------
 def test_commands_backend_is_no_model():
-    assert make_language_model("commands") is None
-    assert make_language_model("commands", script="ignored", model_path="ignored") is None
+    assert make_model("commands") is None
+    assert make_model("commands", script="ignored", model_path="ignored") is None
+
+
+def test_without_a_model_the_thinker_answers_with_the_strict_command_parser():
+    th = Thinker(make_model("commands"), {"red_cube"})
+    assert isinstance(th.fast, CommandBackend) and th.fast.strict
 
 
 def test_scripted_backend_needs_a_script():
     with pytest.raises(ModelError, match="script"):
-        make_language_model("scripted")
+        make_model("scripted")
+    with pytest.raises(ModelError, match="needs a script"):
+        make_model("scripted", script=[])
 
 
 def test_scripted_backend_with_a_bad_script(tmp_path):
     with pytest.raises(ModelError):
-        make_language_model("scripted", script=str(tmp_path / "missing.yaml"))
+        make_model("scripted", script=str(tmp_path / "missing.yaml"))
+
+
+def test_scripted_backend_with_an_empty_script_file(tmp_path):
+    p = tmp_path / "sc.yaml"
+    p.write_text("events:\n  - {t_ms: 0, user: hi}\n")
+    with pytest.raises(ModelError, match="has none"):
+        make_model("scripted", script=str(p))
 
 
 def test_scripted_backend_replays_the_script(tmp_path):
     p = tmp_path / "list.yaml"
     p.write_text("".join(f"- {json.dumps(s)}\n" for s in STREAMS))
-    model = make_language_model("scripted", script=str(p), tokens_per_s=250.0)
-    try:
-        assert isinstance(model, ScriptedModel)
-        assert model.streams == STREAMS
-        assert model.tokens_per_s == 250.0
-        model.start(Prompt(system="s", transcript="t"))
-        model.start(Prompt(system="s", transcript="t"))
-        with pytest.raises(ModelError):  # the script has two streams
+    for script in (str(p), p):
+        model = make_model("scripted", script=script, tokens_per_s=250.0)
+        try:
+            assert isinstance(model, ScriptedModel)
+            assert model.streams == STREAMS
+            assert model.tokens_per_s == 250.0
             model.start(Prompt(system="s", transcript="t"))
-    finally:
-        model.close()
+            model.start(Prompt(system="s", transcript="t"))
+            with pytest.raises(ModelError):  # the script has two streams
+                model.start(Prompt(system="s", transcript="t"))
+        finally:
+            model.close()
+
+
+def test_scripted_backend_takes_the_streams_and_a_clock():
+    t = [1_000]
+    model = make_model("scripted", script=tuple(STREAMS), tokens_per_s=10.0, clock_ns=lambda: t[0])
+    assert isinstance(model, ScriptedModel) and model.streams == STREAMS
+    gen = model.start(Prompt(system="s", transcript="t"))
+    assert gen.poll() == [] and gen.next_due_ns() == 1_000 + 100_000_000  # one piece per 100 ms of that clock
+    t[0] = gen.next_due_ns()
+    assert gen.poll() == ["<think>"]
 
 
 @pytest.mark.parametrize("name", ["", "gpt", "Commands", "llama.cpp", "scripted "])
 def test_unknown_backend(name):
     with pytest.raises(ValueError, match="unknown thinker backend") as info:
-        make_language_model(name)
+        make_model(name)
     assert repr(name) in str(info.value)
     for b in BACKENDS:
         assert b in str(info.value)
@@ -137,12 +169,35 @@ def test_unknown_backend(name):
 
 def test_transformers_needs_a_model_path():
     with pytest.raises(ModelError, match="model_path"):
-        make_language_model("transformers")
+        make_model("transformers")
 
 
 def test_openai_needs_a_url():
     with pytest.raises(ModelError, match="openai_url"):
-        make_language_model("openai")
+        make_model("openai")
+
+
+def test_openai_is_built_with_its_options():
+    model = make_model("openai", openai_url="http://127.0.0.1:9/v1", openai_model="m", timeout_s=3.0,
+                       model_path="ignored", script="ignored")
+    try:
+        assert isinstance(model, OpenAIChatModel) and model.name == "openai"
+        assert model.model == "m" and model.timeout_s == 3.0
+        assert model.endpoint == "http://127.0.0.1:9/v1/chat/completions"
+    finally:
+        model.close()
+    with pytest.raises(ModelError, match="base_url"):
+        make_model("openai", openai_url="ftp://x")
+
+
+def test_naming_openai_imports_no_torch_or_llama_cpp():
+    code = ("import sys\n"
+            "from seal_nodes.core.thinking.lm.registry import make_model\n"
+            "make_model('openai', openai_url='http://127.0.0.1:9').close()\n"
+            "print(sorted(m for m in ('torch', 'transformers', 'xllamacpp') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[3])
+    assert out.stdout.strip() == "[]"
 
 
 def test_backends_list():

@@ -1,4 +1,4 @@
-"""Natural-language instruction → task for backends that need a structured goal (the expert)."""
+"""Natural-language instruction → arm task, for the backends that need a structured goal (the expert)."""
 from __future__ import annotations
 
 import re

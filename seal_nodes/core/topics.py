@@ -1,0 +1,78 @@
+"""The stack's ROS interface in one place: every topic and action, its message type and QoS.
+
+Plain data, no ROS import: a node, a tool or a test names a topic only through these entries,
+so a name, a type or a QoS is changed here once. ``seal_nodes.nodes.common`` turns an entry into
+rclpy publishers, subscriptions and QoS profiles. Launch files may remap the names.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RELIABLE = "reliable"
+BEST_EFFORT = "best_effort"
+VOLATILE = "volatile"
+TRANSIENT_LOCAL = "transient_local"
+
+
+@dataclass(frozen=True)
+class Qos:
+    """Keep-last history of ``depth`` messages with the given reliability and durability."""
+
+    reliability: str
+    durability: str
+    depth: int
+
+
+# Camera and joint states: best effort, shallow queue (a late frame is worth less than a fresh one);
+# the same as ROS's sensor-data profile.
+SENSOR_QOS = Qos(BEST_EFFORT, VOLATILE, 5)
+# Audio must not drop chunks between processes on one machine; keep a deeper reliable queue.
+AUDIO_QOS = Qos(RELIABLE, VOLATILE, 100)
+# Events, thoughts, commands: reliable, enough depth for bursts.
+EVENT_QOS = Qos(RELIABLE, VOLATILE, 50)
+# pause / resume, one profile for thinker and tts: reliable, so a resume never goes missing after
+# its pause; volatile, so a restarted tts never replays a stale pause; commands come one at a time,
+# so a short queue suffices.
+CONTROL_QOS = Qos(RELIABLE, VOLATILE, 10)
+# Latched-style state that late joiners need (object poses).
+LATCHED_QOS = Qos(RELIABLE, TRANSIENT_LOCAL, 1)
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    type: str  # "pkg/msg/Type"
+    qos: Qos
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str  # relative: resolved in the node's namespace
+    type: str  # "pkg/action/Type"
+
+
+# --- audio ------------------------------------------------------------------------------------
+MIC = Topic("/audio/mic", "seal_interfaces/msg/AudioChunk", AUDIO_QOS)
+SPEAKER = Topic("/audio/speaker", "seal_interfaces/msg/AudioChunk", AUDIO_QOS)
+TTS_CONTROL = Topic("/tts/control", "std_msgs/msg/String", CONTROL_QOS)  # "pause" | "resume"
+BIAS_WORDS = Topic("/perception/bias_words", "std_msgs/msg/String", EVENT_QOS)  # comma-separated
+# --- the agent ----------------------------------------------------------------------------------
+EVENTS = Topic("/seal/events", "seal_interfaces/msg/Event", EVENT_QOS)
+THOUGHTS = Topic("/seal/thoughts", "seal_interfaces/msg/Thought", EVENT_QOS)
+LATENCY = Topic("/seal/latency", "seal_interfaces/msg/Latency", EVENT_QOS)
+# --- the arm ------------------------------------------------------------------------------------
+CAMERA = Topic("/camera/image_raw", "sensor_msgs/msg/Image", SENSOR_QOS)
+JOINT_STATES = Topic("/joint_states", "sensor_msgs/msg/JointState", SENSOR_QOS)
+ARM_TRAJECTORY = Topic("/arm/joint_trajectory", "trajectory_msgs/msg/JointTrajectory", EVENT_QOS)
+OBJECT_POSES = Topic("/sim/object_poses", "seal_interfaces/msg/ObjectPoses", LATCHED_QOS)
+# --- the GUI ------------------------------------------------------------------------------------
+SCREEN = Topic("/screen/image_raw", "sensor_msgs/msg/Image", SENSOR_QOS)
+GUI_PAGE = Topic("/gui/page", "std_msgs/msg/String", EVENT_QOS)  # "seed:N [offscreen:TARGET]" or a URL
+
+SPEAK = Action("speak", "seal_interfaces/action/Speak")
+MANIPULATE = Action("manipulate", "seal_interfaces/action/Manipulate")
+GUI_ACT = Action("gui_act", "seal_interfaces/action/GuiAct")
+
+TOPICS: tuple[Topic, ...] = (MIC, SPEAKER, TTS_CONTROL, BIAS_WORDS, EVENTS, THOUGHTS, LATENCY, CAMERA, JOINT_STATES,
+                             ARM_TRAJECTORY, OBJECT_POSES, SCREEN, GUI_PAGE)
+ACTIONS: tuple[Action, ...] = (SPEAK, MANIPULATE, GUI_ACT)
