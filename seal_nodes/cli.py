@@ -1,4 +1,4 @@
-"""The ``seal`` command: launch, demo, bench."""
+"""The ``seal`` command: launch, demo, bench, and the tools, benchmarks and training behind them."""
 from __future__ import annotations
 
 import argparse
@@ -36,23 +36,19 @@ def cmd_bench(ns: argparse.Namespace) -> int:
     return run_bench(json_path=ns.json, repeats=ns.repeats)
 
 
-# Sub-commands with their own argparse (``seal perceive -h`` shows their options).
+# Sub-commands with their own argparse (``seal perceive -h`` shows their options): module, help.
 PASSTHROUGH = {
-    "perceive": "seal_nodes.tools.perceive",
-    "bench-perception": "seal_nodes.bench.perception",
-    "bench-speech": "seal_nodes.bench.speech",
-    "think": "seal_nodes.tools.think",
-    "bench-think": "seal_nodes.bench.think",
-    "train-vla": "vla_policy.arm.train",
-    "eval-vla": "vla_policy.arm.evaluate",
-    "train-gui": "vla_policy.mouse.train",
-    "eval-gui": "vla_policy.mouse.evaluate",
-}
-# The pass-through commands that ``seal -h`` lists.
-PASSTHROUGH_HELP = {
-    "perceive": "run audio perception over a WAV as a real-time stream; events as JSON",
-    "bench-perception": "perception benchmark on the spoken test set: WER, turn taking, barge-in",
-    "bench-speech": "TTS benchmark, piper and espeak-ng: first chunk, barge-in stop, RTF, Whisper WER",
+    "perceive": ("seal_nodes.tools.perceive", "run audio perception over a WAV as a real-time stream; events as JSON"),
+    "think": ("seal_nodes.tools.think", "play a timed scenario against the thinker; what it thought and said"),
+    "bench-perception": ("seal_nodes.bench.perception",
+                         "perception benchmark on the spoken test set: WER, turn taking, barge-in"),
+    "bench-speech": ("seal_nodes.bench.speech",
+                     "TTS benchmark, piper and espeak-ng: first chunk, barge-in stop, RTF, Whisper WER"),
+    "bench-think": ("seal_nodes.bench.think", "thinking-layer benchmark: first words, interruption, context size"),
+    "train-vla": ("vla_policy.arm.train", "record expert episodes and train the arm's VLA policy"),
+    "eval-vla": ("vla_policy.arm.evaluate", "the arm policy's success per task on held-out layouts"),
+    "train-gui": ("vla_policy.mouse.train", "record browser pages and train the mouse policy"),
+    "eval-gui": ("vla_policy.mouse.evaluate", "the mouse policy's success, steps and loop time on held-out pages"),
 }
 
 
@@ -67,7 +63,7 @@ def _passthrough(module: str):
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in PASSTHROUGH:  # argparse's REMAINDER cannot start with an --option
-        return _passthrough(PASSTHROUGH[argv[0]])(argparse.Namespace(rest=argv[1:]))
+        return _passthrough(PASSTHROUGH[argv[0]][0])(argparse.Namespace(rest=argv[1:]))
     parser = argparse.ArgumentParser(prog="seal", description="SEAL: a streaming, event-driven agent loop on ROS 2")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -89,10 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=5, help="greetings and barge-ins to measure")
     p.set_defaults(func=cmd_bench)
 
-    for name, help_ in PASSTHROUGH_HELP.items():
+    for name, (module, help_) in PASSTHROUGH.items():
         p = sub.add_parser(name, add_help=False, help=help_)
         p.add_argument("rest", nargs=argparse.REMAINDER)
-        p.set_defaults(func=_passthrough(PASSTHROUGH[name]))
+        p.set_defaults(func=_passthrough(module))
 
     ns = parser.parse_args(argv)
     return int(ns.func(ns) or 0)

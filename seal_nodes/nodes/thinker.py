@@ -22,7 +22,7 @@ from seal_nodes.core import events as ev
 from seal_nodes.core import topics
 from seal_nodes.core.actions import ARM, GUI, SYSTEM
 from seal_nodes.core.thinking.context import SAY
-from seal_nodes.core.thinking.lm.registry import BACKENDS, make_model
+from seal_nodes.core.thinking.lm.registry import make_model
 from seal_nodes.core.thinking.thinker import (
     Act, CancelActions, CancelSpeech, PauseSpeech, Publish, Report, ResumeSpeech, Say, Thinker, ThinkerConfig,
 )
@@ -71,8 +71,6 @@ class ThinkerNode(SealNode):
             voice_lead_ms=float(self.declare_parameter("voice_lead_ms", 150.0).value),
             system_extra=str(self.declare_parameter("system_extra", "").value),
         )
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown thinker backend {backend!r}; one of {BACKENDS}")
         # How long a goal waits for a (re)starting executor, and how long an utterance may go
         # without a word from its TTS, before it is given up (see GoalTracker).
         server_wait_s = float(self.declare_parameter("server_wait_s", 5.0).value)

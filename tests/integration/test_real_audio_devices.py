@@ -75,7 +75,7 @@ def test_voice_in_through_the_mic_and_out_through_the_speaker(pulse, tmp_path):
     wav = tmp_path / "command.wav"
     write_wav(wav, synthesize_piper("Pick up the red cube.").pcm, 16000)
     with StackSession(launch, node_log=tmp_path / "nodes.log") as session:
-        session.wait_for(lambda: session.rate_hz(topics.MIC, 1.0) > 30, 30, "the microphone to stream")
+        session.wait_for(lambda: len(session.messages(topics.MIC)) >= 50, 30, "the microphone to stream")
         wait_perception(session)
         since = time.time_ns()
         subprocess.run(["paplay", "--device=robot_mic", str(wav)], env=pulse, check=True, timeout=20)
@@ -127,7 +127,7 @@ def test_the_agent_hearing_itself_is_not_the_user_but_a_real_interjection_is(pul
             "side of the table, and after that I will come back and tell you what else I can see.")
     domain = 10 + (int(os.environ["ROS_DOMAIN_ID"]) - 9) % 80  # not the one the previous test's nodes just left
     with StackSession(launch, node_log=tmp_path / "nodes.log", domain_id=domain) as session:
-        session.wait_for(lambda: session.rate_hz(topics.MIC, 1.0) > 30, 30, "the microphone to stream")
+        session.wait_for(lambda: len(session.messages(topics.MIC)) >= 50, 30, "the microphone to stream")
         wait_perception(session)
         session.wait_for(session.speak_client.server_is_ready, 30, "the Speak server")
         since = time.time_ns()
