@@ -1,24 +1,11 @@
 """The arm's run-time path loads neither torch (training only) nor the simulator (absent on a robot)."""
 from __future__ import annotations
 
-import ast
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
+from tests.helpers.imports import loaded
+
 pytestmark = pytest.mark.unit
-
-REPO = Path(__file__).resolve().parents[3]
-
-
-def loaded(module: str, roots: tuple[str, ...]) -> list[str]:
-    """Modules under ``roots`` that a fresh interpreter holds after importing ``module``."""
-    code = f"import sys, {module}; print(sorted(m for m in sys.modules if m.split('.')[0] in {roots!r}))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
-    assert out.returncode == 0, out.stderr
-    return ast.literal_eval(out.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("module", ["vla_policy.arm.runtime", "vla_policy.arm.backends",
