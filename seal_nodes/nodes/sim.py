@@ -24,12 +24,10 @@ from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 
 from seal_nodes.core import events as ev
 from seal_nodes.core import topics
-from seal_nodes.core.arm.robot import ARM_JOINTS
+from seal_nodes.core.arm.robot import JOINT_NAMES
 from seal_nodes.core.arm.trajectory import TrajectoryError, sample, validate_trajectory
 from sim_worlds.tabletop.world import TabletopWorld
 
-GRIPPER_NAME = "panda_gripper"
-JOINT_NAMES = ARM_JOINTS + [GRIPPER_NAME]
 
 
 class SimNode(SealNode):

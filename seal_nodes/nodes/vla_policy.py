@@ -29,11 +29,10 @@ from seal_nodes.core.arm.backend import ArmBackend, BackendError, Observation
 from seal_nodes.core.arm.instructions import InstructionError, parse_instruction
 from seal_nodes.core.arm.kinematics import ArmIK
 from seal_nodes.core.arm.limits import SafetyLimits, UnsafeCommand
-from seal_nodes.core.arm.robot import ARM_JOINTS, robot_model
+from seal_nodes.core.arm.robot import ARM_JOINTS, JOINT_NAMES, robot_model
 from vla_policy.arm.backends import LearnedBackend
 from vla_policy.arm.observation import ObservationError, image_from_buffer, joint_vector
 
-GRIPPER_NAME = "panda_gripper"
 
 
 def _expert_backend(dt: float) -> ArmBackend:
@@ -99,7 +98,7 @@ class VlaPolicyNode(SealNode):
     # --- sensors ----------------------------------------------------------------------------
     def on_joints(self, msg: JointState) -> None:
         try:
-            q = joint_vector(list(msg.name), list(msg.position), ARM_JOINTS + [GRIPPER_NAME])
+            q = joint_vector(list(msg.name), list(msg.position), JOINT_NAMES)
         except ObservationError as exc:
             self.report_error(f"bad {topics.JOINT_STATES.name}: {exc}", throttle_key="joint_states")
             with self.lock:
@@ -223,7 +222,7 @@ class VlaPolicyNode(SealNode):
         /seal/latency instead.
         """
         msg = JointTrajectory()
-        msg.joint_names = ARM_JOINTS + [GRIPPER_NAME]
+        msg.joint_names = JOINT_NAMES
         point = JointTrajectoryPoint()
         point.positions = [float(v) for v in q] + [gripper]
         nanos = int(horizon_s * 1e9)

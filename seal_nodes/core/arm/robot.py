@@ -36,6 +36,9 @@ import numpy as np
 
 PREFIX = "panda_"
 ARM_JOINTS: list[str] = [f"{PREFIX}joint{i}" for i in range(1, 8)]
+# The gripper in /joint_states and trajectories: normalised, 0 = open … 1 = closed.
+GRIPPER_NAME = f"{PREFIX}gripper"
+JOINT_NAMES: list[str] = ARM_JOINTS + [GRIPPER_NAME]
 ARM_ACTUATORS: list[str] = [f"{PREFIX}actuator{i}" for i in range(1, 8)]
 GRIPPER_TENDON = f"{PREFIX}split"
 GRIPPER_ACTUATOR = f"{PREFIX}fingers_actuator"
