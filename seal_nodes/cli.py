@@ -45,6 +45,8 @@ PASSTHROUGH = {
     "bench-speech": ("seal_nodes.bench.speech",
                      "TTS benchmark, piper and espeak-ng: first chunk, barge-in stop, RTF, Whisper WER"),
     "bench-think": ("seal_nodes.bench.think", "thinking-layer benchmark: first words, interruption, context size"),
+    "bench-understanding": ("seal_nodes.bench.understanding",
+                            "spoken everyday requests, fast path alone vs the intent step: carried out, wrong, asked"),
     "train-vla": ("vla_policy.arm.train", "record expert episodes and train the arm's VLA policy"),
     "eval-vla": ("vla_policy.arm.evaluate", "the arm policy's success per task on held-out layouts"),
     "train-gui": ("vla_policy.mouse.train", "record browser pages and train the mouse policy"),

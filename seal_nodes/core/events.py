@@ -28,12 +28,13 @@ AGENT_SPEECH_END = "agent_speech_end"  # TTS finished or was cut (text: what was
 ACTION_FEEDBACK = "action_feedback"
 ACTION_RESULT = "action_result"
 ERROR = "error"  # a node rejected bad input; text says why
+TURN_DONE = "turn_done"  # the thinker finished a user turn (payload: outcome, actions, success, understood)
 
 KNOWN_TYPES = frozenset(
     {
         SPEECH_START, SPEECH_FRAGMENT, SPEECH_END, INTERRUPT, BACKCHANNEL, SILENCE, NOISE,
         MUSIC, LAUGH, OBJECT_SEEN, SCENE_CHANGE, UI_CHANGE, AGENT_SPEECH_START,
-        AGENT_SPEECH_END, ACTION_FEEDBACK, ACTION_RESULT, ERROR,
+        AGENT_SPEECH_END, ACTION_FEEDBACK, ACTION_RESULT, ERROR, TURN_DONE,
     }
 )
 

@@ -3,10 +3,12 @@
 The ROS-free ``Thinker`` decides and the ROS-free ``GoalTracker`` keeps its goals; this node
 moves their messages. Executor outcomes (Speak, Manipulate and GuiAct results, give-ups) are
 turned back into events and fed to the Thinker through the same inbox as perception, in
-arrival order.
+arrival order. A finished user turn goes out as a ``turn_done`` event; the action and object
+vocabulary goes to /perception/bias_words (at start, when objects change, to late listeners).
 """
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 
@@ -22,9 +24,13 @@ from seal_nodes.core import events as ev
 from seal_nodes.core import topics
 from seal_nodes.core.actions import ARM, GUI, SYSTEM
 from seal_nodes.core.thinking.context import SAY
+from seal_nodes.core.thinking.dialogue import bias_words
+from seal_nodes.core.language.encoder import SentenceEncoder
+from seal_nodes.core.thinking.intent import IntentReader, scene_objects
 from seal_nodes.core.thinking.lm.registry import make_model
 from seal_nodes.core.thinking.thinker import (
     Act, CancelActions, CancelSpeech, PauseSpeech, Publish, Report, ResumeSpeech, Say, Thinker, ThinkerConfig,
+    TurnDone,
 )
 from seal_nodes.core.thinking.goals import ACCEPTED, SPEECH, Goal, GoalTracker, Notice
 
@@ -70,6 +76,9 @@ class ThinkerNode(SealNode):
             first_word_budget_ms=float(self.declare_parameter("first_word_budget_ms", 500.0).value),
             voice_lead_ms=float(self.declare_parameter("voice_lead_ms", 150.0).value),
             system_extra=str(self.declare_parameter("system_extra", "").value),
+            # Opt-in this round: the intent step loads torch and MiniLM into this process (see docs/thinking.md).
+            understanding=bool(self.declare_parameter("understanding", False).value),
+            answer_budget_s=float(self.declare_parameter("answer_budget_s", 5.0).value),
         )
         # How long a goal waits for a (re)starting executor, and how long an utterance may go
         # without a word from its TTS, before it is given up (see GoalTracker).
@@ -77,8 +86,10 @@ class ThinkerNode(SealNode):
         speech_silence_s = float(self.declare_parameter("speech_silence_s", 3.0).value)
         # Which executors this deployment has: the arm (Manipulate), the GUI (GuiAct), or both.
         executors = tuple(self.declare_parameter("executors", [ARM, SYSTEM]).value)
+        # The MiniLM encoder loads on a thread of its own at start (warm_intent), one torch thread.
+        intent = IntentReader(SentenceEncoder(threads=1)) if config.understanding else None
         self.thinker = Thinker(make_model(backend, **model_params), set(objects), config=config,
-                               executors=executors)
+                               executors=executors, intent=intent)
         gui_action = self.declare_parameter("gui_action", topics.GUI_ACT.name).value
         self.goals = GoalTracker({SPEECH: RosActionPort(self, Speak, topics.SPEAK.name, "Speak"),
                                   ARM: RosActionPort(self, Manipulate, topics.MANIPULATE.name, "Manipulate"),
@@ -88,6 +99,10 @@ class ThinkerNode(SealNode):
         self.hold_timeout_s = float(self.declare_parameter("hold_timeout_s", 3.0).value)
         self.thought_pub = publisher(self, topics.THOUGHTS)
         self.tts_control = publisher(self, topics.TTS_CONTROL)
+        self.bias_pub = publisher(self, topics.BIAS_WORDS)
+        self.bias_sent: tuple[list[str], int] = ([], 0)  # (the words, to how many listeners)
+        if intent is not None:
+            threading.Thread(target=self.warm_intent, name="warm_intent", daemon=True).start()
         self.held_since = 0.0
         subscription(self, topics.EVENTS, self.on_event)
         self.inbox: deque[ev.Event] = deque()
@@ -96,6 +111,18 @@ class ThinkerNode(SealNode):
         # The model's pieces and the filler clock are polled; 10 ms keeps streaming smooth.
         self.create_timer(0.01, self.think_tick)
         self.get_logger().info(f"thinker ready: backend={backend} objects={sorted(objects)}")
+
+    def warm_intent(self) -> None:
+        """Load the encoder and the scene's wordings now (off the executor, which keeps serving),
+        not during the first user turn."""
+        reader = self.thinker.intent
+        if reader is None:
+            return
+        try:
+            reader.read("pick up the cube", scene_objects(self.thinker.known_objects, self.thinker.scene),
+                        executors=self.thinker.executors)
+        except Exception as exc:  # each turn will report it again; the node serves on without it
+            self.report_error(f"the intent step cannot load: {exc}")
 
     def close(self) -> None:
         self.thinker.close()
@@ -162,6 +189,8 @@ class ThinkerNode(SealNode):
                 self.execute(self.goals.cancel_actions())
             elif isinstance(cmd, Report):
                 self.report_error(cmd.text, cmd.trace_id, **cmd.payload)
+            elif isinstance(cmd, TurnDone):
+                self.publish_event(cmd.event(ev.now_ns()))
 
     # --- speech -----------------------------------------------------------------------------
     def set_hold(self, hold: bool) -> None:
@@ -207,6 +236,15 @@ class ThinkerNode(SealNode):
             self.thinker.held = False
             self.set_hold(False)
         self.execute(self.goals.tick())
+        self.publish_bias_words()
+
+    def publish_bias_words(self) -> None:
+        """ASR is always biased toward commands: the vocabulary of the actions and the objects seen."""
+        words = bias_words(self.thinker.known_objects, self.thinker.executors)
+        listeners = self.bias_pub.get_subscription_count()
+        if (words, listeners) != self.bias_sent and listeners:
+            self.bias_pub.publish(String(data=",".join(words)))
+        self.bias_sent = (words, listeners)
 
 
 def main(args=None) -> None:

@@ -1,13 +1,17 @@
 """``seal demo``: the simulated stack end to end on a spoken scenario, and a record of it.
 
 Built-in scenario: the user greets the robot, then asks it to pick up the red cube; the agent
-answers, and replies while the arm moves. Success is judged from the simulator: the cube
-really is lifted. Output folder: conversation.txt, agent_speech.wav, frames/ + contact_sheet.png,
-latency.md, recording.mcap, nodes.log, result.json.
+answers, and replies while the arm moves. Each user turn lasts until the thinker reports it done
+(``turn_done``: answered, asked back, acted with every result in). Success is judged from those
+reports and the simulator: a greeting needs an answer, a request its action carried out (a pick:
+the cube really is lifted); a request that produced no action is a failure. Output folder:
+conversation.txt, agent_speech.wav, frames/ + contact_sheet.png, latency.md, recording.mcap,
+nodes.log, result.json.
 """
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -32,6 +36,7 @@ SCENARIO = [
     {"say": "Pick up the red cube.", "expect": "action", "lifted": "red_cube"},
 ]
 LIFT_M = 0.05  # a cube counts as picked up when it is this much above where it started
+TURN_S = 90.0  # a turn the thinker never reports done counts as failed, not as a hang
 # ``--gui``: the same loop on a browser page (launch/gui.launch.yaml); success is the page's record.
 GUI_SCENARIO = [{"say": "Click the search button.", "expect": "action", "clicked": "search_button"}]
 
@@ -107,14 +112,14 @@ def run_demo(audio: str | None = None, out_dir: str = "out/demo", timeout_s: flo
     deadline = time.monotonic() + timeout_s
     print(f"[demo] starting the simulated stack (log: {out / 'nodes.log'})", flush=True)
     launch = {"launch_file": graph.LAUNCH_DIR / "gui.launch.yaml", "launch_args": {"page_seed": str(seed)}} if gui \
-        else {"launch_args": {"seed": str(seed)}}
+        else {"launch_args": {"seed": str(seed), **({"understanding": "true"} if audio else {})}}
     with StackSession(**launch, record=out / "recording.mcap",
                       node_log=out / "nodes.log", echo=lambda line: print(line, flush=True)) as session:
         screens = _watch_screens(session) if gui else None
-        played, error = _play_turns(session, turns, deadline, gui)
+        played, done, error = _play_turns(session, turns, deadline, gui)
         time.sleep(0.3)
         session.feeder.stop()
-        result = judge(session, turns, error)
+        result = judge(session, turns, error, done)
         write_outputs(session, out, played, result, screens)
     print(f"[demo] {'SUCCESS' if result['success'] else 'FAILED'}: {result['reason']}")
     print(f"[demo] wrote {out}/: conversation.txt, agent_speech.wav, contact_sheet.png, latency.md, "
@@ -123,9 +128,11 @@ def run_demo(audio: str | None = None, out_dir: str = "out/demo", timeout_s: flo
 
 
 def _play_turns(session: StackSession, turns: list[tuple[Utterance, dict]], deadline: float,
-                gui: bool) -> tuple[list[SpokenTurn], str]:
-    """Speak each turn into the microphone and wait for the agent; (the turns played, why it stopped short)."""
+                gui: bool) -> tuple[list[SpokenTurn], list[dict], str]:
+    """Speak each turn into the microphone and wait until the thinker has finished it;
+    (the turns played, their turn_done reports, why it stopped short)."""
     played: list[SpokenTurn] = []
+    done: list[dict] = []
     try:
         if gui:
             _wait_gui_ready(session, _left(deadline))
@@ -138,14 +145,36 @@ def _play_turns(session: StackSession, turns: list[tuple[Utterance, dict]], dead
             played.append(turn)
             print(f"[demo] user: {utt.text!r}", flush=True)
             session.wait_for(turn.played.is_set, _left(deadline), "the utterance to be played")
-            if step["expect"] == "action":
-                session.wait_for(lambda: bool(session.events(ev.ACTION_RESULT, since)), _left(deadline),
-                                 "the action result")
-            session.wait_for(lambda: session.agent_idle(since, quiet_s=1.5), _left(deadline), "the agent to finish")
+            session.wait_for(lambda: turn_done(session, since) is not None, min(TURN_S, _left(deadline)),
+                             "the thinker to finish the turn (turn_done)")
+            report = turn_done(session, since) or {}
+            done.append(report)
+            print(f"[demo] heard {report['heard']!r}; the agent {report['outcome']}"
+                  + (f", understood: {report['understood']}" if report.get("understood") else "")
+                  + (f", actions: {report['actions']} success: {report['success']}" if report.get("actions") else ""),
+                  flush=True)
+            # the reply may still be playing: let it finish, for the record
+            session.wait_for(lambda: session.agent_idle(since, quiet_s=0.3), _left(deadline),
+                             "the agent's voice to end")
     except TimeoutError as exc:
         print(f"[demo] {exc}", flush=True)
-        return played, str(exc)
-    return played, ""
+        return played, done, str(exc)
+    return played, done, ""
+
+
+def turn_done(session: StackSession, since_ns: int) -> dict | None:
+    """The thinker's ``turn_done`` payload (with ``heard``) for the last user turn heard since
+    ``since_ns``; None while the user is still talking or the thinker has not finished it."""
+    finals = session.events(ev.SPEECH_END, since_ns)
+    if not finals:
+        return None
+    last = finals[-1]
+    if any(r.t_ns > last.t_ns for r in session.events(ev.SPEECH_START, since_ns)):
+        return None  # the user went on talking: that turn is not the last
+    for r in session.events(ev.TURN_DONE, since_ns):
+        if r.msg.trace_id == last.msg.trace_id:
+            return {**json.loads(r.msg.payload_json or "{}"), "heard": last.msg.text}
+    return None
 
 
 def _left(deadline: float) -> float:
@@ -176,7 +205,7 @@ def _wait_gui_ready(session: StackSession, timeout_s: float) -> None:
     time.sleep(0.5)
 
 
-def judge(session: StackSession, turns: list, error: str) -> dict:
+def judge(session: StackSession, turns: list, error: str, done: list[dict]) -> dict:
     finals = [r.msg.text for r in session.events(ev.SPEECH_END) if r.msg.text]
     said = [r.msg.text for r in session.messages(topics.THOUGHTS) if r.msg.kind == SAY]
     results = session.events(ev.ACTION_RESULT)
@@ -200,9 +229,38 @@ def judge(session: StackSession, turns: list, error: str) -> dict:
         payload = json.loads(r.msg.payload_json)
         if not payload.get("success"):
             reasons.append(f"action {payload.get('action')} failed: {r.msg.text}")
+    reasons += verdicts([step for _, step in turns], done, lifted)
     return {"success": not reasons, "reason": "; ".join(reasons) or "every request was carried out",
             "user_text": " ".join(finals), "agent_said": said, "actions": actions, "lifted": lifted,
-            "object_heights_m": {"start": z0, "end": z1}}
+            "turns": done, "object_heights_m": {"start": z0, "end": z1}}
+
+
+def verdicts(steps: list[dict], done: list[dict], lifted: list[str]) -> list[str]:
+    """Why the turns, as the thinker reported them (turn_done), fall short; [] if they do not.
+
+    A step expecting a ``reply`` needs an answer; one expecting an ``action`` needs it carried out;
+    a recording (``any``) passes with an answer or a successful action, never with a question
+    back, an apology or a refusal. A pick that succeeded must have lifted its cube (unless a
+    later action moved that cube on)."""
+    reasons = []
+    for step, report in zip(steps, done):
+        heard, outcome = report.get("heard", ""), report.get("outcome", "")
+        want = {"reply": ("answered",), "action": ("acted",)}.get(step.get("expect", "any"), ("answered", "acted"))
+        if outcome not in want:
+            what = f" (understood: {report['understood']})" if report.get("understood") else ""
+            expected = " or ".join({"answered": "an answer", "acted": "an action"}[w] for w in want)
+            reasons.append(f"{heard!r}: the agent {outcome or 'gave no report'}{what}; expected {expected}")
+        actions, success = report.get("actions", []), report.get("success", [])
+        if outcome == "acted" and not all(success):
+            reasons.append(f"{heard!r}: not every action succeeded: {actions} {success}")
+    later: set[str] = set()
+    for report in reversed(done):  # the last action on each object decides where it should be
+        for action, ok in reversed(list(zip(report.get("actions", []), report.get("success", [])))):
+            m = re.match(r"pick\(object=(\w+)\)$", action)
+            if m and ok and m[1] not in later and m[1] not in lifted:
+                reasons.append(f"{m[1]} was picked but is not lifted (simulator)")
+            later.update(re.findall(r"object=(\w+)", action))
+    return reasons
 
 
 def write_outputs(session: StackSession, out: Path, played: list[SpokenTurn], result: dict,

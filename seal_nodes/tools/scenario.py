@@ -228,8 +228,10 @@ class ScenarioWorld:
             if not isinstance(raw, dict):
                 self.reports.append(f"scenario event at {t:g} ms is not a mapping; skipped")
                 return
+            # a trace id ties a replayed turn together (a speech_end that revises an earlier one)
+            trace = str(raw.get("trace_id") or ev.new_trace_id())
             self._push(t, ev.Event(str(raw.get("type", "")), self._at_ns(t), text=raw.get("text", ""),
-                                   source="scenario", payload=raw.get("payload", {})))
+                                   source="scenario", trace_id=trace, payload=raw.get("payload", {})))
 
     def _expand_user(self, t: float, e: dict) -> None:
         text = e["user"]

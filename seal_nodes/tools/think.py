@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from seal_nodes.core.thinking.intent import IntentReader, scene_objects
 from seal_nodes.core.thinking.lm.base import LanguageModel
 from seal_nodes.core.thinking.lm.registry import BACKENDS, make_model
 from seal_nodes.core.thinking.thinker import Thinker, ThinkerConfig
@@ -31,17 +32,24 @@ def find_scenario(name: str) -> Path:
 
 def run_scenario(scenario: Scenario, backend: str = "scripted", tokens_per_s: float | None = None,
                  config: ThinkerConfig | None = None, model: LanguageModel | None = None,
-                 clock: Callable[[], int] | None = None, **params: Any) -> dict:
+                 clock: Callable[[], int] | None = None, intent: IntentReader | None = None,
+                 understanding: bool | None = None, **params: Any) -> dict:
     """Play ``scenario``; a ``model`` given by the caller must run on ``clock`` (if given).
-    Without one, ``make_model`` builds ``backend`` with ``params``, the scenario's script and ``clock``."""
+    Without one, ``make_model`` builds ``backend`` with ``params``, the scenario's script and ``clock``.
+    ``understanding`` (default: on when ``intent`` is given or the conversation is not scripted)
+    reads user turns with ``intent``, an IntentReader built here if none is given (share one
+    across runs: it loads MiniLM)."""
     simulated = backend in ("scripted", "commands")
+    if understanding is None:
+        understanding = intent is not None or backend != "scripted"
     if clock is None:
         clock = SimClock() if simulated else WallClock()
     if config is None:
         # A scripted conversation is the whole truth: no fast path in front of it, and it
         # thinks while listening only where the scenario says so (each thought takes a stream).
         scripted = backend == "scripted"
-        fields = {"fast_path": not scripted, "think_while_listening": not scripted, "system_extra": scenario.system}
+        fields = {"fast_path": not scripted, "think_while_listening": not scripted, "system_extra": scenario.system,
+                  "understanding": understanding}
         fields.update(scenario.thinker)
         try:
             config = ThinkerConfig(**fields)
@@ -50,7 +58,12 @@ def run_scenario(scenario: Scenario, backend: str = "scripted", tokens_per_s: fl
     if model is None:
         rate = tokens_per_s or scenario.tokens_per_s or 100.0
         model = make_model(backend, script=scenario.script, tokens_per_s=rate, clock_ns=clock, **params)
-    thinker = Thinker(model, set(scenario.known_objects), clock_ns=clock, config=config)
+    if understanding and config.understanding and intent is None:
+        intent = IntentReader()
+        # loaded now, so the first turn's latency is the thinker's, not MiniLM's loading
+        intent.read("pick up the cube", scene_objects(set(scenario.known_objects), {}))
+    thinker = Thinker(model, set(scenario.known_objects), clock_ns=clock, config=config,
+                      intent=intent if understanding else None)
     world = ScenarioWorld(scenario, thinker, clock, simulated=simulated)
     try:
         world.run()
@@ -71,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
                     "scenario's, else 100)")
     ap.add_argument("--model", help="transformers: model path; llama: GGUF path; openai: model name")
     ap.add_argument("--url", help="openai: base URL of the endpoint (e.g. http://127.0.0.1:8080)")
+    ap.add_argument("--understanding", action=argparse.BooleanOptionalAction, default=None,
+                    help="read each user turn with the intent step before the model (default: on, except with "
+                         "the scripted backend); --no-understanding: the fast path only")
     args = ap.parse_args(argv)
     try:
         scenario = load_scenario(find_scenario(args.scenario))
@@ -79,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             params["openai_model"] = args.model or "default"
         else:
             params["model_path"] = args.model or ""
-        result = run_scenario(scenario, args.backend, args.tokens_per_s, **params)
+        result = run_scenario(scenario, args.backend, args.tokens_per_s, understanding=args.understanding, **params)
     except (ScenarioError, ValueError, RuntimeError) as exc:
         print(f"seal think: {exc}", file=sys.stderr)
         return 2

@@ -229,16 +229,22 @@ def test_a_crashed_node_is_respawned_and_reported(stack):
     stack.wait_for(lambda: stack.supervisor.status()["thinker"].pid not in (None, pid), 15, "the respawn")
     pub = publisher(stack.node, topics.EVENTS)
     since = time.time_ns()
+    poked = [0.0]
 
-    def answered() -> bool:  # poke the new thinker until it is matched and answers
-        msg = Event(type=ev.SPEECH_END, text="hello", source="test", trace_id="respawn")
-        msg.header.stamp = stack.node.get_clock().now().to_msg()
-        pub.publish(msg)
-        time.sleep(0.5)
+    def answered() -> bool:
+        # Poke the new thinker until it is matched and answers; a poke waits 5 s for its answer
+        # (the new process is still loading), so the answers do not pile up in the TTS.
+        if time.monotonic() - poked[0] > 5.0:
+            msg = Event(type=ev.SPEECH_END, text="hello", source="test", trace_id="respawn")
+            msg.header.stamp = stack.node.get_clock().now().to_msg()
+            pub.publish(msg)
+            poked[0] = time.monotonic()
+        time.sleep(0.2)
         return any(r.msg.kind == "say" and r.msg.trace_id == "respawn"
                    for r in stack.messages(topics.THOUGHTS) if r.t_ns >= since)
 
-    stack.wait_for(answered, 30, "the respawned thinker to answer")
+    stack.wait_for(answered, 60, "the respawned thinker to answer")
+    stack.wait_for(lambda: stack.agent_idle(since, quiet_s=0.5), 30, "its answer to be spoken")
     stack.node.destroy_publisher(pub)
 
 

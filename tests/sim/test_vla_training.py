@@ -48,7 +48,7 @@ def test_short_training_run_exports_a_working_policy(tiny):
 
     from seal_nodes.core.arm.kinematics import ArmIK
     from sim_worlds.tabletop.world import TabletopWorld
-    from vla_policy.language import SentenceEncoder
+    from seal_nodes.core.language.encoder import SentenceEncoder
     from vla_policy.arm.model import VlaNet
     from vla_policy.arm.runtime import LearnedPolicy, PolicyRuntime
     from vla_policy.arm.train import train

@@ -6,9 +6,9 @@ import numpy as np
 from seal_nodes.core.arm.backend import BackendError, Observation
 from seal_nodes.core.arm.instructions import Task
 from seal_nodes.core.arm.kinematics import ArmCommand
+from seal_nodes.core.language.encoder import SentenceEncoder
 from vla_policy.arm.runtime import WEIGHTS_DIR, LearnedPolicy, PolicyRuntime
 from vla_policy.inference import InputError
-from vla_policy.language import SentenceEncoder
 
 
 class LearnedBackend:

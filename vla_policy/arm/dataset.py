@@ -255,7 +255,7 @@ def _worker(args: tuple[list[EpisodeJob], str, int, object, str | None]) -> tupl
     ik = ArmIK()
     learner = None
     if learner_dir is not None:
-        from vla_policy.language import SentenceEncoder
+        from seal_nodes.core.language.encoder import SentenceEncoder
         from vla_policy.arm.runtime import LearnedPolicy, PolicyRuntime
 
         learner = LearnedPolicy(PolicyRuntime(learner_dir), SentenceEncoder(), ik=ArmIK())

@@ -52,7 +52,7 @@ def evaluate(episodes: int, seed: int, tasks: list[str], templates: dict[str, li
     ik = ArmIK()
     policy = None
     if controller == "learned":
-        from vla_policy.language import SentenceEncoder
+        from seal_nodes.core.language.encoder import SentenceEncoder
         from vla_policy.arm.runtime import LearnedPolicy, PolicyRuntime
 
         runtime = PolicyRuntime(weights) if weights else PolicyRuntime()

@@ -29,7 +29,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vla_policy.language import EMBED_DIM
+from seal_nodes.core.language.encoder import EMBED_DIM
 from vla_policy.arm.preprocess import FOVEA, IMAGE_HW, PROPRIO_DIM
 
 

@@ -33,12 +33,12 @@ import numpy as np
 from seal_nodes.core.arm.instructions import InstructionError, parse_instruction
 from seal_nodes.core.arm.kinematics import DOWN_ROT, ArmCommand, ArmIK
 from seal_nodes.core.arm.limits import DEFAULT_WORKSPACE, Workspace
+from seal_nodes.core.language.encoder import EMBED_DIM, SentenceEncoder
 from vla_policy.arm.camera import FRONT_CAMERA, PinholeCamera
 from vla_policy.arm.grasp import GraspMemory
 from vla_policy.arm.normalizer import Normalizer
 from vla_policy.arm.preprocess import FOVEA, IMAGE_HW, PROPRIO_DIM, fovea_patch, prepare_image, proprio
 from vla_policy.inference import InputError, pick_provider
-from vla_policy.language import EMBED_DIM, SentenceEncoder
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 MODEL_FILE, NORM_FILE, CARD_FILE = "vla_policy.onnx", "normalizer.json", "model_card.json"

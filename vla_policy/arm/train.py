@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from seal_nodes.core.language.encoder import SentenceEncoder
 from vla_policy.arm.dataset import DEFAULT_EPISODES, DEFAULT_VIEWS, VIEW_LABEL, generate, load
-from vla_policy.language import SentenceEncoder
 from vla_policy.arm.normalizer import Normalizer
 from vla_policy.plot import line_plot_png
 from vla_policy.arm.runtime import CARD_FILE, MODEL_FILE, NORM_FILE, TORCH_FILE, WEIGHTS_DIR, check_exported
@@ -229,7 +229,7 @@ def train(data_dir: str | Path | list[str | Path], out_dir: str | Path, steps: i
 def export_onnx(model, path: Path) -> None:
     import torch
 
-    from vla_policy.language import EMBED_DIM
+    from seal_nodes.core.language.encoder import EMBED_DIM
     from vla_policy.arm.preprocess import FOVEA, IMAGE_HW, PROPRIO_DIM
 
     args = (torch.zeros(1, 3, *IMAGE_HW), torch.zeros(1, 3, FOVEA, FOVEA), torch.zeros(1, PROPRIO_DIM),

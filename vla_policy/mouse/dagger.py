@@ -20,7 +20,7 @@ def collect(data_dir: str | Path, weights_dir: str | Path, reaches: int = 4000, 
             max_steps: int = 60, progress: bool = True) -> dict:
     from tqdm import tqdm
 
-    from vla_policy.language import SentenceEncoder
+    from seal_nodes.core.language.encoder import SentenceEncoder
     from vla_policy.mouse.runtime import MouseRuntime
 
     meta, data = load(data_dir)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vla_policy.language import EMBED_DIM
+from seal_nodes.core.language.encoder import EMBED_DIM
 from vla_policy.mouse.preprocess import SCREEN_HW, STATE_DIM
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from seal_nodes.core.language.encoder import EMBED_DIM, SentenceEncoder
 from vla_policy.inference import InputError, pick_provider
-from vla_policy.language import EMBED_DIM, SentenceEncoder
 from vla_policy.mouse.preprocess import MAX_MOTION, SCREEN_HW, STATE_DIM, VIEWPORT, pointer_state
 
 GUI_WEIGHTS = Path(__file__).resolve().parent / "weights"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vla_policy.language import EMBED_DIM, SentenceEncoder
+from seal_nodes.core.language.encoder import EMBED_DIM, SentenceEncoder
 from vla_policy.mouse.preprocess import MOTION_SCALE, SCREEN_HW, STATE_DIM, VIEWPORT
 from vla_policy.mouse.runtime import CARD_FILE, GUI_WEIGHTS, MODEL_FILE, NORM_FILE, TORCH_FILE, MouseRuntime
 from vla_policy.plot import line_plot_png

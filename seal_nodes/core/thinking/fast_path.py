@@ -44,11 +44,11 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("pick", re.compile(rf"\b(?:pick up|pick|grab|lift|take) {_OBJ}")),
     ("home", re.compile(r"\b(?:go home|go back home|home position|return home)\b")),
 ]
-_GREETING = re.compile(r"^\s*(hello|hi|hey|good (morning|afternoon|evening))\b")
+GREETING = re.compile(r"^\s*(hello|hi|hey|good (morning|afternoon|evening))\b")
 _THANKS = re.compile(r"\b(thank you|thanks)\b")
 _HOW_ARE_YOU = re.compile(r"\bhow are you\b")
 # Questions about the table the agent can answer from what vision reported.
-_WHAT_DO_YOU_SEE = re.compile(r"\bwhat(?:'s| is| do you see| can you see)\b.*\bon the table\b"
+WHAT_DO_YOU_SEE = re.compile(r"\bwhat(?:'s| is| do you see| can you see)\b.*\bon the table\b"
                               r"|\bwhat (?:do|can) you see\b|\bhow many (?:cubes|blocks|objects)\b")
 _WHERE_IS = re.compile(rf"\bwhere(?:'s| is) (?:the )?(?P<color>{_COLOR}) (?:cube|block|box|one)\b")
 # The other side asks the agent to hold: it waits silently (the talk's <wait>).
@@ -142,6 +142,15 @@ def _split_args(inner: str, text: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
+NOT_CAUGHT = "Sorry, I didn't catch that."
+REFUSED_UNSEEN = "but I know of no"  # in the thought of a command on an object not seen
+NOT_UNDERSTOOD = "Sorry, I didn't understand. You can ask me to pick up, push or point at a cube."
+
+
+def not_seen(name: str) -> str:
+    return f"I don't see {object_phrase(name)} here."
+
+
 _CONFIRM = {
     "pick": "Sure, picking up {obj}.",
     "place": "Okay, putting {obj} in the bin.",
@@ -163,6 +172,11 @@ _DONE = {
 }
 
 
+def confirmation(action: Action) -> str:
+    """What the agent says as it starts ``action`` ("Sure, picking up the red cube.")."""
+    return _fill(_CONFIRM[action.name], action)
+
+
 def _fill(template: str, action: Action) -> str:
     return template.format(obj=object_phrase(action.args.get("object", "it")),
                            direction=action.args.get("direction", ""), target=action.args.get("target", "it"))
@@ -178,8 +192,11 @@ class CommandBackend:
 
     name = "commands"
 
-    def __init__(self, strict: bool = True) -> None:
+    def __init__(self, strict: bool = True, small_talk_words: int | None = 5) -> None:
         self.strict = strict
+        # Not strict: only lines this short count as small talk (None: any length; with no
+        # model behind it, "hi robot, how are you doing today?" is small talk too).
+        self.small_talk_words = small_talk_words
 
     def respond(self, request: ReasoningInput) -> Iterator[Segment]:
         """Yield think/say/act/wait segments; an act segment's text is ``name(k=v, …)``."""
@@ -193,25 +210,25 @@ class CommandBackend:
             return
         text = trig.text.strip()
         if not text:
-            yield Segment(SAY, "Sorry, I didn't catch that.")
+            yield Segment(SAY, NOT_CAUGHT)
             return
-        action = parse_command(text) or _follow_up(text, request.transcript)
+        action = parse_command(text) or follow_up(text, request.transcript)
         if action is not None:
             obj = action.args.get("object")
             if obj is not None and obj not in request.known_objects:
-                yield Segment(THINK, f"The user wants {format_action(action)}, but I know of no {obj}.")
-                yield Segment(SAY, f"I don't see {object_phrase(obj)} here.")
+                yield Segment(THINK, f"The user wants {format_action(action)}, {REFUSED_UNSEEN} {obj}.")
+                yield Segment(SAY, not_seen(obj))
                 return
             what = ACTION_SET[action.name].summary
             yield Segment(THINK, f"The user asks me to {what}: {format_action(action)}. Start it now and say so.")
             # Action first: the arm starts moving while the confirmation is being spoken.
             yield Segment(ACT, format_action(action))
-            yield Segment(SAY, _fill(_CONFIRM[action.name], action))
+            yield Segment(SAY, confirmation(action))
             return
         low = text.lower()
-        scene_answer = _scene_answer(low, request)
-        if scene_answer:
-            yield Segment(SAY, scene_answer)
+        answer = scene_answer(low, request.known_objects, request.scene)
+        if answer:
+            yield Segment(SAY, answer)
             return
         if _HOLD.search(low):
             yield Segment(THINK, "I am asked to hold; I wait until they speak again.")
@@ -219,9 +236,9 @@ class CommandBackend:
             return
         # Simple conversation gets no deep thought (the talk: greetings answer directly). In
         # front of a model only short lines count: "hi, what is on the table?" is a question.
-        if not self.strict and len(low.split()) > 5:
+        if not self.strict and self.small_talk_words is not None and len(low.split()) > self.small_talk_words:
             return
-        if _GREETING.search(low):
+        if GREETING.search(low):
             yield Segment(SAY, "Hello! I can pick up, push or point at the cubes on the table. What should I do?")
         elif _THANKS.search(low):
             yield Segment(SAY, "You're welcome!")
@@ -229,7 +246,7 @@ class CommandBackend:
             yield Segment(SAY, "I'm doing well, thanks. Ready when you are.")
         elif self.strict:
             yield Segment(THINK, f"I do not understand {text!r} as a command I can do.")
-            yield Segment(SAY, "Sorry, I didn't understand. You can ask me to pick up, push or point at a cube.")
+            yield Segment(SAY, NOT_UNDERSTOOD)
 
     def _on_result(self, trig: Trigger) -> Iterator[Segment]:
         try:
@@ -251,7 +268,8 @@ _ELLIPSIS = re.compile(rf"^(?:then |and |now |ok |okay |no,? )?(?:the |that )?(?
 _LAST_ACTION = re.compile(r"(?:<action>|<observation>refused |<think>The user wants )(?P<action>\w+\([^)]*\))")
 
 
-def _follow_up(text: str, transcript: str) -> Action | None:
+def follow_up(text: str, transcript: str) -> Action | None:
+    """The last action in ``transcript`` on the object ``text`` names ("then the red one"), or None."""
     m = _ELLIPSIS.match(" ".join(text.lower().replace(",", " ").split()))
     previous = _LAST_ACTION.findall(transcript)
     if not m or not previous:
@@ -281,17 +299,17 @@ def _names(objects: list[str]) -> str:
     return phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
 
 
-def _scene_answer(low: str, request: ReasoningInput) -> str:
-    """What the fast path can say about the table, or "" (the model answers)."""
-    objects = sorted(request.known_objects)
+def scene_answer(low: str, known_objects: set[str], scene: dict[str, dict]) -> str:
+    """What can be said about the table from what vision reported, or "" (the model answers)."""
+    objects = sorted(known_objects)
     m = _WHERE_IS.search(low)
     if m:
         name = f"{m['color']}_cube"
-        if name not in request.known_objects:
-            return f"I don't see {object_phrase(name)} here."
-        where = describe_place(request.scene.get(name, {}))
+        if name not in known_objects:
+            return not_seen(name)
+        where = describe_place(scene.get(name, {}))
         return f"{object_phrase(name).capitalize()} is {where}." if where else \
             f"{object_phrase(name).capitalize()} is on the table, but I haven't seen exactly where yet."
-    if _WHAT_DO_YOU_SEE.search(low) and objects:
+    if WHAT_DO_YOU_SEE.search(low) and objects:
         return f"I see {len(objects)} cubes on the table: {_names(objects)}, and the bin."
     return ""

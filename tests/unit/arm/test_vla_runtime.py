@@ -9,12 +9,12 @@ from seal_nodes.core.arm.instructions import Task
 from seal_nodes.core.arm.kinematics import ArmIK
 from seal_nodes.core.arm.limits import Workspace
 from seal_nodes.core.arm.robot import HOME_Q
+from seal_nodes.core.language.encoder import EMBED_DIM, SentenceEncoder, model_dir
 from vla_policy.arm.backends import LearnedBackend
 from vla_policy.arm.camera import FRONT_CAMERA
 from vla_policy.arm.preprocess import CAMERA_HW, FOVEA, IMAGE_HW, PROPRIO_DIM, prepare_image, proprio
 from vla_policy.arm.runtime import TORCH_FILE, WEIGHTS_DIR, LearnedPolicy, PolicyRuntime
 from vla_policy.inference import InputError, pick_provider
-from vla_policy.language import EMBED_DIM, SentenceEncoder, model_dir
 
 pytestmark = pytest.mark.unit
 

@@ -10,7 +10,7 @@ from seal_nodes.core.actions import Action
 from seal_nodes.core.thinking.context import ACT, OBSERVE, SAY, THINK, USER
 from seal_nodes.core.thinking.lm.scripted import ScriptedGeneration, ScriptedModel
 from seal_nodes.core.thinking.thinker import (Act, CancelActions, CancelSpeech, PauseSpeech, Publish, Report, ResumeSpeech, Say,
-                                     Thinker, ThinkerConfig)
+                                     Thinker, ThinkerConfig, TurnDone)
 
 pytestmark = pytest.mark.unit
 
@@ -526,3 +526,39 @@ def test_an_onset_perception_never_ends_does_not_mute_the_agent_for_ever():
     assert not of(cmds, Say) and th.held_says  # not over the user
     clock.t += 2_000_000_000
     assert [s.text for s in of(th.tick(), Say)] == ["Here is my answer."]
+
+
+# --- the turn-done signal (the old path too: no intent step) -------------------------------
+
+def turn_done(cmds):
+    return [(d.outcome, d.actions, d.success) for d in of(cmds, TurnDone)]
+
+
+def test_each_user_turn_ends_with_one_turn_done():
+    th = make()
+    assert turn_done(user(th, "hello")) == [("answered", [], [])]
+    assert turn_done(user(th, "sing a song")) == [("apologized", [], [])]
+    assert turn_done(user(th, "pick up the purple cube")) == [("refused", [], [])]
+    assert turn_done(user(th, "")) == [("apologized", [], [])]
+    cmds = user(th, "pick up the red cube")
+    assert not of(cmds, TurnDone)  # not before its result is in
+    act = of(cmds, Act)[0]
+    cmds = th.handle(event(ev.ACTION_RESULT, "grasped", goal_id=act.goal_id, success=True))
+    assert turn_done(cmds) == [("acted", ["pick(object=red_cube)"], [True])]
+    assert of(cmds, TurnDone)[0].trace_id == act.trace_id
+
+
+def test_a_model_turn_is_done_when_its_generation_ends():
+    th = make(["<think>A question.</think><assistant>Good question, I don't know.</assistant>",
+               "<think>Nothing to add.</think>"])
+    e = event(ev.SPEECH_END, "what is love?")
+    cmds = drive(th, th.handle(e))
+    assert turn_done(cmds) == [("answered", [], [])] and of(cmds, TurnDone)[0].trace_id == e.trace_id
+    assert turn_done(user(th, "and why?")) == [("apologized", [], [])]  # only a thought: the apology
+
+
+def test_a_turn_replaced_before_any_reply_has_no_turn_done():
+    th = make(["<think>" + " long" * 50 + "</think><assistant>Late.</assistant>", "<assistant>Sure.</assistant>"])
+    first = th.handle(event(ev.SPEECH_END, "tell me"))
+    cmds = drive(th, first + th.handle(event(ev.SPEECH_END, "tell me a story, I mean")))
+    assert turn_done(cmds) == [("answered", [], [])]

@@ -411,3 +411,16 @@ def test_run_ends_at_end_ms():
     w = make_world([{"t_ms": 0, "silence": 5}], end_ms=1234)
     w.run()
     assert w.now_ms() == pytest.approx(1234)
+
+
+def test_a_raw_event_keeps_the_trace_id_it_names():
+    """A replayed turn stays one turn: the speech_end that revises it names its trace id."""
+    clock = SimClock()
+    thinker = Thinker(None, {"red_cube"}, clock_ns=clock)
+    sc = parse_scenario({"events": [
+        {"t_ms": 0, "event": {"type": "speech_end", "text": "pick up the", "trace_id": "t1"}},
+        {"t_ms": 900, "event": {"type": "speech_end", "text": "pick up the red cube", "trace_id": "t2",
+                                "payload": {"revises": "t1"}}}]})
+    ScenarioWorld(sc, thinker, clock, simulated=True).run()
+    users = [s for s in thinker.history if s.kind == "user"]
+    assert [(s.text, s.trace_id) for s in users] == [("pick up the red cube", "t1")]  # revised in place

@@ -1,0 +1,1 @@
+"""Language layer: sentence embeddings and phonetic similarity, shared by the thinker and the policies."""
