@@ -8,6 +8,15 @@ class InputError(ValueError):
     """An observation the policy must not act on (wrong shape or type, NaN)."""
 
 
+def open_weights(weights_dir: str | Path, files: tuple[str, ...], what: str, train_cmd: str) -> Path:
+    """The weights folder, once every file in ``files`` is there; else a FileNotFoundError saying how to make them."""
+    d = Path(weights_dir)
+    missing = [f for f in files if not (d / f).exists()]
+    if missing:
+        raise FileNotFoundError(f"{what} weights missing in {d}: {missing} (run `{train_cmd}`)")
+    return d
+
+
 def pick_provider(path: Path, threads: int = 1):
     """An InferenceSession on the first provider that really loads (CUDA, else CPU).
 

@@ -314,12 +314,12 @@ class _Plan:
     agent_voice: Voice | None = None
 
 
-def _rng(seed: int, key: str) -> np.random.Generator:
+def seeded_rng(seed: int, key: str) -> np.random.Generator:
     """An independent stream per purpose, so changing one list does not reshuffle the others."""
     return np.random.default_rng([seed, zlib.crc32(key.encode())])
 
 
-def _cycle(seq: Sequence, rng: np.random.Generator) -> Iterator:
+def balanced_cycle(seq: Sequence, rng: np.random.Generator) -> Iterator:
     """Endless reshuffled passes over ``seq``: every element equally often (±1), order random."""
     while True:
         for i in rng.permutation(len(seq)):
@@ -329,7 +329,7 @@ def _cycle(seq: Sequence, rng: np.random.Generator) -> Iterator:
 def _plan(size: str, seed: int, voices: list[Voice], conds: list[Condition],
           sents: dict[str, list[Sentence]]) -> list[_Plan]:
     """Which sentence, voice and condition each item gets (shared cycles: balanced set-wide)."""
-    vcyc, ccyc = _cycle(voices, _rng(seed, "voice")), _cycle(conds, _rng(seed, "condition"))
+    vcyc, ccyc = balanced_cycle(voices, seeded_rng(seed, "voice")), balanced_cycle(conds, seeded_rng(seed, "condition"))
     spoken = sents["commands"] + sents["conversation"]
     pools = {"utterance": spoken, "paused_utterance": [s for s in spoken if s.pause_after_words],
              "bias": sents["bias"]}
@@ -341,7 +341,7 @@ def _plan(size: str, seed: int, voices: list[Voice], conds: list[Condition],
         if kind == "barge_in":
             plans += _plan_barge_in(n, seed, vcyc, ccyc, sents)
             continue
-        scyc = _cycle(pools[kind], _rng(seed, kind))
+        scyc = balanced_cycle(pools[kind], seeded_rng(seed, kind))
         plans += [_Plan(f"{prefix[kind]}_{j:03d}", kind, next(ccyc), next(scyc), next(vcyc))
                   for j in range(n)]
     return plans
@@ -349,11 +349,11 @@ def _plan(size: str, seed: int, voices: list[Voice], conds: list[Condition],
 
 def _plan_barge_in(n: int, seed: int, vcyc: Iterator, ccyc: Iterator,
                    sents: dict[str, list[Sentence]]) -> list[_Plan]:
-    lcyc, acyc = _cycle(LABELS, _rng(seed, "label")), _cycle(sents["agent"], _rng(seed, "agent"))
-    avcyc = _cycle([Voice.parse(v) for v in AGENT_VOICES], _rng(seed, "agent_voice"))
-    events = {"backchannel": _cycle(sents["backchannels"], _rng(seed, "backchannel")),
-              "interrupt": _cycle(sents["interjections"], _rng(seed, "interrupt")),
-              "noise": _cycle(NOISE_EVENTS, _rng(seed, "noise"))}
+    lcyc, acyc = balanced_cycle(LABELS, seeded_rng(seed, "label")), balanced_cycle(sents["agent"], seeded_rng(seed, "agent"))
+    avcyc = balanced_cycle([Voice.parse(v) for v in AGENT_VOICES], seeded_rng(seed, "agent_voice"))
+    events = {"backchannel": balanced_cycle(sents["backchannels"], seeded_rng(seed, "backchannel")),
+              "interrupt": balanced_cycle(sents["interjections"], seeded_rng(seed, "interrupt")),
+              "noise": balanced_cycle(NOISE_EVENTS, seeded_rng(seed, "noise"))}
     out = []
     for j in range(n):
         label, agent_voice = next(lcyc), next(avcyc)
@@ -384,7 +384,7 @@ def _ms(samples: int) -> float:
 
 
 def _render(p: _Plan, out_dir: Path, seed: int) -> SpeechItem:
-    rng = _rng(seed, p.id)  # the item's own draws: identical whatever else is in the set
+    rng = seeded_rng(seed, p.id)  # the item's own draws: identical whatever else is in the set
     level = SPEECH_DBFS + rng.uniform(-3, 3)
     if p.kind == "barge_in":
         return _render_barge_in(p, out_dir, rng, level)

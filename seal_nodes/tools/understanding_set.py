@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from seal_nodes.core.audio.frames import RATE
 from seal_nodes.core.audio.wav import read_wav, write_wav
 from seal_nodes.core.thinking.fast_path import parse_action
 from seal_nodes.tools import soundgen, spoken
-from seal_nodes.tools.speechset import SPEECH_DBFS, Condition, Voice, speak
+from seal_nodes.tools.speechset import SPEECH_DBFS, Condition, Voice, balanced_cycle, seeded_rng, speak
 
 DATA = Path(__file__).parent / "data" / "understanding_set.yaml"
 CATEGORIES = ("pick", "place", "push", "point", "home", "stop", "compound", "ambiguous", "out_of_scope", "chat")
@@ -160,17 +159,6 @@ class Clip:
         return read_wav(self.path)
 
 
-def _rng(seed: int, key: str) -> np.random.Generator:
-    return np.random.default_rng([seed, zlib.crc32(key.encode())])
-
-
-def _cycle(seq: Sequence, rng: np.random.Generator) -> Iterator:
-    """Endless reshuffled passes: every element equally often (±1) over the whole set."""
-    while True:
-        for i in rng.permutation(len(seq)):
-            yield seq[i]
-
-
 def assign(items: Sequence[Item], seed: int, voices: Sequence[str] = VOICES,
            conditions: Sequence[str] = CONDITIONS) -> dict[str, tuple[Voice, Condition]]:
     """Each item's voice and condition (its follow-up is spoken the same way), balanced over the
@@ -178,7 +166,7 @@ def assign(items: Sequence[Item], seed: int, voices: Sequence[str] = VOICES,
     vs, cs = [Voice.parse(v) for v in voices], [Condition.parse(c) for c in conditions]
     if not vs or not cs:
         raise UnderstandingSetError("voices and conditions must not be empty")
-    vcyc, ccyc = _cycle(vs, _rng(seed, "voice")), _cycle(cs, _rng(seed, "condition"))
+    vcyc, ccyc = balanced_cycle(vs, seeded_rng(seed, "voice")), balanced_cycle(cs, seeded_rng(seed, "condition"))
     return {i.id: (next(vcyc), next(ccyc)) for i in items}
 
 
@@ -253,7 +241,7 @@ def _clip(item_id: str, role: str, text: str, voice: Voice, cond: Condition, see
         except (ValueError, TypeError):
             pass  # a broken cache entry is rendered again
     # the clip's own draws: the same whatever else is rendered
-    pcm, onset, offset = render_line(text, voice, cond, _rng(seed, f"{item_id}/{role}"))
+    pcm, onset, offset = render_line(text, voice, cond, seeded_rng(seed, f"{item_id}/{role}"))
     write_wav(wav, pcm, RATE)
     clip = Clip(item_id, role, text, voice.key, cond.key, str(wav.resolve()), round(onset, 1), round(offset, 1))
     meta.write_text(json.dumps(asdict(clip)), encoding="utf-8")  # written last: a clip is complete

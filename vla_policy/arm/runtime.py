@@ -38,7 +38,7 @@ from vla_policy.arm.camera import FRONT_CAMERA, PinholeCamera
 from vla_policy.arm.grasp import GraspMemory
 from vla_policy.arm.normalizer import Normalizer
 from vla_policy.arm.preprocess import FOVEA, IMAGE_HW, PROPRIO_DIM, fovea_patch, prepare_image, proprio
-from vla_policy.inference import InputError, pick_provider
+from vla_policy.inference import InputError, open_weights, pick_provider
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 MODEL_FILE, NORM_FILE, CARD_FILE = "vla_policy.onnx", "normalizer.json", "model_card.json"
@@ -49,10 +49,7 @@ class PolicyRuntime:
     """The exported network + its normaliser; ``infer`` is one forward pass."""
 
     def __init__(self, weights_dir: str | Path = WEIGHTS_DIR, threads: int = 1) -> None:
-        d = Path(weights_dir)
-        missing = [f for f in (MODEL_FILE, NORM_FILE, CARD_FILE) if not (d / f).exists()]
-        if missing:
-            raise FileNotFoundError(f"policy weights missing in {d}: {missing} (run `seal train-vla`)")
+        d = open_weights(weights_dir, (MODEL_FILE, NORM_FILE, CARD_FILE), "policy", "seal train-vla")
         self.session, self.provider = pick_provider(d / MODEL_FILE, threads)
         self.norm = Normalizer.load(d / NORM_FILE)
         self.card = json.loads((d / CARD_FILE).read_text())

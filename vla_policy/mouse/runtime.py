@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from seal_nodes.core.language.encoder import EMBED_DIM, SentenceEncoder
-from vla_policy.inference import InputError, pick_provider
+from vla_policy.inference import InputError, open_weights, pick_provider
 from vla_policy.mouse.preprocess import MAX_MOTION, SCREEN_HW, STATE_DIM, VIEWPORT, pointer_state
 
 GUI_WEIGHTS = Path(__file__).resolve().parent / "weights"
@@ -24,10 +24,7 @@ TORCH_FILE = "mouse_policy.pt"  # the same weights for torch (tests compare the 
 
 class MouseRuntime:
     def __init__(self, weights_dir: str | Path = GUI_WEIGHTS, threads: int = 1) -> None:
-        d = Path(weights_dir)
-        missing = [f for f in (MODEL_FILE, NORM_FILE, CARD_FILE) if not (d / f).exists()]
-        if missing:
-            raise FileNotFoundError(f"mouse policy weights missing in {d}: {missing} (run `seal train-gui`)")
+        d = open_weights(weights_dir, (MODEL_FILE, NORM_FILE, CARD_FILE), "mouse policy", "seal train-gui")
         self.session, self.provider = pick_provider(d / MODEL_FILE, threads)
         norm = json.loads((d / NORM_FILE).read_text())
         self.mean = np.array(norm["image_mean"], np.float32)

@@ -11,24 +11,26 @@ def _content(text: str) -> list[str]:
     return [s.text for s in parse_speech(text).parts if s.content and s.text]
 
 
-@pytest.mark.parametrize("tag,filler", [("THINKING", "hmm,"), ("SEARCHING", "let me check,"), ("UNCERTAIN", "um,")])
-def test_busy_tags_become_filler_and_pause(tag: str, filler: str) -> None:
+@pytest.mark.parametrize("tag,filler,pause_ms", [("THINKING", "hmm,", 300), ("SEARCHING", "let me check,", 300),
+                                                ("UNCERTAIN", "um,", 200)])
+def test_busy_tags_become_filler_and_pause(tag: str, filler: str, pause_ms: int) -> None:
     p = parse_speech(f"Well [{tag}] the answer is four.")
     fillers = [s for s in p.parts if not s.content and s.text]
     assert [s.text for s in fillers] == [filler]
     idx = p.parts.index(fillers[0])
-    assert p.parts[idx + 1].is_pause and p.parts[idx + 1].pause_ms > 0
+    assert p.parts[idx + 1].is_pause and p.parts[idx + 1].pause_ms == pause_ms  # the tag's pause, neutral style
     assert p.clean_text == "Well the answer is four."
     assert p.warnings == ()
 
 
-@pytest.mark.parametrize("tag,sound", [("BREATH", "breath"), ("SIGH", "sigh"), ("CLEAR_THROAT", "clear_throat"),
-                                       ("COUGH", "cough"), ("LAUGH:small", "laugh"), ("LAUGH", "laugh")])
-def test_nonverbal_tags_become_sounds_then_a_short_pause(tag: str, sound: str) -> None:
+@pytest.mark.parametrize("tag,sound,pause_ms", [("BREATH", "breath", 60), ("SIGH", "sigh", 150),
+                                                ("CLEAR_THROAT", "clear_throat", 150), ("COUGH", "cough", 150),
+                                                ("LAUGH:small", "laugh", 120), ("LAUGH", "laugh", 120)])
+def test_nonverbal_tags_become_sounds_then_a_short_pause(tag: str, sound: str, pause_ms: int) -> None:
     p = parse_speech(f"Okay [{tag}] fine.")
     kinds = [("text" if s.text else "sound" if s.is_sound else "pause") for s in p.parts]
     assert kinds == ["text", "sound", "pause", "text"]
-    assert p.parts[1].sound == sound and not p.parts[1].text and p.parts[2].pause_ms > 0
+    assert p.parts[1].sound == sound and not p.parts[1].text and p.parts[2].pause_ms == pause_ms
     assert p.clean_text == "Okay fine."
     assert p.warnings == ()
 
