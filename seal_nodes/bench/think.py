@@ -26,7 +26,8 @@ from seal_nodes.tools.images import write_png
 from seal_nodes.core.thinking.lm.registry import make_model
 from seal_nodes.core.thinking.lm.scripted import split_pieces
 from seal_nodes.tools.scenario import SimClock
-from seal_nodes.core.thinking.thinker import Say, Thinker, ThinkerConfig
+from seal_nodes.core.thinking.commands import Say
+from seal_nodes.core.thinking.thinker import Thinker, ThinkerConfig
 
 OBJECTS = {"red_cube", "green_cube", "blue_cube"}
 ANSWER = ("<think>The user asks about the table. I know three cubes and a bin.</think>"

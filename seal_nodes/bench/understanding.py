@@ -32,15 +32,16 @@ from tqdm import tqdm
 
 from seal_nodes.core import events as ev
 from seal_nodes.core.actions import Action
+from seal_nodes.core.thinking.commands import Command, Say, TurnDone
 from seal_nodes.core.thinking.context import ACT
 from seal_nodes.core.thinking.fast_path import parse_action
-from seal_nodes.core.thinking.thinker import Command, Say, Thinker, ThinkerConfig, TurnDone
+from seal_nodes.core.thinking.thinker import Thinker, ThinkerConfig
 from seal_nodes.tools.latency import machine_info, summarize
 from seal_nodes.tools.scenario import ScenarioWorld, SimClock, parse_scenario
 from seal_nodes.tools.understanding_set import ACT as ACT_AT_ONCE
-from seal_nodes.tools.understanding_set import (ANSWER, ASK, CATEGORIES, CONDITIONS, DECLINE, NO, VOICES, Clip,
-                                                CommandSet, Item, affirmative, interleave, load_set,
-                                                render_set)
+from seal_nodes.tools.understanding_set import (ANSWER, ASK, CATEGORIES, CONDITIONS, DATA, DECLINE, HELDOUT, NO,
+                                                VOICES, Clip, CommandSet, Item, UnderstandingSetError, affirmative,
+                                                interleave, load_set, render_set)
 from seal_nodes.tools.wer import normalize, wer
 
 if TYPE_CHECKING:
@@ -292,7 +293,8 @@ def make_reader(cset: CommandSet) -> IntentReader:
     """The intent step as the thinker node builds it, warmed up on the scene (MiniLM loaded and
     the scene's paraphrases embedded now, not in the first item's turn)."""
     from seal_nodes.core.language.encoder import SentenceEncoder
-    from seal_nodes.core.thinking.intent import IntentReader, scene_objects
+    from seal_nodes.core.thinking.intent import IntentReader
+    from seal_nodes.core.thinking.references import scene_objects
 
     reader = IntentReader(SentenceEncoder())
     scene = {name: _seen(name, pos) for name, pos in cset.scene.items()}
@@ -326,10 +328,11 @@ class _Tally:
 
 def run_bench(*, text_only: bool = False, out_dir: Path = DEFAULT_DIR, seed: int = 0, limit: int | None = None,
               configs: Sequence[str] = CONFIGS, voices: Sequence[str] = VOICES,
-              conditions: Sequence[str] = CONDITIONS, progress: bool = True) -> dict:
-    """Every item (the first ``limit``, interleaved over categories) in each of ``configs``: the
-    verdicts, their rates per configuration and category, the transcripts' WER, per-item details."""
-    cset = load_set()
+              conditions: Sequence[str] = CONDITIONS, progress: bool = True, set_path: Path = DATA) -> dict:
+    """Every item of the set at ``set_path`` (the first ``limit``, interleaved over categories) in
+    each of ``configs``: the verdicts, their rates per configuration and category, the transcripts'
+    WER, per-item details. Sets share ``out_dir``: a clip's cache name hashes its text."""
+    cset = load_set(set_path)
     items = interleave(cset.items)[:limit]
     reader = make_reader(cset) if "understanding" in configs else None
     clips: dict[str, dict[str, Clip]] = {}
@@ -363,7 +366,7 @@ def run_bench(*, text_only: bool = False, out_dir: Path = DEFAULT_DIR, seed: int
             row[name] = {"class": cls, "turns": [{**asdict(t), "actions": [str(a) for a in t.actions]}
                                                  for t in turns]}
         details.append(row)
-    return {"items": len(items), "mode": "text" if text_only else "audio", "seed": seed,
+    return {"items": len(items), "set": Path(set_path).name, "mode": "text" if text_only else "audio", "seed": seed,
             "voices": list(voices) if not text_only else [], "conditions": list(conditions) if not text_only else [],
             "machine": machine_info(), "configs": {c: t.summary() for c, t in tallies.items()},
             **({} if text_only else _wer(items, heard, clips)), "details": details}
@@ -392,7 +395,7 @@ def _pct(x: float | None) -> str:
 
 def format_table(r: dict) -> str:
     cfgs = list(r["configs"])
-    head = f"# Understanding benchmark ({r['items']} items, {r['mode']}"
+    head = f"# Understanding benchmark ({r['items']} items of {r['set']}, {r['mode']}"
     head += f", seed {r['seed']})" if r["mode"] == "audio" else ")"
     lines = [head, "", "| | " + " | ".join(cfgs) + " |", "|---|" + "---|" * len(cfgs)]
     rows = [("carried out as meant (correct + asked + declined); target ≥ 90%", lambda s: _pct(s["success"]))]
@@ -437,10 +440,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="voices, conditions and noise of the rendering")
     ap.add_argument("--limit", type=int, default=None, help="only the first N items (every category covered)")
     ap.add_argument("--text-only", action="store_true", help="feed the texts themselves: no audio, no ASR")
+    ap.add_argument("--set", dest="set_path", type=Path, default=DATA,
+                    help=f"the command set file (default: the development set; the held-out one is {HELDOUT})")
     args = ap.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         ap.error("--limit must be at least 1")
-    result = run_bench(text_only=args.text_only, out_dir=args.out, seed=args.seed, limit=args.limit)
+    try:
+        result = run_bench(text_only=args.text_only, out_dir=args.out, seed=args.seed, limit=args.limit,
+                           set_path=args.set_path)
+    except UnderstandingSetError as exc:
+        ap.error(str(exc))
     table = format_table(result)
     print(table)
     if args.json_path:

@@ -46,6 +46,7 @@ class AudioPerceptionNode(SealNode):
             silence_hint_s=float(p("silence_hint_s", d.silence_hint_s).value),
             echo=EchoConfig(enabled=bool(p("echo_cancel", True).value), doubletalk=bool(p("doubletalk", True).value)),
             bias_words=[w for w in p("bias_words", ["red cube", "green cube", "blue cube", "bin"]).value if w],
+            n_best=int(p("n_best", d.n_best).value),
         )
         self.core = AudioPerception(cfg)
         self._inbox: queue.Queue[tuple[str, object]] = queue.Queue()

@@ -5,7 +5,10 @@ A thin node over ``sim_worlds.gui`` (page server, headless Chromium over CDP, th
 a target (unknown → aborted with the reason), the target is checked on the page (missing or off
 screen → aborted with the reason), then every new screenshot gives one pointer step or the click
 (``backend``: learned | expert | baseline), with feedback (pointer, phase) per step. Success is
-what the page recorded as clicked. Cancel stops the pointer where it is.
+what the page recorded as clicked. Cancel stops the pointer where it is. With the learned
+backend, a wording the parser cannot read (``Unrecognised``) is taken when it is near a phrasing
+the policy was trained on (``sim_worlds.gui.wording.read_target``, ``ground_floor``): the policy
+acts on the wording itself; the nearest phrasing's target is checked on the page and for success.
 
 Screenshots (rgb8, half scale) go out on ``/screen/image_raw`` every step of a goal and at
 ``screen_hz`` while idle, for ``vision_perception`` in ``mode:=screen`` (``ui_change``).
@@ -31,7 +34,8 @@ from seal_nodes.core import events as ev
 from seal_nodes.core import topics
 from sim_worlds.gui.browser import BrowserError
 from sim_worlds.gui.episode import ExpertController, TeleportController, run_goal
-from sim_worlds.gui.targets import UnknownTarget, parse_target
+from sim_worlds.gui.targets import UnknownTarget
+from sim_worlds.gui.wording import GROUND_FLOOR, read_target
 from sim_worlds.gui.world import GuiError, GuiWorld
 
 
@@ -45,6 +49,7 @@ class GuiNode(SealNode):
         self.max_hz = float(self.declare_parameter("max_hz", 20.0).value)
         self.screen_hz = float(self.declare_parameter("screen_hz", 4.0).value)
         weights = str(self.declare_parameter("weights_dir", "").value)
+        self.ground_floor = float(self.declare_parameter("ground_floor", GROUND_FLOOR).value)
         if self.backend not in ("learned", "expert", "baseline"):
             raise ValueError(f"unknown gui backend {self.backend!r} (learned | expert | baseline)")
         self.lock = threading.Lock()  # one user of the browser at a time
@@ -147,10 +152,27 @@ class GuiNode(SealNode):
             return self.policy
         return ExpertController(int(time.time_ns() % 2**31)) if self.backend == "expert" else TeleportController()
 
+    def _target(self, instruction: str) -> str:
+        """The parser's target, else (learned backend) the nearest trained phrasing's; UnknownTarget if neither."""
+        if self.policy is None:
+            return read_target(instruction)
+        from vla_policy.mouse.runtime import UnknownWording
+
+        def ground(text: str) -> tuple[str, float, str]:
+            try:
+                g = self.policy.ground(text)
+            except UnknownWording as exc:
+                raise UnknownTarget(str(exc)) from exc
+            self.get_logger().info(f"gui: {text!r} is nearest {g.nearest!r} ({g.target}, similarity "
+                                   f"{g.similarity:.2f})")
+            return g.target, g.similarity, g.nearest
+
+        return read_target(instruction, ground, self.ground_floor)
+
     def _run(self, handle) -> GuiAct.Result:
         goal = handle.request
         try:
-            target = parse_target(goal.instruction)
+            target = self._target(goal.instruction)
             if not self.world.boxes:
                 raise GuiError("no page is loaded (the page did not load)")
             self.world.target_box(target)

@@ -8,6 +8,8 @@ vocabulary goes to /perception/bias_words (at start, when objects change, to lat
 """
 from __future__ import annotations
 
+import inspect
+import os
 import threading
 import time
 from collections import deque
@@ -26,12 +28,13 @@ from seal_nodes.core.actions import ARM, GUI, SYSTEM
 from seal_nodes.core.thinking.context import SAY
 from seal_nodes.core.thinking.dialogue import bias_words
 from seal_nodes.core.language.encoder import SentenceEncoder
-from seal_nodes.core.thinking.intent import IntentReader, scene_objects
+from seal_nodes.core.thinking.intent import IntentReader
+from seal_nodes.core.thinking.references import scene_objects
 from seal_nodes.core.thinking.lm.registry import make_model
-from seal_nodes.core.thinking.thinker import (
-    Act, CancelActions, CancelSpeech, PauseSpeech, Publish, Report, ResumeSpeech, Say, Thinker, ThinkerConfig,
-    TurnDone,
+from seal_nodes.core.thinking.commands import (
+    Act, CancelActions, CancelSpeech, PauseSpeech, Publish, Report, ResumeSpeech, Say, TurnDone,
 )
+from seal_nodes.core.thinking.thinker import Thinker, ThinkerConfig
 from seal_nodes.core.thinking.goals import ACCEPTED, SPEECH, Goal, GoalTracker, Notice
 
 
@@ -57,6 +60,10 @@ class RosActionPort:
         goal.handle.cancel_goal_async()
 
 
+_REPORT_PARAMS = frozenset(inspect.signature(SealNode.report_error).parameters) - {"payload"}
+WARM_NICENESS = 10  # the intent step's warm-up thread runs behind everything real-time
+
+
 class ThinkerNode(SealNode):
     def __init__(self) -> None:
         super().__init__("thinker")
@@ -76,8 +83,8 @@ class ThinkerNode(SealNode):
             first_word_budget_ms=float(self.declare_parameter("first_word_budget_ms", 500.0).value),
             voice_lead_ms=float(self.declare_parameter("voice_lead_ms", 150.0).value),
             system_extra=str(self.declare_parameter("system_extra", "").value),
-            # Opt-in this round: the intent step loads torch and MiniLM into this process (see docs/thinking.md).
-            understanding=bool(self.declare_parameter("understanding", False).value),
+            # The intent step (MiniLM, loaded at start); a scripted model's exact lines are its own.
+            understanding=bool(self.declare_parameter("understanding", backend != "scripted").value),
             answer_budget_s=float(self.declare_parameter("answer_budget_s", 5.0).value),
         )
         # How long a goal waits for a (re)starting executor, and how long an utterance may go
@@ -86,10 +93,10 @@ class ThinkerNode(SealNode):
         speech_silence_s = float(self.declare_parameter("speech_silence_s", 3.0).value)
         # Which executors this deployment has: the arm (Manipulate), the GUI (GuiAct), or both.
         executors = tuple(self.declare_parameter("executors", [ARM, SYSTEM]).value)
-        # The MiniLM encoder loads on a thread of its own at start (warm_intent), one torch thread.
-        intent = IntentReader(SentenceEncoder(threads=1)) if config.understanding else None
-        self.thinker = Thinker(make_model(backend, **model_params), set(objects), config=config,
-                               executors=executors, intent=intent)
+        self.thinker = Thinker(make_model(backend, **model_params), set(objects), config=config, executors=executors)
+        # The intent step joins once warm (warm_intent, on a thread of its own, one torch thread):
+        # turns before that get the fast path and the model rather than wait for MiniLM to load.
+        self.warm_reader: IntentReader | None = None
         gui_action = self.declare_parameter("gui_action", topics.GUI_ACT.name).value
         self.goals = GoalTracker({SPEECH: RosActionPort(self, Speak, topics.SPEAK.name, "Speak"),
                                   ARM: RosActionPort(self, Manipulate, topics.MANIPULATE.name, "Manipulate"),
@@ -101,7 +108,7 @@ class ThinkerNode(SealNode):
         self.tts_control = publisher(self, topics.TTS_CONTROL)
         self.bias_pub = publisher(self, topics.BIAS_WORDS)
         self.bias_sent: tuple[list[str], int] = ([], 0)  # (the words, to how many listeners)
-        if intent is not None:
+        if config.understanding:
             threading.Thread(target=self.warm_intent, name="warm_intent", daemon=True).start()
         self.held_since = 0.0
         subscription(self, topics.EVENTS, self.on_event)
@@ -113,16 +120,23 @@ class ThinkerNode(SealNode):
         self.get_logger().info(f"thinker ready: backend={backend} objects={sorted(objects)}")
 
     def warm_intent(self) -> None:
-        """Load the encoder and the scene's wordings now (off the executor, which keeps serving),
-        not during the first user turn."""
-        reader = self.thinker.intent
-        if reader is None:
-            return
+        """Load the encoder and the scene's wordings (off the executor, which keeps serving); the
+        next tick puts the reader in front of the thinker."""
         try:
-            reader.read("pick up the cube", scene_objects(self.thinker.known_objects, self.thinker.scene),
+            # Background work: the voice, the ears and the executor must win the 2 cores meanwhile.
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WARM_NICENESS)
+        except OSError:
+            pass
+        try:
+            reader = IntentReader(SentenceEncoder(threads=1))
+            reader.read("pick up the cube", scene_objects(set(self.thinker.known_objects), dict(self.thinker.scene)),
                         executors=self.thinker.executors)
-        except Exception as exc:  # each turn will report it again; the node serves on without it
+            reader.social_act("hello")
+        except Exception as exc:  # the node serves on with the fast path and the model
             self.report_error(f"the intent step cannot load: {exc}")
+            return
+        self.warm_reader = reader
+        self.get_logger().info("intent step ready")
 
     def close(self) -> None:
         self.thinker.close()
@@ -188,7 +202,9 @@ class ThinkerNode(SealNode):
             elif isinstance(cmd, CancelActions):
                 self.execute(self.goals.cancel_actions())
             elif isinstance(cmd, Report):
-                self.report_error(cmd.text, cmd.trace_id, **cmd.payload)
+                # a payload key that is one of report_error's own parameters keeps its value, renamed
+                payload = {f"{k}_" if k in _REPORT_PARAMS else k: v for k, v in cmd.payload.items()}
+                self.report_error(cmd.text, cmd.trace_id, **payload)
             elif isinstance(cmd, TurnDone):
                 self.publish_event(cmd.event(ev.now_ns()))
 
@@ -237,6 +253,9 @@ class ThinkerNode(SealNode):
             self.set_hold(False)
         self.execute(self.goals.tick())
         self.publish_bias_words()
+        if self.warm_reader is not None and not self.handling:
+            self.thinker.use_intent(self.warm_reader)
+            self.warm_reader = None
 
     def publish_bias_words(self) -> None:
         """ASR is always biased toward commands: the vocabulary of the actions and the objects seen."""

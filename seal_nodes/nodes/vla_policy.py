@@ -2,8 +2,9 @@
 
 Each new camera frame (with the freshest joint state) gives one step: the backend proposes the
 next arm target, the safety limits check it, and it goes out on /arm/joint_trajectory.
-``backend``: ``learned`` (default; the VLA policy: camera image + joints + instruction, its own
-done/fail ends the goal) or ``expert`` (the scripted teacher on /sim/object_poses, sim only).
+``backend``: ``learned`` (default; the VLA policy: camera image + joints + instruction in free
+wording, its own done/fail ends the goal) or ``expert`` (the scripted teacher on
+/sim/object_poses, sim only; instructions in the grammar of ``core.arm.instructions``).
 ``control_hz`` is the expected frame rate (the backend's time step).
 Cancel holds the arm where it is. Bad sensor data is reported and never reaches the backend.
 """
@@ -26,7 +27,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from seal_nodes.core import topics
 from seal_nodes.core.arm.backend import ArmBackend, BackendError, Observation
-from seal_nodes.core.arm.instructions import InstructionError, parse_instruction
+from seal_nodes.core.arm.instructions import InstructionError
 from seal_nodes.core.arm.kinematics import ArmIK
 from seal_nodes.core.arm.limits import SafetyLimits, UnsafeCommand
 from seal_nodes.core.arm.robot import ARM_JOINTS, JOINT_NAMES, robot_model
@@ -148,7 +149,7 @@ class VlaPolicyNode(SealNode):
         goal = handle.request
         backend = make_backend(self.backend_name, 1.0 / self.hz)
         try:
-            task = parse_instruction(goal.instruction)
+            task = backend.task_for(goal.instruction)  # the learned backend reads free wordings
             with self.lock:
                 objects = dict(self.objects)
             backend.reset(task, objects, goal.instruction, objects.get("bin"))

@@ -112,7 +112,7 @@ def run_demo(audio: str | None = None, out_dir: str = "out/demo", timeout_s: flo
     deadline = time.monotonic() + timeout_s
     print(f"[demo] starting the simulated stack (log: {out / 'nodes.log'})", flush=True)
     launch = {"launch_file": graph.LAUNCH_DIR / "gui.launch.yaml", "launch_args": {"page_seed": str(seed)}} if gui \
-        else {"launch_args": {"seed": str(seed), **({"understanding": "true"} if audio else {})}}
+        else {"launch_args": {"seed": str(seed)}}
     with StackSession(**launch, record=out / "recording.mcap",
                       node_log=out / "nodes.log", echo=lambda line: print(line, flush=True)) as session:
         screens = _watch_screens(session) if gui else None

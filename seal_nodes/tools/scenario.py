@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from seal_nodes.core import events as ev
-from seal_nodes.core.thinking.thinker import (Act, CancelActions, CancelSpeech, PauseSpeech, Publish, Report,
-                                              ResumeSpeech, Say, Thinker)
+from seal_nodes.core.thinking.commands import (Act, CancelActions, CancelSpeech, PauseSpeech, Publish, Report,
+                                               ResumeSpeech, Say)
+from seal_nodes.core.thinking.thinker import Thinker
 from seal_nodes.core.voice.speech_tags import parse_speech
 
 USER_WORDS_PER_S = 2.6  # a relaxed speaking pace (~155 words a minute)

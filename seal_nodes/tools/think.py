@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from seal_nodes.core.thinking.intent import IntentReader, scene_objects
+from seal_nodes.core.thinking.intent import IntentReader
+from seal_nodes.core.thinking.references import scene_objects
 from seal_nodes.core.thinking.lm.base import LanguageModel
 from seal_nodes.core.thinking.lm.registry import BACKENDS, make_model
 from seal_nodes.core.thinking.thinker import Thinker, ThinkerConfig

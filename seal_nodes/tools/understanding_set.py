@@ -3,9 +3,11 @@
 ``data/understanding_set.yaml`` (format at its top) holds everyday requests for the tabletop:
 new wordings of the six arm/system actions, compound requests resolved against a fixed scene,
 ambiguous ones that deserve a question back, out-of-scope asks and chit-chat, each with the
-outcome expected. ``render_set`` speaks every line and its follow-up in voices the project never
-used elsewhere, clean and in noise (soundgen), deterministically per seed; each clip is cached
-under a name that hashes everything it depends on, so a partial run is reused by a larger one.
+outcome expected; ``data/understanding_heldout.yaml`` holds new ones in the same format, kept
+out of development so that its score is an honest one. ``render_set`` speaks every line and its
+follow-up in voices the project never used elsewhere, clean and in noise (soundgen),
+deterministically per seed; each clip is cached under a name that hashes everything it depends
+on (its text included, so the two sets share a cache), and a partial run is reused by a larger one.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from seal_nodes.tools import soundgen, spoken
 from seal_nodes.tools.speechset import SPEECH_DBFS, Condition, Voice, balanced_cycle, seeded_rng, speak
 
 DATA = Path(__file__).parent / "data" / "understanding_set.yaml"
+HELDOUT = DATA.with_name("understanding_heldout.yaml")  # same format; never tuned against
 CATEGORIES = ("pick", "place", "push", "point", "home", "stop", "compound", "ambiguous", "out_of_scope", "chat")
 ACT, ASK, DECLINE, ANSWER = "act", "ask", "decline", "answer"  # what the agent should do
 NO = "No."  # the user's answer when the agent asks back about something else than was meant

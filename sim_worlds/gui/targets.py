@@ -6,8 +6,11 @@ Target ids (``data-target`` on the page): ``home_button``, ``search_button``, ``
 ``button``, ``search_box``, ``form``, ``product``.
 
 ``parse_target`` accepts an optional verb ("click", "press", "tap", "select", "click on") and
-then one of the phrasings in ``TEMPLATES`` (case and a final period ignored); anything it cannot
-map to a target raises ``UnknownTarget`` with the reason, before anything moves.
+then one of the phrasings in ``TEMPLATES`` (case and a final period ignored), and freer wordings
+of them: the key words of a target in any frame, a product cell by row and column in either
+order or as "the second card in the first row"; anything it cannot map to a target raises
+``UnknownTarget`` with the reason, before anything moves (``Unrecognised`` when it reads no
+target at all).
 """
 from __future__ import annotations
 
@@ -32,6 +35,11 @@ FORM_PHRASES = {"form_submit": "submit button", "form_cancel": "cancel button", 
 
 class UnknownTarget(ValueError):
     """An instruction that names nothing on the GUI vocabulary."""
+
+
+class Unrecognised(UnknownTarget):
+    """No wording the parser reads: neither a click it cannot do nor a cell off the grid, so a
+    learned policy that knows freer wordings may still take it (``seal_nodes.nodes.gui``)."""
 
 
 def task_of(target: str) -> str:
@@ -84,6 +92,35 @@ def normalize(text: str) -> str:
     return _VERB.sub("", t)
 
 
+_COL = r"col(?:umn)?"
+_CARD = r"(?:product\s+card|product|card|tile|item|one)s?"
+_N = r"(\d+(?:st|nd|rd|th)?|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)"
+# (pattern, which group is the row): row then column, column then row, "the second card in the first
+# row", "the first row, the second one".
+_CELL = ((re.compile(rf"\b{_N}\s+row\W+(?:and\s+)?(?:the\s+)?{_N}\s+{_COL}\b"), 1),
+         (re.compile(rf"\brow\s+{_N}\W+(?:and\s+)?{_COL}\s+{_N}\b"), 1),
+         (re.compile(rf"\b{_N}\s+{_COL}\W+(?:and\s+)?(?:the\s+)?{_N}\s+row\b"), 2),
+         (re.compile(rf"\b{_COL}\s+{_N}\W+(?:and\s+)?row\s+{_N}\b"), 2),
+         (re.compile(rf"\b{_N}\s+{_CARD}\s+(?:in|of|on|from)\s+(?:the\s+)?{_N}\s+row\b"), 2),
+         (re.compile(rf"\b{_N}\s+{_CARD}\s+(?:in|of|on|from)\s+row\s+{_N}\b"), 2),
+         (re.compile(rf"\b{_N}\s+row\W+(?:the\s+)?{_N}\s+{_CARD}\b"), 1))
+
+
+def _number(word: str) -> int:
+    """1 for "first", "1st" or "1"; 0 for an ordinal past the grid ("fifth")."""
+    digits = re.match(r"\d+", word)
+    return int(digits.group()) if digits else _ORD.get(word, 0)
+
+
+def _cell(t: str) -> tuple[str, str] | None:
+    """(row word, column word) of a product cell named in ``t``, or None."""
+    for pattern, row_group in _CELL:
+        m = pattern.search(t)
+        if m:
+            return (m.group(1), m.group(2)) if row_group == 1 else (m.group(2), m.group(1))
+    return None
+
+
 def parse_target(text: str) -> str:
     """Instruction -> target id; raises UnknownTarget with a reason a person can act on."""
     if not isinstance(text, str) or not text.strip():
@@ -92,15 +129,14 @@ def parse_target(text: str) -> str:
     verb = re.match(r"^(type|enter|write|fill|scroll|drag|swipe|double[- ]click|right[- ]click)\b", t)
     if verb:
         raise UnknownTarget(f"cannot {verb.group(1)} yet: the mouse policy only clicks ({text!r})")
-    m = re.search(r"(\w+)\s+row\W+(?:and\s+)?(?:the\s+)?(\w+)\s+column", t) or \
-        re.search(r"row\s+(\w+)\W+(?:and\s+)?column\s+(\w+)", t)
-    if m and ("product" in t or "item" in t or "row" in t):
-        r, c = (_ORD.get(g, int(g) if g.isdigit() else 0) for g in m.groups())
+    cell = _cell(t)
+    if cell:
+        (r_word, c_word), (r, c) = cell, (_number(g) for g in cell)
         if not (1 <= r <= MAX_ROWS and 1 <= c <= MAX_COLS):
-            raise UnknownTarget(f"no product at row {m.group(1)}, column {m.group(2)}: the grid has at most "
+            raise UnknownTarget(f"no product at row {r_word}, column {c_word}: the grid has at most "
                                 f"{MAX_ROWS} rows and {MAX_COLS} columns")
         return f"product_r{r}c{c}"
-    words = set(re.findall(r"[a-z]+", t))
+    words = set(re.findall(r"[a-z]+", t)) | ({"search"} if "searching" in t else set())
     if "form" in words or words & {"submit", "cancel", "email", "name"} and not words & set(BUTTONS):
         for target, phrase in FORM_PHRASES.items():
             if phrase.split()[0] in words:
@@ -111,4 +147,4 @@ def parse_target(text: str) -> str:
     if len(named) == 1 and words & {"button", "icon", named[0]}:
         return f"{named[0]}_button"
     known = ", ".join(canonical(x) for x in all_targets()[:7]) + ", click the product in the first row, second column"
-    raise UnknownTarget(f"no such target on the page: {text!r} (known: {known})")
+    raise Unrecognised(f"no such target on the page: {text!r} (known: {known})")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from seal_nodes.core.arm.backend import BackendError, Observation
-from seal_nodes.core.arm.instructions import Task
+from seal_nodes.core.arm.instructions import Task, parse_instruction
 from seal_nodes.core.arm.kinematics import ArmCommand, ArmIK
 from sim_worlds.tabletop.tasks import TASKS, task_key
 
@@ -32,6 +32,10 @@ class ExpertBackend:
         self.task: Task | None = None
         self.expert = None
         self.ik = ArmIK()
+
+    def task_for(self, instruction: str) -> Task:
+        """The grammar only: the expert needs every field of the task exactly."""
+        return parse_instruction(instruction)
 
     def reset(self, task: Task, objects: dict[str, np.ndarray], instruction: str = "",
               bin_position: np.ndarray | None = None) -> None:

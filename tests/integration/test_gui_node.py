@@ -110,3 +110,13 @@ def test_off_screen_target_and_a_page_that_does_not_load(gui):
     res = call(act(gui, "click the search box", "G6").get_result_async(), 40)  # the node carries on
     assert res.status == GoalStatus.STATUS_SUCCEEDED and res.result.clicked_target == "search_box", \
         json.dumps(res.result.message)
+
+
+def test_a_wording_the_parser_cannot_read_is_taken_when_the_policy_knows_one_like_it(gui):
+    gui.page_pub.publish(String(data="seed:900126"))
+    time.sleep(1.5)
+    res = call(act(gui, "click the searchbox", "G7").get_result_async(), 40)
+    assert res.status == GoalStatus.STATUS_SUCCEEDED and res.result.clicked_target == "search_box", \
+        json.dumps(res.result.message)
+    res = call(act(gui, "open the door", "G8").get_result_async())
+    assert res.status == GoalStatus.STATUS_ABORTED and "nor is it like a wording" in res.result.message

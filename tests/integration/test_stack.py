@@ -51,9 +51,10 @@ def test_speech_gives_events_and_a_spoken_reply(stack):
     # header.stamp is the onset in the audio stream, close to the true onset
     onset_error_ms = (start.msg.header.stamp.sec * 1e9 + start.msg.header.stamp.nanosec - turn.onset_ns) / 1e6
     assert -100 < onset_error_ms < 150
-    stack.wait_for(lambda: stack.agent_idle(since, 1.0), 20, "the reply")
-    reply = [r for r in stack.messages(topics.SPEAKER) if r.msg.trace_id == start.msg.trace_id]
-    assert len(reply) > 50  # > 1 s of voice, in 20 ms chunks
+    def reply() -> list:
+        return [r for r in stack.messages(topics.SPEAKER) if r.msg.trace_id == start.msg.trace_id]
+    stack.wait_for(lambda: reply() and stack.agent_idle(since, 1.0), 30, "the reply")
+    assert len(reply()) > 50  # > 1 s of voice, in 20 ms chunks
     thoughts = [(r.msg.kind, r.msg.text) for r in stack.messages(topics.THOUGHTS) if r.t_ns >= since]
     assert ("user", "Hello robot.") in thoughts
     assert any(kind == "say" for kind, _ in thoughts)

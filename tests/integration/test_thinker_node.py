@@ -71,11 +71,11 @@ def test_clauses_stream_as_back_to_back_goals_and_a_barge_in_keeps_what_was_said
     send(stack, ev.SPEECH_END, "Hi, who are you?")
     # the first clause is playing while later ones are queued behind it
     stack.wait_for(lambda: len(tts_events(stack, ev.AGENT_SPEECH_START, since)) >= 1, 20, "the first clause")
-    kinds = [t.kind for t in thoughts(stack, since)]
-    assert kinds[:2] == ["user", "think"]
-    stack.wait_for(lambda: len(tts_events(stack, ev.AGENT_SPEECH_END, since)) >= 1, 20, "the first clause to end")
-    first_end = tts_events(stack, ev.AGENT_SPEECH_END, since)[0]
-    assert "Hello there, nice to meet you." in first_end.text
+    # (a filler may come before the thought on a busy machine: that is timing, not the contract)
+    stack.wait_for(lambda: "think" in [t.kind for t in thoughts(stack, since)], 20, "the thought")
+    assert thoughts(stack, since)[0].kind == "user"
+    stack.wait_for(lambda: any("Hello there, nice to meet you." in e.text
+                               for e in tts_events(stack, ev.AGENT_SPEECH_END, since)), 20, "the first clause to end")
     # the user talks over the second clause: pause, then a real interruption
     send(stack, ev.SPEECH_START, agent_speaking=True)
     time.sleep(0.2)

@@ -87,7 +87,7 @@ def test_takeover_episodes_label_only_the_experts_part(tiny):
 
     root, _ = tiny
     learner = root / "weights_takeover_learner"
-    train(root / "data", learner, steps=4, batch=8, threads=1, progress=False)
+    train(root / "data", learner, steps=4, batch=8, threads=1, progress=False, wordings=1)
     meta = dataset.generate(root / "takeover", {"pick": 2}, seed=5, workers=1, progress=False, learner_dir=learner)
     assert meta["takeover_from"] == str(learner) and meta["episodes"] >= 1
     _, data = dataset.load(root / "takeover")
@@ -98,7 +98,7 @@ def test_takeover_episodes_label_only_the_experts_part(tiny):
     _, both = dataset.load([root / "data", root / "takeover"])
     assert len(np.unique(both["episode"])) == 2 + meta["episodes"]  # ids kept apart
     card = train([root / "data", root / "takeover"], root / "weights2", steps=4, batch=8, threads=1, progress=False,
-                 init=learner)
+                 wordings=1, init=learner)
     assert card["dataset"]["labeled_frames"] < card["dataset"]["frames"]
 
 
@@ -119,7 +119,7 @@ def test_localisation_views_teach_only_the_object_estimate(tiny):
     _, same = dataset.load(root / "views2")
     np.testing.assert_array_equal(same["image"], views["image"])  # seeded
     assert again["frames"] == 6
-    card = train([root / "data", root / "views"], root / "weights_views", steps=3, batch=8, threads=1,
+    card = train([root / "data", root / "views"], root / "weights_views", steps=3, batch=8, threads=1, wordings=1,
                  progress=False)
     assert card["dataset"]["views"] == 6 and np.isfinite(card["final_loss"])
 

@@ -1,4 +1,7 @@
-"""The ``learned`` Manipulate backend: the VLA policy (camera + joints + instruction, no ground truth)."""
+"""The ``learned`` Manipulate backend: the VLA policy (camera + joints + instruction, no ground truth).
+
+It takes free wordings: the task is read by ``language.TaskReader`` (the grammar where it
+parses, else the nearest wording the policy was trained on)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,12 +10,13 @@ from seal_nodes.core.arm.backend import BackendError, Observation
 from seal_nodes.core.arm.instructions import Task
 from seal_nodes.core.arm.kinematics import ArmCommand
 from seal_nodes.core.language.encoder import SentenceEncoder
+from vla_policy.arm.language import TaskReader
 from vla_policy.arm.runtime import WEIGHTS_DIR, LearnedPolicy, PolicyRuntime
 from vla_policy.inference import InputError
 
 
 class LearnedBackend:
-    """The learned VLA policy; one ONNX runtime and sentence encoder per process, shared by goals."""
+    """The learned VLA policy; one ONNX runtime, sentence encoder and task reader per process, shared by goals."""
 
     name = "learned"
     weights_dir: str = ""  # "" = the weights shipped in vla_policy/arm/weights
@@ -21,15 +25,21 @@ class LearnedBackend:
     def __init__(self, dt: float) -> None:
         key = self.weights_dir or str(WEIGHTS_DIR)
         if key not in LearnedBackend._shared:
-            LearnedBackend._shared[key] = (PolicyRuntime(key), SentenceEncoder())
-        runtime, encoder = LearnedBackend._shared[key]
+            runtime, encoder = PolicyRuntime(key), SentenceEncoder(threads=1)  # the node shares the cores
+            LearnedBackend._shared[key] = (runtime, encoder, TaskReader(runtime.card, encoder))
+        runtime, encoder, reader = LearnedBackend._shared[key]
         self.dt = dt
-        self.policy = LearnedPolicy(runtime, encoder)
+        self.policy = LearnedPolicy(runtime, encoder, reader=reader)
         self.known_colors = runtime.colors
 
     def warm_up(self) -> None:
-        """Load the sentence encoder now rather than on the first goal."""
+        """Load the sentence encoder and embed the reader's wordings now rather than on the first goal."""
         self.policy.reset("pick up the red cube")
+        self.policy.reader.table()
+
+    def task_for(self, instruction: str) -> Task:
+        """The task in ``instruction``, in free wording; InstructionError when it reads as none."""
+        return self.policy.reader.read(instruction)
 
     def reset(self, task: Task, objects: dict[str, np.ndarray], instruction: str = "",
               bin_position: np.ndarray | None = None) -> None:
@@ -37,7 +47,7 @@ class LearnedBackend:
         if task.object and task.object.split("_")[0] not in self.known_colors:
             raise BackendError(f"unknown object: no {task.object.replace('_', ' ')} among the objects the "
                                f"policy knows ({', '.join(c + ' cube' for c in self.known_colors)})")
-        self.policy.reset(instruction or task.name)
+        self.policy.reset(instruction or task.name, task=task.name)
         self.grasping = task.name in ("pick", "place")
         self._prev_grip: float | None = None
         self._held = False

@@ -5,7 +5,8 @@ training seeds) in the randomised scenes; success is judged from the simulator s
 The policy sees what the node gives it: camera frames, joint states and the instruction.
 ``--instructions FILE``: templates, one a line, with ``{color}`` (and ``{direction}`` for push)
 slots, optionally prefixed ``task: `` (else the task is read from the instruction), so phrasing
-never seen in training can be tried.
+never seen in training can be tried. The policy reads the task from the instruction itself, as
+in the node; an instruction it refuses is a failed episode (counted under ``refused``).
 """
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ def evaluate(episodes: int, seed: int, tasks: list[str], templates: dict[str, li
         runtime = PolicyRuntime(weights) if weights else PolicyRuntime()
         policy = LearnedPolicy(runtime, SentenceEncoder(), ik=ArmIK())
     worlds: dict[str, TabletopWorld] = {}
-    by_task, infer_ms = {}, []
+    by_task, infer_ms, refused = {}, [], {}
     bar = tqdm(total=episodes * len(tasks), desc=f"eval {controller}", unit="ep", disable=not progress)
     for task in tasks:
         spec = TASKS[task]
@@ -75,7 +76,12 @@ def evaluate(episodes: int, seed: int, tasks: list[str], templates: dict[str, li
             if policy is None:
                 ctl = expert_controller(w, ep, DT, ik)
             else:
-                policy.reset(instruction(task, ep.target, texts[i % len(texts)]))
+                try:
+                    policy.reset(instruction(task, ep.target, texts[i % len(texts)]))
+                except InstructionError:  # the node would refuse this wording: a failed episode
+                    refused[task] = refused.get(task, 0) + 1
+                    bar.update(1)
+                    continue
 
                 def ctl(q, g, image):
                     a = policy.act(q, g, image)
@@ -90,6 +96,8 @@ def evaluate(episodes: int, seed: int, tasks: list[str], templates: dict[str, li
         w.close()
     result = {"success_rate": float(np.mean(list(by_task.values()))), "episodes": episodes * len(tasks),
               "by_task": by_task}
+    if refused:
+        result["refused"] = refused  # episodes whose instruction the policy did not understand
     if infer_ms:
         result["inference_ms"] = {"p50": float(np.percentile(infer_ms, 50)), "p99": float(np.percentile(infer_ms, 99)),
                                   "n": len(infer_ms)}

@@ -7,9 +7,10 @@ chunks are blended with weights favouring the newest (temporal ensembling, ACT) 
 chunks join smoothly; the blended tool target is clipped to the workspace and turned into joint
 targets by IK. The network's own status head ends the goal: done or failed. Whether the gripper
 has held something during the goal (``grasp.GraspMemory``, from the joint state and the commands
-sent, never from simulator ground truth) is an input of the network, and for pick and place a
-"done" counts only with that evidence (pick: holding now; place: held at some point); a done
-without it is not accepted, and if the network keeps insisting the goal ends as failed (the
+sent, never from simulator ground truth) is an input of the network, and for pick and place (the
+task as ``language.TaskReader`` reads it from the instruction) a "done" counts only with that
+evidence (pick: holding now; place: held at some point); a done without it is not accepted,
+and if the network keeps insisting the goal ends as failed (the
 fingers closed on nothing). Until it has held something, a pick/place goal also closes the
 gripper only with the tool at the object as the network reads their offset from the image and
 fovea (``near``; ``close_box``: within 3 cm across and 3 cm in height); a close commanded
@@ -30,12 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
-from seal_nodes.core.arm.instructions import InstructionError, parse_instruction
 from seal_nodes.core.arm.kinematics import DOWN_ROT, ArmCommand, ArmIK
 from seal_nodes.core.arm.limits import DEFAULT_WORKSPACE, Workspace
 from seal_nodes.core.language.encoder import EMBED_DIM, SentenceEncoder
 from vla_policy.arm.camera import FRONT_CAMERA, PinholeCamera
 from vla_policy.arm.grasp import GraspMemory
+from vla_policy.arm.language import TaskReader
 from vla_policy.arm.normalizer import Normalizer
 from vla_policy.arm.preprocess import FOVEA, IMAGE_HW, PROPRIO_DIM, fovea_patch, prepare_image, proprio
 from vla_policy.inference import InputError, open_weights, pick_provider
@@ -85,8 +86,10 @@ class LearnedPolicy:
                  workspace: Workspace = DEFAULT_WORKSPACE, ensemble: int = 4, decay: float = 0.6,
                  max_joint_step: float = 0.15, confirm_steps: int = 2, reject_limit: int = 10,
                  close_box: tuple[float, float] | None = (0.03, 0.03), latch_grip: bool = True,
-                 camera: PinholeCamera = FRONT_CAMERA, max_retries: int = 2, reopen_steps: int = 10) -> None:
+                 camera: PinholeCamera = FRONT_CAMERA, max_retries: int = 2, reopen_steps: int = 10,
+                 reader: TaskReader | None = None) -> None:
         self.rt, self.encoder = runtime, encoder
+        self.reader = reader if reader is not None else TaskReader(runtime.card, encoder)
         self.ik = ik if ik is not None else ArmIK()
         self.workspace = workspace
         self.ensemble, self.decay = min(ensemble, runtime.chunk), decay
@@ -101,18 +104,16 @@ class LearnedPolicy:
         self.last: StepInfo | None = None
         self.reset("go home")
 
-    def reset(self, instruction: str) -> None:
+    def reset(self, instruction: str, task: str | None = None) -> None:
+        """Start a goal. ``task``: its name (pick, place, ...) when already read; else the reader
+        reads it from the instruction (InstructionError when it cannot)."""
+        self.task = task if task is not None else self.reader.read(instruction).name
         self.lang = self.encoder.encode(instruction)  # once per goal
         self.instruction = instruction
         self._q_cmd: np.ndarray | None = None
         self.steps = 0
         self.retries = 0
         self._attempt()
-        try:
-            task = parse_instruction(instruction).name
-        except InstructionError:
-            task = ""
-        self.task = task  # pick/place: "done" needs the gripper to have held something
 
     def _attempt(self, reopen: int = 0) -> None:
         """Begin an attempt at the goal: the first, or a retry (with the gripper held open first)."""

@@ -4,9 +4,11 @@ Reproduces the shipped weights from scratch on a 2-core CPU: record the expert e
 localisation views (each skipped when its folder already holds data and ``--regenerate`` is not
 given), train, export; then one DAgger round: the trained policy drives takeover episodes that
 the expert finishes, and training goes on over all of it. Each export is checked (onnxruntime
-gives finite outputs; the tests compare it with torch). Instructions are drawn from every
-template of the task at each sample (language augmentation); their embeddings are computed once
-per distinct text.
+gives finite outputs; the tests compare it with torch). Each sample's instruction is drawn from
+its task's templates and their seeded paraphrases (``language.training_wordings``: synonyms,
+politeness, fillers, word order; never a held-out wording); their embeddings are computed once
+per distinct text. ``--tune language`` trains only the instruction's projection (the rest
+frozen): how an ``--init`` policy learns new wordings without relearning what it sees.
 """
 from __future__ import annotations
 
@@ -20,8 +22,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from seal_nodes.core.language.encoder import SentenceEncoder
+from seal_nodes.core.language.encoder import EMBED_DIM, SentenceEncoder
 from vla_policy.arm.dataset import DEFAULT_EPISODES, DEFAULT_VIEWS, VIEW_LABEL, generate, load
+from vla_policy.arm.language import TRAIN_WORDINGS, UNSEEN_FILE, WORDING_SEED, training_wordings
 from vla_policy.arm.normalizer import Normalizer
 from vla_policy.plot import line_plot_png
 from vla_policy.arm.runtime import CARD_FILE, MODEL_FILE, NORM_FILE, TORCH_FILE, WEIGHTS_DIR, check_exported
@@ -32,22 +35,23 @@ if TYPE_CHECKING:
 STATUS_WEIGHTS = (1.0, 3.0, 3.0)  # done/failed frames are rare; missing them costs a goal
 DEFAULT_STEPS, DEFAULT_TAKEOVER_STEPS = 16000, 6000
 VIEW_SHARE = 4  # a quarter of each batch is localisation views (when the data has them)
+INIT_CARD_SKIP = ("parameters", "chunk", "dt", "model", "tasks", "colors", "templates")  # the same on both cards
 # Takeover (DAgger) episodes per task: where a first policy makes its own mistakes (grasp, release).
 DEFAULT_TAKEOVER_EPISODES = {"pick": 100, "place": 150}
 
 
-def embedding_table(meta: dict, encoder: SentenceEncoder) -> tuple[np.ndarray, np.ndarray]:
-    """[task, template, color] -> embedding, and the number of templates per task."""
+def embedding_table(meta: dict, encoder: SentenceEncoder, per_template: int = TRAIN_WORDINGS
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """[task, wording, color] -> embedding, and the number of wordings per task (the rows past
+    it are padding, never drawn)."""
     tasks, colors = meta["tasks"], meta["colors"]
-    n_tmpl = max(len(meta["templates"][t]) for t in tasks)
-    table = np.zeros((len(tasks), n_tmpl, len(colors), 384), np.float32)
-    counts = np.zeros(len(tasks), np.int64)
+    wordings = training_wordings(meta["templates"], per_template)
+    counts = np.array([len(wordings[t]) for t in tasks], np.int64)
+    table = np.zeros((len(tasks), int(counts.max()), len(colors), EMBED_DIM), np.float32)
     for ti, task in enumerate(tasks):
-        templates = meta["templates"][task]
-        counts[ti] = len(templates)
-        for k in range(n_tmpl):
-            for ci, color in enumerate(colors):
-                table[ti, k, ci] = encoder.encode(templates[k % len(templates)].format(color=color))
+        lines = wordings[task]
+        emb = encoder.encode_many([line.format(color=c) for line in lines for c in colors])
+        table[ti, :len(lines)] = emb.reshape(len(lines), len(colors), EMBED_DIM)
     return table, counts
 
 
@@ -157,7 +161,7 @@ def _optimise(model, t: _Tensors, table: np.ndarray, counts: np.ndarray, labeled
     from tqdm import tqdm
 
     n_views = min(batch // VIEW_SHARE, len(views))  # per batch
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
     ce = torch.nn.CrossEntropyLoss(weight=torch.tensor(STATUS_WEIGHTS))
     history: list[float] = []
@@ -194,8 +198,12 @@ def _save(model, norm: Normalizer, history: list[float], out: Path) -> None:
 
 
 def train(data_dir: str | Path | list[str | Path], out_dir: str | Path, steps: int = 10000, batch: int = 32, lr: float = 1e-3,
-          seed: int = 0, threads: int = 1, progress: bool = True, init: str | Path | None = None) -> dict:
-    """Train on the dataset folder(s), write the policy to ``out_dir``; returns its model card."""
+          seed: int = 0, threads: int = 1, progress: bool = True, init: str | Path | None = None,
+          wordings: int = TRAIN_WORDINGS, tune: str = "all") -> dict:
+    """Train on the dataset folder(s), write the policy to ``out_dir``; returns its model card.
+
+    ``wordings``: instructions per template (1: the templates alone); ``tune``: ``all`` or
+    ``language`` (only the instruction's projection learns)."""
     import torch
 
     from vla_policy.arm.model import count_parameters
@@ -206,10 +214,16 @@ def train(data_dir: str | Path | list[str | Path], out_dir: str | Path, steps: i
     meta, data = load(data_dir)
     labeled = np.flatnonzero(data["labeled"] == 1)  # full labels (not a learner's own frames)
     views = np.flatnonzero(data["labeled"] == VIEW_LABEL)  # localisation views: target only
-    norm = _fit_normalizer(data, labeled)
-    table, counts = embedding_table(meta, SentenceEncoder())
+    if tune == "language" and init is None:
+        raise ValueError("tune='language' needs init weights to keep")
+    # A frozen network works only in the normalisation it was trained in.
+    norm = Normalizer.load(Path(init) / NORM_FILE) if tune == "language" else _fit_normalizer(data, labeled)
+    table, counts = embedding_table(meta, SentenceEncoder(), wordings)
     t = _tensors(data, norm)
     model = _model(meta, norm, init)
+    if tune == "language":
+        for name, p in model.named_parameters():
+            p.requires_grad_(name.startswith("lang."))
     t0 = time.monotonic()
     history = _optimise(model, t, table, counts, labeled, views, steps, batch, lr, rng, progress)
     train_s = time.monotonic() - t0
@@ -221,7 +235,9 @@ def train(data_dir: str | Path | list[str | Path], out_dir: str | Path, steps: i
                         "views": len(views), "seed": meta["seed"],
                         "folders": meta["folders"]},
             "chunk": meta["chunk"], "dt": meta["dt"], "model": {"chunk": meta["chunk"]}, "tasks": meta["tasks"], "colors": meta["colors"],
-            "templates": meta["templates"]}
+            "templates": meta["templates"], "tune": tune,
+            "language": {"wordings_per_template": wordings, "wordings": int(counts.sum()), "seed": WORDING_SEED,
+                         "held_out": str(UNSEEN_FILE.relative_to(UNSEEN_FILE.parents[2]))}}
     (out / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
     return card
 
@@ -264,7 +280,7 @@ def _dagger_round(ns: argparse.Namespace, base: list[str], first: dict) -> dict:
     meta = generate(takeover, episodes, seed=ns.seed, workers=ns.workers, learner_dir=ns.out)
     print(f"[train-vla] takeover dataset: {meta['episodes']} episodes, {meta['frames']} frames in {takeover}")
     card = train(base + [takeover], ns.out, steps=ns.takeover_steps, batch=ns.batch, lr=ns.lr * 0.5,
-                 seed=ns.seed + 1, threads=ns.threads, init=ns.out)
+                 seed=ns.seed + 1, threads=ns.threads, init=ns.out, wordings=ns.wordings, tune=ns.tune)
     card["base"] = {k: first[k] for k in ("steps", "lr", "seed", "train_seconds", "final_loss", "dataset")}
     (Path(ns.out) / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
     check_exported(Path(ns.out))
@@ -282,6 +298,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", help="start from the weights in this folder instead of from scratch")
+    p.add_argument("--wordings", type=int, default=TRAIN_WORDINGS,
+                   help="instructions per template: the template and its paraphrases (1: the templates alone)")
+    p.add_argument("--tune", choices=("all", "language"), default="all",
+                   help="what learns: everything, or only the instruction's projection (with --init: new "
+                        "wordings, the rest kept)")
     p.add_argument("--takeover-steps", type=int, default=DEFAULT_TAKEOVER_STEPS,
                    help="then record takeover episodes with the trained policy and train this many more "
                         "steps on both datasets (DAgger round; 0: skip)")
@@ -293,13 +314,19 @@ def main(argv: list[str] | None = None) -> int:
                    help="torch threads for training (default: the cores, up to 4; use 1 while other jobs run: "
                         "threads that wait for busy cores spin and run far slower)")
     ns = p.parse_args(argv)
+    if ns.tune == "language" and not ns.init:
+        p.error("--tune language needs --init (the weights whose language it widens)")
     t0 = time.monotonic()
+    prior = json.loads((Path(ns.init) / CARD_FILE).read_text()) if ns.init else None  # before --out overwrites it
     base = _record(ns)
     card = train(base, ns.out, steps=ns.steps, batch=ns.batch, lr=ns.lr, seed=ns.seed, threads=ns.threads,
-                 init=ns.init)
+                 init=ns.init, wordings=ns.wordings, tune=ns.tune)
     check_exported(Path(ns.out))
     if ns.takeover_steps > 0:
         card = _dagger_round(ns, base, card)
+    if prior is not None:  # how the weights it started from were trained
+        card["init_card"] = {k: v for k, v in prior.items() if k not in INIT_CARD_SKIP}
+        (Path(ns.out) / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
     print(f"[train-vla] {card['parameters']} parameters, {card['steps']} steps in {card['train_seconds']} s, "
           f"final loss {card['final_loss']:.4f}; wrote {ns.out} ({time.monotonic() - t0:.0f} s in all)")
     return 0

@@ -3,12 +3,15 @@
 ``MouseRuntime.infer`` is one forward pass. ``MousePolicy`` is the controller the GUI loop
 drives (``sim_worlds.gui.episode``): per screenshot it returns the next pointer position or a
 click. It sees only the screenshot, the pointer and the instruction; the page's DOM boxes given
-to ``reset`` are for the expert and are ignored here.
+to ``reset`` are for the expert and are ignored here. ``MousePolicy.ground`` names the trained
+phrasing (model card) nearest a free wording, its target and the cosine similarity
+(``sim_worlds.gui.wording.read_target`` decides on it).
 """
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +23,17 @@ from vla_policy.mouse.preprocess import MAX_MOTION, SCREEN_HW, STATE_DIM, VIEWPO
 GUI_WEIGHTS = Path(__file__).resolve().parent / "weights"
 MODEL_FILE, NORM_FILE, CARD_FILE = "mouse_policy.onnx", "normalizer.json", "model_card.json"
 TORCH_FILE = "mouse_policy.pt"  # the same weights for torch (tests compare the two)
+
+
+class UnknownWording(ValueError):
+    """A wording the policy cannot be asked about (empty, or a card without phrasings)."""
+
+
+@dataclass(frozen=True)
+class Grounding:
+    target: str
+    similarity: float
+    nearest: str  # the trained phrasing it is nearest
 
 
 class MouseRuntime:
@@ -57,6 +71,23 @@ class MousePolicy:
         self.click_threshold = click_threshold
         self.last_infer_ms = 0.0
         self.last_target = np.zeros(2)
+        self._phrasings: tuple[list[str], list[str], np.ndarray] | None = None
+
+    def ground(self, instruction: str) -> Grounding:
+        """The trained phrasing nearest ``instruction`` (cosine of MiniLM embeddings) and its target."""
+        if not isinstance(instruction, str) or not instruction.strip():
+            raise UnknownWording("empty instruction")
+        if self._phrasings is None:  # embedded on first use: the node's start-up does not wait for it
+            card = self.rt.card.get("phrasings") or {}
+            pairs = [(t, p) for t, ps in card.items() for p in ps]
+            if not pairs:
+                raise UnknownWording("the mouse policy's model card lists no phrasings")
+            texts = [p for _, p in pairs]
+            self._phrasings = ([t for t, _ in pairs], texts, np.asarray(self.encoder.encode_many(texts)))
+        targets, texts, table = self._phrasings
+        sims = table @ self.encoder.encode(instruction)
+        k = int(np.argmax(sims))
+        return Grounding(targets[k], float(sims[k]), texts[k])
 
     def warm_up(self) -> None:
         self.encoder.encode("click the search button")

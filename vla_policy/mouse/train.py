@@ -4,7 +4,10 @@ Reproduces ``vla_policy/mouse/weights/`` on a 2-core CPU: record the dataset in 
 (skipped when ``--data`` holds one and ``--regenerate`` is not given), train, export, check that
 the export gives finite outputs (the tests compare it with torch). Each batch takes 16 (page, target) pairs with 8 states of
 their reaches each (one image pass shared by the 8); the instruction is a random phrasing of the
-target (language augmentation), embedded once per distinct text with the arm's MiniLM encoder.
+target (language augmentation: the templates and ``--paraphrases`` free wordings of them per
+target, none a held-out test wording), embedded once per distinct text with the arm's MiniLM encoder.
+``--wording-only`` teaches a trained policy the free wordings without screenshots
+(``vla_policy.mouse.language``).
 """
 from __future__ import annotations
 
@@ -27,6 +30,18 @@ if TYPE_CHECKING:
 CLICK_POS_WEIGHT = 4.0  # click frames are ~1 in 20; a missed click costs the goal
 # Batches drawn per task, not per target (12 product targets would else crowd out 5 buttons).
 TASK_WEIGHTS = {"button": 0.4, "product": 0.35, "form": 0.15, "search_box": 0.1}
+
+
+def free_wordings(targets: list[str], per_target: int, seed: int = 0) -> dict[str, list[str]]:
+    """Paraphrases of each target's phrasings for training; none is a wording of the held-out
+    test file (``sim_worlds/gui/unseen_instructions.txt``)."""
+    from sim_worlds.gui.targets import task_of
+    from sim_worlds.gui.wording import UNSEEN_FILE, paraphrases
+    from vla_policy.mouse.evaluate import fill, read_templates
+
+    held = [fill(tmpl, t) for task, tmpls in read_templates(UNSEEN_FILE).items() for tmpl in tmpls
+            for t in targets if task_of(t) == task]
+    return {t: paraphrases(t, per_target, seed, exclude=held) for t in targets}
 
 
 def embedding_table(meta: dict, encoder: SentenceEncoder) -> tuple[np.ndarray, np.ndarray]:
@@ -156,7 +171,8 @@ def _save(model, image_stats: tuple[np.ndarray, np.ndarray], history: list[float
 
 
 def train(data_dir: str | Path, out_dir: str | Path, steps: int = 1500, pairs: int = 16, states: int = 8,
-          lr: float = 2e-3, seed: int = 0, threads: int = 1, progress: bool = True, init: str | None = None) -> dict:
+          lr: float = 2e-3, seed: int = 0, threads: int = 1, progress: bool = True, init: str | None = None,
+          paraphrases: int = 60) -> dict:
     """Train on the dataset folder, write the policy to ``out_dir``; returns its model card."""
     import torch
 
@@ -167,6 +183,8 @@ def train(data_dir: str | Path, out_dir: str | Path, steps: int = 1500, pairs: i
     torch.set_num_threads(threads)
     rng = np.random.default_rng(seed)
     meta, data = load(data_dir)
+    free = free_wordings(meta["targets"], paraphrases, seed)
+    meta = {**meta, "phrasings": {t: meta["phrasings"][t] + free[t] for t in meta["targets"]}}
     image_stats = _image_stats(data["screens"])
     table, counts = embedding_table(meta, SentenceEncoder())
     sampler = _PairSampler(data, meta["targets"])
@@ -180,8 +198,38 @@ def train(data_dir: str | Path, out_dir: str | Path, steps: int = 1500, pairs: i
             "seed": seed, "train_seconds": round(train_s, 1), "final_loss": float(np.mean(history[-100:])),
             "dataset": {"pages": meta["pages"], "samples": meta["samples"], "seed": meta["seed"],
                         "record_seconds": meta.get("seconds")},
-            "targets": meta["targets"], "phrasings": meta["phrasings"]}
+            "paraphrases_per_target": paraphrases, "targets": meta["targets"], "phrasings": meta["phrasings"]}
     (out / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
+    return card
+
+
+def tune_wording(init_dir: str | Path, out_dir: str | Path, per_target: int = 60, steps: int = 1500,
+                 seed: int = 0, progress: bool = True) -> dict:
+    """The policy in ``init_dir`` with its language adapter fitted to free wordings, written to
+    ``out_dir`` (weights, normaliser, loss plot, card); returns the card."""
+    import torch
+
+    from sim_worlds.gui.targets import canonical, phrasings
+    from vla_policy.mouse.language import fit_adapter
+
+    src, out = Path(init_dir), Path(out_dir)
+    card = json.loads((src / CARD_FILE).read_text())
+    norm = json.loads((src / NORM_FILE).read_text())
+    torch.manual_seed(seed)
+    model = _model(str(src / TORCH_FILE))
+    targets = card["targets"]
+    free = free_wordings(targets, per_target, seed)
+    encoder = SentenceEncoder()
+    encoder.encode_many([w for t in targets for w in free[t] + phrasings(t)])
+    t0 = time.monotonic()
+    history, stats = fit_adapter(model, encoder.encode, free, {t: phrasings(t) for t in targets},
+                                 {t: canonical(t) for t in targets}, steps=steps, seed=seed, progress=progress)
+    model.eval()
+    stats.update(per_target=per_target, seed=seed, seconds=round(time.monotonic() - t0, 1))
+    _save(model, (np.array(norm["image_mean"]), np.array(norm["image_std"])), history, out)
+    card = {**card, "wording": stats, "phrasings": {t: phrasings(t) + free[t] for t in targets}}
+    (out / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
+    check_export(out)
     return card
 
 
@@ -216,7 +264,7 @@ def _dagger_round(ns: argparse.Namespace, first: dict) -> dict:
     prev = Path(ns.out) / "pre_dagger.pt"
     prev.write_bytes((Path(ns.out) / TORCH_FILE).read_bytes())
     card = train(ns.data, ns.out, steps=ns.dagger_steps, lr=ns.lr / 2, seed=ns.seed + 1, threads=ns.threads,
-                 init=str(prev))
+                 init=str(prev), paraphrases=ns.paraphrases)
     prev.unlink()
     card["dagger"] = {**info, "fine_tune_steps": ns.dagger_steps, "first_train_seconds": first["train_seconds"]}
     (Path(ns.out) / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
@@ -239,15 +287,27 @@ def main(argv: list[str] | None = None) -> int:
                    help="after training: roll the policy out on the recorded pages this many times, "
                         "let the expert label what it visits, and fine-tune on everything")
     p.add_argument("--dagger-steps", type=int, default=1500, help="fine-tuning steps after DAgger")
+    p.add_argument("--paraphrases", type=int, default=60, help="free wordings per target besides the templates")
+    p.add_argument("--wording-only", action="store_true",
+                   help="only fit the language adapter of --init's policy (default: the shipped one) to the "
+                        "free wordings; no dataset, no screenshots")
+    p.add_argument("--wording-steps", type=int, default=1500, help="adapter steps for --wording-only")
     ns = p.parse_args(argv)
     t0 = time.monotonic()
+    if ns.wording_only:
+        init = Path(ns.init).parent if ns.init else GUI_WEIGHTS
+        card = tune_wording(init, ns.out, ns.paraphrases, ns.wording_steps, ns.seed)
+        print(f"[train-gui] wording: {json.dumps(card['wording'])}; wrote {ns.out} "
+              f"({time.monotonic() - t0:.0f} s in all)")
+        return 0
     if ns.regenerate or not (Path(ns.data) / "meta.json").exists():
         from vla_policy.mouse.dataset import generate
 
         meta = generate(ns.data, pages=ns.pages, seed=ns.seed)
         print(f"[train-gui] dataset: {meta['pages']} pages, {meta['samples']} states in {ns.data} "
               f"({meta['seconds']} s)")
-    card = train(ns.data, ns.out, steps=ns.steps, lr=ns.lr, seed=ns.seed, threads=ns.threads, init=ns.init)
+    card = train(ns.data, ns.out, steps=ns.steps, lr=ns.lr, seed=ns.seed, threads=ns.threads, init=ns.init,
+                 paraphrases=ns.paraphrases)
     if ns.init:
         card["init"] = ns.init
         (Path(ns.out) / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")

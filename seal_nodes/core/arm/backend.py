@@ -30,6 +30,10 @@ class BackendError(ValueError):
 class ArmBackend(Protocol):
     name: str
 
+    def task_for(self, instruction: str) -> Task:
+        """The task an instruction asks for, as this backend reads it; InstructionError if none."""
+        ...
+
     def reset(self, task: Task, objects: dict[str, np.ndarray], instruction: str = "",
               bin_position: np.ndarray | None = None) -> None: ...
 

@@ -43,7 +43,7 @@ from seal_nodes.core.perception import bias, turns
 from seal_nodes.core.perception.acoustic import AcousticEventDetector, segment_kind
 from seal_nodes.core.perception.echo.frontend import EchoConfig, EchoFrontEnd
 from seal_nodes.core.perception.vad import WINDOW, SileroVad
-from seal_nodes.core.perception.whisper import Transcript, WhisperRecognizer
+from seal_nodes.core.perception.whisper import MAX_N_BEST, Transcript, WhisperRecognizer, distinct_alternatives
 
 SOURCE = "audio_perception"
 CLIP_LEVEL = 32_000  # |sample| at or above this counts as clipped
@@ -80,6 +80,9 @@ class AudioPerceptionConfig:
     # always on): over the benchmark set it lowers the utterance WER and finds far more of the
     # rare expected words, though single espeak commands can get worse ("Big up the red cube").
     bias_prompt: bool = True
+    # Beam width of the final decode (partials stay greedy): above 1 the other hypotheses go out
+    # as the speech_end's ``alternatives``, other readings of the same words for the intent step.
+    n_best: int = 5
 
 
 class SampleRateChanged(AudioFormatError):
@@ -110,6 +113,9 @@ class AudioPerception:
         acoustic: AcousticEventDetector | None = None,
     ) -> None:
         self.config = config or AudioPerceptionConfig()
+        n_best = self.config.n_best
+        if isinstance(n_best, bool) or not isinstance(n_best, int) or not 1 <= n_best <= MAX_N_BEST:
+            raise ValueError(f"AudioPerceptionConfig.n_best must be an int in 1..{MAX_N_BEST}, got {n_best!r}")
         self._vad = vad or SileroVad()
         self._asr = recognizer or WhisperRecognizer()
         self._acoustic = acoustic or AcousticEventDetector()
@@ -318,9 +324,13 @@ class AudioPerception:
             return events + [self._event(NOISE, offset_ns, "", conf, payload, utt.trace)]
         if overlap and turns.is_backchannel(text):
             return events + [self._event(BACKCHANNEL, offset_ns, text, tr.confidence, payload, utt.trace)]
+        alternatives = list(tr.alternatives)
         if utt.continues is not None:  # the rest of a sentence cut by a pause: say it whole
             payload["revises"] = utt.continues[0]
-            text = f"{utt.continues[1].rstrip('.!? ')} {text}"
+            head = utt.continues[1].rstrip('.!? ')
+            text, alternatives = f"{head} {text}", [f"{head} {a}" for a in alternatives]
+        if alternatives:
+            payload["alternatives"] = alternatives
         self._last_turn = (utt.trace, text, utt.last_voice)
         return events + [self._event(SPEECH_END, offset_ns, text, tr.confidence, payload, utt.trace)]
 
@@ -328,7 +338,7 @@ class AudioPerception:
         """The whole utterance decoded, once per pause (speech resuming makes it stale)."""
         if utt.final is None or utt.final[0] != utt.last_voice:
             end = min(self._total, utt.last_voice + self._ms_to_samples(self.config.post_roll_ms))
-            utt.final = (utt.last_voice, self._transcribe(utt, end))
+            utt.final = (utt.last_voice, self._transcribe(utt, end, self.config.n_best))
         return utt.final[1]
 
     def _tail_quiet(self) -> bool:
@@ -390,11 +400,16 @@ class AudioPerception:
                            "lower the input gain; recognition suffers",
                       payload={"severity": "warning", "clipped_fraction": round(fraction, 4)})]
 
-    def _transcribe(self, utt: _Utterance, end: int) -> Transcript:
+    def _transcribe(self, utt: _Utterance, end: int, n_best: int = 1) -> Transcript:
         audio = self._utterance_audio(utt, end)
         words = self.config.bias_words
-        tr = self._asr.transcribe(audio, RATE, prompt=", ".join(words) + "." if self.config.bias_prompt and words else "")
-        return replace(tr, text=bias.correct(tr.text, words)) if words and tr.text else tr
+        prompt = ", ".join(words) + "." if self.config.bias_prompt and words else ""
+        tr = self._asr.transcribe(audio, RATE, prompt=prompt, n_best=n_best)
+        if not words or not tr.text:
+            return tr
+        text = bias.correct(tr.text, words)
+        return replace(tr, text=text, alternatives=distinct_alternatives(
+            text, [bias.correct(a, words) for a in tr.alternatives], prompt))
 
     @staticmethod
     def _utterance_audio(utt: _Utterance, end: int) -> np.ndarray:

@@ -12,6 +12,10 @@ context at a fraction of its cost, so ``pad_s`` defaults to 8.
 
 Context biasing: words the agent expects (object names, people in the conversation) go in
 as a ``<|startofprev|>`` prompt, Whisper's own mechanism for conditioning on prior text.
+
+n-best: ``transcribe(..., n_best=N)`` decodes with a beam of N and returns the other hypotheses
+as ``alternatives`` (what else the words may have been, for the intent step); the default is
+greedy decoding with none.
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ import math
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +34,7 @@ from seal_nodes.core.audio.frames import RATE, AudioFormatError, resample
 HOP = 160  # mel frame = 10 ms
 FULL_FRAMES = 3000
 _MAX_PROMPT_TOKENS = 200  # Whisper's context holds 448 tokens; half at most for the prompt
+MAX_N_BEST = 8  # beam width bound: each hypothesis costs decoder work on every step
 
 
 class WhisperUnavailable(RuntimeError):
@@ -43,6 +48,7 @@ class Transcript:
     no_speech_prob: float  # Whisper's own estimate that the input holds no speech
     tokens: int
     decode_ms: float  # wall time of feature extraction + encoder + decoder
+    alternatives: tuple[str, ...] = ()  # the other beam hypotheses, best first, none equal to ``text``
 
     @property
     def empty(self) -> bool:
@@ -70,6 +76,33 @@ def looping(text: str, min_repeats: int = 3) -> bool:
         return False
     top = max(pairs.count(p) for p in set(pairs))
     return top >= min_repeats and 2 * top >= len(ws) / 2
+
+
+def _doubled(words: list[str], min_run: int = 3) -> bool:
+    """Is a run of ``min_run`` or more words said twice in a row? A beam hypothesis that runs on
+    past the end of the speech starts it again ("pick up the red cube pick up the red cube")."""
+    n = len(words)
+    return any(words[i:i + k] == words[i + k:i + 2 * k]
+               for k in range(min_run, n // 2 + 1) for i in range(n - 2 * k + 1))
+
+
+def distinct_alternatives(best: str, hypotheses: list[str], prompt: str = "") -> tuple[str, ...]:
+    """The hypotheses that say something else than ``best`` and each other (case and punctuation
+    aside), in order. Left out: empty, looping or run-on ones, and ``best`` followed by nothing but
+    words of the ``prompt`` (the prompt recited, never speech)."""
+    def words(text: str) -> list[str]:
+        return re.findall(r"[a-z0-9']+", text.lower())
+
+    first, prompted = words(best), set(words(prompt))
+    seen, out = {" ".join(first)}, []
+    for h in hypotheses:
+        w = words(h)
+        k = " ".join(w)
+        recited = w[: len(first)] == first and set(w[len(first):]) <= prompted
+        if k and k not in seen and not recited and not looping(h) and not _doubled(w):
+            seen.add(k)
+            out.append(h)
+    return tuple(out)
 
 
 def model_dir() -> Path:
@@ -123,18 +156,21 @@ class WhisperRecognizer:
         # the first decode allocates and tunes kernels (far slower): do it now, not on the user
         self._decode(np.zeros(RATE // 2, np.float32), "")
 
-    def transcribe(self, pcm: np.ndarray, sample_rate: int = RATE, prompt: str = "") -> Transcript:
-        """Transcribe one utterance (≤ 30 s). ``prompt``: expected words/prior text (biasing)."""
+    def transcribe(self, pcm: np.ndarray, sample_rate: int = RATE, prompt: str = "", n_best: int = 1) -> Transcript:
+        """Transcribe one utterance (≤ 30 s). ``prompt``: expected words/prior text (biasing).
+        ``n_best`` > 1: beam search of that width, the other hypotheses as ``alternatives``."""
+        if isinstance(n_best, bool) or not isinstance(n_best, int) or not 1 <= n_best <= MAX_N_BEST:
+            raise ValueError(f"n_best must be an int in 1..{MAX_N_BEST}, got {n_best!r}")
         audio = self._as_float(pcm, sample_rate)
         t0 = time.perf_counter()
-        tr = self._decode(audio, prompt)
+        tr = self._decode(audio, prompt, n_best)
         if prompt and ((not tr.text and tr.no_speech_prob < self.no_speech_threshold) or looping(tr.text)):
             # a prompt can make tiny.en end at once or recite it ("red cube, red cube, …"):
             # never lose the words, never report the prompt as speech
-            tr = self._decode(audio, "")
-        return Transcript(tr.text, tr.confidence, tr.no_speech_prob, tr.tokens, (time.perf_counter() - t0) * 1e3)
+            tr = self._decode(audio, "", n_best)
+        return replace(tr, decode_ms=(time.perf_counter() - t0) * 1e3)
 
-    def _decode(self, audio: np.ndarray, prompt: str) -> Transcript:
+    def _decode(self, audio: np.ndarray, prompt: str, n_best: int = 1) -> Transcript:
         t0 = time.perf_counter()
         with self._lock:
             features = self._mel(audio)
@@ -142,7 +178,8 @@ class WhisperRecognizer:
             result = self._model.generate(
                 features,
                 [prompt_ids],
-                beam_size=1,
+                beam_size=n_best,
+                num_hypotheses=n_best,
                 # the prompt counts; then ~5 tokens a second of speech, with room: bounds loops
                 max_length=len(prompt_ids) + int(12 + 7 * len(audio) / RATE),
                 no_repeat_ngram_size=0,
@@ -150,14 +187,17 @@ class WhisperRecognizer:
                 return_scores=True,
                 return_no_speech_prob=True,
             )[0]
-        ids = [t for t in result.sequences_ids[0] if t < self._eot]
+        ids, *others = [[t for t in seq if t < self._eot] for seq in result.sequences_ids]
         text = collapse_repeats(self._tok.decode(ids).strip())
         confidence = math.exp(result.scores[0]) if ids else 0.0
         no_speech = float(result.no_speech_prob)
         # Whisper's rule: "no speech" only when it is also unsure of what it decoded
         if no_speech > self.no_speech_threshold and confidence < 0.5:
-            text = ""
-        return Transcript(text, float(confidence), no_speech, len(ids), (time.perf_counter() - t0) * 1e3)
+            text, others = "", []
+        alternatives = distinct_alternatives(text, [collapse_repeats(self._tok.decode(o).strip()) for o in others],
+                                             prompt)
+        return Transcript(text, float(confidence), no_speech, len(ids), (time.perf_counter() - t0) * 1e3,
+                          alternatives)
 
     # ---- internals ---------------------------------------------------------------------------
     @staticmethod

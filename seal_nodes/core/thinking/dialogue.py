@@ -13,6 +13,9 @@ from typing import Sequence
 
 from seal_nodes.core.actions import ACTION_SET, ARM, GUI, Action, object_phrase
 from seal_nodes.core.thinking.fast_path import COLORS, WHAT_DO_YOU_SEE, confirmation, scene_answer
+from seal_nodes.core.thinking.fast_path import describe_place
+from seal_nodes.core.thinking.frames import Frame
+from seal_nodes.core.thinking.references import SceneObject, find_reference, scene_objects
 
 NAME = "SEAL"
 DONT_KNOW = "I don't know that."
@@ -130,6 +133,22 @@ def ask_back(understood: str) -> str:
     return f"Do you want me to {understood}?"
 
 
+def ask_slot(frame: Frame, state: State) -> str:
+    """The question for what a request left out: which object, which way, or what to do."""
+    missing = frame.missing()
+    which = _objects(state.known_objects).replace(" cube", "", 1) + " one" if len(state.known_objects) > 1 else ""
+    if "object" in missing and frame.action:
+        verb = {"pick": "pick up", "place": "put in the bin", "point": "point at", "push": "push"}[frame.action]
+        way = f" to the {frame.direction}" if frame.action == "push" and frame.direction else ""
+        return f"Which cube should I {verb}{way}: {which}?" if which else f"Which cube should I {verb}{way}?"
+    if missing == ("direction",):
+        return f"Which way should I push {object_phrase(frame.object)}, left or right?"
+    if missing == ("action",):
+        obj = object_phrase(frame.object)
+        return f"What should I do with {obj}? I can pick it up, push it, point at it or put it in the bin."
+    return capabilities(state)
+
+
 def _doing(state: State) -> str:
     running = [d for d in state.log if d.status == "running"]
     if not running:
@@ -182,12 +201,63 @@ def state_answer(text: str, state: State) -> str:
     if _CAN_Q.search(low):
         return capabilities(state)
     if ARM in state.executors:
-        seen = scene_answer(low, state.known_objects, state.scene)
+        seen = scene_answer(low, state.known_objects, state.scene) or _where_answer(low, state)
         if seen:
             return seen
         if WHAT_DO_YOU_SEE.search(low):
             return "I don't see anything on the table yet."
     return ""
+
+
+_WHICH_Q = re.compile(r"^(?:\w+ )?(?:which|what)(?: of the)?(?: colou?r)? (?:cube|block|one|object|thing)s?\b"
+                      r"|^(?:\w+ )?what colou?r is (?:the|that) (?:cube|block|one)\b")
+_IS_THERE_Q = re.compile(r"\b(?:is there|are there|do you see|can you see|have you got|do you have) (?:a|an|any) "
+                         r"(?P<color>[a-z]+) (?:cubes?|blocks?)\b")
+_NEXT_TO_Q = re.compile(r"\bwhat(?:'s| is) (?:the )?(?P<color>[a-z]+) (?:cube|block|one) (?:next to|beside|near)\b"
+                        r"|\bwhat(?:'s| is) (?:next to|beside|near) the (?P<color2>[a-z]+) (?:cube|block|one)\b")
+
+
+def _where_answer(low: str, state: State) -> str:
+    """Questions about where things are, answered from vision's positions: "which cube is closest
+    to you?", "is there a yellow cube?", "what is the red cube next to?"."""
+    low = re.sub(r"[^a-z' ]+", " ", low)
+    low = " ".join(low.split())
+    objects = scene_objects(state.known_objects, state.scene)
+    m = _IS_THERE_Q.search(low)
+    if m:
+        found = [o for o in objects if o.color == m["color"]]
+        if found:
+            where = describe_place(state.scene.get(found[0].name, {}))
+            return f"Yes, {object_phrase(found[0].name)} is {where}." if where else \
+                f"Yes, I see {object_phrase(found[0].name)}."
+        seen = [object_phrase(o.name) for o in objects]
+        listed = seen[0] if len(seen) == 1 else ", ".join(seen[:-1]) + " and " + seen[-1] if seen else ""
+        return f"No, I don't see a {m['color']} cube. I see {listed}." if seen else \
+            f"No, I don't see a {m['color']} cube."
+    m = _NEXT_TO_Q.search(low)
+    if m:
+        color = m["color"] or m["color2"]
+        return _next_to(next((o for o in objects if o.color == color), None), objects, color)
+    if _WHICH_Q.search(low):
+        # "which cube is on your right" names it as "the cube on your right" does
+        low = re.sub(r"\b(cube|block|one|object|thing)s? is\b", r"\1", low)
+        ref = find_reference(low, objects, tuple(o.color for o in objects if o.color))
+        if ref is not None and ref.how == "position" and len(ref.names) == 1:
+            where = describe_place(state.scene.get(ref.names[0], {}))
+            name = object_phrase(ref.names[0]).capitalize()
+            return f"{name}. It's {where}." if where else f"{name}."
+    return ""
+
+
+def _next_to(obj: SceneObject | None, objects: list[SceneObject], color: str) -> str:
+    if obj is None:
+        return f"I don't see a {color} cube."
+    others = [o for o in objects if o.name != obj.name and o.position is not None]
+    if obj.position is None or not others:
+        return f"I don't know what is next to {object_phrase(obj.name)}."
+    x, y = obj.position
+    near = min(others, key=lambda o: (o.position[0] - x) ** 2 + (o.position[1] - y) ** 2)
+    return f"{object_phrase(obj.name).capitalize()} is next to {object_phrase(near.name)}."
 
 
 # --- the check a model's words pass before they are spoken --------------------------------------

@@ -46,11 +46,14 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 ]
 GREETING = re.compile(r"^\s*(hello|hi|hey|good (morning|afternoon|evening))\b")
 _THANKS = re.compile(r"\b(thank you|thanks)\b")
+_NEGATED = re.compile(r"\b(?:don't|dont|do not|never|not)\b")
 _HOW_ARE_YOU = re.compile(r"\bhow are you\b")
 # Questions about the table the agent can answer from what vision reported.
 WHAT_DO_YOU_SEE = re.compile(r"\bwhat(?:'s| is| do you see| can you see)\b.*\bon the table\b"
-                              r"|\bwhat (?:do|can) you see\b|\bhow many (?:cubes|blocks|objects)\b")
-_WHERE_IS = re.compile(rf"\bwhere(?:'s| is) (?:the )?(?P<color>{_COLOR}) (?:cube|block|box|one)\b")
+                              r"|\bwhat (?:\w+ )?(?:do|can) you see\b|\bhow many (?:cubes|blocks|objects)\b")
+_WHERE_IS = re.compile(rf"\bwhere(?:'s| is) (?:the )?(?P<color>{_COLOR}) (?:cube|block|box|one)\b"
+                       rf"|^(?:\w+ )?is the (?P<color2>{_COLOR}) (?:cube|block|one) (?:on|in|at|to) (?:the|your|my) "
+                       rf"(?:left|right|middle|centre|center)\b")
 # The other side asks the agent to hold: it waits silently (the talk's <wait>).
 _HOLD = re.compile(r"\b(please hold|hold on|one moment|just a (moment|second|sec)|give me a (moment|second|sec)"
                    r"|wait a (moment|second|sec))\b")
@@ -77,6 +80,8 @@ def parse_command(text: str) -> Action | None:
         m = pattern.search(t)
         if not m:
             continue
+        if name != "stop" and _NEGATED.search(t[:m.start()]):
+            return None  # "don't pick up the red cube" asks for nothing to be done
         groups = m.groupdict()
         args: dict[str, str] = {}
         if "color" in groups and groups["color"]:
@@ -304,7 +309,7 @@ def scene_answer(low: str, known_objects: set[str], scene: dict[str, dict]) -> s
     objects = sorted(known_objects)
     m = _WHERE_IS.search(low)
     if m:
-        name = f"{m['color']}_cube"
+        name = f"{m['color'] or m['color2']}_cube"
         if name not in known_objects:
             return not_seen(name)
         where = describe_place(scene.get(name, {}))

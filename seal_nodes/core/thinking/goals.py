@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Callable, Protocol, Union
 
 from seal_nodes.core import events as ev
-from seal_nodes.core.thinking.thinker import Act, Report, Say
+from seal_nodes.core.thinking.commands import Act, Report, Say
 
 SPEECH = "speech"  # the TTS; action goals are of their executor's kind (ARM, GUI)
 

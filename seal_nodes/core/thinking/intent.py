@@ -17,7 +17,7 @@ import math
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
@@ -26,10 +26,13 @@ from seal_nodes.core.actions import ACTION_SET, DIRECTIONS, Action, instruction_
 from seal_nodes.core.language.encoder import SentenceEncoder
 from seal_nodes.core.language.phonetic import similarity
 from seal_nodes.core.thinking.fast_path import COLORS, parse_command
+from seal_nodes.core.thinking.frames import Frame, frame_of_action, merge, read_frame
 from seal_nodes.core.thinking.misheard import ACTION_VERBS, PLACES, corrections, in_place_slot
 from seal_nodes.core.thinking.paraphrases import (CHAT, OBJECT_QUESTIONS, OUT_OF_SCOPE, QUESTIONS, any_object_wordings,
                                                    keywords, vocabulary, wordings)
 from seal_nodes.core.thinking.references import Reference, SceneObject, find_reference, plain_objects
+from seal_nodes.core.thinking.social import EXEMPLARS
+from seal_nodes.core.thinking.steps import split_steps
 
 ACT, CONFIRM, UNSURE = "act", "confirm", "unsure"
 COMMAND, QUESTION, CHAT_KIND, YES, NO, STOP, NONE = "command", "question", "chat", "yes", "no", "stop", "none"
@@ -80,7 +83,10 @@ _LEADING_CHATTER = re.compile(r"^(?:(?:hi|hello|hey|hey there|hi there|hello the
                               r"good (?:morning|afternoon|evening)|robot)\s+)+")
 _QUESTION_WORDS = {"what", "what's", "where", "where's", "which", "who", "who's", "whose", "why", "how", "when", "is",
                    "are", "was", "were", "do", "does", "did", "have", "has"}
-_STOP = re.compile(r"\b(stop|halt|freeze)\b")
+_PRONOUNS = {"you", "i", "we", "they", "it", "he", "she", "that", "this", "these", "those"}
+_STOP = re.compile(r"\b(stop|halt|freeze)\b|^(?:(?:whoa|hey|wait|no) )*hold it\b")
+# "Don't move!" is a stop, though negated.
+_DONT_MOVE = re.compile(r"^(?:(?:whoa|hey|wait|no) )*(?:don't|do not) (?:move|do that|do it)\b")
 _NEGATION = re.compile(r"\b(?:don't|dont|do not|never)\b")
 _YES = re.compile(r"^(?:yes|yeah|yep|yup|yea|sure|ok|okay|correct|right|exactly|absolutely|definitely|affirmative|"
                   r"of course|please do|do it|go ahead|go for it|that's right|that's it|uh huh|mhm|sounds good|"
@@ -88,6 +94,11 @@ _YES = re.compile(r"^(?:yes|yeah|yep|yup|yea|sure|ok|okay|correct|right|exactly|
 _PLEASE = re.compile(r"^(?:please|oh|well|um|uh)\s+")
 _NO = re.compile(r"^(?:no|nope|nah|don't|do not|not|negative|wrong|never mind|nevermind|that's wrong|"
                  r"i don't think so|cancel)\b")
+# The yes or no words in front of a reply's rest ("no, the red one" → "the red one").
+_ANSWER_WORDS = re.compile(r"^(?:(?:yes|yeah|yep|no|nope|nah|not|sure|okay|ok|please|oh|well|um|uh|sorry|"
+                           r"actually|i mean|that's wrong|wrong|not that one|not that)\s+)+")
+SOCIAL_AT = 0.55
+FRAME_SOUND_COST = 0.3  # the most sound correction a slot filled from a misheard word may take  # the least cosine to a small-talk exemplar that makes a line that act
 
 
 @dataclass(frozen=True)
@@ -162,26 +173,17 @@ class _Bank:
     anchor_actions: np.ndarray     # any cube; their kinds, and the action of each request
 
 
+# Words said for the same thing, made one before reading ("leftwards" is "left").
+_SAME = ((re.compile(r"\b(left|right)(?:wards?| hand side)\b"), r"\1"), (re.compile(r"\b(left|right) most\b"), r"\1most"),
+         (re.compile(r"\bwhereabouts\b"), "where"), (re.compile(r"\bcolou?r's\b"), "colour is"))
+
+
 def clean(text: str) -> str:
-    """Lower case, punctuation gone (apostrophes kept), one space between words."""
-    return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower().replace("-", " ")).split())
-
-
-def scene_objects(known: set[str], scene: dict[str, dict]) -> list[SceneObject]:
-    """The Thinker's known objects as SceneObjects: colour from vision (or the name), and the
-    table position where vision reported one in the robot frame."""
-    out = []
-    for name in sorted(known):
-        payload = scene.get(name, {})
-        color = str(payload.get("color") or "")
-        if not color:
-            first = name.split("_")[0]
-            color = first if first in COLORS else ""
-        pos = payload.get("position")
-        position = None
-        if isinstance(pos, (list, tuple)) and len(pos) >= 2 and payload.get("frame", "world") == "world":
-            position = (float(pos[0]), float(pos[1]))
-        out.append(SceneObject(name, color, position))
+    """Lower case, punctuation gone (apostrophes kept), one space between words, and a few words
+    said for the same thing made one."""
+    out = " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower().replace("-", " ")).split())
+    for pattern, same in _SAME:
+        out = pattern.sub(same, out)
     return out
 
 
@@ -220,6 +222,10 @@ class IntentReader:
         self._bank_lock = threading.Lock()
         self._known_words = vocabulary() | _COMMON_WORDS | set(COLORS)
         self._keywords = keywords(_COMMON_WORDS | set(DIRECTIONS) | {"one", "ones"})
+        # The words that name one action in a request's slots: its verbs, and the bin for place.
+        self.verbs = {w: name for name, words in self._keywords.items() if name != "stop" for w in words
+                       if w in ACTION_VERBS or w in ("bin", "basket", "box", "home")}
+        self._social: tuple[list[str], np.ndarray] | None = None
 
     # --- the API ---
     def prepare(self, objects: Sequence[SceneObject]) -> None:
@@ -233,9 +239,82 @@ class IntentReader:
         said = clean(text)
         if not said:
             return Understanding(text, UNSURE, None, kind=NONE)
-        if "system" in executors and _STOP.search(said) and not _NEGATION.search(said):
+        if "system" in executors and (_STOP.search(said) and not _NEGATION.search(said) or _DONT_MOVE.match(said)):
             stop = Reading((Action("stop"),), 1.0, "rule", said)
             return Understanding(text, ACT, stop, kind=STOP)
+        steps = self._read_steps(text, list(objects), executors)
+        if steps is not None:
+            return Understanding(text, self._band(steps), steps, (), COMMAND)
+        return self._read_one(text, objects, alternatives, executors)
+
+    def frame(self, text: str, objects: Sequence[SceneObject]) -> Frame:
+        """The slots the words fill (what to do, to which object, which way), none guessed; a slot
+        the words leave empty may be filled from their sound-corrected version ("to the light")."""
+        said = _without_chatter(clean(text))
+        objects = list(objects)
+        frame = read_frame(said, objects, self.verbs)
+        if not frame.missing():
+            return frame
+        colors = tuple(dict.fromkeys([o.color for o in objects if o.color] + list(COLORS)))
+        fixed = corrections(said, self._known_words, colors)
+        if not fixed or fixed[0][1] > FRAME_SOUND_COST:
+            return frame
+        heard = read_frame(fixed[0][0], objects, self.verbs)
+        return replace(frame, action=frame.action or heard.action, object=frame.object or heard.object,
+                       direction=frame.direction or heard.direction, named=frame.named and not fixed[0][1])
+
+    def reply_rest(self, text: str) -> str:
+        """A reply without its yes or no in front: "no, the red one" → "the red one"; "" for a plain yes/no."""
+        return _ANSWER_WORDS.sub("", clean(text) + " ").strip()
+
+    def social_act(self, text: str) -> str:
+        """The small-talk act a line is (social.EXEMPLARS' keys), or ""."""
+        said = clean(text)
+        if not said:
+            return ""
+        with self._bank_lock:
+            if self._social is None:
+                acts = [(act, line) for act, lines in EXEMPLARS.items() for line in lines]
+                self._social = ([a for a, _ in acts], self.encoder.encode_many([line for _, line in acts]))
+        acts, emb = self._social
+        cos = emb @ self.encoder.encode_many([said])[0]
+        best = int(np.argmax(cos))
+        return acts[best] if float(cos[best]) >= SOCIAL_AT else ""
+
+    def _read_steps(self, text: str, objects: list[SceneObject], executors: tuple[str, ...]) -> Reading | None:
+        """A request of several steps, each read on its own; a step that names no action borrows
+        the one before it ("then the red one"). None unless there are several steps and each is sure
+        (or is context only, like a question naming the object the next step calls "it")."""
+        steps = split_steps(text, self.verbs.keys() | {"go", "come", "return", "then"})
+        if len(steps) < 2:
+            return None
+        actions: list[Action] = []
+        confidence, before = 1.0, Frame()
+        for step in steps:
+            u = self._read_one(step, objects, (), executors)
+            said = self.frame(step, objects)
+            if u.best is not None and u.band == ACT and u.kind in (COMMAND, STOP) and \
+                    not (said.vague and before.object):
+                done = list(u.best.actions)
+                confidence = min(confidence, u.best.confidence)
+            else:
+                merged = merge(before, said)
+                action = merged.to_action() if said.action or said.object or said.direction else None
+                if action is None:
+                    if said.action or u.kind == COMMAND:
+                        return None  # a step that asks for something unclear: the whole request is
+                    before = merge(before, said)
+                    continue
+                done = [action]
+            before = frame_of_action(done[-1])
+            actions += [a for a in done if not actions or a != actions[-1]]
+        if not actions or any(ACTION_SET[a.name].executor not in executors for a in actions):
+            return None
+        return Reading(tuple(actions), confidence, "compound", clean(text))
+
+    def _read_one(self, text: str, objects: Sequence[SceneObject], alternatives: Sequence[str],
+                  executors: tuple[str, ...]) -> Understanding:
+        said = clean(text)
         candidates, kinds = self.candidates(text, objects, alternatives, executors)
         readings = self._rank(candidates)
         best = readings[0] if readings else None
@@ -316,8 +395,10 @@ class IntentReader:
     def _band(self, reading: Reading | None) -> str:
         if reading is None:
             return UNSURE
-        return ACT if reading.confidence >= self.act_at else CONFIRM if reading.confidence >= self.confirm_at \
+        band = ACT if reading.confidence >= self.act_at else CONFIRM if reading.confidence >= self.confirm_at \
             else UNSURE
+        # Only another transcript than the recogniser's best says so: ask before acting on it.
+        return CONFIRM if band == ACT and reading.source == "alternative" else band
 
     def _rank(self, candidates: list[Candidate]) -> list[Reading]:
         """One reading per distinct action sequence, the best first."""
@@ -475,7 +556,10 @@ def _kind(said: str, kinds: dict[str, float]) -> str:
     if max(kinds.values()) < 0.5:
         return NONE
     words = _without_chatter(said).split()
-    if words and words[0] in _QUESTION_WORDS and kinds[QUESTION] >= kinds[NONE]:
+    # "do something with it" is a request; "do you see it" a question
+    opens = bool(words) and words[0] in _QUESTION_WORDS and not (
+        words[0] in ("do", "does", "did") and (len(words) < 2 or words[1] not in _PRONOUNS))
+    if opens and kinds[QUESTION] >= kinds[NONE]:
         return QUESTION
     return max(kinds, key=lambda k: kinds[k] + (_COMMAND_TIE if k == COMMAND else 0.0))
 

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+from seal_nodes.core.thinking.fast_path import COLORS
+
 COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "both": 2}
 
 
@@ -28,7 +30,7 @@ class Reference:
     start: int                 # the phrase's span in the text
     end: int
     names: tuple[str, ...]     # the objects it resolves to, in scene order
-    how: str                   # "all" | "except" | "list" | "position"
+    how: str                   # "all" | "except" | "between" | "list" | "position"
     count: int | None = None   # how many the user said there are ("the two cubes", "both"), if they did
 
     @property
@@ -60,10 +62,11 @@ def _patterns(colors: str) -> list[tuple[str, re.Pattern[str]]]:
         ("position", re.compile(rf"\b(?:the )?{_NOUN} {_ON}(?:on|at) (?:the|your) (?P<where>left|right)(?: side)?"
                                 rf"|\bthe (?P<where2>left|right|leftmost|rightmost|middle|center|centre) {_NOUN}"
                                 rf"|\b(?:the )?{_NOUN} {_ON}in the (?P<where3>middle|center|centre)")),
+        ("between", re.compile(rf"\b(?:the )?(?:{_NOUN} )?{_ON}(?:between|in between) {listed}")),
         ("list", re.compile(rf"\b(?:both )?{listed}")),
         ("all", re.compile(rf"\b(?:all (?:of )?(?:them|those|these)"
                            rf"|all (?:of )?(?:the )?(?:(?P<count>{_COUNT}) )?{_NOUN}"
-                           rf"|every(?:thing| {_NOUN})|each (?:one|{_NOUN})|both(?: of them| (?:the )?{_NOUN})?"
+                           rf"|every(?:thing| {_NOUN})|each (?:one|{_NOUN}|of (?:them|the {_NOUN}))|both(?: of them| (?:the )?{_NOUN})?"
                            rf"|(?:the )?(?P<count2>{_COUNT}) (?:of them|{_NOUN}))\b")),
     ]
 
@@ -81,6 +84,16 @@ def _by_place(where: str, objects: Sequence[SceneObject]) -> tuple[str, ...]:
     key = {"left": lambda o: -o.position[1], "right": lambda o: o.position[1],
            "closest": lambda o: math.hypot(*o.position), "farthest": lambda o: -math.hypot(*o.position)}[where]
     return (min(placed, key=key).name,)
+
+
+def _between(colors: Sequence[str], objects: Sequence[SceneObject]) -> tuple[str, ...]:
+    """The object lying between the two named ones (closest to the midpoint of the line joining them)."""
+    ends = [o for o in objects if o.color in colors and o.position is not None]
+    rest = [o for o in objects if o.color not in colors and o.position is not None]
+    if len(ends) != 2 or not rest:
+        return ()
+    mid = ((ends[0].position[0] + ends[1].position[0]) / 2, (ends[0].position[1] + ends[1].position[1]) / 2)
+    return (min(rest, key=lambda o: math.hypot(o.position[0] - mid[0], o.position[1] - mid[1])).name,)
 
 
 def plain_objects(text: str, colors: Sequence[str]) -> str:
@@ -113,9 +126,11 @@ def find_reference(text: str, objects: Sequence[SceneObject], colors: Sequence[s
         elif how == "list":
             if len(set(said)) < 2:
                 continue  # one colour is a plain object phrase, not a list
-            names = tuple(o.name for o in objects if o.color in said)
+            names = tuple(o.name for c in dict.fromkeys(said) for o in objects if o.color == c)  # in the order said
             if len(names) < len(set(said)):
                 return None  # names a colour that is not on the table
+        elif how == "between":
+            names = _between(said, objects)
         elif how == "position":
             names = _by_place(groups.get("where") or groups.get("where2") or groups.get("where3") or "", objects)
         else:
@@ -124,3 +139,21 @@ def find_reference(text: str, objects: Sequence[SceneObject], colors: Sequence[s
             return None
         return Reference(m.start(), m.end(), names, how, count)
     return None
+
+
+def scene_objects(known: set[str], scene: dict[str, dict]) -> list[SceneObject]:
+    """The Thinker's known objects as SceneObjects: colour from vision (or the name), and the
+    table position where vision reported one in the robot frame."""
+    out = []
+    for name in sorted(known):
+        payload = scene.get(name, {})
+        color = str(payload.get("color") or "")
+        if not color:
+            first = name.split("_")[0]
+            color = first if first in COLORS else ""
+        pos = payload.get("position")
+        position = None
+        if isinstance(pos, (list, tuple)) and len(pos) >= 2 and payload.get("frame", "world") == "world":
+            position = (float(pos[0]), float(pos[1]))
+        out.append(SceneObject(name, color, position))
+    return out

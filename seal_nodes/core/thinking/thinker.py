@@ -30,109 +30,37 @@ yes/no/a correction as the next turn; questions about the agent and the table ar
 state (``dialogue.py``). What is left goes to the model, whose words are checked before they are
 spoken, and a turn still without a real answer after ``answer_budget_s`` is answered by the
 grounded fallback. Every user turn ends with a ``TurnDone`` (``turn_done`` on /seal/events).
+
+This module is the loop (events, clocks, turns, emitting); ``commands.py`` holds what it returns,
+``turn.py`` one user turn's bookkeeping, and two mixins of ``Thinker`` the larger concerns:
+``grounded.py`` the dialogue around the intent step, ``streaming.py`` the model's generation.
 """
 from __future__ import annotations
 
 import itertools
-import re
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Callable, Union
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
 
 from seal_nodes.core import events as ev
-from seal_nodes.core.actions import ACTION_SET, SYSTEM, Action, ActionError, instruction_for, validate
-from seal_nodes.core.thinking import dialogue
+from seal_nodes.core.actions import SYSTEM, Action, ActionError, instruction_for, validate
 from seal_nodes.core.thinking import tagstream as ts
+from seal_nodes.core.thinking.commands import (Act, CancelActions, CancelSpeech, Command, PauseSpeech, Publish, Report,
+                                               ResumeSpeech, Say, TurnDone)
 from seal_nodes.core.thinking.context import ACT, HINT, OBSERVE, SAY, THINK, USER, WAIT, Context, Segment
 from seal_nodes.core.thinking.dialogue import Done
-from seal_nodes.core.thinking.fast_path import (GREETING, NOT_CAUGHT, NOT_UNDERSTOOD, REFUSED_UNSEEN, CommandBackend,
-                                                ReasoningInput, Trigger, describe_place, follow_up, format_action,
-                                                parse_action, parse_command)
+from seal_nodes.core.thinking.fast_path import (NOT_CAUGHT, NOT_UNDERSTOOD, REFUSED_UNSEEN, CommandBackend,
+                                                ReasoningInput, Trigger, parse_action)
 from seal_nodes.core.thinking.fillers import FillerChooser
-from seal_nodes.core.thinking.intent import ACT as SURE
-from seal_nodes.core.thinking.intent import CONFIRM, IntentReader, Understanding, scene_objects
-from seal_nodes.core.thinking.lm.base import ANSWER, FREE, SUMMARY, THINK_ONLY, Generation, LanguageModel, Prompt
-from seal_nodes.core.thinking.misheard import ACTION_VERBS
-from seal_nodes.core.thinking.prompting import system_prompt
+from seal_nodes.core.thinking.grounded import GroundedDialogue, Pending
+from seal_nodes.core.thinking.intent import IntentReader
+from seal_nodes.core.thinking.lm.base import ANSWER, FREE, THINK_ONLY, Generation, LanguageModel
+from seal_nodes.core.thinking.streaming import ModelStream
+from seal_nodes.core.thinking.turn import Turn
 from seal_nodes.core.thinking.utterances import ClauseSplitter, Spoken
 
-
-@dataclass
-class Say:
-    text: str
-    utterance_id: str
-    trace_id: str
-    filler: bool = False  # bought time for the model; not its answer
-
-
-@dataclass
-class Act:
-    action: Action
-    instruction: str
-    goal_id: str
-    trace_id: str
-
-
-@dataclass
-class CancelSpeech:
-    reason: str
-
-
-@dataclass
-class PauseSpeech:
-    """Hold the voice (the user started talking over it) until Resume or Cancel."""
-
-    reason: str
-
-
-@dataclass
-class ResumeSpeech:
-    reason: str
-
-
-@dataclass
-class CancelActions:
-    reason: str
-
-
-@dataclass
-class Publish:
-    """A segment appended to the context (or, ``revised``, changed in it) for /seal/thoughts."""
-
-    segment: Segment
-    revised: bool = False
-
-
-@dataclass
-class Report:
-    """An error the thinker refused or met; the node publishes it as an ``error`` event."""
-
-    text: str
-    trace_id: str
-    payload: dict = field(default_factory=dict)
-
-
 LOG_KEPT = 20  # actions remembered for "what did you do, and why?"
-
-
-@dataclass
-class TurnDone:
-    """A user turn is finished: answered, asked back, or acted on with every result in.
-    The node publishes it as a ``turn_done`` event (the demo and the benchmarks wait for it)."""
-
-    trace_id: str
-    outcome: str  # "acted" | "asked" | "answered" | "apologized" | "refused"
-    actions: list[str]  # "pick(object=red_cube)", in order (planned ones that never ran included)
-    success: list[bool]  # per action
-    understood: str = ""  # the reading's describe(), or ""
-
-    def event(self, stamp_ns: int) -> ev.Event:
-        return ev.Event(ev.TURN_DONE, stamp_ns, text=self.understood or self.outcome, trace_id=self.trace_id,
-                        payload={"outcome": self.outcome, "actions": self.actions, "success": self.success,
-                                 "understood": self.understood})
-
-
-Command = Union[Say, Act, CancelSpeech, PauseSpeech, ResumeSpeech, CancelActions, Publish, Report, TurnDone]
 
 
 @dataclass
@@ -160,47 +88,7 @@ class ThinkerConfig:
             raise ValueError(f"answer_budget_s must be within 0.5..60 s, got {self.answer_budget_s}")
 
 
-@dataclass
-class _Turn:
-    """Timing of the reply to one user turn."""
-
-    user_text: str
-    trace_id: str
-    end_ns: int  # when the user stopped
-    filler_due_ns: int
-    first_say_ns: int | None = None
-    filler: bool = False
-    tokens: int = 0
-    think_tokens: int = 0  # since the last thing said
-    said_anything: bool = False  # fillers included
-    acted: bool = False
-    said_real: bool = False  # words that were not a filler
-    asked: bool = False  # a question back
-    replied: bool = False  # the reply is decided (answered, or the generation for it ended or was replaced)
-    done: bool = False  # its TurnDone went out
-    answer_due_ns: int = 0
-    alternatives: tuple[str, ...] = ()  # other transcripts of the same words (n-best, the last partial)
-    reading: Understanding | None = None
-    asked_by: str = ""  # the user line its actions answer (the request a "yes" confirms)
-    outcome: str = ""  # set where it is decided; else from what happened
-    understood: str = ""
-    actions: list[str] = field(default_factory=list)
-    success: list[bool | None] = field(default_factory=list)
-    running: set[str] = field(default_factory=set)  # goal ids still out
-    queue: list[tuple[Segment, int]] = field(default_factory=list)  # the rest of a compound request (act, index)
-    revises: str = ""  # the trace of the turn whose first half this one completes
-
-
-@dataclass
-class _Pending:
-    """A request the agent asked back about, waiting for yes or no."""
-
-    actions: tuple[Action, ...]
-    understood: str
-    user_text: str
-
-
-class Thinker:
+class Thinker(GroundedDialogue, ModelStream):
     def __init__(
         self,
         model: LanguageModel | None,
@@ -225,9 +113,9 @@ class Thinker:
         # After the intent step: the rules decide small talk and "please hold"; with no model
         # behind them, small talk of any length.
         self.rules = CommandBackend(strict=False, small_talk_words=5 if model else None) if self.fast else None
-        self.pending: _Pending | None = None  # the question back waiting for its answer
+        self.pending: Pending | None = None  # the question back waiting for its answer
         self.log: list[Done] = []  # the actions started, for "what did you do, and why?"
-        self.goal_turns: dict[str, tuple[_Turn | None, int, Done]] = {}  # goal id → its turn, index, log entry
+        self.goal_turns: dict[str, tuple[Turn | None, int, Done]] = {}  # goal id → its turn, index, log entry
         self.system_text = ""  # the running generation's system prompt (a parrot of it is not spoken)
         self.recent_lines: deque[str] = deque(maxlen=3)  # the agent's latest real lines (not said again)
         self.fillers = FillerChooser()
@@ -250,8 +138,8 @@ class Thinker:
         self.open_spoken: Spoken | None = None
         self.splitter = ClauseSplitter()
         self.last_piece_ns = 0
-        self.turn: _Turn | None = None
-        self.last_acted: _Turn | None = None  # the last turn that started actions (a revision may complete it)
+        self.turn: Turn | None = None
+        self.last_acted: Turn | None = None  # the last turn that started actions (a revision may complete it)
         self.listening: Segment | None = None  # the partial user line being thought about
         self.listen_thought: Segment | None = None
         self.deferred: list[tuple[Trigger, str]] = []  # observations waiting for the generation to end
@@ -414,7 +302,7 @@ class Thinker:
             out += self._respond(trig, event.trace_id, FREE)
         return out + (self._maybe_done(owner) if owner is not None else [])
 
-    def _action_done(self, goal_id: str, status: str, message: str) -> _Turn | None:
+    def _action_done(self, goal_id: str, status: str, message: str) -> Turn | None:
         """Record an action's outcome in the log and in its turn; the turn, if it has one."""
         entry = self.goal_turns.pop(goal_id, None)
         if entry is None:
@@ -426,7 +314,7 @@ class Thinker:
             owner.running.discard(goal_id)
         return owner
 
-    _HANDLERS: dict[str, Callable[[Thinker, ev.Event], list[Command]]] = {
+    _HANDLERS: ClassVar[dict[str, Callable[[Thinker, ev.Event], list[Command]]]] = {
         ev.SPEECH_START: _on_speech_start,
         ev.INTERRUPT: _on_interrupt,
         ev.BACKCHANNEL: _on_not_a_turn,
@@ -494,12 +382,12 @@ class Thinker:
             times.append(self.turn.answer_due_ns)
         return min(times) if times else None
 
-    def _awaits_answer(self, turn: _Turn) -> bool:
+    def _awaits_answer(self, turn: Turn) -> bool:
         """A user turn the model is working on that has had no real answer, action or question yet."""
         return (self.grounded and self.gen is not None and not turn.replied
                 and not (turn.said_real or turn.acted or turn.asked))
 
-    # --- generations --------------------------------------------------------------------------
+    # --- who answers: the grounded dialogue, the fast path or the model ---------------------
     def _respond(self, trigger: Trigger, trace_id: str, force: str) -> list[Command]:
         """The fast path if it can decide, else the model."""
         if self.grounded and trigger.kind == "user" and self.turn is not None:
@@ -536,389 +424,6 @@ class Thinker:
             out.append(Report(f"fast path failed: {exc}", trace_id))
         return out
 
-    # --- understanding (the grounded dialogue) ----------------------------------------------
-    def _understand(self, turn: _Turn, force: str) -> list[Command]:
-        """A final user turn, read against the scene before any model sees it."""
-        out = self._read(turn)
-        text, trace = turn.user_text, turn.trace_id
-        pending, self.pending = self.pending, None
-        if pending is not None:
-            answered = self._answer_back(turn, pending)
-            if answered is not None:
-                return out + answered
-        answer = dialogue.state_answer(text, self._state())
-        if answer:
-            return out + self._emit(Segment(SAY, answer, trace_id=trace))
-        # The reading knows no conversation: "then the red one" is the last request on another object,
-        # unless the words say their own action and are read clearly ("the blue cube, pick it up").
-        words = set(re.findall(r"[a-z]+", text.lower()))
-        own_verb = turn.reading is not None and turn.reading.band == SURE and bool(words & set(ACTION_VERBS))
-        again = None if own_verb else follow_up(text, self.context.render())
-        if again is not None:
-            return out + self._carry_out(turn, [again], instruction_for(again))
-        named = parse_command(text)
-        unseen = named is not None and named.args.get("object", "") not in ("", *self.known_objects)
-        decided = [] if unseen else self._on_reading(turn)  # "the purple cube": the rules say it is not here
-        if decided:
-            return out + decided
-        if self.rules is not None:
-            decided = self._fast_only(Trigger("user", text), trace, self.rules)
-            if decided:
-                return out + decided
-        if self.model is not None:
-            return out + self._start(force, trace)
-        return out + self._grounded_rest(turn)
-
-    def _read(self, turn: _Turn) -> list[Command]:
-        if self.intent is None:
-            return []
-        try:
-            turn.reading = self.intent.read(turn.user_text, scene_objects(self.known_objects, self.scene),
-                                            turn.alternatives, self.executors)
-        except Exception as exc:  # the reader is ours, but the loop must survive anything
-            return [Report(f"intent step failed: {exc}", turn.trace_id)]
-        return []
-
-    def _on_reading(self, turn: _Turn) -> list[Command]:
-        """Sure: act and say so; unsure which: ask back; else nothing (others answer)."""
-        u = turn.reading
-        best = u.best if u is not None else None
-        if u is None or best is None or not best.actions:
-            return []
-        what = ", then ".join(format_action(a) for a in best.actions)
-        note = f"({best.source}, {best.confidence:.2f})"
-        if u.band == SURE:
-            thought = Segment(THINK, f"The user wants {what}: {best.describe()} {note}. Start it now and say so.",
-                              trace_id=turn.trace_id)
-            return [self._append(thought)] + self._carry_out(turn, list(best.actions), best.describe())
-        if u.band == CONFIRM:
-            thought = Segment(THINK, f"The user wants {what}, I think {note}; I ask before acting.",
-                              trace_id=turn.trace_id)
-            self.pending = _Pending(best.actions, best.describe(), turn.user_text)
-            turn.asked, turn.outcome, turn.understood = True, "asked", best.describe()
-            return [self._append(thought)] + self._emit(Segment(SAY, self._greet(turn, dialogue.ask_back(
-                best.describe())), trace_id=turn.trace_id))
-        return []
-
-    def _answer_back(self, turn: _Turn, pending: _Pending) -> list[Command] | None:
-        """The reply to a question back: yes → do it; a plain no → don't; else None (a new turn,
-        where "no, the red one" is a follow-up on the request asked about)."""
-        kind = self.intent.answer_kind(turn.user_text) if self.intent is not None else "none"
-        if kind == "yes":
-            turn.asked_by = pending.user_text
-            return self._carry_out(turn, list(pending.actions), pending.understood)
-        if kind != "no" or follow_up(turn.user_text, self.context.render()) is not None:
-            return None
-        u = turn.reading
-        if u is not None and u.best is not None and u.best.actions and u.band in (SURE, CONFIRM) \
-                and u.best.actions != pending.actions:
-            return None  # a new request: read as one
-        turn.outcome = "answered"
-        return self._emit(Segment(SAY, dialogue.WONT, trace_id=turn.trace_id))
-
-    def _carry_out(self, turn: _Turn, actions: list[Action], understood: str) -> list[Command]:
-        """Start a request's first action and say what it is doing; the rest follow one by one."""
-        old = self.last_acted
-        if (turn.revises and old is not None and old.trace_id == turn.revises
-                and old.actions == [format_action(a) for a in actions]):
-            return self._carry_on(old, turn)
-        self.last_acted = turn
-        turn.understood = understood
-        segs = [Segment(ACT, format_action(a), trace_id=turn.trace_id) for a in actions]
-        for seg in segs:  # all or nothing: a compound request with one impossible step is refused whole
-            try:
-                self._check(seg)
-            except (ActionError, ValueError):
-                return self._act(seg, turn)
-        first = len(turn.actions)
-        turn.actions += [s.text for s in segs]
-        turn.success += [None] * len(segs)
-        turn.queue += [(seg, first + i) for i, seg in enumerate(segs[1:], 1)]
-        out = self._act(segs[0], turn, first)
-        return out + self._emit(Segment(SAY, self._greet(turn, dialogue.announce(actions)), trace_id=turn.trace_id))
-
-    def _carry_on(self, old: _Turn, turn: _Turn) -> list[Command]:
-        """The whole sentence asks for what its first half already started: not twice. The
-        request goes on under the new words, and its turn_done carries their trace."""
-        old.trace_id, old.user_text = turn.trace_id, turn.user_text
-        turn.replied = turn.done = True  # folded into the request it completes
-        self.turn = old
-        out: list[Command] = [self._append(Segment(
-            THINK, f"The whole sentence asks for {', '.join(old.actions)}, which I already started.",
-            trace_id=turn.trace_id))]
-        if old.done:  # its results are already in: report them under the new words
-            old.done = False
-            out += self._maybe_done(old)
-        return out
-
-    @staticmethod
-    def _greet(turn: _Turn, line: str) -> str:
-        """A greeting in front of a request ("hi there, could you …") is returned."""
-        return f"Hi! {line}" if GREETING.search(turn.user_text.lower()) else line
-
-    def _grounded_rest(self, turn: _Turn) -> list[Command]:
-        """No model answered: what the agent can honestly say."""
-        u = turn.reading
-        turn.outcome = "apologized"
-        if u is None or not any(ch.isalnum() for ch in turn.user_text):
-            line = NOT_CAUGHT
-        elif u.kind == "question":
-            line = dialogue.DONT_KNOW
-        else:
-            line = dialogue.capabilities(self._state())
-        return self._emit(Segment(SAY, line, trace_id=turn.trace_id))
-
-    def _fallback(self, turn: _Turn) -> list[Command]:
-        """The grounded answer to a turn the model left without one (its reading was already
-        neither sure nor worth a question back, or the model would not have been asked)."""
-        if turn.said_real or turn.acted or turn.asked:
-            return []
-        return self._grounded_rest(turn)
-
-    def _rescue(self, trace_id: str) -> list[Command]:
-        """The model failed the user turn: the grounded fallback answers it (with understanding), else an apology."""
-        turn = self.turn
-        if self.grounded and turn is not None and not turn.replied:
-            return self._fallback(turn)
-        return self._apology(trace_id)
-
-    def _state(self) -> dialogue.State:
-        turns = {id(t): t for t, _, _ in self.goal_turns.values() if t is not None}
-        queued = [parse_action(seg.text) for t in turns.values() for seg, _ in t.queue]
-        return dialogue.State(self.known_objects, self.scene, self.executors, self.log, queued)
-
-    def _start(self, force: str, trace_id: str) -> list[Command]:
-        out = self._stop_generation(interrupted=True) if self.gen is not None else []
-        if self.model is None:
-            return out
-        allowed = tuple(n for n, s in ACTION_SET.items() if s.executor in self.executors)
-        system = system_prompt(self.known_objects, self.executors,
-                               {name: describe_place(p) for name, p in self.scene.items()})
-        if self.cfg.system_extra:
-            system = f"{system}\n{self.cfg.system_extra}"
-        prompt = Prompt(system=system, transcript=self.context.render(),
-                        force=force, max_tokens=self.cfg.max_tokens, objects=tuple(sorted(self.known_objects)),
-                        actions=allowed)
-        try:
-            self.gen = self.model.start(prompt)
-        except Exception as exc:  # a model that cannot start must not take the loop down
-            self.gen = None
-            return out + [Report(f"{self.model.name} could not start: {exc}", trace_id)] + self._rescue(trace_id)
-        self.system_text = system
-        self.parser = ts.TagStreamParser()
-        self.gen_trace, self.gen_force = trace_id, force
-        self.last_piece_ns = self._clock()
-        self.listen_thought = None
-        return out
-
-    def _on_piece(self, piece: str) -> list[Command]:
-        out: list[Command] = []
-        turn = self.turn
-        if turn is not None:
-            turn.tokens += 1
-            if self.parser.kind == ts.THINK or (self.parser.kind is None and "<think>" in piece):
-                turn.think_tokens += 1
-        for pe in self.parser.feed(piece):
-            out += self._on_parse(pe)
-            if self.gen is None:
-                break  # it ended the generation (a refused action, a rejected clause, <wait>)
-        if turn is None or self.gen is None:
-            return out
-        if not turn.said_anything and not turn.filler and turn.think_tokens > self.cfg.fast_think_tokens:
-            out += self._filler(turn)  # the quick thought ran long: say something now
-        if self.parser.kind == ts.THINK and turn.think_tokens > self.cfg.slow_think_tokens:
-            # Continuous thinking: after a long round, say where the thought stands, go on.
-            turn.think_tokens = 0
-            out += self._stop_generation(interrupted=False)
-            out += self._start(SUMMARY, turn.trace_id)
-        elif turn.tokens > self.cfg.max_turn_tokens and self.gen_force != ANSWER:
-            turn.tokens = 0
-            out += self._stop_generation(interrupted=True)
-            out += self._start(ANSWER, turn.trace_id)
-        return out
-
-    def _on_parse(self, pe: ts.ParseEvent) -> list[Command]:
-        trace = self.gen_trace
-        if isinstance(pe, ts.Problem):
-            return [Report(f"{getattr(self.model, 'name', 'model')} output: {pe.text}", trace)]
-        if isinstance(pe, ts.Opened):
-            kind = {ts.THINK: THINK, ts.SAY: SAY, ts.ACT: ACT}[pe.kind]
-            self.open_seg = Segment(kind, "", trace_id=trace)
-            if kind == SAY:
-                self.open_seg.t_ms = self._t_ms()
-                self.open_spoken = Spoken(self.open_seg)
-                self.splitter = ClauseSplitter()
-            elif kind == THINK:
-                self._append(self.open_seg)  # in the context at once: an interruption keeps it
-            return []
-        if isinstance(pe, ts.Text):
-            if pe.kind == ts.SAY and self.open_seg is not None:
-                return self._say_clauses(self.splitter.feed(pe.delta))
-            if pe.kind == ts.THINK and self.open_seg is not None:
-                self.open_seg.text += pe.delta
-            return []
-        # Closed
-        if pe.kind == ts.SAY:
-            out = self._say_clauses(self.splitter.flush())  # the last clause, while still open
-            seg, self.open_seg = self.open_seg, None
-            spoken, self.open_spoken = self.open_spoken, None
-            if seg is None or spoken is None:
-                return out
-            spoken.closed = True
-            if spoken.clauses:
-                seg.text = pe.text
-                self.recent_lines.append(seg.text)
-                out.append(Publish(seg))
-            return out
-        seg, self.open_seg = self.open_seg, None
-        if pe.kind == ts.WAIT:  # say nothing, listen: this generation is over
-            out = self._emit(Segment(WAIT, "", trace_id=trace))
-            if self.turn is not None and not self.turn.replied:
-                self.turn.outcome = self.turn.outcome or "answered"  # asked to hold: waiting is the answer
-            self.gen_force = FREE
-            return out + self._stop_generation(interrupted=False) + self._end_turn()
-        if seg is None:
-            return []
-        seg.text = pe.text
-        if pe.kind == ts.THINK:
-            seg.interrupted = not pe.complete
-            if self.gen_force == THINK_ONLY:
-                self.listen_thought = seg
-            return [Publish(seg)]
-        if not pe.complete:
-            return [Report(f"incomplete action {pe.text!r} not executed", trace)]
-        return self._emit(Segment(ACT, pe.text, trace_id=trace))
-
-    def _say_clauses(self, clauses: list[str]) -> list[Command]:
-        out: list[Command] = []
-        seg, spoken = self.open_seg, self.open_spoken
-        if seg is None or spoken is None:
-            return out
-        for clause in clauses:
-            if self.grounded:
-                problem = self._speech_problem(f"{seg.text} {clause}" if spoken.clauses else clause)
-                if problem:
-                    return out + self._reject(clause, problem)
-            if spoken.clauses:
-                seg.text = f"{seg.text} {clause}"
-            else:  # the first clause puts the segment into the context (published when closed)
-                seg.text = clause
-                self._append(seg)
-            uid = f"u{next(self._ids)}"
-            spoken.clauses.append(uid)
-            self.speaking[uid] = spoken
-            out += self._say(Say(clause, uid, seg.trace_id))
-        return out
-
-    def _speech_problem(self, text: str) -> str:
-        turn = self.turn
-        user = self.context.last(USER)
-        user_text = turn.user_text if turn is not None else (user.text if user is not None else "")
-        return dialogue.speech_problem(text, user_text=user_text, system=self.system_text,
-                                       last_said=self.recent_lines)
-
-    def _reject(self, clause: str, problem: str) -> list[Command]:
-        """A model clause failed the check: it is not spoken, the generation ends, and a user
-        turn still without an answer gets the grounded one."""
-        name = getattr(self.model, "name", "model")
-        out: list[Command] = [Report(f"{name} output rejected ({problem}): {clause!r}", self.gen_trace,
-                                     {"reason": problem, "text": clause})]
-        out += self._stop_generation(interrupted=True)
-        turn = self.turn
-        if turn is not None and not turn.replied:
-            out += self._fallback(turn) + self._end_turn()
-        return out
-
-    def _say(self, say: Say) -> list[Command]:
-        self._mark_said(real=not say.filler)
-        if self.user_talking:
-            self.held_says.append(say)  # not over the user: said if it was only a backchannel
-            return []
-        return [say]
-
-    def _mark_said(self, real: bool) -> None:
-        turn = self.turn
-        if turn is not None:
-            if turn.first_say_ns is None:
-                turn.first_say_ns = self._clock()
-                self.first_say_ms[-1] = round((turn.first_say_ns - turn.end_ns) / 1e6, 1)
-            turn.said_anything = True
-            turn.said_real = turn.said_real or real
-            turn.think_tokens = 0
-
-    def _stop_generation(self, interrupted: bool) -> list[Command]:
-        """Cancel the generation; the open segment is kept, marked ``<interrupted/>``."""
-        if self.gen is None:
-            return []
-        self.gen.cancel()
-        self.gen = None
-        out: list[Command] = []
-        seg, self.open_seg = self.open_seg, None
-        spoken, self.open_spoken = self.open_spoken, None
-        kind = self.parser.kind
-        self.parser = ts.TagStreamParser()
-        if seg is None:
-            return out
-        if kind == ts.THINK:
-            seg.text = " ".join(seg.text.split())
-            seg.interrupted = interrupted
-            out.append(Publish(seg))
-        elif kind == ts.SAY and spoken is not None:
-            spoken.closed = True  # the unsent rest of the sentence is dropped, never said
-            if spoken.clauses:
-                seg.interrupted = True
-                out.append(Publish(seg))
-        return out
-
-    def _end_generation(self) -> list[Command]:
-        out: list[Command] = []
-        gen = self.gen
-        for pe in self.parser.finish():
-            out += self._on_parse(pe)
-        self.gen = None
-        self.open_seg, self.open_spoken = None, None
-        if gen is not None and gen.error:
-            name = getattr(self.model, "name", "model")
-            out.append(Report(f"{name} failed: {gen.error}", self.gen_trace))
-            if self.turn is not None and not self._answered(self.turn):
-                out += self._rescue(self.gen_trace)
-        if self.gen_force == THINK_ONLY:
-            return out  # the user is still talking; the answer comes with the final transcript
-        turn = self.turn
-        if turn is not None and not self._answered(turn) and not (gen is not None and gen.error):
-            # The model ended without a word or an action (off-protocol output, only thought):
-            # the user must not be left in silence.
-            out.append(Report(f"{getattr(self.model, 'name', 'model')} gave no answer to {turn.user_text!r}",
-                              self.gen_trace))
-            out += self._rescue(self.gen_trace)
-        return out + self._end_turn()
-
-    def _answered(self, turn: _Turn) -> bool:
-        """Has the turn had its answer? With understanding, a filler is no answer."""
-        if self.grounded:
-            return turn.said_real or turn.acted or turn.asked
-        return turn.said_anything or turn.acted
-
-    def _end_turn(self) -> list[Command]:
-        out = self._finish_reply(self.turn)
-        self.turn = None
-        return out
-
-    def _finish_reply(self, turn: _Turn | None) -> list[Command]:
-        """The reply to ``turn`` is decided; it is done once its actions' results are in."""
-        if turn is None or turn.replied:
-            return []
-        turn.replied = True
-        return self._maybe_done(turn)
-
-    def _maybe_done(self, turn: _Turn) -> list[Command]:
-        if turn.done or not turn.replied or turn.running or turn.queue:
-            return []
-        turn.done = True
-        outcome = "acted" if turn.actions else turn.outcome or ("answered" if turn.said_real else "apologized")
-        return [TurnDone(turn.trace_id, outcome, list(turn.actions), [bool(s) for s in turn.success],
-                         turn.understood)]
-
     # --- turns, fillers, apologies ----------------------------------------------------------
     def _begin_turn(self, text: str, trace_id: str, event: ev.Event, partial: str) -> list[Command]:
         out: list[Command] = []
@@ -938,12 +443,38 @@ class Thinker:
         alternatives = [a for a in event.payload.get("alternatives", []) if isinstance(a, str) and a.strip()]
         if _heard_otherwise(partial, text):
             alternatives.append(partial.strip())
-        self.turn = _Turn(text, trace_id, end, due, answer_due_ns=end + int(self.cfg.answer_budget_s * 1e9),
+        self.turn = Turn(text, trace_id, end, due, answer_due_ns=end + int(self.cfg.answer_budget_s * 1e9),
                           alternatives=tuple(alternatives), asked_by=text)
         self.first_say_ms.append(None)
         return out
 
-    def _filler(self, turn: _Turn) -> list[Command]:
+    def _answered(self, turn: Turn) -> bool:
+        """Has the turn had its answer? With understanding, a filler is no answer."""
+        if self.grounded:
+            return turn.said_real or turn.acted or turn.asked
+        return turn.said_anything or turn.acted
+
+    def _end_turn(self) -> list[Command]:
+        out = self._finish_reply(self.turn)
+        self.turn = None
+        return out
+
+    def _finish_reply(self, turn: Turn | None) -> list[Command]:
+        """The reply to ``turn`` is decided; it is done once its actions' results are in."""
+        if turn is None or turn.replied:
+            return []
+        turn.replied = True
+        return self._maybe_done(turn)
+
+    def _maybe_done(self, turn: Turn) -> list[Command]:
+        if turn.done or not turn.replied or turn.running or turn.queue:
+            return []
+        turn.done = True
+        outcome = "acted" if turn.actions else turn.outcome or ("answered" if turn.said_real else "apologized")
+        return [TurnDone(turn.trace_id, outcome, list(turn.actions), [bool(s) for s in turn.success],
+                         turn.understood)]
+
+    def _filler(self, turn: Turn) -> list[Command]:
         turn.filler = True
         if self.gen is None:
             return []  # nothing is being thought about: no need to buy time
@@ -973,6 +504,23 @@ class Thinker:
             return [self._append(seg)]
         return [Report(f"unsupported segment kind {seg.kind!r}", seg.trace_id)]
 
+    def _say(self, say: Say) -> list[Command]:
+        self._mark_said(real=not say.filler)
+        if self.user_talking:
+            self.held_says.append(say)  # not over the user: said if it was only a backchannel
+            return []
+        return [say]
+
+    def _mark_said(self, real: bool) -> None:
+        turn = self.turn
+        if turn is not None:
+            if turn.first_say_ns is None:
+                turn.first_say_ns = self._clock()
+                self.first_say_ms[-1] = round((turn.first_say_ns - turn.end_ns) / 1e6, 1)
+            turn.said_anything = True
+            turn.said_real = turn.said_real or real
+            turn.think_tokens = 0
+
     def _check(self, seg: Segment) -> Action:
         """The action in an ``<action>`` segment, if it may run here; else ActionError/ValueError."""
         action = validate(parse_action(seg.text), self.known_objects)
@@ -980,7 +528,7 @@ class Thinker:
             raise ActionError(f"{action.name} needs the {action.executor} executor, not running here")
         return action
 
-    def _act(self, seg: Segment, owner: _Turn | None = None, index: int | None = None) -> list[Command]:
+    def _act(self, seg: Segment, owner: Turn | None = None, index: int | None = None) -> list[Command]:
         """Start the action (of ``owner``'s, at ``index`` of its planned actions; default: the
         current turn's, appended), or refuse it."""
         trace_id = seg.trace_id

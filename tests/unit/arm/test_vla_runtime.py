@@ -1,6 +1,8 @@
 """The shipped learned policy: ONNX matches torch, provider choice, limits, bad input, language."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -13,7 +15,7 @@ from seal_nodes.core.language.encoder import EMBED_DIM, SentenceEncoder, model_d
 from vla_policy.arm.backends import LearnedBackend
 from vla_policy.arm.camera import FRONT_CAMERA
 from vla_policy.arm.preprocess import CAMERA_HW, FOVEA, IMAGE_HW, PROPRIO_DIM, prepare_image, proprio
-from vla_policy.arm.runtime import TORCH_FILE, WEIGHTS_DIR, LearnedPolicy, PolicyRuntime
+from vla_policy.arm.runtime import CARD_FILE, TORCH_FILE, WEIGHTS_DIR, LearnedPolicy, PolicyRuntime
 from vla_policy.inference import InputError, pick_provider
 
 pytestmark = pytest.mark.unit
@@ -129,6 +131,7 @@ class _SaysDone:
     """A stand-in network that always wants to end the goal with the gripper closed."""
 
     chunk = 8
+    card = json.loads((WEIGHTS_DIR / CARD_FILE).read_text())  # what the task reader reads
 
     def __init__(self, grip: float = 1.0) -> None:
         self.grip = grip

@@ -77,3 +77,50 @@ def test_the_policy_and_the_pages_agree_on_the_viewport():
     from vla_policy.mouse.preprocess import VIEWPORT
 
     assert VIEWPORT == PAGE_VIEWPORT
+
+
+@pytest.fixture(scope="module")
+def policy(runtime):
+    from vla_policy.mouse.runtime import MousePolicy
+
+    return MousePolicy(runtime)
+
+
+def grounder(policy):
+    def ground(text):
+        g = policy.ground(text)
+        return g.target, g.similarity, g.nearest
+    return ground
+
+
+@pytest.mark.parametrize("text,target", [("click the searchbox", "search_box"),
+                                         ("the e-mail field of the form", "form_email")])
+def test_free_wordings_the_parser_cannot_read_are_taken_near_a_trained_one(policy, text, target):
+    from sim_worlds.gui.targets import Unrecognised, parse_target
+    from sim_worlds.gui.wording import read_target
+
+    with pytest.raises(Unrecognised):
+        parse_target(text)
+    assert read_target(text, grounder(policy)) == target
+
+
+@pytest.mark.parametrize("text,why", [
+    ("click the banana button", "nor is it like a wording"), ("open the door", "nor is it like a wording"),
+    ("click the login button", "nor is it like a wording"), ("press the menu icon", "nor is it like a wording"),
+    ("the top left product", "nor is it like a wording|row and column"),
+    ("type hello into the search box", "only clicks"),
+])
+def test_other_requests_are_still_refused_with_the_reason(policy, text, why):
+    from sim_worlds.gui.targets import UnknownTarget
+    from sim_worlds.gui.wording import read_target
+
+    with pytest.raises(UnknownTarget, match=why):
+        read_target(text, grounder(policy))
+
+
+def test_a_product_is_never_named_by_the_nearest_phrasing():
+    from sim_worlds.gui.targets import UnknownTarget
+    from sim_worlds.gui.wording import read_target
+
+    with pytest.raises(UnknownTarget, match="row and column"):
+        read_target("the corner product", lambda text: ("product_r1c1", 0.99, "the product in row 1, column 1"))

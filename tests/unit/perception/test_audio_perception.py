@@ -256,6 +256,30 @@ def test_loud_background_noise_is_reported(ap):
     assert noise_events and noise_events[0].payload.get("source") == "acoustic"
 
 
+# ---- n-best ----------------------------------------------------------------------------------
+def test_n_best_alternatives_go_with_the_final_only(ap, tmp_path):
+    phrases = ["open the gripper", "put the blue cube in the bin"]
+    pcms = [np.concatenate([silence(0.5), synth(p, tmp_path), silence(1.5)]) for p in phrases]
+    ap.config.n_best = 1
+    for pcm in pcms:  # greedy: no alternatives
+        assert "alternatives" not in turn(run(ap, pcm))[2].payload
+    ap.config.n_best = 5
+    ends = []
+    for pcm in pcms:
+        _, fragments, end = turn(run(ap, pcm))
+        assert all("alternatives" not in f.payload for f in fragments)  # partials stay greedy
+        alts = end.payload.get("alternatives", [])
+        assert all(isinstance(a, str) and a.strip() and a.lower() != end.text.lower() for a in alts), end
+        ends.append(end)
+    assert any(e.payload.get("alternatives") for e in ends), ends  # espeak's voice leaves room for doubt
+
+
+@pytest.mark.parametrize("n_best", [0, 9, 1.5])
+def test_bad_n_best_is_refused(n_best):
+    with pytest.raises(ValueError, match="n_best"):
+        AudioPerception(AudioPerceptionConfig(n_best=n_best))
+
+
 # ---- bad input -------------------------------------------------------------------------------
 def test_bad_input_raises_and_state_survives(ap, tmp_path):
     ap.reset()

@@ -3,7 +3,7 @@ import pytest
 
 from seal_nodes.core.audio.frames import AudioFormatError
 from seal_nodes.core.perception.whisper import WhisperRecognizer
-from seal_nodes.tools.wer import wer
+from seal_nodes.tools.wer import normalize, wer
 from tests.helpers.audio import RATE, silence, synth
 
 pytestmark = pytest.mark.unit
@@ -93,3 +93,39 @@ def test_looping(text, yes):
     from seal_nodes.core.perception.whisper import looping
 
     assert looping(text) is yes
+
+
+def test_n_best_gives_other_hypotheses_and_greedy_none(asr, tmp_path):
+    phrases = ["please pick up the red cube", "open the gripper", "put the blue cube in the bin"]
+    results = []
+    for phrase in phrases:
+        pcm = np.concatenate([silence(0.3), synth(phrase, tmp_path), silence(0.3)])
+        assert asr.transcribe(pcm, RATE).alternatives == ()
+        tr = asr.transcribe(pcm, RATE, n_best=5)
+        assert tr.text and len(tr.alternatives) <= 4, tr
+        keys = [" ".join(normalize(t)) for t in (tr.text, *tr.alternatives)]
+        assert all(keys) and len(set(keys)) == len(keys), tr  # each says something else
+        results.append(tr)
+    assert any(tr.alternatives for tr in results), results  # espeak's voice leaves room for doubt
+
+
+def test_n_best_on_silence_and_noise_gives_nothing(asr):
+    for pcm in (silence(1.0), np.random.default_rng(0).normal(0, 0.05, RATE).astype(np.float32)):
+        tr = asr.transcribe(pcm, RATE, n_best=5)
+        assert tr.text == "" and tr.alternatives == (), tr
+
+
+@pytest.mark.parametrize("n_best", [0, 9, True, 2.0, "3"])
+def test_bad_n_best_is_refused(asr, n_best):
+    with pytest.raises(ValueError, match="n_best"):
+        asr.transcribe(silence(0.5), RATE, n_best=n_best)
+
+
+def test_distinct_alternatives():
+    from seal_nodes.core.perception.whisper import distinct_alternatives
+
+    hyps = ["Open the river.", "open the reaper", "Open the river!", "", "Open the Reaper. Open the Reaper. Open the",
+            "Open the reaper, red cube, bin.", "Open the ripper."]
+    # the best again, repeats, empty, a run-on and the prompt recited are left out
+    assert distinct_alternatives("Open the reaper.", hyps, "red cube, bin.") == ("Open the river.", "Open the ripper.")
+    assert distinct_alternatives("Open the reaper.", ["Open the reaper in the bin."]) == ("Open the reaper in the bin.",)

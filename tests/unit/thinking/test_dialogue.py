@@ -10,10 +10,11 @@ import pytest
 from seal_nodes.core import events as ev
 from seal_nodes.core.actions import Action
 from seal_nodes.core.thinking import dialogue
+from seal_nodes.core.thinking.commands import Act, CancelActions, Report, Say, TurnDone
 from seal_nodes.core.thinking.dialogue import Done, State, speech_problem
 from seal_nodes.core.thinking.intent import ACT, CONFIRM, UNSURE, IntentReader, Reading, Understanding
 from seal_nodes.core.thinking.lm.scripted import ScriptedModel
-from seal_nodes.core.thinking.thinker import (Act, CancelActions, Report, Say, Thinker, ThinkerConfig, TurnDone)
+from seal_nodes.core.thinking.thinker import Thinker, ThinkerConfig
 from seal_nodes.tools.scenario import SimClock
 
 pytestmark = pytest.mark.unit
@@ -328,7 +329,7 @@ def test_state_answers_in_words():
 def test_a_stalling_model_is_cut_at_the_answer_budget_and_the_grounded_step_answers():
     stall = "<think>" + " hmm" * 400 + "</think><assistant>Too late.</assistant>"
     w = World(streams=[stall], tokens_per_s=20.0, answer_budget_s=3.0, fast_path=False)
-    cmds = w.user("tell me something about yourself and the weather")
+    cmds = w.user("what will the weather be like at the coast this weekend")
     says = of(cmds, Say)
     assert says[0].filler  # time was bought first …
     assert [s.text for s in says[1:]] == [CAPABILITIES]  # … and then a real answer, not silence
@@ -354,6 +355,7 @@ def test_a_model_that_parrots_the_system_prompt_is_not_spoken():
     assert said(cmds)[-1] == CAPABILITIES
     rejected = [r for r in of(cmds, Report) if "rejected" in r.text]
     assert rejected and rejected[0].payload["reason"] == "it parrots the system prompt"
+    assert "text" not in rejected[0].payload  # the node reports it as report_error(text, …, **payload)
 
 
 def test_a_model_that_parrots_the_user_is_not_spoken():
@@ -479,3 +481,122 @@ def test_the_real_reader_resolves_a_compound_request(reader):
     second = of(w.result(first), Act)[0]
     assert {first.action.args["object"], second.action.args["object"]} == {"red_cube", "green_cube"}
     assert {first.action.name, second.action.name} == {"place"}
+
+
+# --- what the words leave out is asked for, and the reply fills it ---------------------------
+
+def push(color: str, direction: str) -> Action:
+    return Action("push", {"object": f"{color}_cube", "direction": direction})
+
+
+def seen(w: World) -> World:
+    """The table as vision reports it: red on the robot's left and closest, green far right."""
+    for name, pos in (("red_cube", [0.42, 0.15, 0.02]), ("blue_cube", [0.50, 0.0, 0.02]),
+                      ("green_cube", [0.58, -0.13, 0.02])):
+        w.th.handle(ev.Event(ev.OBJECT_SEEN, w.clock(), text=name, payload={"name": name, "position": pos}))
+    return w
+
+
+def test_a_request_without_its_object_asks_which_and_the_reply_names_it(reader):
+    w = World(reader=reader)
+    cmds = w.user("Grab a block for me.")
+    assert said(cmds) == ["Which cube should I pick up: the red, green or blue one?"] and not of(cmds, Act)
+    assert done(cmds).outcome == "asked"
+    cmds = w.user("The green one.")
+    assert [a.action for a in of(cmds, Act)] == [pick("green")]
+
+
+def test_a_push_without_its_direction_asks_which_way(reader):
+    w = World(reader=reader)
+    assert said(w.user("Push the red cube.")) == ["Which way should I push the red cube, left or right?"]
+    assert [a.action for a in of(w.user("To the left, please."), Act)] == [push("red", "left")]
+
+
+def test_a_reply_with_a_new_verb_corrects_the_guess_asked_about(reader):
+    text = "Move the green cube a bit."
+    w = World({text: maybe(text, pick("green"))}, reader=None)
+    w.reader.table[text] = maybe(text, pick("green"))
+    assert said(w.user(text)) == ["Do you want me to pick up the green cube?"]
+    assert [a.action for a in of(w.user("Push it to the right."), Act)] == [push("green", "right")]
+
+
+def test_a_plain_no_is_a_no_whatever_the_reader_makes_of_it():
+    text = "could you ramp the blue cube"
+    w = World({text: maybe(text, pick("blue")), "No.": maybe("No.", Action("stop"))})
+    w.user(text)
+    cmds = w.user("No.")
+    assert said(cmds) == [dialogue.WONT] and not of(cmds, Act) and not of(cmds, CancelActions)
+
+
+def test_a_slot_is_asked_for_at_most_twice(reader):
+    w = World(reader=reader)
+    assert said(w.user("Grab a block for me."))[0].startswith("Which cube")
+    cmds = w.user("Hmm, I'm not sure.")
+    assert not said(cmds)[0].startswith("Which cube") or not of(cmds, Act)
+    assert w.th.pending is None or w.th.pending.asks <= 2
+
+
+def test_words_that_name_every_slot_are_asked_about_when_meaning_is_unsure(reader):
+    w = World(reader=reader)
+    cmds = w.user("Would you bump the red one a bit to the left?")
+    assert said(cmds) == ["Do you want me to push the red cube left?"]
+    assert said(w.user("No.")) == [dialogue.WONT]
+
+
+def test_a_negated_request_is_never_carried_out(reader):
+    w = World(reader=reader)
+    for text in ("Don't pick up the red cube.", "Never put the green block in the bin.",
+                 "Please do not push the blue cube to the left."):
+        assert not of(w.user(text), Act)
+
+
+def test_a_request_of_several_steps_runs_them_in_order(reader):
+    w = World(reader=reader)
+    cmds = w.user("Pick up the red cube, then go back home.")
+    first = of(cmds, Act)[0]
+    assert first.action == pick("red")
+    assert [a.action for a in of(w.result(first), Act)] == [Action("home")]
+
+
+def test_a_step_without_its_verb_borrows_the_one_before(reader):
+    w = World(reader=reader)
+    first = of(w.user("Bin the blue cube and then the red one."), Act)[0]
+    assert first.action == place("blue")
+    assert [a.action for a in of(w.result(first), Act)] == [place("red")]
+
+
+def test_small_talk_and_questions_about_itself_get_an_answer_not_the_capability_list(reader):
+    w = World(reader=reader)
+    for text, start in (("Who built you?", "I'm SEAL"), ("Are you listening to me?", "Yes, I'm listening"),
+                        ("Nice to meet you.", "Nice to meet you too"),
+                        ("What sort of jobs can you help me with?", "I can pick up")):
+        cmds = w.user(text)
+        assert said(cmds)[0].startswith(start) and done(cmds).outcome == "answered" and not of(cmds, Act)
+
+
+def test_where_questions_are_answered_from_vision(reader):
+    w = seen(World(reader=reader))
+    assert said(w.user("Which cube is closest to you?")) == ["The red cube. It's on my left, close to me."]
+    assert said(w.user("Which of the blocks is on your right?")) == ["The green cube. It's on my right, far from me."]
+    assert said(w.user("Is there a yellow cube on the table?")) == [
+        "No, I don't see a yellow cube. I see the blue cube, the green cube and the red cube."]
+    assert said(w.user("What is the red cube next to?")) == ["The red cube is next to the blue cube."]
+    assert said(w.user("Is the blue cube on your left?")) == ["The blue cube is in the middle."]
+
+
+def test_the_object_between_two_named_ones_is_resolved(reader):
+    w = seen(World(reader=reader))
+    cmds = w.user("Point at the cube between the red one and the green one.")
+    if not of(cmds, Act):
+        cmds = w.user("yes")
+    assert [a.action for a in of(cmds, Act)] == [Action("point", {"object": "blue_cube"})]
+
+
+def test_a_reader_put_in_front_later_takes_the_next_turn(reader):
+    """A node warms the reader in the background; turns before it get the fast path."""
+    w = World(reader=reader)
+    w.th.use_intent(None)
+    cmds = w.user("Grab a block for me.")
+    assert not said(cmds)[0].startswith("Which cube")  # the fast path: no slots, no question for them
+    w.th.use_intent(reader)
+    assert said(w.user("Grab a block for me.")) == ["Which cube should I pick up: the red, green or blue one?"]

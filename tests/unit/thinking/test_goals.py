@@ -9,7 +9,7 @@ from seal_nodes.core.actions import ARM, GUI, Action
 from seal_nodes.core.thinking.goals import (
     ACCEPTED, DONE, SENT, SPEECH, WAITING, Goal, GoalTracker, Notice,
 )
-from seal_nodes.core.thinking.thinker import Act, Report, Say
+from seal_nodes.core.thinking.commands import Act, Report, Say
 
 pytestmark = pytest.mark.unit
 

@@ -10,8 +10,8 @@ import pytest
 
 from seal_nodes.core.actions import Action
 from seal_nodes.core.language.encoder import SentenceEncoder
-from seal_nodes.core.thinking.intent import (ACT, CONFIRM, UNSURE, IntentReader, Reading, SceneObject, clean,
-                                             scene_objects)
+from seal_nodes.core.thinking.intent import ACT, CONFIRM, UNSURE, IntentReader, Reading, SceneObject, clean
+from seal_nodes.core.thinking.references import scene_objects
 from seal_nodes.core.thinking.paraphrases import CHAT, OUT_OF_SCOPE, QUESTIONS, wordings
 
 pytestmark = pytest.mark.unit
@@ -227,3 +227,10 @@ def test_describe_names_every_action_in_order():
     r = Reading((pick("red"), place("red"), push("green", "left"), push("blue", "left"), HOME), 0.9, "compound", "")
     assert r.describe() == ("pick up the red cube, then put the red cube in the bin, "
                             "then push the green cube and the blue cube left, then go home")
+
+
+def test_a_reading_only_another_transcript_supports_is_asked_about_not_acted_on():
+    reader = IntentReader()  # the band needs no encoder
+    pick_red = (Action("pick", {"object": "red_cube"}),)
+    assert reader._band(Reading(pick_red, 0.99, "meaning", "pick up the red cube")) == ACT
+    assert reader._band(Reading(pick_red, 0.99, "alternative", "pick up the red cube")) == CONFIRM

@@ -7,10 +7,11 @@ import pytest
 
 from seal_nodes.core import events as ev
 from seal_nodes.core.actions import Action
+from seal_nodes.core.thinking.commands import (Act, CancelActions, CancelSpeech, PauseSpeech, Publish, Report,
+                                               ResumeSpeech, Say, TurnDone)
 from seal_nodes.core.thinking.context import ACT, OBSERVE, SAY, THINK, USER
 from seal_nodes.core.thinking.lm.scripted import ScriptedGeneration, ScriptedModel
-from seal_nodes.core.thinking.thinker import (Act, CancelActions, CancelSpeech, PauseSpeech, Publish, Report, ResumeSpeech, Say,
-                                     Thinker, ThinkerConfig, TurnDone)
+from seal_nodes.core.thinking.thinker import Thinker, ThinkerConfig
 
 pytestmark = pytest.mark.unit
 

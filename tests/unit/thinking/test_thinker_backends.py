@@ -12,10 +12,11 @@ from typing import Iterator
 import pytest
 
 from seal_nodes.core import events as ev
+from seal_nodes.core.thinking.commands import Act, Report, Say
 from seal_nodes.core.thinking.context import THINK
 from seal_nodes.core.thinking.lm.llama import LlamaModel
 from seal_nodes.core.thinking.lm.registry import make_model
-from seal_nodes.core.thinking.thinker import Act, Report, Say, Thinker, ThinkerConfig
+from seal_nodes.core.thinking.thinker import Thinker, ThinkerConfig
 from seal_nodes.core.thinking.utterances import _speakable
 from tests.unit.thinking.test_lm_transformers import build_tiny_model
 

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from seal_nodes.core import events as ev
-from seal_nodes.core.thinking.thinker import Say, Thinker, ThinkerConfig
+from seal_nodes.core.thinking.commands import Say
+from seal_nodes.core.thinking.thinker import Thinker, ThinkerConfig
 from seal_nodes.tools.scenario import (DECISION_MS, FRAGMENT_EVERY_MS, SILENCE_TEXT, USER_WORDS_PER_S, Scenario,
                                       ScenarioError, ScenarioWorld, SimClock, VoiceSim, load_scenario,
                                       parse_scenario, user_duration_ms)

@@ -13,7 +13,7 @@ from seal_nodes.bench.understanding import (ASKED, ASKED_WRONG, CORRECT, DECLINE
                                             classify, follow_up_role, format_table, main, run_bench)
 from seal_nodes.core.actions import Action, validate
 from seal_nodes.tools.speechset import Condition, Voice, load_sentences
-from seal_nodes.tools.understanding_set import (ACT, ANSWER, ASK, CATEGORIES, DECLINE, VOICES, Item,
+from seal_nodes.tools.understanding_set import (ACT, ANSWER, ASK, CATEGORIES, DECLINE, HELDOUT, VOICES, Item,
                                                 UnderstandingSetError, assign, interleave, load_set, render_line)
 
 pytestmark = pytest.mark.unit
@@ -63,7 +63,7 @@ def test_every_expected_action_validates_against_the_scene():
 def test_no_item_is_one_of_the_fast_paths_own_examples():
     examples = _fast_path_examples()
     assert "pick up the red cube" in examples and "could you grab the blue block" in examples
-    clash = [i.text for i in load_set().items if _norm(i.text) in examples]
+    clash = [i.text for i in (*load_set().items, *load_set(HELDOUT).items) if _norm(i.text) in examples]
     assert not clash
 
 
@@ -78,6 +78,46 @@ def test_scene_positions_make_the_referents_unique():
 def test_interleave_covers_every_category_first():
     first = interleave(load_set().items)[: len(CATEGORIES)]
     assert [i.category for i in first] == list(CATEGORIES)
+
+
+def _bare(text: str) -> str:
+    """Lower case, no punctuation at all (apostrophes included), single spaces."""
+    return " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
+
+
+def test_the_held_out_set_loads_validates_and_keeps_its_counts():
+    held, dev = load_set(HELDOUT), load_set()
+    assert held.scene == dev.scene
+    counts = Counter(i.category for i in held.items)
+    # roughly the development set's proportions; a change here means the set was edited
+    assert counts == {"pick": 21, "place": 18, "push": 16, "point": 13, "home": 11, "stop": 10,
+                      "compound": 21, "ambiguous": 19, "out_of_scope": 18, "chat": 20}
+    assert len(held.items) >= 150
+    for item in held.items:
+        for action in item.actions:
+            assert validate(action, held.objects) == action, item
+        assert bool(item.actions) == (item.outcome in (ACT, ASK)), item
+    assert {i.outcome for i in held.items} == {ACT, ASK, DECLINE, ANSWER}
+    multi = [i for i in held.items if len(i.actions) > 1]
+    assert any(i.any_order for i in multi) and any(not i.any_order for i in multi)
+
+
+def test_no_held_out_line_is_a_development_line():
+    """No request is one the developers saw, as a request or as a follow-up (short follow-ups such
+    as "The red one." are the same everywhere and are not compared)."""
+    dev = {_bare(i.text) for i in load_set().items} | {_bare(i.reply) for i in load_set().items}
+    held = load_set(HELDOUT).items
+    assert not [i.text for i in held if _bare(i.text) in dev]
+
+
+def test_the_bench_plays_the_set_it_is_given(tmp_path):
+    r = run_bench(text_only=True, limit=len(CATEGORIES), configs=("fast_path",), progress=False, set_path=HELDOUT)
+    held = {i.text for i in load_set(HELDOUT).items}
+    assert r["set"] == HELDOUT.name and r["items"] == len(CATEGORIES)
+    assert all(d["text"] in held for d in r["details"])
+    assert f"items of {HELDOUT.name}" in format_table(r)
+    with pytest.raises(SystemExit):  # a missing file: a usage error naming it, no traceback
+        main(["--text-only", "--set", str(tmp_path / "nope.yaml")])
 
 
 @pytest.mark.parametrize("item, match", [
