@@ -85,7 +85,6 @@ def read_frame(text: str, objects: Sequence[SceneObject], verbs: Mapping[str, st
     # "on your right" says where an object is, "to the right" which way to push
     direction = next((_DIRECTION[w] for w in _POSITION.sub(" ", text).split() if w in _DIRECTION), "")
     colors = tuple(o.color for o in objects if o.color)
-    obj = ""
     ref = find_reference(text, objects, colors)
     if ref is not None and len(ref.names) == 1 and ref.how == "position":
         obj = ref.names[0]

@@ -74,7 +74,7 @@ class GroundedDialogue:
         # a line naming no action or object is small talk rather than a request to guess at
         plain = turn.reading is not None and turn.reading.band != SURE and not self._frame(text).says_anything()
         act = self.intent.social_act(text) if self.intent is not None and plain else ""
-        if act and (act in social.ABOUT_ME or self.model is None):  # small talk, not a request to guess at
+        if act and (act in social.ABOUT_ME or self.model is None):  # about itself: from state, never a model
             return out + self._answer(turn, self._social_reply(act))
         decided = [] if unseen else self._on_reading(turn)  # "the purple cube": the rules say it is not here
         if decided:

@@ -97,8 +97,8 @@ _NO = re.compile(r"^(?:no|nope|nah|don't|do not|not|negative|wrong|never mind|ne
 # The yes or no words in front of a reply's rest ("no, the red one" → "the red one").
 _ANSWER_WORDS = re.compile(r"^(?:(?:yes|yeah|yep|no|nope|nah|not|sure|okay|ok|please|oh|well|um|uh|sorry|"
                            r"actually|i mean|that's wrong|wrong|not that one|not that)\s+)+")
-SOCIAL_AT = 0.55
-FRAME_SOUND_COST = 0.3  # the most sound correction a slot filled from a misheard word may take  # the least cosine to a small-talk exemplar that makes a line that act
+SOCIAL_AT = 0.55  # the least cosine to a small-talk exemplar that makes a line that act
+FRAME_SOUND_COST = 0.3  # the most sound correction a slot filled from a misheard word may take
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,8 @@ class _Bank:
 
 
 # Words said for the same thing, made one before reading ("leftwards" is "left").
-_SAME = ((re.compile(r"\b(left|right)(?:wards?| hand side)\b"), r"\1"), (re.compile(r"\b(left|right) most\b"), r"\1most"),
+_SAME = ((re.compile(r"\b(left|right)(?:wards?| hand side)\b"), r"\1"),
+         (re.compile(r"\b(left|right) most\b"), r"\1most"),
          (re.compile(r"\bwhereabouts\b"), "where"), (re.compile(r"\bcolou?r's\b"), "colour is"))
 
 
@@ -239,7 +240,7 @@ class IntentReader:
         said = clean(text)
         if not said:
             return Understanding(text, UNSURE, None, kind=NONE)
-        if "system" in executors and (_STOP.search(said) and not _NEGATION.search(said) or _DONT_MOVE.match(said)):
+        if "system" in executors and ((_STOP.search(said) and not _NEGATION.search(said)) or _DONT_MOVE.match(said)):
             stop = Reading((Action("stop"),), 1.0, "rule", said)
             return Understanding(text, ACT, stop, kind=STOP)
         steps = self._read_steps(text, list(objects), executors)
@@ -260,8 +261,9 @@ class IntentReader:
         if not fixed or fixed[0][1] > FRAME_SOUND_COST:
             return frame
         heard = read_frame(fixed[0][0], objects, self.verbs)
+        # a slot filled from a sound-alike is a guess: the request no longer names every slot plainly
         return replace(frame, action=frame.action or heard.action, object=frame.object or heard.object,
-                       direction=frame.direction or heard.direction, named=frame.named and not fixed[0][1])
+                       direction=frame.direction or heard.direction, named=False)
 
     def reply_rest(self, text: str) -> str:
         """A reply without its yes or no in front: "no, the red one" → "the red one"; "" for a plain yes/no."""
@@ -272,12 +274,15 @@ class IntentReader:
         said = clean(text)
         if not said:
             return ""
-        with self._bank_lock:
-            if self._social is None:
-                acts = [(act, line) for act, lines in EXEMPLARS.items() for line in lines]
-                self._social = ([a for a, _ in acts], self.encoder.encode_many([line for _, line in acts]))
-        acts, emb = self._social
-        cos = emb @ self.encoder.encode_many([said])[0]
+        try:
+            with self._bank_lock:
+                if self._social is None:
+                    acts = [(act, line) for act, lines in EXEMPLARS.items() for line in lines]
+                    self._social = ([a for a, _ in acts], self.encoder.encode_many([line for _, line in acts]))
+            acts, emb = self._social
+            cos = emb @ self.encoder.encode_many([said])[0]
+        except Exception:  # noqa: BLE001 - small talk is optional; read() reports a broken encoder
+            return ""
         best = int(np.argmax(cos))
         return acts[best] if float(cos[best]) >= SOCIAL_AT else ""
 
@@ -285,7 +290,7 @@ class IntentReader:
         """A request of several steps, each read on its own; a step that names no action borrows
         the one before it ("then the red one"). None unless there are several steps and each is sure
         (or is context only, like a question naming the object the next step calls "it")."""
-        steps = split_steps(text, self.verbs.keys() | {"go", "come", "return", "then"})
+        steps = split_steps(text, self.verbs.keys() | {"go", "come", "return"})
         if len(steps) < 2:
             return None
         actions: list[Action] = []
@@ -302,7 +307,7 @@ class IntentReader:
                 action = merged.to_action() if said.action or said.object or said.direction else None
                 if action is None:
                     if said.action or u.kind == COMMAND:
-                        return None  # a step that asks for something unclear: the whole request is
+                        return None  # a step asks for something unclear: so does the whole request
                     before = merge(before, said)
                     continue
                 done = [action]
