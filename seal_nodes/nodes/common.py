@@ -5,7 +5,7 @@ import importlib
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 if TYPE_CHECKING:
     from rclpy.publisher import Publisher
@@ -143,12 +143,13 @@ class SealNode(Node):
         return True
 
     def report_error(self, text: str, trace_id: str = "", throttle_key: str = "", throttle_s: float = 2.0,
-                     **payload: object) -> None:
-        """Log and publish a bad-input or failure report; the node carries on.
+                     payload: Mapping[str, object] | None = None) -> None:
+        """Log and publish a bad-input or failure report (``payload``: the event's); the node carries on.
 
         With ``throttle_key`` (a bad sensor stream), at most one report per ``throttle_s`` goes
         out for that key, counting the ones it stands for in ``payload["suppressed"]``.
         """
+        payload = dict(payload or {})
         if throttle_key:
             now = time.monotonic()
             with self._lock:
@@ -159,7 +160,7 @@ class SealNode(Node):
                 self._throttle[throttle_key] = (now, 0)
             payload["suppressed"] = suppressed
         self.get_logger().warning(text)
-        self.publish_event(ev.Event(ev.ERROR, ev.now_ns(), text=text, trace_id=trace_id, payload=dict(payload)))
+        self.publish_event(ev.Event(ev.ERROR, ev.now_ns(), text=text, trace_id=trace_id, payload=payload))
 
     def publish_latency(self, path: str, ms: float, trace_id: str = "") -> None:
         msg = Latency()

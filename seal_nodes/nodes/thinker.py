@@ -8,7 +8,6 @@ vocabulary goes to /perception/bias_words (at start, when objects change, to lat
 """
 from __future__ import annotations
 
-import inspect
 import os
 import threading
 import time
@@ -60,7 +59,6 @@ class RosActionPort:
         goal.handle.cancel_goal_async()
 
 
-_REPORT_PARAMS = frozenset(inspect.signature(SealNode.report_error).parameters) - {"payload"}
 WARM_NICENESS = 10  # the intent step's warm-up thread runs behind everything real-time
 
 
@@ -202,9 +200,7 @@ class ThinkerNode(SealNode):
             elif isinstance(cmd, CancelActions):
                 self.execute(self.goals.cancel_actions())
             elif isinstance(cmd, Report):
-                # a payload key that is one of report_error's own parameters keeps its value, renamed
-                payload = {f"{k}_" if k in _REPORT_PARAMS else k: v for k, v in cmd.payload.items()}
-                self.report_error(cmd.text, cmd.trace_id, **payload)
+                self.report_error(cmd.text, cmd.trace_id, payload=cmd.payload)
             elif isinstance(cmd, TurnDone):
                 self.publish_event(cmd.event(ev.now_ns()))
 

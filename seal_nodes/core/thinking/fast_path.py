@@ -46,7 +46,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 ]
 GREETING = re.compile(r"^\s*(hello|hi|hey|good (morning|afternoon|evening))\b")
 _THANKS = re.compile(r"\b(thank you|thanks)\b")
-_NEGATED = re.compile(r"\b(?:don't|dont|do not|never|not)\b")
+NEGATED = re.compile(r"\b(?:don't|dont|do not|never|not)\b")  # "don't pick it up" asks for nothing
 _HOW_ARE_YOU = re.compile(r"\bhow are you\b")
 # Questions about the table the agent can answer from what vision reported.
 WHAT_DO_YOU_SEE = re.compile(r"\bwhat(?:'s| is| do you see| can you see)\b.*\bon the table\b"
@@ -80,7 +80,7 @@ def parse_command(text: str) -> Action | None:
         m = pattern.search(t)
         if not m:
             continue
-        if name != "stop" and _NEGATED.search(t[:m.start()]):
+        if name != "stop" and NEGATED.search(t[:m.start()]):
             return None  # "don't pick up the red cube" asks for nothing to be done
         groups = m.groupdict()
         args: dict[str, str] = {}

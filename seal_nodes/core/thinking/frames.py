@@ -14,19 +14,18 @@ from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 from seal_nodes.core.actions import DIRECTIONS, Action
+from seal_nodes.core.thinking.fast_path import NEGATED
 from seal_nodes.core.thinking.references import SceneObject, find_reference
 
 OBJECT_ACTIONS = ("pick", "place", "push", "point")
 # "the cube", "one of them", "it": an object meant without saying which.
 _VAGUE = re.compile(r"\b(?:it|that one|this one|one|ones|them|something|any (?:cube|block)|"
                     r"(?:a|the|that|this|another) (?:cube|block)|the other (?:one|cube|block))\b")
-_DIRECTION = {d: d for d in DIRECTIONS}  # other words for them are made these by intent.clean
 _BIN = re.compile(r"\b(?:bin|basket|box|trash|garbage)\b")
 _POSITION = re.compile(r"\b(?:on|at) (?:the|your|my) (?:left|right)(?: side)?\b")
 # Words that pick objects some other way than by name ("the other two", "all but"): the frame's
 # one object may not be the one meant.
 _SELECTS = re.compile(r"\b(?:other|others|rest|except|but|leave|keep|all|each|every|both|between)\b")
-_NEGATION = re.compile(r"\b(?:don't|dont|do not|never|not)\b")
 _HOME = re.compile(r"\b(?:go|come|head|get|move) (?:back )?home\b|\breturn (?:back )?(?:home|to the start)\b")
 
 
@@ -82,8 +81,9 @@ def read_frame(text: str, objects: Sequence[SceneObject], verbs: Mapping[str, st
     action = named.pop() if len(named) == 1 else ""
     # "put" or "throw" alone does not say where to: only the bin named makes it a place
     by_verb = bool(action) and (action != "place" or bool(_BIN.search(text))) and not _SELECTS.search(text)
-    # "on your right" says where an object is, "to the right" which way to push
-    direction = next((_DIRECTION[w] for w in _POSITION.sub(" ", text).split() if w in _DIRECTION), "")
+    # "on your right" says where an object is, "to the right" which way to push ("rightwards" is
+    # made "right" by intent.clean)
+    direction = next((w for w in _POSITION.sub(" ", text).split() if w in DIRECTIONS), "")
     colors = tuple(o.color for o in objects if o.color)
     ref = find_reference(text, objects, colors)
     if ref is not None and len(ref.names) == 1 and ref.how == "position":
@@ -93,13 +93,13 @@ def read_frame(text: str, objects: Sequence[SceneObject], verbs: Mapping[str, st
         obj = said[0] if len(set(said)) == 1 else ""
     if action == "push" and direction in DIRECTIONS and ref is not None and ref.how == "position":
         # "push the cube on your left to the right": the side named the cube; the last side is the way
-        direction = next((_DIRECTION[w] for w in reversed(words) if w in _DIRECTION), direction)
+        direction = next((w for w in reversed(words) if w in DIRECTIONS), direction)
     vague = not obj and bool(_VAGUE.search(text))
     if len(objects) == 1 and vague:
         obj, vague = objects[0].name, False
     if not action and direction and (obj or vague):
         action = "push"  # "bump the red one to the left": the only action that goes somewhere
-    return Frame(action, obj, direction, vague, by_verb, bool(_NEGATION.search(text)))
+    return Frame(action, obj, direction, vague, by_verb, bool(NEGATED.search(text)))
 
 
 def _base(word: str, verbs: Mapping[str, str]) -> str:

@@ -72,8 +72,8 @@ class GroundedDialogue:
         named = parse_command(text)
         unseen = named is not None and named.args.get("object", "") not in ("", *self.known_objects)
         # a line naming no action or object is small talk rather than a request to guess at
-        plain = turn.reading is not None and turn.reading.band != SURE and not self._frame(text).says_anything()
-        act = self.intent.social_act(text) if self.intent is not None and plain else ""
+        plain = turn.reading is not None and turn.reading.band != SURE and not self._turn_frame(turn).says_anything()
+        act = self._social_act(turn) if plain else ""
         if act and (act in social.ABOUT_ME or self.model is None):  # about itself: from state, never a model
             return out + self._answer(turn, self._social_reply(act))
         decided = [] if unseen else self._on_reading(turn)  # "the purple cube": the rules say it is not here
@@ -104,7 +104,7 @@ class GroundedDialogue:
         if u is None:
             return []
         best = u.best if u.best is not None and u.best.actions else None
-        frame = self._frame(turn.user_text)
+        frame = self._turn_frame(turn)
         said = frame.to_action() if not frame.negated else None
         if best is not None and u.band == CONFIRM and frame.named and said is not None and best.actions == (said,):
             best = Reading(best.actions, best.confidence, "words and meaning", best.heard)  # two readings agree
@@ -136,6 +136,16 @@ class GroundedDialogue:
         return [self._append(thought)] + self._emit(Segment(SAY, self._greet(turn, dialogue.ask_back(
             best.describe())), trace_id=turn.trace_id))
 
+    def _turn_frame(self, turn: Turn) -> Frame:
+        if turn.frame is None:
+            turn.frame = self._frame(turn.user_text)
+        return turn.frame
+
+    def _social_act(self, turn: Turn) -> str:
+        if turn.social is None:
+            turn.social = self.intent.social_act(turn.user_text) if self.intent is not None else ""
+        return turn.social
+
     def _frame(self, text: str) -> Frame:
         if self.intent is None:
             return Frame()
@@ -160,13 +170,13 @@ class GroundedDialogue:
             return None
         kind = self.intent.answer_kind(turn.user_text)
         rest = self.intent.reply_rest(turn.user_text)
-        if kind == "yes" and pending.actions and not self._frame(rest).says_anything():
+        said = self._frame(rest)
+        if kind == "yes" and pending.actions and not said.says_anything():
             turn.asked_by = pending.user_text
             return self._carry_out(turn, list(pending.actions), pending.understood)
         if kind == "no" and not rest:
             turn.outcome = "answered"
             return self._emit(Segment(SAY, dialogue.WONT, trace_id=turn.trace_id))
-        said = self._frame(rest)
         if pending.frame is not None and said.says_anything():
             # "the red one", "to the left", "pick it up", "no, the green one": the reply fills the
             # request's slots or corrects one
@@ -230,7 +240,7 @@ class GroundedDialogue:
     def _grounded_rest(self, turn: Turn) -> list[Command]:
         """No model answered: what the agent can honestly say."""
         u = turn.reading
-        act = self.intent.social_act(turn.user_text) if self.intent is not None and u is not None else ""
+        act = self._social_act(turn) if u is not None else ""
         if act:
             return self._answer(turn, self._social_reply(act))
         turn.outcome = "apologized"

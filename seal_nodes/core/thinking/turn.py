@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from seal_nodes.core.thinking.context import Segment
+from seal_nodes.core.thinking.frames import Frame
 from seal_nodes.core.thinking.intent import Understanding
 
 
@@ -29,6 +30,8 @@ class Turn:
     answer_due_ns: int = 0
     alternatives: tuple[str, ...] = ()  # other transcripts of the same words (n-best, the last partial)
     reading: Understanding | None = None
+    frame: Frame | None = None  # its slots, read once (grounded dialogue)
+    social: str | None = None  # its small-talk act ("" for none), read once
     asked_by: str = ""  # the user line its actions answer (the request a "yes" confirms)
     outcome: str = ""  # set where it is decided; else from what happened
     understood: str = ""

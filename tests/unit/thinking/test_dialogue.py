@@ -355,7 +355,7 @@ def test_a_model_that_parrots_the_system_prompt_is_not_spoken():
     assert said(cmds)[-1] == CAPABILITIES
     rejected = [r for r in of(cmds, Report) if "rejected" in r.text]
     assert rejected and rejected[0].payload["reason"] == "it parrots the system prompt"
-    assert "text" not in rejected[0].payload  # the node reports it as report_error(text, …, **payload)
+    assert "text" not in rejected[0].payload  # the clause goes as "clause", beside the event's own text
 
 
 def test_a_model_that_parrots_the_user_is_not_spoken():

