@@ -71,7 +71,7 @@ class PlayerCallbacks:
     feedback: Callable[[QueuedGoal, str, float], None]  # spoken text so far, progress 0..1
     finish: Callable[[QueuedGoal, GoalOutcome], None]  # answer the goal; once per submitted goal
     event: Callable[[ev.Event], None]  # agent_speech_start / agent_speech_end
-    error: Callable[..., None]  # error(text, trace_id="", **payload): a bad input or failure report
+    error: Callable[..., None]  # error(text, trace_id="", payload=None): a bad input or failure report
 
 
 class SpeechPlayer:
@@ -118,12 +118,13 @@ class SpeechPlayer:
             stream = SpeechStream(text, self.synth, trace_id=trace_id, prosody=prosody,
                                   on_progress=lambda said: self._feedback(key, said))
         except ValueError as exc:
-            self.out.error(f"Speak goal rejected: {exc}", trace_id, utterance_id=utterance_id)
+            self.out.error(f"Speak goal rejected: {exc}", trace_id, payload={"utterance_id": utterance_id})
             with self._lock:
                 self._cancelled.discard(key)
             raise
         for warning in stream.warnings:
-            self.out.error(f"speech tag: {warning}", trace_id, severity="warning", utterance_id=utterance_id)
+            self.out.error(f"speech tag: {warning}", trace_id,
+                           payload={"severity": "warning", "utterance_id": utterance_id})
         goal = QueuedGoal(key, stream, text, utterance_id, handle, time.monotonic_ns(), fed_at=time.monotonic())
         with self._lock:
             self._last_state = stream.parsed.final_state

@@ -81,9 +81,9 @@ class Host:
         with self.cond:
             self.events.append(event)
 
-    def error(self, text: str, trace_id: str = "", **payload: object) -> None:
+    def error(self, text: str, trace_id: str = "", payload: dict | None = None) -> None:
         with self.cond:
-            self.errors.append((text, dict(payload)))
+            self.errors.append((text, dict(payload or {})))
 
     def of(self, trace_id: str) -> list[AudioFrame]:
         return [f for f in self.frames if f.trace_id == trace_id]
