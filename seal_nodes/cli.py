@@ -27,26 +27,29 @@ def cmd_launch(ns: argparse.Namespace) -> int:
 def cmd_demo(ns: argparse.Namespace) -> int:
     from seal_nodes.stack.demo import run_demo
 
-    return run_demo(audio=ns.audio, out_dir=ns.out, timeout_s=ns.timeout, seed=ns.seed, gui=ns.gui)
+    return run_demo(audio=ns.audio, out_dir=ns.out, timeout_s=ns.timeout, seed=ns.seed, gui=ns.gui, memory=ns.memory)
 
 
 def cmd_bench(ns: argparse.Namespace) -> int:
     from seal_nodes.bench.stack import run_bench
 
-    return run_bench(json_path=ns.json, repeats=ns.repeats)
+    return run_bench(json_path=ns.json, repeats=ns.repeats, memory_baseline=ns.memory_baseline)
 
 
 # Sub-commands with their own argparse (``seal perceive -h`` shows their options): module, help.
 PASSTHROUGH = {
     "perceive": ("seal_nodes.tools.perceive", "run audio perception over a WAV as a real-time stream; events as JSON"),
     "think": ("seal_nodes.tools.think", "play a timed scenario against the thinker; what it thought and said"),
+    "memory": ("seal_nodes.tools.memory_cli", "what the robot remembers: list, search, show, forget, export, import"),
     "bench-perception": ("seal_nodes.bench.perception",
                          "perception benchmark on the spoken test set: WER, turn taking, barge-in"),
     "bench-speech": ("seal_nodes.bench.speech",
                      "TTS benchmark, piper and espeak-ng: first chunk, barge-in stop, RTF, Whisper WER"),
     "bench-think": ("seal_nodes.bench.think", "thinking-layer benchmark: first words, interruption, context size"),
+    "bench-memory": ("seal_nodes.bench.memory", "knowledge base: recall@5 with/without headers, latency, kill -9"),
     "bench-understanding": ("seal_nodes.bench.understanding",
                             "spoken everyday requests, fast path alone vs the intent step: carried out, wrong, asked"),
+    "bench-voices": ("seal_nodes.bench.voices", "speaker embeddings on the spoken test set's voices: speaker ID, timing"),
     "train-vla": ("vla_policy.arm.train", "record expert episodes and train the arm's VLA policy"),
     "eval-vla": ("vla_policy.arm.evaluate", "the arm policy's success per task on held-out layouts"),
     "train-gui": ("vla_policy.mouse.train", "record browser pages and train the mouse policy"),
@@ -80,11 +83,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
     p.add_argument("--seed", type=int, default=0, help="cube layout seed (with --gui: the page's seed)")
     p.add_argument("--gui", action="store_true", help="the GUI stack instead: 'click the search button' on a browser page")
+    p.add_argument("--memory", action="store_true",
+                   help="two sessions with a restart between: the agent knows Ana again and uses her preference")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("bench", help="measure the latency budgets through the running graph")
     p.add_argument("--json", required=True, help="where to write the results")
     p.add_argument("--repeats", type=int, default=5, help="greetings and barge-ins to measure")
+    p.add_argument("--memory-baseline", action="store_true",
+                   help="also measure the conversation on a stack without memory (memory:=false), side by side")
     p.set_defaults(func=cmd_bench)
 
     for name, (module, help_) in PASSTHROUGH.items():

@@ -80,7 +80,18 @@ def _greet_and_barge_in(session: StackSession, samples: dict[str, list[float]]) 
             samples[key].append(value)
 
 
-def run_bench(json_path: str, repeats: int = 3, echo=print) -> int:
+def _conversation(repeats: int, echo, log: Path, launch_args: dict[str, str]) -> dict[str, dict]:
+    """Greetings and barge-ins only, on a stack started with ``launch_args`` (a baseline)."""
+    samples: dict[str, list[float]] = {"speech_start_ms": [], "first_audio_ms": [], "barge_in_stop_ms": []}
+    with StackSession(launch_args=launch_args, node_log=log, echo=echo) as session:
+        session.wait_ready()
+        for i in range(repeats):
+            echo(f"[bench] {launch_args}: turn {i + 1}/{repeats}")
+            _greet_and_barge_in(session, samples)
+    return {k: summarize(v) for k, v in samples.items()}
+
+
+def run_bench(json_path: str, repeats: int = 3, echo=print, memory_baseline: bool = False) -> int:
     out = Path(json_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     samples: dict[str, list[float]] = {"speech_start_ms": [], "first_audio_ms": [], "barge_in_stop_ms": []}
@@ -103,6 +114,11 @@ def run_bench(json_path: str, repeats: int = 3, echo=print) -> int:
         # The sensors' rates over the whole run (the sim's targets: camera_hz, state 100 Hz).
         rates = {t.name: round(session.rate_hz(t, duration_s), 1) for t in (topics.CAMERA, topics.JOINT_STATES)}
     baseline = tts_baseline(["Hello! I can pick up, push or point at the cubes on the table. What should I do?"])
+    if memory_baseline:  # the same conversation with no memory node and no reads of it
+        echo("[bench] baseline: the stack without memory (memory:=false)")
+        off = _conversation(repeats, echo, out.with_suffix(".nomemory.log"), {"memory": "false"})
+        baseline.update({f"{k}[memory off]": v for k, v in off.items()})
+        baseline.update({f"{k}[memory on]": figures[k] for k in off})
     report = {
         **figures,
         "budgets_ms": {k: b.budget_ms for k, b in BUDGETS.items()},

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 ARM = "arm"
 GUI = "gui"
 SYSTEM = "system"
+MEMORY = "memory"
+
+MAX_QUERY_CHARS = 200  # a recall query: a question, not a document
 
 DIRECTIONS = ("left", "right")
 
@@ -38,6 +41,7 @@ ACTION_SET: dict[str, ActionSpec] = {
         ActionSpec("click", GUI, ("target",), "click a described on-screen element"),
         ActionSpec("type", GUI, ("target", "text"), "type text into an on-screen element"),
         ActionSpec("stop", SYSTEM, (), "stop every running action"),
+        ActionSpec("recall", MEMORY, ("query",), "search what you remember of this person and past tasks"),
     )
 }
 
@@ -73,6 +77,8 @@ def validate(action: Action, known_objects: set[str], known_targets: set[str] | 
             raise ActionError(f"unknown target {action.args['target']!r}; known: {sorted(targets)}")
     if "direction" in spec.params and action.args["direction"] not in DIRECTIONS:
         raise ActionError(f"direction must be one of {DIRECTIONS}")
+    if "query" in spec.params and len(action.args["query"]) > MAX_QUERY_CHARS:
+        raise ActionError(f"a {action.name} query is at most {MAX_QUERY_CHARS} characters")
     return action
 
 

@@ -29,12 +29,15 @@ ACTION_FEEDBACK = "action_feedback"
 ACTION_RESULT = "action_result"
 ERROR = "error"  # a node rejected bad input; text says why
 TURN_DONE = "turn_done"  # the thinker finished a user turn (payload: outcome, actions, success, understood)
+FORGET = "forget"  # a user asked to be forgotten (payload: user); the memory node deletes their data
+VOICE = "voice"  # the speaker embedding of a user turn (same trace as its speech_end; payload: embedding, seconds, model)
+USER_IDENTIFIED = "user_identified"  # the memory node knows who spoke a turn (payload: user, how, score)
 
 KNOWN_TYPES = frozenset(
     {
         SPEECH_START, SPEECH_FRAGMENT, SPEECH_END, INTERRUPT, BACKCHANNEL, SILENCE, NOISE,
         MUSIC, LAUGH, OBJECT_SEEN, SCENE_CHANGE, UI_CHANGE, AGENT_SPEECH_START,
-        AGENT_SPEECH_END, ACTION_FEEDBACK, ACTION_RESULT, ERROR, TURN_DONE,
+        AGENT_SPEECH_END, ACTION_FEEDBACK, ACTION_RESULT, ERROR, TURN_DONE, FORGET, VOICE, USER_IDENTIFIED,
     }
 )
 

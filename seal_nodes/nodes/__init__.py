@@ -12,4 +12,5 @@ NODE_MODULES: dict[str, str] = {
     "sim": "seal_nodes.nodes.sim",
     "vla_policy": "seal_nodes.nodes.vla_policy",
     "gui": "seal_nodes.nodes.gui",
+    "memory": "seal_nodes.nodes.memory",
 }

@@ -4,7 +4,9 @@ Silero VAD, Whisper tiny.en partials and finals, echo cancelling, acoustic scene
 in ``AudioPerception``. Subscriptions only enqueue; one worker thread owns the core, so a
 ~100 ms Whisper decode never blocks the executor or drops audio, and ``speech_start`` goes
 out before recognition runs on the same chunk. A chunk that cannot be decoded is reported
-as an ``error`` event and dropped; the stream carries on.
+as an ``error`` event and dropped; the stream carries on. After each ``speech_end`` a
+``voice`` event (the turn's speaker embedding, same trace id) follows from a low-priority
+thread (``VoiceEvents``; parameter ``speaker_embedding``, default on).
 
 Topics: /audio/mic (in), /audio/speaker (in: the agent's voice), /perception/bias_words
 (in, std_msgs/String, comma-separated words to expect), /seal/events (out).
@@ -20,10 +22,12 @@ from seal_nodes.nodes.common import SealNode, msg_to_frame, run, subscription
 
 from seal_nodes.core import topics
 from seal_nodes.core.audio.frames import AudioFormatError, AudioFrame
+from seal_nodes.core.events import SPEECH_END, Event
 from seal_nodes.core.perception.audio import (
     AudioPerception, AudioPerceptionConfig, SampleRateChanged,
 )
 from seal_nodes.core.perception.echo.frontend import EchoConfig
+from seal_nodes.core.perception.voice_events import VoiceEvents
 
 # ~20 s of 20 ms chunks: a backlog this deep means the machine cannot keep up at all.
 MAX_BACKLOG = 1000
@@ -49,6 +53,12 @@ class AudioPerceptionNode(SealNode):
             n_best=int(p("n_best", d.n_best).value),
         )
         self.core = AudioPerception(cfg)
+        # Each turn's speaker embedding (a voice event) on a low-priority thread of its own.
+        self._voices: VoiceEvents | None = None
+        if bool(p("speaker_embedding", True).value):
+            self._voices = VoiceEvents(self.publish_event,
+                                       lambda text, trace: self.report_error(text, trace, throttle_key=text[:24]))
+            self._voices.start()
         self._inbox: queue.Queue[tuple[str, object]] = queue.Queue()
         self._held: deque[tuple[str, object]] = deque()
         self._worker = threading.Thread(target=self._work, name="perception", daemon=True)
@@ -115,22 +125,32 @@ class AudioPerceptionNode(SealNode):
         except SampleRateChanged as exc:
             # A new stream format (another microphone): close the open turn, start over with it.
             self.report_error(f"{topics.MIC.name}: {exc}; restarting perception", trace_id)
-            events = self.core.flush()
+            self._publish(self.core.flush())
             self.core.reset()
-            events += self.core.sense(frame)
+            events = self.core.sense(frame)
         except AudioFormatError as exc:
             self.report_error(f"bad AudioChunk on {topics.MIC.name}: {exc}", trace_id, throttle_key=str(exc)[:20])
             return
-        for event in events:  # turn events first: recognition must not delay them
-            self.publish_event(event)
+        self._publish(events)  # turn events first: recognition must not delay them
         if self._inbox.qsize() > 5:  # behind: catch up on VAD before spending time on Whisper
             return
-        for event in self.core.decode():
+        self._publish(self.core.decode())
+
+    def _publish(self, events: list[Event]) -> None:
+        """Publish in order, then queue each speech_end's speaker embedding (after, never ahead)."""
+        for event in events:
             self.publish_event(event)
+        for event in events:
+            if self._voices is not None and event.type == SPEECH_END:
+                audio = self.core.turn_audio(event.trace_id)
+                if audio is not None:
+                    self._voices.submit(event, audio)
 
     def close(self) -> None:
         self._stop.set()
         self._worker.join(timeout=2.0)
+        if self._voices is not None:
+            self._voices.close()
 
 
 def main(args=None) -> None:

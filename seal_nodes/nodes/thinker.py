@@ -28,6 +28,9 @@ from seal_nodes.core.thinking.context import SAY
 from seal_nodes.core.thinking.dialogue import bias_words
 from seal_nodes.core.language.encoder import SentenceEncoder
 from seal_nodes.core.thinking.intent import IntentReader
+from seal_nodes.core.memory.location import default_dir, qdrant_url, store_path
+from seal_nodes.core.memory.reader import MemoryReader
+from seal_nodes.core.memory.store import StoreError
 from seal_nodes.core.thinking.references import scene_objects
 from seal_nodes.core.thinking.lm.registry import make_model
 from seal_nodes.core.thinking.commands import (
@@ -91,7 +94,8 @@ class ThinkerNode(SealNode):
         speech_silence_s = float(self.declare_parameter("speech_silence_s", 3.0).value)
         # Which executors this deployment has: the arm (Manipulate), the GUI (GuiAct), or both.
         executors = tuple(self.declare_parameter("executors", [ARM, SYSTEM]).value)
-        self.thinker = Thinker(make_model(backend, **model_params), set(objects), config=config, executors=executors)
+        self.thinker = Thinker(make_model(backend, **model_params), set(objects), config=config, executors=executors,
+                               memory=self.open_memory(), user=str(self.declare_parameter("user", "").value) or None)
         # The intent step joins once warm (warm_intent, on a thread of its own, one torch thread):
         # turns before that get the fast path and the model rather than wait for MiniLM to load.
         self.warm_reader: IntentReader | None = None
@@ -117,6 +121,18 @@ class ThinkerNode(SealNode):
         self.create_timer(0.01, self.think_tick)
         self.get_logger().info(f"thinker ready: backend={backend} objects={sorted(objects)}")
 
+    def open_memory(self) -> MemoryReader | None:
+        """The knowledge base the memory node writes (the same folder); None when off or unusable."""
+        if not bool(self.declare_parameter("memory", True).value):
+            return None
+        folder = str(self.declare_parameter("memory_dir", "").value) or str(default_dir())
+        try:
+            return MemoryReader(store_path(folder),
+                                qdrant_url=qdrant_url(str(self.declare_parameter("qdrant_url", "").value)))
+        except (StoreError, OSError) as exc:  # the loop runs on, remembering nothing
+            self.report_error(f"memory off: {exc}")
+            return None
+
     def warm_intent(self) -> None:
         """Load the encoder and the scene's wordings (off the executor, which keeps serving); the
         next tick puts the reader in front of the thinker."""
@@ -134,6 +150,8 @@ class ThinkerNode(SealNode):
             self.report_error(f"the intent step cannot load: {exc}")
             return
         self.warm_reader = reader
+        if self.thinker.memory is not None:
+            self.thinker.memory.use_encoder(reader.encoder)  # searches by meaning too, from now on
         self.get_logger().info("intent step ready")
 
     def close(self) -> None:

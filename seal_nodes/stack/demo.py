@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -39,6 +40,14 @@ LIFT_M = 0.05  # a cube counts as picked up when it is this much above where it 
 TURN_S = 90.0  # a turn the thinker never reports done counts as failed, not as a hang
 # ``--gui``: the same loop on a browser page (launch/gui.launch.yaml); success is the page's record.
 GUI_SCENARIO = [{"say": "Click the search button.", "expect": "action", "clicked": "search_button"}]
+# ``--memory``: two sessions with the stack restarted between them, one memory folder. The second
+# must know Ana again and take "my favourite cube" from what she said in the first.
+MEMORY_SESSIONS = [
+    [{"say": "Hi, I'm Ana. My favourite cube is the blue one.", "expect": "reply", "hears": "remember that"},
+     {"say": "Pick up the green cube.", "expect": "action", "lifted": "green_cube"}],
+    [{"say": "Hello, I'm Ana.", "expect": "reply", "hears": "Welcome back"},
+     {"say": "Please pick up my favourite cube.", "expect": "action", "lifted": "blue_cube"}],
+]
 
 
 def transcript(session: StackSession) -> str:
@@ -100,9 +109,11 @@ def save_images(images: list[np.ndarray], out: Path, prefix: str) -> int:
 
 
 def run_demo(audio: str | None = None, out_dir: str = "out/demo", timeout_s: float = 120.0, seed: int = 0,
-             gui: bool = False) -> int:
+             gui: bool = False, memory: bool = False) -> int:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if memory:
+        return run_memory_demo(out, timeout_s, seed)
     try:
         turns = [(read_utterance(audio), {"expect": "any"})] if audio else \
                 [(synthesize_piper(step["say"]), step) for step in (GUI_SCENARIO if gui else SCENARIO)]
@@ -125,6 +136,36 @@ def run_demo(audio: str | None = None, out_dir: str = "out/demo", timeout_s: flo
     print(f"[demo] wrote {out}/: conversation.txt, agent_speech.wav, contact_sheet.png, latency.md, "
           f"recording.mcap, result.json")
     return 0 if result["success"] else 1
+
+
+def run_memory_demo(out: Path, timeout_s: float, seed: int) -> int:
+    """Two sessions, a restart between them, one memory: out/session1/, out/session2/, result.json."""
+    memory = out / "memory"
+    shutil.rmtree(memory, ignore_errors=True)  # the first session meets Ana for the first time
+    results = []
+    for n, steps in enumerate(MEMORY_SESSIONS, 1):
+        folder = out / f"session{n}"
+        folder.mkdir(parents=True, exist_ok=True)
+        turns = [(synthesize_piper(step["say"]), step) for step in steps]
+        deadline = time.monotonic() + timeout_s
+        print(f"[demo] session {n}: starting the simulated stack (memory: {memory})", flush=True)
+        with StackSession(launch_args={"seed": str(seed), "memory_dir": str(memory)}, record=folder / "recording.mcap",
+                          node_log=folder / "nodes.log", echo=lambda line: print(line, flush=True)) as session:
+            played, done, error = _play_turns(session, turns, deadline, False)
+            time.sleep(0.3)
+            session.feeder.stop()
+            result = judge(session, turns, error, done)
+            write_outputs(session, folder, played, result)
+        results.append(result)
+        print(f"[demo] session {n}: {'SUCCESS' if result['success'] else 'FAILED'}: {result['reason']}", flush=True)
+    success = all(r["success"] for r in results)
+    reason = "; ".join(f"session {n}: {r['reason']}" for n, r in enumerate(results, 1))
+    (out / "result.json").write_text(json.dumps({"success": success, "reason": reason, "sessions": results},
+                                                indent=2) + "\n")
+    print(f"[demo] {'SUCCESS' if success else 'FAILED'}: {reason}")
+    print(f"[demo] wrote {out}/session1/, {out}/session2/ (conversation.txt, agent_speech.wav, recording.mcap, …), "
+          f"{memory}/ (the memory both sessions used), result.json")
+    return 0 if success else 1
 
 
 def _play_turns(session: StackSession, turns: list[tuple[Utterance, dict]], deadline: float,
@@ -220,6 +261,8 @@ def judge(session: StackSession, turns: list, error: str, done: list[dict]) -> d
     if not said:
         reasons.append("the agent said nothing")
     for _, step in turns:
+        if step.get("hears") and not any(step["hears"] in line for line in said):
+            reasons.append(f"the agent never said {step['hears']!r}")
         if step.get("lifted") and step["lifted"] not in lifted:
             reasons.append(f"{step['lifted']} was not lifted (simulator)")
         if step.get("clicked") and not any(json.loads(r.msg.payload_json).get("success") and

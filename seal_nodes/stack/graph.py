@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
+import yaml
+
 from seal_nodes.launcher.supervisor import Supervisor
 from seal_nodes.launcher.yaml_launch import LaunchDescription, LaunchError, NodeSpec, parse_launch_file
 from seal_nodes.nodes import NODE_MODULES
@@ -30,6 +32,17 @@ def load(launch_file: str | os.PathLike, cli_args: Sequence[str] | Mapping[str, 
     for spec in desc.nodes:
         resolve_node(spec)  # fail before anything starts
     return desc
+
+
+def declared_args(launch_file: str | os.PathLike) -> set[str]:
+    """The argument names a launch file declares at its top level (nothing else is resolved, so
+    arguments without a default need no value here)."""
+    try:
+        data = yaml.safe_load(Path(launch_file).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise LaunchError(f"cannot read launch file {launch_file}: {exc}") from exc
+    items = data.get("launch", []) if isinstance(data, dict) else []
+    return {str(i["arg"].get("name")) for i in items if isinstance(i, dict) and isinstance(i.get("arg"), dict)}
 
 
 def base_environment(desc: LaunchDescription, domain_id: int | None = None) -> dict[str, str]:

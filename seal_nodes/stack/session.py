@@ -6,6 +6,7 @@ to the graph only through topics, like any integrating application would.
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -113,6 +114,11 @@ class StackSession:
                  node_log: Path | None = None, domain_id: int | None = None,
                  echo: Callable[[str], None] | None = None) -> None:
         self.launch_file, self.launch_args = Path(launch_file), dict(launch_args or {})
+        self._memory_dir: tempfile.TemporaryDirectory | None = None
+        if "memory_dir" not in self.launch_args and "memory_dir" in graph.declared_args(self.launch_file):
+            # a session of its own remembers nothing of others
+            self._memory_dir = tempfile.TemporaryDirectory(prefix="seal-memory-")
+            self.launch_args["memory_dir"] = self._memory_dir.name
         self.record_path, self.node_log_path, self.echo = record, node_log, echo
         self.domain_id = domain_id
         self.received: dict[topics.Topic, list[Received]] = defaultdict(list)
@@ -149,6 +155,8 @@ class StackSession:
         if getattr(self, "feeder", None):
             self.feeder.stop()
         self.supervisor.stop(timeout=5.0)
+        if self._memory_dir is not None:
+            self._memory_dir.cleanup()
         if getattr(self, "executor", None):
             self.executor.shutdown(timeout_sec=1.0)
             self._spin_thread.join(timeout=2.0)

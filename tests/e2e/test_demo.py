@@ -57,3 +57,18 @@ def test_bench_writes_every_figure(tmp_path):
                 "policy_inference_ms", "ros_hop_ms"):
         assert set(report[key]) == {"p50", "p99", "n"} and report[key]["n"] >= 1, key
     assert "| speech_start_ms |" in proc.stdout
+
+
+def test_memory_demo_knows_ana_after_a_restart(tmp_path):
+    out = tmp_path / "demo"
+    proc = subprocess.run([sys.executable, "-m", "seal_nodes.cli", "demo", "--memory", "--out", str(out),
+                           "--timeout", "150"], cwd=REPO, capture_output=True, text=True, timeout=480)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads((out / "result.json").read_text())
+    first, second = result["sessions"]
+    assert result["success"] is True and first["success"] and second["success"]
+    assert any("remember that your favourite cube is the blue one" in s for s in first["agent_said"])
+    assert any(s.startswith("Welcome back, ") for s in second["agent_said"])
+    assert second["lifted"] == ["blue_cube"] and "pick(object=blue_cube)" in second["actions"]
+    assert "likes the blue cube best" in (out / "session2" / "conversation.txt").read_text()
+    assert list((out / "memory" / "episodes").glob("*.jsonl"))  # the raw record both sessions left

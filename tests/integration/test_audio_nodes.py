@@ -41,6 +41,10 @@ def test_wav_source_speaks_into_perception_and_missing_devices_are_reported(tmp_
     with StackSession(launch, {"audio_file": str(wav)}, node_log=tmp_path / "nodes.log") as session:
         end = wait_event(session, ev.SPEECH_END, since, timeout_s=40)
         assert normalize(end.msg.text) == normalize("put the blue cube in the bin"), end.msg.text
+        voice = wait_event(session, ev.VOICE, since, timeout_s=20, where=lambda r: r.msg.trace_id == end.msg.trace_id)
+        payload = ev.Event.parse_payload(voice.msg.payload_json)
+        assert len(payload["embedding"]) == 256 and payload["model"] == "resemblyzer-ge2e"
+        assert abs(sum(v * v for v in payload["embedding"]) - 1.0) < 1e-3 and payload["seconds"] > 1.0
         chunks = [r.msg for r in session.messages(topics.MIC)]
         assert chunks and all(c.sample_rate == 16000 and c.encoding == "S16LE" for c in chunks)
         for source in ("mic", "speaker"):

@@ -47,10 +47,20 @@ def stack(tmp_path_factory):
     log = folder / "nodes.log"
     with StackSession(launch_file=folder / "thinker.launch.yaml", node_log=log) as session:
         session.event_pub = publisher(session.node, topics.EVENTS)
+        # Both ways: the nodes hear this session, and it hears them (a thought published before
+        # this session's subscription matched the thinker's publisher never arrives).
         session.wait_for(lambda: session.speak_client.server_is_ready()
-                         and session.node.count_subscribers(topics.EVENTS.name) >= 3, 60, "thinker and tts")
+                         and session.node.count_subscribers(topics.EVENTS.name) >= 3
+                         and hears(session, topics.THOUGHTS, 1) and hears(session, topics.EVENTS, 3),
+                         60, "thinker and tts")
         yield session
     print(log.read_text()[-4000:])
+
+
+def hears(session: StackSession, topic: topics.Topic, publishers: int) -> bool:
+    """The session's subscription to ``topic`` has matched that many publishers (its own included)."""
+    return any(sub.topic_name == topic.name and sub.get_publisher_count() >= publishers
+               for sub in session.node.subscriptions)
 
 
 def send(session: StackSession, type_: str, text: str = "", **payload) -> None:

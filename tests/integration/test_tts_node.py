@@ -159,6 +159,32 @@ def test_interrupt_event_stops_the_playing_and_the_queued_goals(tts):
     assert rb.result.interrupted and rb.result.spoken_text == "" and not chunks(tts, "intr-b")
 
 
+def test_a_copy_of_a_goal_is_answered_with_the_one_utterance(tts):
+    """A client whose answer to a goal was lost sends it again: the copy shares the utterance
+    (feedback, result, cancel) and nothing plays twice, also once it has ended."""
+    fb_copy: list[str] = []
+    first = tts.send(LONG, "copy")
+    wait_chunks(tts, "copy", 20)
+    copy = tts.send(LONG, "copy", feedback=lambda m: fb_copy.append(m.feedback.spoken_text))
+    tts.wait(lambda: bool(fb_copy), 5, "the copy's feedback")
+    tts.call(copy.cancel_goal_async())  # the copy's handle stops the utterance
+    r_first, r_copy = result(tts, first), result(tts, copy)
+    assert r_copy.status == GoalStatus.STATUS_CANCELED and r_first.status == GoalStatus.STATUS_ABORTED
+    assert r_first.result.interrupted and r_first.result.spoken_text == r_copy.result.spoken_text
+    got = chunks(tts, "copy")
+    assert all(abs(_stamp_ns(b) - _chunk_end_ns(a)) < 1_000 for a, b in zip(got, got[1:]))  # one voice
+    # a copy of an utterance that has ended gets its result again
+    done = result(tts, tts.send("Okay.", "copy-short"))
+    n = _settled_count(tts, "copy-short")
+    again = result(tts, tts.send("Okay.", "copy-short"))
+    assert again.status == GoalStatus.STATUS_SUCCEEDED
+    assert again.result.spoken_text == done.result.spoken_text == "Okay."
+    time.sleep(0.3)
+    assert len(chunks(tts, "copy-short")) == n
+    starts = [m for m in tts.trace_events(ev.AGENT_SPEECH_START) if m.trace_id in ("copy", "copy-short")]
+    assert len(starts) == 2
+
+
 @pytest.mark.parametrize("text,why", [("", "empty"), ("   ", "empty"), ("[THINKING] [SIGH]", "no speakable"),
                                       ("x " * MAX_TEXT_CHARS, "limit"), ("caf\ufffd au lait", "UTF-8")])
 def test_bad_goals_are_aborted_with_the_reason_and_the_node_carries_on(tts, text, why):
@@ -166,7 +192,7 @@ def test_bad_goals_are_aborted_with_the_reason_and_the_node_carries_on(tts, text
     res = result(tts, tts.send(text, "bad"))
     assert res.status == GoalStatus.STATUS_ABORTED and why in res.result.message
     tts.wait(lambda: any(why in e for e in errors_since(tts, since)), 5, "the error event")
-    ok = result(tts, tts.send("Still fine.", "after-bad"))
+    ok = result(tts, tts.send("Still fine.", f"after-bad-{since}"))  # new each time: never a copy
     assert ok.result.completed
 
 

@@ -1,1 +1,1 @@
-"""Memory layer: the episode knowledge base (store, recorder, rule summaries, hybrid retrieval, users)."""
+"""Memory layer: the episode knowledge base (store, recorder, rule summaries, hybrid retrieval, users, export/import)."""

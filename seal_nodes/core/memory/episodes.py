@@ -24,11 +24,12 @@ import numpy as np
 
 from seal_nodes.core import events as ev
 from seal_nodes.core.memory import summaries
-from seal_nodes.core.memory.store import Episode, Note, Store, contextual
+from seal_nodes.core.memory.store import Episode, Note, Store, header
 from seal_nodes.core.memory.summaries import Summariser, Turn
 from seal_nodes.core.memory.users import GUEST_PREFIX, UserRegistry, name_from_text
 
 ANONYMOUS = "someone"  # the user of turns nobody could name or recognise
+VOICE_MARGIN = 0.1  # a voice this close to the current speaker's threshold (or to a better match) stays theirs
 # What the raw record keeps: the conversation, what was done, what went wrong.
 RECORDED = frozenset({ev.SPEECH_END, ev.AGENT_SPEECH_END, ev.ACTION_RESULT, ev.ERROR, ev.TURN_DONE,
                       ev.INTERRUPT, ev.BACKCHANNEL, ev.LAUGH})
@@ -142,6 +143,45 @@ class EpisodeRecorder:
         self._reembed(moved)
         return []
 
+    def voice(self, trace_id: str, embedding: np.ndarray, now_ns: int) -> tuple[str, str]:
+        """The voice of the user turn ``trace_id``: (who spoke it, how that was decided). Voiceprints
+        grow with sure matches; a voice nobody has becomes a guest; another person's voice starts an
+        episode of their own, and a voice close to the current speaker's stays theirs (one unsure
+        turn must not split a conversation). ValueError for an unusable embedding."""
+        scores = self.users.scores(embedding)
+        users = self.users
+        best = max(scores, key=scores.__getitem__) if scores else None
+        current = self.user
+        own = scores.get(current)
+        if own is not None and own >= users.threshold - VOICE_MARGIN and scores[best] - own < VOICE_MARGIN:
+            if own >= users.threshold:
+                users.enroll(current, embedding)
+            return current, "voice"
+        known = best is not None and scores[best] >= users.threshold
+        if own is None and current != ANONYMOUS and not known:  # the first voice after "I'm Ana" is Ana's
+            return users.enroll(current, embedding), "named" if not current.startswith(GUEST_PREFIX) else "guest"
+        who = users.enroll(best if known else users.new_guest(), embedding)
+        if current == ANONYMOUS:
+            self._named(who, now_ns)  # the episode so far was theirs
+        else:
+            self._switch(who, trace_id, now_ns)
+        return who, "voice" if known else "new voice"
+
+    def _switch(self, user: str, trace_id: str, now_ns: int) -> None:
+        """Someone else spoke turn ``trace_id``: it moves with them into an episode of their own."""
+        episode = self._episode
+        turn = episode.pending.pop(trace_id, None) if episode is not None else None
+        self.set_user(user, now_ns)
+        if turn is None:
+            return
+        turn.user = user
+        self._episode = _Open(self._episode_id(turn.started_ns), user, turn.started_ns, now_ns,
+                              pending={turn.trace_id: turn})
+
+    @staticmethod
+    def _episode_id(now_ns: int) -> str:
+        return f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now_ns / 1e9))}-{uuid.uuid4().hex[:6]}"
+
     def _reembed(self, entries: list[tuple[int, str]]) -> None:
         """Contextual embeddings name the user: renamed entries get new ones."""
         if not entries or self.encoder is None:
@@ -196,8 +236,7 @@ class EpisodeRecorder:
             episode.last_ns = now
             return written
         if episode is None:
-            episode = self._episode = _Open(f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now / 1e9))}-"
-                                            f"{uuid.uuid4().hex[:6]}", self.user, now, now)
+            episode = self._episode = _Open(self._episode_id(now), self.user, now, now)
         episode.last_ns = now
         trace = e["trace_id"] or uuid.uuid4().hex[:16]
         episode.pending[trace] = Turn(trace, self.user, now, text, [e])
@@ -277,7 +316,8 @@ class EpisodeRecorder:
         embeddings = None
         if notes and self.encoder is not None:
             try:
-                embeddings = self.encoder.encode_many([contextual(row.user, row.ended_ns, n) for n in notes])
+                texts = [self.store.indexed(header(row.user, row.ended_ns, n.task, n.outcome), n.text) for n in notes]
+                embeddings = self.encoder.encode_many(texts)
             except Exception as exc:  # noqa: BLE001 - any encoder failure leaves BM25 to find them
                 self.problems.append(f"entries stored without embeddings: {exc}")
         return self.store.save_episode(row, notes, embeddings)

@@ -2,8 +2,9 @@
 
 Two uses, as the talk names them: ``for_turn`` at the start of a user turn (the user's entries
 and the shared ones that match what they said, their stated preferences always among the
-candidates) and ``recall`` when the model searches by itself. Both are bounded, carry each
-entry's date, and never raise on what a user or a model may type: the words become quoted FTS
+candidates) and ``recall`` when the model searches by itself. With the user known, their own
+entries outrank other users' shared ones that the lists placed alike. Both are bounded, carry
+each entry's date, and never raise on what a user or a model may type: the words become quoted FTS
 terms, and a query embedding that fails leaves BM25 alone.
 """
 from __future__ import annotations
@@ -71,14 +72,18 @@ def _bounded(k: object, default: int = 5) -> int:
 
 class Retriever:
     def __init__(self, store: Store, encoder: QueryEncoder | None = None, rrf_k: int = 60, depth: int = 50,
-                 min_cosine: float = 0.2) -> None:
+                 min_cosine: float = 0.2, others_weight: float = 0.5) -> None:
         """``rrf_k``: the fusion's rank damping (60 as in the RRF paper); ``depth``: candidates
-        per ranked list; ``min_cosine``: vector matches weaker than this are not candidates."""
+        per ranked list; ``min_cosine``: vector matches weaker than this are not candidates;
+        ``others_weight``: what another user's shared entry counts in the fusion of a search for
+        a known user (their own history first: the robot's experience with others looks alike
+        and would crowd it out)."""
         self.store = store
         self.encoder = encoder
         self.rrf_k = rrf_k
         self.depth = depth
         self.min_cosine = min_cosine
+        self.others_weight = others_weight
         self.last_problem = ""  # why the last search fell back (for the node's log)
 
     # --- the two ranked lists ---------------------------------------------------------------
@@ -106,7 +111,7 @@ class Retriever:
             return []
 
     # --- fused ------------------------------------------------------------------------------
-    def _fuse(self, ranked: dict[str, list[int]], k: int) -> list[Hit]:
+    def _fuse(self, ranked: dict[str, list[int]], k: int, user: str | None = None) -> list[Hit]:
         scores: dict[int, float] = {}
         found: dict[int, list[str]] = {}
         for name, ids in ranked.items():
@@ -114,6 +119,10 @@ class Retriever:
                 scores[entry_id] = scores.get(entry_id, 0.0) + 1.0 / (self.rrf_k + rank + 1)
                 found.setdefault(entry_id, []).append(name)
         entries = {e.id: e for e in self.store.entries(list(scores))}
+        if user is not None:
+            for entry_id, entry in entries.items():
+                if entry.user != user:
+                    scores[entry_id] *= self.others_weight
         order = sorted(entries, key=lambda i: (-scores[i], -entries[i].created_ns, -i))[:k]
         return [Hit(entries[i], scores[i], tuple(found[i])) for i in order]
 
@@ -125,7 +134,8 @@ class Retriever:
         query = "" if query is None else str(query)
         if k == 0 or not query.strip():
             return []
-        return self._fuse({"bm25": self.bm25(query, user, task), "vector": self.vector(query, user, task)}, k)
+        return self._fuse({"bm25": self.bm25(query, user, task), "vector": self.vector(query, user, task)}, k,
+                          None if user is None else str(user))
 
     def for_turn(self, user: str | None, text: str, k: int = 5,
                  task: str | Sequence[str] | None = None) -> list[Hit]:
@@ -142,7 +152,7 @@ class Retriever:
                 ranked["profile"] = self.store.latest(str(user), PROFILE_KINDS, self.depth)
             except sqlite3.Error as exc:
                 self.last_problem = f"profile lookup failed: {exc}"
-        return self._fuse(ranked, k)
+        return self._fuse(ranked, k, None if user is None else str(user))
 
 
 def render(hits: list[Hit], max_chars: int = 800) -> str:

@@ -2,8 +2,9 @@
 
 Entries (the summaries) are indexed twice, both times with a contextual header (who, when, what
 task, what outcome) in front of the text, as Contextual Retrieval prescribes: in an FTS5 table
-(BM25) and as float32 MiniLM rows in a BLOB column. One file, WAL, every write one transaction:
-a process killed mid-write leaves the last committed state.
+(BM25) and as float32 MiniLM rows in a BLOB column (a store opened with
+``contextual_headers=False`` indexes the text alone: the benchmark's baseline). One file, WAL,
+every write one transaction: a process killed mid-write leaves the last committed state.
 """
 from __future__ import annotations
 
@@ -106,6 +107,30 @@ class Episode:
     raw_path: str
 
 
+@dataclass(frozen=True)
+class User:
+    name: str
+    guest: bool
+    created_ns: int
+    last_seen_ns: int
+
+
+@dataclass(frozen=True)
+class Voiceprint:
+    user: str
+    vector: np.ndarray
+    created_ns: int
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """An entry with what only export and import need: its key and its embedding (or None)."""
+
+    entry: Entry
+    key: str
+    embedding: np.ndarray | None
+
+
 def format_date(stamp_ns: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp_ns / 1e9))
 
@@ -161,8 +186,9 @@ class Store:
     """The memory file. Thread-safe: one connection behind a lock (the recorder writes from a
     worker thread while retrieval reads)."""
 
-    def __init__(self, path: str | Path, timeout_s: float = 5.0) -> None:
+    def __init__(self, path: str | Path, timeout_s: float = 5.0, contextual_headers: bool = True) -> None:
         self.path = Path(path)
+        self.contextual_headers = contextual_headers
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._db = sqlite3.connect(str(self.path), timeout=timeout_s, check_same_thread=False,
@@ -209,6 +235,11 @@ class Store:
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = FULL")  # a committed episode survives power loss too
         db.execute("PRAGMA foreign_keys = ON")
+
+    def indexed(self, head: str, text: str) -> str:
+        """What both indexes hold for an entry: its header, then its text (the text alone
+        without ``contextual_headers``)."""
+        return f"{head} {text}" if self.contextual_headers else text
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
@@ -281,8 +312,8 @@ class Store:
             for entry_id, task, outcome, text, created in moved:
                 head = header(new, created, task, outcome)
                 db.execute("UPDATE entries SET user = ?, header = ? WHERE id = ?", (new, head, entry_id))
-                db.execute("UPDATE entries_fts SET body = ? WHERE rowid = ?", (f"{head} {text}", entry_id))
-                out.append((entry_id, f"{head} {text}"))
+                db.execute("UPDATE entries_fts SET body = ? WHERE rowid = ?", (self.indexed(head, text), entry_id))
+                out.append((entry_id, self.indexed(head, text)))
             if episode is None:
                 db.execute("DELETE FROM users WHERE name = ?", (old,))
         self._vectors = None
@@ -342,7 +373,8 @@ class Store:
                     db.execute("UPDATE entries SET user=?, episode=?, kind=?, key=?, task=?, outcome=?, shared=?, "
                                "text=?, header=?, created_ns=?, embedding=? WHERE id = ?", values + (entry_id,))
                     db.execute("DELETE FROM entries_fts WHERE rowid = ?", (entry_id,))
-                db.execute("INSERT INTO entries_fts(rowid, body) VALUES (?, ?)", (entry_id, f"{head} {note.text}"))
+                db.execute("INSERT INTO entries_fts(rowid, body) VALUES (?, ?)",
+                           (entry_id, self.indexed(head, note.text)))
                 ids.append(entry_id)
                 if vector is not None and self._vectors is not None:
                     self._vectors.pending.append((entry_id, user, note.task, note.shared, vector))
@@ -365,6 +397,76 @@ class Store:
         found = {row[0]: Entry(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], row[8], row[9])
                  for row in rows}
         return [found[i] for i in ids if i in found]
+
+    # --- whole rows, for export and import ------------------------------------------------------
+    def user_records(self) -> list[User]:
+        with self._lock:
+            rows = self._db.execute("SELECT name, guest, created_ns, last_seen_ns FROM users "
+                                    "ORDER BY created_ns, name").fetchall()
+        return [User(n, bool(g), c, s) for n, g, c, s in rows]
+
+    def voiceprint_records(self, user: str | None = None) -> list[Voiceprint]:
+        with self._lock:
+            rows = self._db.execute("SELECT user, vector, created_ns FROM voiceprints WHERE ? IS NULL OR user = ? "
+                                    "ORDER BY id", (user, user)).fetchall()
+        return [Voiceprint(u, np.frombuffer(b, dtype=np.float32), c) for u, b, c in rows]
+
+    def stored_entries(self, user: str | None = None) -> list[StoredEntry]:
+        """Every entry (``user``: theirs only, not the shared ones of others), oldest first."""
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_ENTRY_COLUMNS}, key, embedding FROM entries WHERE ? IS NULL OR "
+                                    "user = ? ORDER BY created_ns, id", (user, user)).fetchall()
+        return [StoredEntry(Entry(*r[:6], bool(r[6]), *r[7:10]), r[10],
+                            None if r[11] is None else np.frombuffer(r[11], dtype=np.float32)) for r in rows]
+
+    def restore(self, users: list[User], voiceprints: list[Voiceprint], episodes: list[Episode],
+                entries: list[StoredEntry]) -> None:
+        """Write exported rows back in one transaction. A user merges (earliest created, latest
+        seen); an episode replaces the one with its id; a voiceprint already there is not doubled;
+        an entry replaces the one with its user and key (the newer stays), or an unkeyed twin
+        (same user, episode, kind, text and time); ``entry.id`` is not kept: ids are this file's."""
+        with self._lock, self._transaction():
+            db = self._db
+            for u in users:
+                db.execute("INSERT INTO users VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
+                           "guest = min(guest, excluded.guest), created_ns = min(created_ns, excluded.created_ns), "
+                           "last_seen_ns = max(last_seen_ns, excluded.last_seen_ns)",
+                           (u.name, int(u.guest), u.created_ns, u.last_seen_ns))
+            for v in voiceprints:
+                blob = np.ascontiguousarray(v.vector, dtype=np.float32).tobytes()
+                if db.execute("SELECT 1 FROM voiceprints WHERE user = ? AND vector = ? AND created_ns = ?",
+                              (v.user, blob, v.created_ns)).fetchone() is None:
+                    db.execute("INSERT INTO voiceprints(user, vector, created_ns) VALUES (?, ?, ?)",
+                               (v.user, blob, v.created_ns))
+            for ep in episodes:
+                db.execute("INSERT OR REPLACE INTO episodes VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           (ep.id, ep.user, ep.started_ns, ep.ended_ns, ep.task, ep.outcome, ep.raw_path))
+            for row in entries:
+                e = row.entry
+                blob = None if row.embedding is None else np.ascontiguousarray(row.embedding, np.float32).tobytes()
+                values = (e.user, e.episode, e.kind, row.key, e.task, e.outcome, int(e.shared), e.text, e.header,
+                          e.created_ns, blob)
+                if row.key:
+                    old = db.execute("SELECT id, created_ns FROM entries WHERE user = ? AND key = ?",
+                                     (e.user, row.key)).fetchone()
+                else:
+                    old = db.execute("SELECT id, created_ns FROM entries WHERE user = ? AND episode = ? AND "
+                                     "kind = ? AND text = ? AND created_ns = ? AND key = ''",
+                                     (e.user, e.episode, e.kind, e.text, e.created_ns)).fetchone()
+                if old is None:
+                    entry_id = db.execute("INSERT INTO entries(user, episode, kind, key, task, outcome, shared, "
+                                          "text, header, created_ns, embedding) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                                          values).lastrowid
+                elif old[1] <= e.created_ns:
+                    entry_id = old[0]
+                    db.execute("UPDATE entries SET user=?, episode=?, kind=?, key=?, task=?, outcome=?, shared=?, "
+                               "text=?, header=?, created_ns=?, embedding=? WHERE id = ?", values + (entry_id,))
+                    db.execute("DELETE FROM entries_fts WHERE rowid = ?", (entry_id,))
+                else:
+                    continue
+                db.execute("INSERT INTO entries_fts(rowid, body) VALUES (?, ?)",
+                           (entry_id, self.indexed(e.header, e.text)))
+        self._vectors = None
 
     def count(self) -> int:
         with self._lock:

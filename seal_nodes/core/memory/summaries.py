@@ -13,6 +13,7 @@ from typing import Callable
 
 from seal_nodes.core.actions import INSTRUCTIONS, Action, instruction_for
 from seal_nodes.core.memory.store import Note
+from seal_nodes.core.memory.users import split_introduction
 
 Summariser = Callable[[str], str]
 
@@ -45,6 +46,8 @@ _PRONOUNS = {"my": "their", "me": "them", "mine": "theirs", "myself": "themselve
              "i've": "they've", "i'd": "they'd", "i'll": "they'll"}
 _TRAILING = re.compile(r"\s*(?:,?\s*please|,?\s*thanks|,?\s*thank you)\s*$")
 _COUNTS = {1: "once", 2: "twice"}
+_QUESTION_WORDS = frozenset("what which where who whom whose when why how is are was were do does did can could "
+                            "would will should have has".split())
 
 
 @dataclass
@@ -112,9 +115,10 @@ def task_type(turn: Turn) -> str:
         action = parse_action(text)
         if action is not None:
             return action.name
-    if turn.outcome in ("answered", "asked") or turn.text.rstrip().endswith("?"):
+    words = turn.text.lower().split()
+    if turn.text.rstrip().endswith("?") or (words and words[0].strip(",") in _QUESTION_WORDS):
         return "question"
-    return "conversation"
+    return "conversation"  # a greeting, a statement ("my office is room 12"), thanks
 
 
 def turn_outcome(turn: Turn) -> str:
@@ -142,7 +146,7 @@ def _clean(phrase: str) -> str:
 
 def preferences(turn: Turn, task: str) -> list[Note]:
     """"I prefer the blue bin" → "Ana prefers the blue bin" (and likes, dislikes, always-wants)."""
-    text = turn.text.lower()
+    text = split_introduction(turn.text).lower()
     notes: list[Note] = []
     seen: set[str] = set()
     for pattern, verb in _PREFERENCES:
@@ -163,12 +167,12 @@ def preferences(turn: Turn, task: str) -> list[Note]:
 
 def facts(turn: Turn, task: str) -> list[Note]:
     """Things the user stated about themselves: "my office is room 4" → "Ana's office is room 4"."""
-    text = turn.text.lower()
+    text = split_introduction(turn.text).lower()
     notes: list[Note] = []
     for pattern, template in _FACTS:
         for m in pattern.finditer(text):
             groups = {k: _clean(v) for k, v in m.groupdict().items()}
-            if pattern is _FACTS[0] and groups["thing"].startswith(("favourite", "favorite")):
+            if pattern is _FACTS[0][0] and groups["thing"].startswith(("favourite", "favorite")):
                 continue  # a preference, written by ``preferences``
             sentence = " ".join(template.format(user=turn.user, **groups).split())
             notes.append(Note("fact", _third_person(sentence), task, "stated", key=f"fact:{groups['thing']}"))

@@ -52,6 +52,23 @@ def name_from_text(text: str) -> str | None:
     return None
 
 
+def split_introduction(text: str) -> str:
+    """A sentence break after the name the speaker gives, where an ASR left none ("Hi, I'm Ana my
+    favourite cube is …" → "Hi, I'm Ana. my favourite cube is …"), so what follows reads on its own."""
+    name = name_from_text(text)
+    if name is None:
+        return text
+    for pattern in (_STRONG, _WEAK):
+        for match in pattern.finditer(text):
+            if match.group(1).strip("'-").lower() == name.lower():
+                end = match.end()
+                rest = text[end:]
+                if rest.strip() and not rest.lstrip().startswith((".", "!", "?", ";")):
+                    return f"{text[:end]}. {rest.lstrip(' ,')}"
+                return text
+    return text
+
+
 def _unit(vector: np.ndarray, dim: int | None) -> np.ndarray:
     v = np.asarray(vector, dtype=np.float64)
     if v.ndim != 1 or v.size == 0:

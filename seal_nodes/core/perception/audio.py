@@ -145,11 +145,19 @@ class AudioPerception:
         self._silence_sent = False
         self._clip = [0, 0, -1]  # clipped samples, samples, sample index of the last warning
         self._last_turn: tuple[str, str, int] | None = None  # (trace, text, end sample) of the last speech_end
+        self._turn_audio: tuple[str, np.ndarray] | None = None  # (trace, voiced audio) of the last speech_end
 
     @property
     def recognizer(self) -> WhisperRecognizer:
         """The Whisper recogniser (shared by benchmarks that compare its settings)."""
         return self._asr
+
+    def turn_audio(self, trace_id: str) -> np.ndarray | None:
+        """The voiced 16 kHz audio (onset to the last voiced window) of the latest speech_end,
+        if its trace is ``trace_id``: what a speaker embedding is made of."""
+        if self._turn_audio is None or self._turn_audio[0] != trace_id:
+            return None
+        return self._turn_audio[1]
 
     def set_bias_words(self, words: list[str]) -> None:
         """Words the recogniser should expect (scene objects, names in the conversation)."""
@@ -332,6 +340,7 @@ class AudioPerception:
         if alternatives:
             payload["alternatives"] = alternatives
         self._last_turn = (utt.trace, text, utt.last_voice)
+        self._turn_audio = (utt.trace, self._voiced_audio(utt))
         return events + [self._event(SPEECH_END, offset_ns, text, tr.confidence, payload, utt.trace)]
 
     def _final(self, utt: _Utterance) -> Transcript:

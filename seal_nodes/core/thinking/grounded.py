@@ -14,7 +14,7 @@ from seal_nodes.core.actions import Action, ActionError, instruction_for
 from seal_nodes.core.thinking import dialogue, social
 from seal_nodes.core.thinking.commands import Command, Report
 from seal_nodes.core.thinking.context import ACT, SAY, THINK, Segment
-from seal_nodes.core.thinking.fast_path import (GREETING, NOT_CAUGHT, Trigger, follow_up, format_action, parse_action,
+from seal_nodes.core.thinking.fast_path import (NOT_CAUGHT, Trigger, follow_up, format_action, parse_action,
                                                 parse_command)
 from seal_nodes.core.thinking.frames import Frame, frame_of_action, merge
 from seal_nodes.core.thinking.intent import ACT as SURE
@@ -232,10 +232,10 @@ class GroundedDialogue:
             out += self._maybe_done(old)
         return out
 
-    @staticmethod
-    def _greet(turn: Turn, line: str) -> str:
-        """A greeting in front of a request ("hi there, could you …") is returned."""
-        return f"Hi! {line}" if GREETING.search(turn.user_text.lower()) else line
+    def _greet(self, turn: Turn, line: str) -> str:
+        """A greeting in front of a request ("hi there, could you …") is returned, by name if given."""
+        greeting = self._greeting_for(turn)
+        return f"{greeting} {line}" if greeting else line
 
     def _grounded_rest(self, turn: Turn) -> list[Command]:
         """No model answered: what the agent can honestly say."""

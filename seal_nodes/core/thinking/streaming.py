@@ -30,6 +30,9 @@ class ModelStream:
                                {name: describe_place(p) for name, p in self.scene.items()})
         if self.cfg.system_extra:
             system = f"{system}\n{self.cfg.system_extra}"
+        remembered = self._memory_prompt()
+        if remembered:
+            system = f"{system}\n{remembered}"
         prompt = Prompt(system=system, transcript=self.context.render(),
                         force=force, max_tokens=self.cfg.max_tokens, objects=tuple(sorted(self.known_objects)),
                         actions=allowed)

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from seal_nodes.core import events as ev
-from seal_nodes.core.actions import SYSTEM, Action, ActionError, instruction_for, validate
+from seal_nodes.core.actions import MEMORY, SYSTEM, Action, ActionError, instruction_for, validate
 from seal_nodes.core.thinking import tagstream as ts
 from seal_nodes.core.thinking.commands import (Act, CancelActions, CancelSpeech, Command, PauseSpeech, Publish, Report,
                                                ResumeSpeech, Say, TurnDone)
@@ -56,6 +56,8 @@ from seal_nodes.core.thinking.fillers import FillerChooser
 from seal_nodes.core.thinking.grounded import GroundedDialogue, Pending
 from seal_nodes.core.thinking.intent import IntentReader
 from seal_nodes.core.thinking.lm.base import ANSWER, FREE, THINK_ONLY, Generation, LanguageModel
+from seal_nodes.core.memory.reader import Acquaintance, MemoryReader
+from seal_nodes.core.thinking.remembering import RECALLED, Remembering
 from seal_nodes.core.thinking.streaming import ModelStream
 from seal_nodes.core.thinking.turn import Turn
 from seal_nodes.core.thinking.utterances import ClauseSplitter, Spoken
@@ -88,7 +90,7 @@ class ThinkerConfig:
             raise ValueError(f"answer_budget_s must be within 0.5..60 s, got {self.answer_budget_s}")
 
 
-class Thinker(GroundedDialogue, ModelStream):
+class Thinker(GroundedDialogue, ModelStream, Remembering):
     def __init__(
         self,
         model: LanguageModel | None,
@@ -97,12 +99,15 @@ class Thinker(GroundedDialogue, ModelStream):
         config: ThinkerConfig | None = None,
         executors: tuple[str, ...] = ("arm", "system"),
         intent: IntentReader | None = None,
+        memory: MemoryReader | None = None,
+        user: str | None = None,
     ) -> None:
         self.model = model
         self.cfg = config or ThinkerConfig()
         self.intent = intent
         self.grounded = intent is not None and self.cfg.understanding
         self.known_objects = set(known_objects)
+        self.known_targets = {"bin"}  # where things can be put (``validate``'s default)
         self.scene: dict[str, dict] = {}  # object name → its last object_seen payload (where it is)
         self.executors = executors
         self.context = Context(keep_thought_turns=self.cfg.keep_thought_turns, max_chars=self.cfg.max_context_chars)
@@ -145,6 +150,14 @@ class Thinker(GroundedDialogue, ModelStream):
         self.deferred: list[tuple[Trigger, str]] = []  # observations waiting for the generation to end
         self.first_say_ms: list[float | None] = []  # per user turn, for seal think and the bench
         self.filler_turns = 0
+        # what the knowledge base says (remembering.py)
+        self.memory: MemoryReader | None = None
+        self.user = user  # who is talking, if known (a launch parameter, a name said)
+        self.met: Acquaintance | None = None  # what memory knew of them when they said their name
+        self.profile: list[str] = []  # their stated preferences and facts, dated lines
+        self.recalled = ""  # the automatic search's hits for the current turn
+        self.recalls: dict[str, tuple[Segment, Turn | None]] = {}  # goal id → the recall action and its turn
+        self.use_memory(memory)
 
     # --- the loop: events -------------------------------------------------------------------
     def handle(self, event: ev.Event) -> list[Command]:
@@ -252,8 +265,11 @@ class Thinker(GroundedDialogue, ModelStream):
             out += self._stop_generation(interrupted=True)  # new input mid-thought: keep it, marked
             out.append(self._append(Segment(USER, text, trace_id=trace)))
         out += self._begin_turn(text, trace, event, partial)
-        self.turn.revises = revises
-        out += self._respond(Trigger("user", text), trace, force)
+        turn = self.turn
+        turn.revises = revises
+        out += self._recollect(turn)
+        decided = self._forget_request(turn) or self._meeting(turn) or self._noted(turn)
+        out += decided or self._respond(Trigger("user", turn.user_text), trace, force)
         turn = self.turn
         if turn is not None and turn.trace_id == trace and self.gen is None:
             out += self._finish_reply(turn)  # decided without the model
@@ -323,6 +339,7 @@ class Thinker(GroundedDialogue, ModelStream):
         ev.SPEECH_END: _on_speech_end,
         ev.SILENCE: _on_silence,
         ev.OBJECT_SEEN: _on_object_seen,
+        ev.USER_IDENTIFIED: Remembering._on_user_identified,
         ev.AGENT_SPEECH_END: _on_agent_speech_end,
         ev.ACTION_FEEDBACK: _on_action_feedback,
         ev.ACTION_RESULT: _on_action_result,
@@ -331,7 +348,7 @@ class Thinker(GroundedDialogue, ModelStream):
     # --- the loop: time ---------------------------------------------------------------------
     def tick(self) -> list[Command]:
         """Poll the generation and the clocks; cheap when nothing runs."""
-        out: list[Command] = []
+        out: list[Command] = self._memory_tick()
         now = self._clock()
         if self.gen is not None:
             pieces = self.gen.poll()
@@ -390,6 +407,8 @@ class Thinker(GroundedDialogue, ModelStream):
     # --- who answers: the grounded dialogue, the fast path or the model ---------------------
     def _respond(self, trigger: Trigger, trace_id: str, force: str) -> list[Command]:
         """The fast path if it can decide, else the model."""
+        if trigger.kind == RECALLED:  # the model searched its memory: it goes on with what it found
+            return self._start(force, trace_id)
         if self.grounded and trigger.kind == "user" and self.turn is not None:
             return self._understand(self.turn, force)
         if self.fast is not None:
@@ -415,6 +434,8 @@ class Thinker(GroundedDialogue, ModelStream):
         try:
             for seg in fast.respond(request):
                 seg.trace_id = trace_id
+                if turn is not None and turn.introduced and seg.kind == SAY and not turn.said_anything:
+                    seg.text = self._greet(turn, seg.text)  # "Hi, I'm Ana, pick up …": by name
                 out += self._emit(seg)
                 if turn is not None and seg.text in (NOT_CAUGHT, NOT_UNDERSTOOD):
                     turn.outcome = "apologized"
@@ -548,6 +569,8 @@ class Thinker(GroundedDialogue, ModelStream):
                     Report(f"action refused: {exc}", trace_id, {"action": seg.text})]
             trig = Trigger("refusal", str(exc), {"reason_for_user": _user_reason(exc)})
             return out + self._fast_only(trig, trace_id)
+        if action.executor == MEMORY:
+            return self._recall(seg, action, owner)
         if owner is not None and index is None:
             index = len(owner.actions)
             owner.actions.append(seg.text)
@@ -607,6 +630,8 @@ class Thinker(GroundedDialogue, ModelStream):
         if self.gen is not None:
             self.gen.cancel()
             self.gen = None
+        if self.memory is not None:
+            self.memory.close()
 
 
 def _heard_otherwise(partial: str, final: str) -> bool:

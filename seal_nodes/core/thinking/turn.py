@@ -40,3 +40,4 @@ class Turn:
     running: set[str] = field(default_factory=set)  # goal ids still out
     queue: list[tuple[Segment, int]] = field(default_factory=list)  # the rest of a compound request (act, index)
     revises: str = ""  # the trace of the turn whose first half this one completes
+    introduced: str = ""  # the name the user gave in it ("I'm Ana")

@@ -378,7 +378,7 @@ def test_known_types():
 
 from seal_nodes.launcher.yaml_launch import LaunchError, NodeSpec
 from seal_nodes.nodes import NODE_MODULES
-from seal_nodes.stack.graph import LAUNCH_DIR, load, resolve_node
+from seal_nodes.stack.graph import LAUNCH_DIR, declared_args, load, resolve_node
 
 
 def test_graph_import_does_not_pull_in_rclpy():
@@ -399,22 +399,41 @@ def check_nodes(desc):
 
 def test_sim_launch_defaults():
     desc = load(LAUNCH_DIR / "sim.launch.yaml")
-    assert check_nodes(desc) == {"sim", "vla_policy", "audio_perception", "vision_perception", "thinker", "tts"}
+    assert check_nodes(desc) == {"sim", "vla_policy", "audio_perception", "vision_perception", "thinker", "tts",
+                                 "memory"}
     assert desc.env["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
     assert Path(desc.env["FASTDDS_DEFAULT_PROFILES_FILE"]).is_file()
     thinker = next(s for s in desc.nodes if s.exec == "thinker")
     assert thinker.params["backend"] == "llama"
+    assert thinker.params["memory"] is True
+
+
+def test_declared_args_need_no_values(tmp_path):
+    assert {"memory_dir", "user", "seed"} <= declared_args(LAUNCH_DIR / "sim.launch.yaml")
+    required = tmp_path / "required.launch.yaml"
+    required.write_text("launch:\n- arg: {name: audio_file}\n- node: {pkg: seal_bringup, exec: tts, name: tts}\n")
+    assert declared_args(required) == {"audio_file"}  # parsing it would want a value
+    with pytest.raises(LaunchError):
+        declared_args(tmp_path / "missing.launch.yaml")
+
+
+def test_memory_is_one_launch_argument():
+    desc = load(LAUNCH_DIR / "sim.launch.yaml", ["memory:=false", "memory_dir:=/tmp/m", "user:=Ana"])
+    assert "memory" not in check_nodes(desc)
+    thinker = next(s for s in desc.nodes if s.exec == "thinker")
+    assert (thinker.params["memory"], thinker.params["memory_dir"], thinker.params["user"]) == (False, "/tmp/m", "Ana")
 
 
 def test_sim_launch_with_optional_nodes():
     desc = load(LAUNCH_DIR / "sim.launch.yaml", ["audio_file:=/tmp/a.wav", "mic:=true", "speaker:=true"])
     assert check_nodes(desc) == {"sim", "vla_policy", "audio_perception", "vision_perception", "thinker", "tts", "wav_source",
-                                 "mic", "speaker"}
+                                 "mic", "speaker", "memory"}
 
 
 def test_robot_launch():
     desc = load(LAUNCH_DIR / "robot.launch.yaml", {"trajectory_topic": "/ctrl/cmd"})
-    assert check_nodes(desc) == {"mic", "speaker", "audio_perception", "vision_perception", "thinker", "tts", "vla_policy"}
+    assert check_nodes(desc) == {"mic", "speaker", "audio_perception", "vision_perception", "thinker", "tts", "vla_policy",
+                                 "memory"}
     policy = next(s for s in desc.nodes if s.exec == "vla_policy")
     assert ("/arm/joint_trajectory", "/ctrl/cmd") in policy.remaps
 

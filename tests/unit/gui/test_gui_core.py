@@ -133,7 +133,7 @@ def test_gui_launch_file_starts_the_gui_stack_without_the_arm():
 
     desc = load(LAUNCH_DIR / "gui.launch.yaml", ["audio_file:=/tmp/a.wav", "page_seed:=4"])
     nodes = {s.exec: s for s in desc.nodes}
-    assert set(nodes) == {"gui", "vision_perception", "audio_perception", "thinker", "tts", "wav_source"}
+    assert set(nodes) == {"gui", "vision_perception", "audio_perception", "thinker", "tts", "wav_source", "memory"}
     assert ("/camera/image_raw", "/screen/image_raw") in nodes["vision_perception"].remaps
     for spec in desc.nodes:
         resolve_node(spec)

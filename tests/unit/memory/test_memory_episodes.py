@@ -188,7 +188,7 @@ def test_someone_else_naming_themselves_starts_their_own_episode(store, tmp_path
     for e in _turn(0, "a", "I prefer the blue bin") + _turn(10, "b", "Hi, I'm Bob. I prefer the red bin"):
         rec.feed(e)
     rec.close()
-    assert [(e.user, e.task) for e in store.episodes()] == [("Ana", "question"), ("Bob", "question")]
+    assert [(e.user, e.task) for e in store.episodes()] == [("Ana", "conversation"), ("Bob", "conversation")]
     assert {e.text: e.user for e in _all(store) if e.kind == "preference"} == {
         "Ana prefers the blue bin": "Ana", "Bob prefers the red bin": "Bob"}
 
@@ -303,3 +303,70 @@ def test_the_contextual_text_is_what_was_embedded(store, tmp_path, concepts):
     note = Note(entry.kind, entry.text, entry.task, entry.outcome)
     assert contextual("Ana", entry.created_ns, note) == f"{entry.header} {entry.text}"
 
+
+
+# --- voices -------------------------------------------------------------------------------------
+
+def _voice(axis: int, wobble: float = 0.0) -> np.ndarray:
+    v = np.zeros(8, dtype=np.float32)
+    v[axis], v[(axis + 1) % 8] = 1.0, wobble
+    return v
+
+
+def _say(rec: EpisodeRecorder, t: float, trace: str, text: str) -> None:
+    rec.feed(_e(t, "speech_end", text, trace))
+
+
+def test_a_named_speakers_first_voice_is_theirs_and_a_second_voice_is_someone_else(store, tmp_path):
+    rec = EpisodeRecorder(store, tmp_path, user="ana")
+    _say(rec, 0, "t1", "hello")
+    assert rec.voice("t1", _voice(0), T) == ("Ana", "named")
+    rec.feed(_e(1, "turn_done", "", "t1", outcome="answered"))
+    _say(rec, 10, "t2", "hi again")
+    assert rec.voice("t2", _voice(0, 0.1), T) == ("Ana", "voice")
+    rec.feed(_e(11, "turn_done", "", "t2", outcome="answered"))
+    _say(rec, 20, "t3", "I prefer the red bin")  # another person talks
+    assert rec.voice("t3", _voice(4), T + 20 * S) == ("guest-1", "new voice")
+    rec.feed(_e(21, "turn_done", "", "t3", outcome="answered"))
+    rec.close()
+    owners = {e.user for e in _all(store) if "red bin" in e.text}
+    assert owners == {"guest-1"}  # the turn went with its speaker
+    assert {ep.user for ep in store.episodes()} == {"Ana", "guest-1"}
+    assert set(store.voiceprints()) == {"Ana", "guest-1"}
+
+
+def test_an_unknown_voice_becomes_a_guest_who_keeps_it_when_they_say_their_name(store, tmp_path):
+    rec = EpisodeRecorder(store, tmp_path)
+    _say(rec, 0, "t1", "hello there")
+    assert rec.voice("t1", _voice(2), T) == ("guest-1", "new voice")
+    rec.feed(_e(1, "turn_done", "", "t1", outcome="answered"))
+    _say(rec, 5, "t2", "my name is Bob")
+    rec.feed(_e(6, "turn_done", "", "t2", outcome="answered"))
+    rec.close()
+    assert set(store.voiceprints()) == {"Bob"}
+    # the next session: Bob's voice is known before he says anything
+    rec = EpisodeRecorder(store, tmp_path)
+    _say(rec, 100, "t3", "pick up the red cube")
+    assert rec.voice("t3", _voice(2, 0.05), T + 100 * S) == ("Bob", "voice")
+    assert rec.user == "Bob"
+
+
+def test_a_voice_close_to_the_speakers_stays_theirs(store, tmp_path):
+    rec = EpisodeRecorder(store, tmp_path, user="ana")
+    _say(rec, 0, "t1", "hello")
+    rec.voice("t1", _voice(0), T)
+    _say(rec, 1, "t2", "and again")
+    unsure = _voice(0, 0.9)  # cosine 0.74 with Ana's voice: under the threshold, within the margin
+    assert rec.voice("t2", unsure, T) == ("Ana", "voice")
+    assert len(store.voiceprints()["Ana"]) == 1  # an unsure turn is not enrolled
+
+
+def test_an_unusable_voice_is_refused(store, tmp_path):
+    rec = EpisodeRecorder(store, tmp_path, user="ana")
+    with pytest.raises(ValueError):
+        rec.voice("t1", np.zeros(8), T)
+    rec.voice("t1", _voice(0), T)
+    with pytest.raises(ValueError):
+        rec.voice("t1", np.full(8, np.nan), T)
+    with pytest.raises(ValueError):
+        rec.voice("t1", np.ones(3), T)

@@ -96,6 +96,20 @@ def test_rank_fusion_prefers_what_both_lists_found(store, concepts):
     assert r._fuse({"bm25": [999_999, a]}, 5)[0].entry.id == a  # an id deleted meanwhile is skipped
 
 
+def test_a_known_users_own_entries_outrank_other_users_shared_ones(store, concepts):
+    ids = _fill(store, concepts)
+    note = Note("failure", "pick up the red cube failed once: slipped", "pick", "failed", shared=True)
+    bob_slip = store.save_episode(Episode("e9", "Bob", T, T, "pick", "failed", ""), [note],
+                                  concepts.encode_many([contextual("Bob", T, note)]))[0]
+    r = Retriever(store, concepts)
+    assert [h.entry.id for h in r._fuse({"bm25": [bob_slip, ids["ana_bin"]]}, 2)] == [bob_slip, ids["ana_bin"]]
+    hits = r._fuse({"bm25": [bob_slip, ids["ana_bin"]]}, 2, user="Ana")
+    assert [h.entry.id for h in hits] == [ids["ana_bin"], bob_slip] and hits[1].score == pytest.approx(0.5 / 61)
+    assert [h.entry.id for h in r._fuse({"bm25": [ids["grip"], bob_slip]}, 2, user="Bob")] == [bob_slip, ids["grip"]]
+    assert [h.entry.id for h in r.recall("slipped", user="Ana", k=2)][0] == ids["grip"]
+    assert [h.entry.id for h in r.recall("slipped", user="Bob", k=2)][0] == bob_slip
+
+
 def test_a_code_only_bm25_finds(store, concepts):
     ids = _fill(store, concepts)
     r = Retriever(store, concepts)

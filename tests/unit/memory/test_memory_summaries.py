@@ -36,10 +36,12 @@ def _texts(notes, kind):
     ("I'd rather you use the left bin please", "Ana would rather you use the left bin"),
     ("from now on put my cubes in the green box", "Ana wants you to always put their cubes in the green box"),
     ("my favourite colour is purple", "Ana's favourite colour is purple"),
+    ("Hi, I'm Ana My favorite cube is the blue one.", "Ana's favourite cube is the blue one"),  # no full stop heard
 ])
 def test_stated_preferences(said, entry):
     notes = rules(_turn(said), [], "e1")
     assert _texts(notes, "preference") == [entry]
+    assert _texts(notes, "fact") == []  # a favourite is a preference, not also a fact
     assert all(n.outcome == "stated" and not n.shared for n in notes if n.kind == "preference")
 
 
@@ -126,6 +128,8 @@ def test_task_types_and_outcomes():
     assert task_type(_turn("push it", outcome="acted", actions=["push(object=red_cube, direction=left)"])) == "push"
     assert task_type(_turn("what is on the table?")) == "question"
     assert task_type(_turn("hello", outcome="apologized")) == "conversation"
+    assert task_type(_turn("my office is room 12", outcome="answered")) == "conversation"  # a statement
+    assert task_type(_turn("where is the red cube", outcome="answered")) == "question"  # no "?" heard
     assert turn_outcome(_turn("hello", outcome="")) == "unfinished"
     assert turn_outcome(_turn("x", outcome="acted", actions=["home()"], success=[False])) == "failed"
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from seal_nodes.core.memory.store import Store
-from seal_nodes.core.memory.users import UserRegistry, canonical, name_from_text
+from seal_nodes.core.memory.users import UserRegistry, canonical, name_from_text, split_introduction
 
 pytestmark = pytest.mark.unit
 
@@ -106,3 +106,13 @@ def test_bad_embeddings_are_refused_clearly(registry):
 
 def test_nobody_enrolled_identifies_nobody(registry):
     assert registry.identify(_voice(1)) is None and registry.scores(_voice(1)) == {}
+
+
+@pytest.mark.parametrize("said, split", [
+    ("Hi, I'm Ana My favourite cube is the blue one.", "Hi, I'm Ana. My favourite cube is the blue one."),
+    ("my name is bob, pick up the red cube", "my name is bob. pick up the red cube"),
+    ("Hi, I'm Ana.", "Hi, I'm Ana."),
+    ("I'm sorry, pick it up", "I'm sorry, pick it up"),
+])
+def test_an_introduction_ends_its_sentence(said, split):
+    assert split_introduction(said) == split

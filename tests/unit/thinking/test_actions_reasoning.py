@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from seal_nodes.core.actions import (ACTION_SET, ARM, GUI, SYSTEM, Action, ActionError, instruction_for,
+from seal_nodes.core.actions import (ACTION_SET, ARM, GUI, MEMORY, SYSTEM, Action, ActionError, instruction_for,
                                      object_phrase, validate)
 from seal_nodes.core.arm.instructions import InstructionError, Task, parse_instruction
 from seal_nodes.core.thinking.context import ACT, SAY, THINK
@@ -18,10 +18,17 @@ KNOWN = {"red_cube", "green_cube", "blue_cube"}
 # --- actions -----------------------------------------------------------------------------------
 
 def test_action_set_declares_executors():
-    assert set(ACTION_SET) == {"pick", "place", "push", "point", "home", "click", "type", "stop"}
+    assert set(ACTION_SET) == {"pick", "place", "push", "point", "home", "click", "type", "stop", "recall"}
     assert Action("pick", {"object": "red_cube"}).executor == ARM
     assert Action("click", {"target": "ok"}).executor == GUI
     assert Action("stop").executor == SYSTEM
+    assert Action("recall", {"query": "blue bin"}).executor == MEMORY
+
+
+def test_a_recall_query_is_bounded():
+    assert validate(Action("recall", {"query": "what does Ana like"}), KNOWN)
+    with pytest.raises(ActionError, match="at most"):
+        validate(Action("recall", {"query": "x" * 500}), KNOWN)
 
 
 def test_action_str():

@@ -54,6 +54,7 @@ def _action_rules(prompt: Prompt) -> dict[str, str]:
         "click": '"click(target=" arg ")"',
         "type": '"type(target=" arg ", text=" arg ")"',
         "stop": '"stop()"',
+        "recall": '"recall(query=" arg ")"',
     }
     rules = {}
     for name in dict.fromkeys(prompt.actions):  # keep order, drop duplicates
@@ -94,7 +95,7 @@ def build_grammar(
         rules.update(actions)
         if any("object" in ACTION_SET[n[4:]].params for n in actions):
             rules["obj"] = " | ".join(_lit(o) for o in dict.fromkeys(prompt.objects))
-        if "act-click" in actions or "act-type" in actions:
+        if {"act-click", "act-type", "act-recall"} & set(actions):
             # short free text that cannot close the call or start a tag
             rules["arg"] = f'[^<>(),"\\n]{{1,{MAX_ARG_CHARS}}}'
     return "\n".join(f"{name} ::= {body}" for name, body in rules.items()) + "\n"
