@@ -13,6 +13,10 @@ last chunk of an utterance is as long as its audio (no padding), so utterances j
   predecessor's tags left.
 - A cancelled goal stops before the next chunk; its result carries the words that were
   actually played (word timings, not a guess).
+- A goal that repeats another's utterance_id, trace_id and text is a copy, sent again by a client
+  whose answer to the first was lost (see ``seal_nodes.core.thinking.goals``): it is answered
+  with that utterance (its feedback and result; a cancel of either stops it) and never plays
+  twice, also when it comes up to ``RECENT_S`` after the utterance ended.
 - ``/tts/control`` (std_msgs/String): ``pause`` holds the voice before the next chunk (the goal
   stays active), ``resume`` goes on from the same sample; a cancel while paused ends the goal
   truthfully; a pause nobody resolves ends after ``pause_timeout_s`` (resumed, with an ``error``).
@@ -28,7 +32,11 @@ The queue, the player thread and the pause/cancel/interrupt semantics live in
 """
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
 
 from seal_nodes.nodes.common import SealNode, frame_to_msg, publisher, run, stamp_to_ns, subscription
 
@@ -46,6 +54,24 @@ from seal_nodes.core.voice.player import GoalOutcome, PlayerCallbacks, QueuedGoa
 from seal_nodes.core.voice.stream import SpeechSynthesizer
 
 ENGINES = ("piper", "espeak")
+# Finished utterances remembered to answer a late copy of their goal: longer than a client
+# goes on sending copies (its silence budget), and bounded in number.
+RECENT_UTTERANCES = 64
+RECENT_S = 10.0
+
+
+@dataclass
+class Utterance:
+    """The Speak goals one utterance answers: the one that plays it, and its copies."""
+
+    key: bytes  # the player's key: the first goal's id
+    same: tuple[str, str, str] | None  # what its copies repeat (copy_key)
+    goals: list[tuple[Any, Future]]  # (ServerGoalHandle, the result its execute callback awaits)
+
+
+def copy_key(goal: Speak.Goal) -> tuple[str, str, str] | None:
+    """What a copy of ``goal`` repeats; None for a goal without an utterance_id (never a copy)."""
+    return (goal.utterance_id, goal.trace_id, goal.text) if goal.utterance_id else None
 
 
 class TtsNode(SealNode):
@@ -72,6 +98,10 @@ class TtsNode(SealNode):
                                         feedback=self.feedback, finish=self.finish, event=self.publish_event,
                                         error=self.report_error),
             engine=self.engine, carry_prosody=carry_prosody, pause_timeout_s=pause_timeout_s, lead_ms=lead_ms)
+        self.lock = threading.Lock()  # the utterances are answered from the player thread
+        self.utterances: dict[tuple[str, str, str], Utterance] = {}  # copy key → queued or playing
+        self.copies: dict[bytes, bytes] = {}  # a copy's goal id → its utterance's player key
+        self.recent: OrderedDict[tuple[str, str, str], tuple[float, Speak.Result]] = OrderedDict()
         # Reentrant: the async execute callback holds its group while it awaits playback, and
         # cancel requests must still be served meanwhile (even by a single-threaded executor).
         group = ReentrantCallbackGroup()
@@ -106,16 +136,43 @@ class TtsNode(SealNode):
 
     # --- goals in ---------------------------------------------------------------------------
     def on_cancel(self, handle) -> CancelResponse:
-        self.player.cancel(bytes(handle.goal_id.uuid))  # takes effect before the next 20 ms chunk
+        key = bytes(handle.goal_id.uuid)
+        with self.lock:
+            key = self.copies.get(key, key)
+        self.player.cancel(key)  # takes effect before the next 20 ms chunk
         return CancelResponse.ACCEPT
 
     async def execute(self, handle) -> Speak.Result:
-        goal = handle.request
+        goal, key = handle.request, bytes(handle.goal_id.uuid)
         future: Future = Future(executor=self.executor)
+        same = copy_key(goal)
+        mine = Utterance(key, same, [(handle, future)])
+        with self.lock:
+            playing = self.utterances.get(same) if same else None
+            ended = self.recent.get(same) if same else None
+            if ended is not None and time.monotonic() - ended[0] > RECENT_S:
+                ended = None
+            if playing is not None:  # a copy of a queued or playing goal: answered with it
+                playing.goals.append((handle, future))
+                self.copies[key] = playing.key
+            elif same and ended is None:
+                self.utterances[same] = mine
+        if ended is not None:  # a copy of a goal that has ended: its result again
+            result = ended[1]
+            if result.completed:
+                handle.succeed()
+            else:
+                handle.abort()
+            return result
+        if playing is not None:
+            if handle.is_cancel_requested:  # its cancel came before it joined the utterance
+                self.player.cancel(playing.key)
+            return await future
         try:
-            self.player.submit(bytes(handle.goal_id.uuid), goal.text, trace_id=goal.trace_id,
-                               utterance_id=goal.utterance_id, handle=(handle, future))
+            self.player.submit(key, goal.text, trace_id=goal.trace_id, utterance_id=goal.utterance_id, handle=mine)
         except ValueError as exc:
+            with self.lock:
+                self.utterances.pop(same, None)
             handle.abort()
             return Speak.Result(completed=False, interrupted=False, spoken_text="", message=str(exc))
         return await future
@@ -134,30 +191,46 @@ class TtsNode(SealNode):
 
     # --- goals out (player thread) ----------------------------------------------------------
     def feedback(self, goal: QueuedGoal, spoken_text: str, progress: float) -> None:
-        handle, _ = goal.handle
-        try:
-            handle.publish_feedback(Speak.Feedback(spoken_text=spoken_text, progress=progress))
-        except Exception as exc:  # noqa: BLE001 - the goal ended meanwhile (heartbeat race)
-            self.get_logger().debug(f"feedback not sent: {exc}")
+        utterance: Utterance = goal.handle
+        with self.lock:
+            handles = [handle for handle, _ in utterance.goals]
+        for handle in handles:
+            try:
+                handle.publish_feedback(Speak.Feedback(spoken_text=spoken_text, progress=progress))
+            except Exception as exc:  # noqa: BLE001 - the goal ended meanwhile (heartbeat race)
+                self.get_logger().debug(f"feedback not sent: {exc}")
 
     def finish(self, goal: QueuedGoal, outcome: GoalOutcome) -> None:
-        handle, future = goal.handle
+        utterance: Utterance = goal.handle
         result = outcome.result
+        answer = Speak.Result(completed=result.completed, interrupted=result.interrupted,
+                              spoken_text=result.spoken_text, message=outcome.message)
+        same, now = utterance.same, time.monotonic()
+        with self.lock:  # from here on a copy gets the recorded answer
+            if same and self.utterances.get(same) is utterance:
+                del self.utterances[same]
+                self.recent[same] = (now, answer)
+                while self.recent and (len(self.recent) > RECENT_UTTERANCES
+                                       or now - next(iter(self.recent.values()))[0] > RECENT_S):
+                    self.recent.popitem(last=False)
+            goals = list(utterance.goals)
+            for handle, _ in goals[1:]:
+                self.copies.pop(bytes(handle.goal_id.uuid), None)
         if result.interrupted and outcome.cancel_requested:
             deadline = time.monotonic() + 1.0  # the goal state follows the cancel callback shortly
-            while not handle.is_cancel_requested and time.monotonic() < deadline:
+            while not any(h.is_cancel_requested for h, _ in goals) and time.monotonic() < deadline:
                 time.sleep(0.005)
-        try:
-            if result.interrupted and handle.is_cancel_requested:
-                handle.canceled()
-            elif result.interrupted:
-                handle.abort()  # interrupt event, engine error or shutdown
-            else:
-                handle.succeed()
-        except Exception as exc:  # noqa: BLE001 - e.g. the context is going away at shutdown
-            self.get_logger().warning(f"could not set the goal state: {exc}")
-        future.set_result(Speak.Result(completed=result.completed, interrupted=result.interrupted,
-                                       spoken_text=result.spoken_text, message=outcome.message))
+        for handle, future in goals:
+            try:
+                if result.interrupted and handle.is_cancel_requested:
+                    handle.canceled()
+                elif result.interrupted:
+                    handle.abort()  # interrupt event, engine error, shutdown, or a copy's cancel
+                else:
+                    handle.succeed()
+            except Exception as exc:  # noqa: BLE001 - e.g. the context is going away at shutdown
+                self.get_logger().warning(f"could not set the goal state: {exc}")
+            future.set_result(answer)
         executor = self.executor
         if executor is not None:
             executor.wake()

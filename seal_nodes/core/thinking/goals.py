@@ -8,6 +8,12 @@ rclpy ActionClient and turns the client's futures into tracker calls.
 
 Every outcome of a goal (its result, a rejection, a give-up, a drop) is reported exactly once:
 afterwards the goal is ``DONE`` and whatever its executor still sends about it is ignored.
+
+An executor's answer to a goal request can be lost while the goal runs: Fast DDS drops a service
+response when the server has not yet discovered the client's response reader ("failed to send
+response (timeout)", common on a loaded machine right after start-up), and rclpy's action server
+runs the goal all the same. Unanswered speech is therefore sent again every ``resend_s`` within
+its silence budget; the TTS answers every copy of an utterance_id with the one utterance.
 """
 from __future__ import annotations
 
@@ -31,7 +37,7 @@ class Goal:
     kind: str  # SPEECH or an executor (ARM, GUI)
     command: Union[Say, Act]  # the Thinker command it carries out
     state: str = WAITING
-    sent_at: float = 0.0
+    sent_at: float = 0.0  # when it was last sent
     heard_at: float = 0.0  # the executor's last sign of life: accepted, a word finished
     spoken: str = ""  # speech: what it had said by its last report
     cancel_requested: bool = False  # a cancel asked for before the executor accepted it
@@ -54,7 +60,9 @@ class ActionPort(Protocol):
     """One executor's action client as the tracker uses it.
 
     ``send`` only sends: the executor's answers come back later as ``GoalTracker.accepted``,
-    ``speech_feedback`` / ``action_feedback`` and ``finished`` calls.
+    ``speech_feedback`` / ``action_feedback`` and ``finished`` calls. Speech whose answer is
+    overdue is sent again, as a new goal of the same utterance: each copy's answers come back for
+    the one ``Goal``.
     """
 
     name: str  # the action's name in reports: Speak, Manipulate, GuiAct
@@ -84,7 +92,8 @@ class GoalTracker:
     """Owns the goals in flight; every method returns the outcomes the node must pass on, in order."""
 
     def __init__(self, ports: dict[str, ActionPort], server_wait_s: float, speech_silence_s: float,
-                 source: str = "thinker", clock: Callable[[], float] = time.monotonic) -> None:
+                 source: str = "thinker", clock: Callable[[], float] = time.monotonic,
+                 resend_s: float = 1.0) -> None:
         if SPEECH not in ports:
             raise ValueError("the tracker needs a port for speech")
         self.ports = ports
@@ -94,6 +103,9 @@ class GoalTracker:
         # without either, its TTS is taken to be gone (a crashed server never answers, and its
         # respawned successor does not know the goal).
         self.speech_silence_s = speech_silence_s
+        # Speech still unanswered this long after it went out is sent again (see the module notes).
+        # Only speech: Manipulate and GuiAct goals carry no id their servers could merge copies by.
+        self.resend_s = resend_s
         self.source = source  # who action results come from on /seal/events
         self.clock = clock
         self._goals: dict[tuple[str, str], Goal] = {}  # in the order the Thinker decided them
@@ -154,8 +166,8 @@ class GoalTracker:
     # --- what the executors answer -----------------------------------------------------------
     def accepted(self, goal: Goal, handle: object | None) -> list[Outcome]:
         """The executor answered the goal request: ``handle`` once accepted, None if rejected."""
-        if not self.live(goal):
-            return []  # given up meanwhile
+        if not self.live(goal) or goal.state == ACCEPTED:
+            return []  # given up meanwhile, or the answer to a copy sent again after the first was taken
         if handle is None:
             if goal.kind == SPEECH:
                 return [Report(f"{self.ports[SPEECH].name} goal rejected", goal.trace_id),
@@ -187,7 +199,8 @@ class GoalTracker:
 
     # --- the clock ---------------------------------------------------------------------------
     def tick(self) -> list[Outcome]:
-        """Give up on goals whose executor went silent, went away or never answered; send waiting speech."""
+        """Give up on goals whose executor went silent, went away or never answered; send waiting
+        speech, and speech whose answer is overdue again."""
         now = self.clock()
         out: list[Outcome] = []
         speech = self.goals(SPEECH)
@@ -207,6 +220,11 @@ class GoalTracker:
             if goal.kind != SPEECH and goal.state == SENT and now - goal.sent_at > self.server_wait_s:
                 name = self.ports[goal.kind].name
                 out.append(self._give_up(goal, f"no answer from the {name} server in {self.server_wait_s:.0f} s"))
+        port = self.ports[SPEECH]
+        for goal in self.goals(SPEECH):
+            if goal.state == SENT and now - goal.sent_at >= self.resend_s and port.server_is_ready():
+                goal.sent_at = now  # heard_at stays: the silence budget bounds the copies
+                port.send(goal)
         self.send_waiting()
         return out
 

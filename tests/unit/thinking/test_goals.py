@@ -15,6 +15,7 @@ pytestmark = pytest.mark.unit
 
 SERVER_WAIT_S = 5.0
 SILENCE_S = 3.0
+RESEND_S = 1.0
 
 
 class Clock:
@@ -89,7 +90,7 @@ def ports() -> dict[str, FakeActionClient]:
 
 @pytest.fixture
 def tracker(ports, clock) -> GoalTracker:
-    t = GoalTracker(ports, SERVER_WAIT_S, SILENCE_S, clock=clock)
+    t = GoalTracker(ports, SERVER_WAIT_S, SILENCE_S, clock=clock, resend_s=RESEND_S)
     for port in ports.values():
         port.tracker = t
     return t
@@ -267,6 +268,46 @@ def test_a_cancelled_goal_the_tts_rejects_is_reported_once(tracker, ports):
     assert tts.canceled == [] and tts.accept(goal) == [] and tracker.goals() == []
 
 
+def test_speech_whose_answer_is_lost_is_sent_again_and_the_first_answer_is_taken(tracker, ports, clock):
+    tts = ports[SPEECH]
+    tracker.say(say(1))
+    (goal,) = tts.sent
+    clock.now += RESEND_S - 0.1
+    assert tracker.tick() == [] and tts.sent == [goal]  # an answer is not overdue yet
+    clock.now += 0.1
+    assert tracker.tick() == [] and tts.sent == [goal, goal]  # the TTS plays one utterance for both
+    tts.word(goal, "clause")  # the first copy plays: its words arrive, its acceptance never does
+    assert tts.accept(goal) == [] and goal.state == ACCEPTED  # the copy's answer
+    first = goal.handle
+    clock.now += RESEND_S
+    assert tracker.tick() == [] and len(tts.sent) == 2  # accepted: nothing more to send
+    assert tts.accept(goal) == [] and tts.reject(goal) == [] and goal.handle is first  # late answers
+    assert tracker.cancel_speech() == [] and tts.canceled == [goal]  # the taken handle stops it
+    assert speech_end(tts.finish(goal, ok=False, cut=True, text="clause"))["spoken_text"] == "clause"
+    assert tts.finish(goal, ok=False, cut=True, text="clause") == []  # every copy reports it once
+
+
+def test_speech_never_answered_is_sent_again_until_its_silence_budget_runs_out(tracker, ports, clock):
+    tts = ports[SPEECH]
+    tracker.say(say(1))
+    (goal,) = tts.sent
+    tts.ready = False  # a TTS that is not listed is not sent copies (the fake would raise)
+    clock.now += RESEND_S
+    assert tracker.tick() == [] and tts.sent == [goal]
+    tts.ready = True
+    ticks = []
+    while goal.state == SENT:
+        clock.now += RESEND_S / 2
+        ticks.append(tracker.tick())
+    report, end = ticks[-1]
+    assert isinstance(report, Report) and report.text == "no word from the TTS for 3 s; utterances given up"
+    assert speech_end([end])["interrupted"] and all(out == [] for out in ticks[:-1])
+    copies = len(tts.sent)
+    assert copies >= SILENCE_S / RESEND_S  # sent again all along its budget, no longer
+    clock.now += RESEND_S
+    assert tracker.tick() == [] and len(tts.sent) == copies
+
+
 # --- actions -------------------------------------------------------------------------------------
 
 def test_an_action_with_no_server_fails_at_once(tracker, ports):
@@ -355,6 +396,7 @@ def test_a_goal_never_accepted_is_given_up_after_server_wait_s(tracker, ports, c
     clock.now += 0.2
     res = action_result(tracker.tick())
     assert res["text"] == "no answer from the Manipulate server in 5 s"
+    assert len(arm.sent) == 1  # an action is never sent twice: a copy would run twice
     assert arm.accept(arm.sent[0]) == [] and arm.canceled == []
 
 
