@@ -46,6 +46,8 @@ PASSTHROUGH = {
     "bench-speech": ("seal_nodes.bench.speech",
                      "TTS benchmark, piper and espeak-ng: first chunk, barge-in stop, RTF, Whisper WER"),
     "bench-think": ("seal_nodes.bench.think", "thinking-layer benchmark: first words, interruption, context size"),
+    "bench-skills": ("seal_nodes.bench.skills",
+                     "GUI skills: a task step by step, then replayed as a skill on a new layout; stale-skill detection"),
     "bench-memory": ("seal_nodes.bench.memory", "knowledge base: recall@5 with/without headers, latency, kill -9"),
     "bench-understanding": ("seal_nodes.bench.understanding",
                             "spoken everyday requests, fast path alone vs the intent step: carried out, wrong, asked"),

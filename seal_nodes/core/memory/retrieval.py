@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -28,6 +28,7 @@ into is it its me my of on or our please she so that the their them then there t
 were what when where which who why will with would you your
 """.split())
 PROFILE_KINDS = ("preference", "fact")
+Key = TypeVar("Key")
 
 
 class QueryEncoder(Protocol):
@@ -63,11 +64,32 @@ def _tasks(task: str | Sequence[str] | None) -> tuple[str, ...]:
     return tuple(str(t) for t in task if t)
 
 
-def _bounded(k: object, default: int = 5) -> int:
+def bounded(k: object, default: int = 5) -> int:
+    """``k`` as a result count in 0..MAX_K (``default`` when it is not a number)."""
     try:
         return max(0, min(int(k), MAX_K))  # type: ignore[call-overload]
     except (TypeError, ValueError, OverflowError):
         return default
+
+
+def query_vector(encoder: QueryEncoder, text: str) -> np.ndarray:
+    """The unit embedding of ``text`` (cut to MAX_QUERY_CHARS); ValueError when it is not finite."""
+    q = np.asarray(encoder.encode(str(text)[:MAX_QUERY_CHARS]), dtype=np.float32).ravel()
+    if not np.all(np.isfinite(q)):
+        raise ValueError("query embedding is not finite")
+    return q / (np.linalg.norm(q) or 1.0)
+
+
+def rrf(ranked: Mapping[str, Sequence[Key]], rrf_k: int = 60) -> tuple[dict[Key, float], dict[Key, tuple[str, ...]]]:
+    """Reciprocal rank fusion of named ranked lists: each key's summed 1 / (rrf_k + rank), and
+    the names of the lists that found it."""
+    scores: dict[Key, float] = {}
+    found: dict[Key, tuple[str, ...]] = {}
+    for name, keys in ranked.items():
+        for rank, key in enumerate(keys):
+            scores[key] = scores.get(key, 0.0) + 1.0 / (rrf_k + rank + 1)
+            found[key] = found.get(key, ()) + (name,)
+    return scores, found
 
 
 class Retriever:
@@ -101,10 +123,7 @@ class Retriever:
         if self.encoder is None or not str(query).strip():
             return []
         try:
-            q = np.asarray(self.encoder.encode(str(query)[:MAX_QUERY_CHARS]), dtype=np.float32).ravel()
-            if not np.all(np.isfinite(q)):
-                raise ValueError("query embedding is not finite")
-            q = q / (np.linalg.norm(q) or 1.0)
+            q = query_vector(self.encoder, query)
             return self.store.nearest(q, user, _tasks(task), self.depth, self.min_cosine)
         except Exception as exc:  # noqa: BLE001 - any encoder failure degrades to BM25 only
             self.last_problem = f"vector search skipped: {exc}"
@@ -112,25 +131,20 @@ class Retriever:
 
     # --- fused ------------------------------------------------------------------------------
     def _fuse(self, ranked: dict[str, list[int]], k: int, user: str | None = None) -> list[Hit]:
-        scores: dict[int, float] = {}
-        found: dict[int, list[str]] = {}
-        for name, ids in ranked.items():
-            for rank, entry_id in enumerate(ids):
-                scores[entry_id] = scores.get(entry_id, 0.0) + 1.0 / (self.rrf_k + rank + 1)
-                found.setdefault(entry_id, []).append(name)
+        scores, found = rrf(ranked, self.rrf_k)
         entries = {e.id: e for e in self.store.entries(list(scores))}
         if user is not None:
             for entry_id, entry in entries.items():
                 if entry.user != user:
                     scores[entry_id] *= self.others_weight
         order = sorted(entries, key=lambda i: (-scores[i], -entries[i].created_ns, -i))[:k]
-        return [Hit(entries[i], scores[i], tuple(found[i])) for i in order]
+        return [Hit(entries[i], scores[i], found[i]) for i in order]
 
     def recall(self, query: str, user: str | None = None, k: int = 5,
                task: str | Sequence[str] | None = None) -> list[Hit]:
         """The ``k`` entries that best match ``query``; ``user``: theirs and the shared ones only."""
         self.last_problem = ""
-        k = _bounded(k)
+        k = bounded(k)
         query = "" if query is None else str(query)
         if k == 0 or not query.strip():
             return []
@@ -142,7 +156,7 @@ class Retriever:
         """What to put in the context as ``user``'s turn starts: the entries that match their
         words, with their preferences and stated facts as a third ranked list (newest first)."""
         self.last_problem = ""
-        k = _bounded(k)
+        k = bounded(k)
         text = "" if text is None else str(text)
         if k == 0:
             return []

@@ -1,10 +1,11 @@
-"""The knowledge base on disk: one SQLite file holding users, voiceprints, episodes and entries.
+"""The knowledge base on disk: one SQLite file holding users, voiceprints, episodes, entries and skills.
 
 Entries (the summaries) are indexed twice, both times with a contextual header (who, when, what
 task, what outcome) in front of the text, as Contextual Retrieval prescribes: in an FTS5 table
 (BM25) and as float32 MiniLM rows in a BLOB column (a store opened with
 ``contextual_headers=False`` indexes the text alone: the benchmark's baseline). One file, WAL,
-every write one transaction: a process killed mid-write leaves the last committed state.
+every write one transaction: a process killed mid-write leaves the last committed state. An
+older file is upgraded as it is opened, every migration step in one transaction.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x5345414D  # "SEAM": marks the file as a SEAL memory in the SQLite header
 
 _SCHEMA = """
@@ -59,6 +60,25 @@ CREATE UNIQUE INDEX entries_key ON entries(user, key) WHERE key != '';
 CREATE INDEX entries_user ON entries(user, kind, created_ns);
 CREATE VIRTUAL TABLE entries_fts USING fts5(body, tokenize = 'porter unicode61 remove_diacritics 2');
 """
+# What takes a file from version n - 1 to n; a new file is _SCHEMA (v1) and then every step.
+_MIGRATIONS = {
+    2: """
+CREATE TABLE skills (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    json TEXT NOT NULL,
+    description TEXT NOT NULL,
+    status TEXT NOT NULL,
+    successes INTEGER NOT NULL,
+    failures INTEGER NOT NULL,
+    created_ns INTEGER NOT NULL,
+    updated_ns INTEGER NOT NULL,
+    episode TEXT NOT NULL,
+    embedding BLOB
+);
+CREATE VIRTUAL TABLE skills_fts USING fts5(body, tokenize = 'porter unicode61 remove_diacritics 2');
+""",
+}
 _ENTRY_COLUMNS = "id, user, episode, kind, task, outcome, shared, text, header, created_ns"
 
 
@@ -129,6 +149,21 @@ class StoredEntry:
     entry: Entry
     key: str
     embedding: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class SkillRow:
+    """A stored skill: its JSON (``core/skills`` reads it) and the columns searches and lists need."""
+
+    name: str
+    json: str
+    description: str
+    status: str
+    successes: int
+    failures: int
+    created_ns: int
+    updated_ns: int
+    episode: str
 
 
 def format_date(stamp_ns: int) -> str:
@@ -218,11 +253,9 @@ class Store:
             db.execute("PRAGMA journal_mode = WAL")
             with self._transaction():
                 if self._marks() == (0, 0, 0):  # not created by another process meanwhile
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            db.execute(statement)
+                    self._run(_SCHEMA)
                     db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                    self._upgrade(1)
         app, version, _ = self._marks()
         if app != APPLICATION_ID:
             raise StoreError(f"{self.path} is an SQLite file but not a SEAL memory; choose another path")
@@ -230,11 +263,37 @@ class Store:
             raise StoreError(f"{self.path} has memory schema v{version}, newer than this SEAL's "
                              f"v{SCHEMA_VERSION}: upgrade SEAL, or export it with the newer one")
         elif version < SCHEMA_VERSION:
-            raise StoreError(f"{self.path} has memory schema v{version} and no migration to "
-                             f"v{SCHEMA_VERSION} exists: export it with the SEAL that wrote it")
+            self._migrate()
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = FULL")  # a committed episode survives power loss too
         db.execute("PRAGMA foreign_keys = ON")
+
+    def _run(self, script: str) -> None:
+        for statement in script.split(";"):
+            if statement.strip():
+                self._db.execute(statement)
+
+    def _migrate(self) -> None:
+        """Bring the file up to ``SCHEMA_VERSION``: every step or none (one transaction)."""
+        found = self._marks()[1]
+        try:
+            with self._transaction():
+                version = self._marks()[1]  # another process may have upgraded it meanwhile
+                if version < 1:
+                    raise StoreError(f"{self.path} has memory schema v{version} and no migration to "
+                                     f"v{SCHEMA_VERSION} exists: export it with the SEAL that wrote it")
+                if version < SCHEMA_VERSION:
+                    self._upgrade(version)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path} has memory schema v{found}; upgrading it to v{SCHEMA_VERSION} failed "
+                             f"({exc}) and left it as it was: make it writable, or export it with the SEAL that "
+                             "wrote it") from exc
+
+    def _upgrade(self, version: int) -> None:
+        """Run the migration steps after ``version`` (inside the caller's transaction)."""
+        for step in range(version + 1, SCHEMA_VERSION + 1):
+            self._run(_MIGRATIONS[step])
+        self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def indexed(self, head: str, text: str) -> str:
         """What both indexes hold for an entry: its header, then its text (the text alone
@@ -471,6 +530,67 @@ class Store:
     def count(self) -> int:
         with self._lock:
             return self._db.execute("SELECT count(*) FROM entries").fetchone()[0]
+
+    # --- skills (schema v2): the rows core/skills/library.py keeps --------------------------
+    def put_skill(self, row: SkillRow, indexed: str, embedding: np.ndarray | None = None) -> None:
+        """Write ``row``, replacing the skill of its name, with ``indexed`` as its BM25 text and
+        ``embedding`` (or None) as its vector, in one transaction."""
+        blob = None if embedding is None else np.ascontiguousarray(embedding, dtype=np.float32).tobytes()
+        values = (row.json, row.description, row.status, row.successes, row.failures, row.created_ns,
+                  row.updated_ns, row.episode, blob)
+        with self._lock, self._transaction():
+            db = self._db
+            old = db.execute("SELECT id FROM skills WHERE name = ?", (row.name,)).fetchone()
+            if old is None:
+                skill_id = db.execute("INSERT INTO skills(name, json, description, status, successes, failures, "
+                                      "created_ns, updated_ns, episode, embedding) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                                      (row.name, *values)).lastrowid
+            else:
+                skill_id = old[0]
+                db.execute("UPDATE skills SET json=?, description=?, status=?, successes=?, failures=?, "
+                           "created_ns=?, updated_ns=?, episode=?, embedding=? WHERE id = ?", (*values, skill_id))
+                db.execute("DELETE FROM skills_fts WHERE rowid = ?", (skill_id,))
+            db.execute("INSERT INTO skills_fts(rowid, body) VALUES (?, ?)", (skill_id, indexed))
+
+    def update_skill(self, row: SkillRow) -> bool:
+        """Rewrite a stored skill's JSON, status and counts (its indexes stay); False when no
+        skill has its name."""
+        with self._lock, self._transaction():
+            cursor = self._db.execute("UPDATE skills SET json=?, status=?, successes=?, failures=?, updated_ns=? "
+                                      "WHERE name = ?", (row.json, row.status, row.successes, row.failures,
+                                                         row.updated_ns, row.name))
+        return cursor.rowcount > 0
+
+    def skill_rows(self, names: list[str] | None = None) -> list[SkillRow]:
+        """The skills named (in that order, absent names skipped), or all of them by name."""
+        where = "" if names is None else f" WHERE name IN ({','.join('?' * len(names))})"
+        with self._lock:
+            rows = self._db.execute("SELECT name, json, description, status, successes, failures, created_ns, "
+                                    f"updated_ns, episode FROM skills{where} ORDER BY name", names or []).fetchall()
+        found = {r[0]: SkillRow(*r) for r in rows}
+        return list(found.values()) if names is None else [found[n] for n in names if n in found]
+
+    def match_skills(self, expression: str, statuses: tuple[str, ...], limit: int = 50) -> list[str]:
+        """Names of the skills with one of ``statuses`` whose indexed text matches the FTS5
+        ``expression``, best BM25 first."""
+        with self._lock:
+            rows = self._db.execute("SELECT s.name FROM skills_fts JOIN skills s ON s.id = skills_fts.rowid "
+                                    f"WHERE skills_fts MATCH ? AND s.status IN ({','.join('?' * len(statuses))}) "
+                                    "ORDER BY bm25(skills_fts) LIMIT ?", [expression, *statuses, limit]).fetchall()
+        return [r[0] for r in rows]
+
+    def nearest_skills(self, query: np.ndarray, statuses: tuple[str, ...], limit: int = 50,
+                       min_cosine: float = -1.0) -> list[str]:
+        """Names of the skills with one of ``statuses`` by cosine with the unit vector ``query``,
+        best first (vectors of another size are not comparable and left out)."""
+        with self._lock:
+            rows = self._db.execute("SELECT name, embedding FROM skills WHERE embedding IS NOT NULL AND status IN "
+                                    f"({','.join('?' * len(statuses))})", list(statuses)).fetchall()
+        query = query.astype(np.float32)
+        scored = [(float(np.dot(np.frombuffer(blob, dtype=np.float32), query)), name) for name, blob in rows
+                  if len(blob) == 4 * query.shape[0]]
+        scored.sort(key=lambda s: (-s[0], s[1]))
+        return [name for sim, name in scored[:limit] if sim >= min_cosine]
 
     # --- search -----------------------------------------------------------------------------
     @staticmethod
