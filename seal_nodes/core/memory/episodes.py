@@ -140,8 +140,26 @@ class EpisodeRecorder:
             episode.user = key
             for turn in [*episode.turns, *episode.pending.values()]:
                 turn.user = key
+            self._rename_raw(episode, old, key)
         self._reembed(moved)
         return []
+
+    def _rename_raw(self, episode: _Open, old: str, new: str) -> None:
+        """The episode's raw file is named for who it is with: it follows the rename (the store's
+        row takes the new path with the episode's next save)."""
+        path = episode.path
+        if path is None:
+            return
+        renamed = path.with_name(path.name.replace(f"_{slug(old, 3)}_", f"_{slug(new, 3)}_", 1))
+        if renamed == path or renamed.exists():
+            return
+        try:
+            path.rename(renamed)
+        except OSError as exc:
+            self.problems.append(f"raw episode file not renamed: {exc}")
+            return
+        episode.path = renamed
+        self.store.save_episode(self._row(episode), [])
 
     def voice(self, trace_id: str, embedding: np.ndarray, now_ns: int) -> tuple[str, str]:
         """The voice of the user turn ``trace_id``: (who spoke it, how that was decided). Voiceprints

@@ -370,3 +370,13 @@ def test_an_unusable_voice_is_refused(store, tmp_path):
         rec.voice("t1", np.full(8, np.nan), T)
     with pytest.raises(ValueError):
         rec.voice("t1", np.ones(3), T)
+
+
+def test_the_raw_file_follows_an_anonymous_speaker_who_says_their_name(store, tmp_path):
+    rec = EpisodeRecorder(store, tmp_path)
+    for e in _turn(0, "a", "hello there") + _turn(10, "b", "my name is Dora"):
+        rec.feed(e)
+    rec.close()
+    files = [f.name for f in (tmp_path / "episodes").iterdir()]
+    assert len(files) == 1 and "_dora_hello-there" in files[0]
+    assert store.episodes()[0].raw_path.endswith(files[0]) and store.episodes()[0].user == "Dora"
