@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="cube layout seed (with --gui: the page's seed)")
     p.add_argument("--gui", action="store_true", help="the GUI stack instead: 'click the search button' on a browser page")
     p.add_argument("--memory", action="store_true",
-                   help="two sessions with a restart between: the agent knows Ana again and uses her preference")
+                   help="two sessions with a restart between: the agent knows David again and uses his preference")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("bench", help="measure the latency budgets through the running graph")

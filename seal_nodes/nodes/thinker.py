@@ -5,6 +5,7 @@ moves their messages. Executor outcomes (Speak, Manipulate and GuiAct results, g
 turned back into events and fed to the Thinker through the same inbox as perception, in
 arrival order. A finished user turn goes out as a ``turn_done`` event; the action and object
 vocabulary goes to /perception/bias_words (at start, when objects change, to late listeners).
+With ``memory`` on, it reads the knowledge base the memory node writes (``memory_dir``).
 """
 from __future__ import annotations
 

@@ -41,11 +41,12 @@ TURN_S = 90.0  # a turn the thinker never reports done counts as failed, not as 
 # ``--gui``: the same loop on a browser page (launch/gui.launch.yaml); success is the page's record.
 GUI_SCENARIO = [{"say": "Click the search button.", "expect": "action", "clicked": "search_button"}]
 # ``--memory``: two sessions with the stack restarted between them, one memory folder. The second
-# must know Ana again and take "my favourite cube" from what she said in the first.
+# must know David again and take "my favourite cube" from what he said in the first. (A name
+# Whisper writes one way: "Ana" comes back as "Anna" or "Mona".)
 MEMORY_SESSIONS = [
-    [{"say": "Hi, I'm Ana. My favourite cube is the blue one.", "expect": "reply", "hears": "remember that"},
+    [{"say": "Hi, I'm David. My favourite cube is the blue one.", "expect": "reply", "hears": "remember that"},
      {"say": "Pick up the green cube.", "expect": "action", "lifted": "green_cube"}],
-    [{"say": "Hello, I'm Ana.", "expect": "reply", "hears": "Welcome back"},
+    [{"say": "Hello, I'm David.", "expect": "reply", "hears": "Welcome back"},
      {"say": "Please pick up my favourite cube.", "expect": "action", "lifted": "blue_cube"}],
 ]
 
@@ -141,7 +142,7 @@ def run_demo(audio: str | None = None, out_dir: str = "out/demo", timeout_s: flo
 def run_memory_demo(out: Path, timeout_s: float, seed: int) -> int:
     """Two sessions, a restart between them, one memory: out/session1/, out/session2/, result.json."""
     memory = out / "memory"
-    shutil.rmtree(memory, ignore_errors=True)  # the first session meets Ana for the first time
+    shutil.rmtree(memory, ignore_errors=True)  # the first session meets David for the first time
     results = []
     for n, steps in enumerate(MEMORY_SESSIONS, 1):
         folder = out / f"session{n}"

@@ -59,7 +59,7 @@ def test_bench_writes_every_figure(tmp_path):
     assert "| speech_start_ms |" in proc.stdout
 
 
-def test_memory_demo_knows_ana_after_a_restart(tmp_path):
+def test_memory_demo_knows_david_after_a_restart(tmp_path):
     out = tmp_path / "demo"
     proc = subprocess.run([sys.executable, "-m", "seal_nodes.cli", "demo", "--memory", "--out", str(out),
                            "--timeout", "150"], cwd=REPO, capture_output=True, text=True, timeout=480)
