@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import math
 import os
 import random
@@ -47,7 +46,7 @@ from seal_nodes.bench import memory_sessions
 from seal_nodes.core.language.encoder import EMBED_DIM, SentenceEncoder
 from seal_nodes.core.memory.retrieval import Retriever
 from seal_nodes.core.memory.store import Episode, Note, Store, StoreError, header
-from seal_nodes.tools.latency import machine_info
+from seal_nodes.tools.latency import machine_info, write_report
 from seal_nodes.tools.memory_set import DEV, HELDOUT, MemorySet, Question, answer_ids, generate, record
 
 INDEXES = ("plain", "contextual")  # the text alone; the header in front
@@ -416,12 +415,7 @@ def main(argv: list[str] | None = None) -> int:
             (folder / name).mkdir(parents=True, exist_ok=True)
             result[name] = step()
     result["run"]["loadavg_end"] = _load()
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    table = format_table(result)
-    out.with_suffix(".md").write_text(table)
-    print(table)
+    write_report(args.json, result, format_table(result))
     return 0
 
 

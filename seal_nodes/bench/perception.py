@@ -27,7 +27,7 @@ from tqdm import tqdm
 from seal_nodes.core import events as ev
 from seal_nodes.core.audio.wav import read_wav
 from seal_nodes.core.perception.audio import AudioPerception, AudioPerceptionConfig
-from seal_nodes.tools.latency import summarize
+from seal_nodes.tools.latency import summarize, write_report
 from seal_nodes.tools.perceive import PerceiveResult, perceive_pcm
 from seal_nodes.tools.speechset import SpeechItem, build_speech_set
 from seal_nodes.tools.wer import keyword_recall, wer
@@ -261,10 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DIR, help="where the spoken test set is built/cached")
     args = ap.parse_args(argv)
     result = run_perception_bench(args.size, args.data, limit=args.limit)
-    table = format_table(result)
-    print(table)
-    Path(args.json_path).write_text(json.dumps(result, indent=1) + "\n")
-    Path(args.json_path).with_suffix(".md").write_text(table)
+    write_report(args.json_path, result, format_table(result))
     return 0
 
 

@@ -17,7 +17,6 @@ steps, 5.2 s each).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -33,7 +32,7 @@ from seal_nodes.core.skills.library import SkillLibrary
 from seal_nodes.core.skills.model import Anchor, Element, PageError, Skill, TraceStep
 from seal_nodes.core.skills.record import Recorder
 from seal_nodes.core.skills.replay import CoordinateReplayer, Replayer
-from seal_nodes.tools.latency import machine_info
+from seal_nodes.tools.latency import machine_info, write_report
 from sim_worlds.gui.apps.page import open_page
 from sim_worlds.gui.apps.server import CHANGES, AppServer
 from sim_worlds.gui.apps.tasks import Task, make_task
@@ -292,12 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--pairs and --change-seeds must be at least 1")
     out = run(args.pairs, args.change_seeds, tuple(args.apps), not args.no_progress)
     out["run"] = machine_info()
-    path = Path(args.json)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=1) + "\n")
-    table = format_table(out)
-    path.with_suffix(".md").write_text(table)
-    print(table)
+    write_report(args.json, out, format_table(out))
     return 0
 
 

@@ -20,7 +20,6 @@ timbre (3): espeak's en-us, en-gb and en-gb-scotland share one synthetic larynx 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import defaultdict
@@ -33,6 +32,7 @@ from seal_nodes.bench.perception import DEFAULT_DIR
 from seal_nodes.core.audio.frames import RATE
 from seal_nodes.core.audio.wav import read_wav
 from seal_nodes.core.perception.speaker import MODEL, SpeakerEncoder
+from seal_nodes.tools.latency import write_report
 from seal_nodes.tools.speechset import SpeechItem, build_speech_set
 
 KINDS = ("utterance", "bias")  # one sentence between two stretches of background
@@ -185,10 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.splits < 1:
         ap.error("--splits must be at least 1")
     result = run_voices_bench(args.size, args.data, splits=args.splits)
-    table = format_table(result)
-    print(table)
-    Path(args.json_path).write_text(json.dumps(result, indent=1) + "\n")
-    Path(args.json_path).with_suffix(".md").write_text(table)
+    write_report(args.json_path, result, format_table(result))
     return 0
 
 

@@ -16,6 +16,7 @@ MEMORY = "memory"
 MAX_QUERY_CHARS = 200  # a recall query: a question, not a document
 
 DIRECTIONS = ("left", "right")
+TARGETS = frozenset({"bin"})  # where an arm action may put an object, unless a deployment says otherwise
 
 
 class ActionError(ValueError):
@@ -72,7 +73,7 @@ def validate(action: Action, known_objects: set[str], known_targets: set[str] | 
     if "object" in spec.params and action.args["object"] not in known_objects:
         raise ActionError(f"unknown object {action.args['object']!r}; known: {sorted(known_objects)}")
     if "target" in spec.params and spec.executor == ARM:
-        targets = known_targets if known_targets is not None else {"bin"}
+        targets = known_targets if known_targets is not None else TARGETS
         if action.args["target"] not in targets:
             raise ActionError(f"unknown target {action.args['target']!r}; known: {sorted(targets)}")
     if "direction" in spec.params and action.args["direction"] not in DIRECTIONS:

@@ -1,9 +1,11 @@
 """Latency budgets of DESIGN.md and percentile summaries for the benchmark tables."""
 from __future__ import annotations
 
+import json
 import os
 import platform
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -57,3 +59,12 @@ def format_table(results: dict[str, dict], budgets: dict[str, Budget] = BUDGETS)
         lines.append(f"| {path} | {fmt(stats.get('p50'))} | {fmt(stats.get('p99'))} | {stats.get('n', 0)} | "
                      f"{fmt(budget.budget_ms) if budget else '–'} | {ok} |")
     return "\n".join(lines)
+
+
+def write_report(path: str | os.PathLike, result: dict, table: str) -> None:
+    """A benchmark's results: ``path`` (JSON), the table beside it (``.md``) and on stdout."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    out.with_suffix(".md").write_text(table)
+    print(table)

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from seal_nodes.core import events as ev
-from seal_nodes.core.actions import MEMORY, SYSTEM, Action, ActionError, instruction_for, validate
+from seal_nodes.core.actions import MEMORY, SYSTEM, TARGETS, Action, ActionError, instruction_for, validate
 from seal_nodes.core.thinking import tagstream as ts
 from seal_nodes.core.thinking.commands import (Act, CancelActions, CancelSpeech, Command, PauseSpeech, Publish, Report,
                                                ResumeSpeech, Say, TurnDone)
@@ -107,7 +107,7 @@ class Thinker(GroundedDialogue, ModelStream, Remembering):
         self.intent = intent
         self.grounded = intent is not None and self.cfg.understanding
         self.known_objects = set(known_objects)
-        self.known_targets = {"bin"}  # where things can be put (``validate``'s default)
+        self.known_targets = set(TARGETS)  # where things can be put
         self.scene: dict[str, dict] = {}  # object name → its last object_seen payload (where it is)
         self.executors = executors
         self.context = Context(keep_thought_turns=self.cfg.keep_thought_turns, max_chars=self.cfg.max_context_chars)
