@@ -1,5 +1,7 @@
 # The two commands of the README: `make demo` and `make test`. Both set up first.
-VENV := .venv
+# VENV / PYTHON: which environment and interpreter (e.g. make test-fast VENV=.venv-py312 PYTHON=python3.12).
+VENV ?= .venv
+PYTHON ?= python3.11
 SEAL := $(VENV)/bin/seal
 PYTEST := $(VENV)/bin/python -m pytest
 # Every process the project starts keeps DDS discovery on this machine.
@@ -9,7 +11,7 @@ export MUJOCO_GL ?= egl
 .PHONY: setup demo test test-fast bench clean
 
 setup:
-	@bash scripts/setup.sh
+	@VENV=$(VENV) PYTHON=$(PYTHON) bash scripts/setup.sh
 
 demo: setup
 	$(SEAL) demo --out out/demo

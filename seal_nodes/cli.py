@@ -27,7 +27,8 @@ def cmd_launch(ns: argparse.Namespace) -> int:
 def cmd_demo(ns: argparse.Namespace) -> int:
     from seal_nodes.stack.demo import run_demo
 
-    return run_demo(audio=ns.audio, out_dir=ns.out, timeout_s=ns.timeout, seed=ns.seed, gui=ns.gui, memory=ns.memory)
+    return run_demo(audio=ns.audio, out_dir=ns.out, timeout_s=ns.timeout, seed=ns.seed, gui=ns.gui, memory=ns.memory,
+                    skills=ns.skills)
 
 
 def cmd_bench(ns: argparse.Namespace) -> int:
@@ -87,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gui", action="store_true", help="the GUI stack instead: 'click the search button' on a browser page")
     p.add_argument("--memory", action="store_true",
                    help="two sessions with a restart between: the agent knows David again and uses his preference")
+    p.add_argument("--skills", action="store_true",
+                   help="a web task taught by voice step by step, then done by the skill it became on a new layout")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("bench", help="measure the latency budgets through the running graph")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from importlib import resources
 from pathlib import Path
+from typing import Mapping
 
 NETWORKS = ("localhost", "robot")
 
@@ -32,7 +33,30 @@ def ros_environment(network: str = "localhost", domain_id: int | None = None) ->
     return env
 
 
+# What apply_default_ros_environment set in this process (not the caller's choice).
+_DEFAULTED: dict[str, str] = {}
+
+
+def default_ros_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The localhost defaults that ``environ`` lacks.
+
+    The loopback profile follows the discovery range: a caller who chose another range (SUBNET,
+    a robot network) and no profile gets Fast DDS's defaults, as the launch files'
+    ``use_fastdds_profile:=false`` asks.
+    """
+    added = {k: v for k, v in ros_environment("localhost").items() if k not in environ}
+    if environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST") != "LOCALHOST":
+        added.pop("FASTDDS_DEFAULT_PROFILES_FILE", None)
+    return added
+
+
 def apply_default_ros_environment() -> None:
     """Set the localhost defaults in this process unless the caller chose otherwise."""
-    for key, value in ros_environment("localhost").items():
-        os.environ.setdefault(key, value)
+    added = default_ros_environment(os.environ)
+    os.environ.update(added)
+    _DEFAULTED.update(added)
+
+
+def callers_environment() -> dict[str, str]:
+    """This process's environment without the defaults it gave itself: what its caller chose."""
+    return {k: v for k, v in os.environ.items() if _DEFAULTED.get(k) != v}

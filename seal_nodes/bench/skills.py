@@ -5,14 +5,17 @@ the first attempt is done step by step, every step one model decision (the apps'
 for the model: it decides from the page what a perfect model would), recorded through the real
 browser; the trace is compiled into a skill and stored in a skill library (the knowledge base);
 the second attempt, on another seed (another layout, other values, slow loads elsewhere), finds
-the skill by retrieval and replays it, the model called only for the judgement steps and to pick
-the skill. Then the stale-skill part: each injected change (a button renamed or moved, pages
+the skill by retrieval and replays it: its values are bound from the request's words as the
+thinker binds them (``core.skills.binding``; no model call), or, where the request does not say
+every value in the skill's words (booking's card details), one model call picks the skill and
+fills it; the model is also called for the judgement steps. Then the stale-skill part: each injected change (a button renamed or moved, pages
 reordered, a new confirmation dialog, an option removed), replayed by the anchored skill and, side
 by side, by a coordinate replayer (naive RPA), counting what each did to the app's state. Wall
 times are measured with the teacher's instant decisions, and projected with the time a model
 decision takes: the project's own model (SmolLM2 on this CPU, measured here; it could not do
 these tasks, but it is the floor of any model's cost) and the talk's (47 s for 9 model-decided
-steps, 5.2 s each).
+steps, 5.2 s each). The arm rows (``bench.arm_skills``, ``--arm``, on by default) do the same for
+tabletop tasks: goal by goal with the learned policy, then replayed as an arm skill.
 """
 from __future__ import annotations
 
@@ -26,7 +29,10 @@ from statistics import median
 
 from tqdm import tqdm
 
+from seal_nodes.bench.arm_skills import ARM_TASKS, arm_runs, format_arm_table, summarize_arm
+from seal_nodes.bench.arm_world import CHANGES as ARM_CHANGES
 from seal_nodes.core.memory.store import Store
+from seal_nodes.core.skills.binding import bind, task_template
 from seal_nodes.core.skills.compile import compile_skill
 from seal_nodes.core.skills.library import SkillLibrary
 from seal_nodes.core.skills.model import Anchor, Element, PageError, Skill, TraceStep
@@ -59,6 +65,7 @@ class Attempt:
     handed_back_at: int | None = None
     reason: str = ""
     recovered_calls: int = 0  # model decisions after a hand-back, to finish the task
+    bound: bool = False  # skill: its values came from the request's words, no model call to fill them
 
 
 class Counting:
@@ -117,6 +124,7 @@ def replay(skill: Skill, app: str, seed: int, changes: tuple[str, ...] = ()) -> 
     """The skill on ``seed`` (with ``changes``); a hand-back is finished by the model."""
     task = make_task(app, seed)
     params = {k: task.params[k] for k in skill.params}
+    bound = bind(skill, task.text) == params
     with AppServer(app, seed, set(changes)) as srv, open_page(srv.url) as page:
         t0 = time.perf_counter()
         counting = Counting()
@@ -132,10 +140,9 @@ def replay(skill: Skill, app: str, seed: int, changes: tuple[str, ...] = ()) -> 
                 pass  # the task cannot be done on this app (an option removed): a hand-back is right
         wall = time.perf_counter() - t0
         state = srv.state()
-    attempt = Attempt(app, seed, "skill", changes, round(wall, 2), 1 + counting.calls + recovered,
-                      result.steps_done, task.success(state, answers), wrong_before, result.handed_back_at,
-                      result.reason, recovered)
-    return attempt
+    return Attempt(app, seed, "skill", changes, round(wall, 2), (0 if bound else 1) + counting.calls + recovered,
+                   result.steps_done, task.success(state, answers), wrong_before, result.handed_back_at,
+                   result.reason, recovered, bound)
 
 
 def coordinates(trace: list[TraceStep], recorded: Task, app: str, seed: int, changes: tuple[str, ...]) -> Attempt:
@@ -179,9 +186,13 @@ def model_decision_s(samples: int = 3) -> float | None:
     return round(median(times), 2)
 
 
-def run(pairs: int = 3, change_seeds: int = 2, apps: tuple[str, ...] = APPS, progress: bool = True) -> dict:
+def run(pairs: int = 3, change_seeds: int = 2, apps: tuple[str, ...] = APPS, progress: bool = True,
+        arm_pairs: int = 0, arm_change_seeds: int = 0) -> dict:
+    """The GUI rows for ``apps``; the arm rows too when ``arm_pairs`` > 0 (``bench.arm_skills``)."""
     out: dict = {"attempts": [], "stale": [], "retrieval": []}
     total = len(apps) * (pairs * 2 + change_seeds * len(CHANGES) * 2)
+    if arm_pairs:
+        total += len(ARM_TASKS) * (1 + arm_pairs * 2 + arm_change_seeds * (len(ARM_CHANGES) + 1))
     bar = tqdm(total=total, desc="skills", disable=not progress)
     with tempfile.TemporaryDirectory(prefix="seal-bench-skills-") as tmp:
         library = SkillLibrary(Store(Path(tmp) / "memory.sqlite3"))
@@ -190,7 +201,8 @@ def run(pairs: int = 3, change_seeds: int = 2, apps: tuple[str, ...] = APPS, pro
                 seed, other = 1000 + n, 2000 + n
                 first, trace, task = first_attempt(app, seed)
                 bar.update()
-                skill = library.save(compile_skill(trace, task.text, task.params, f"{app}-{n}", task.text))
+                skill = library.save(compile_skill(trace, task.text, task.params, f"{app}-{n}",
+                                                   task_template(task.text, task.params)))
                 found = library.find(make_task(app, other).text, k=1)
                 out["retrieval"].append({"app": app, "skill": skill.name, "found": [h.skill.name for h in found]})
                 second = replay(skill, app, other)
@@ -208,6 +220,8 @@ def run(pairs: int = 3, change_seeds: int = 2, apps: tuple[str, ...] = APPS, pro
             for n in range(change_seeds):  # unchanged apps: any hand-back is a false alarm
                 out["stale"].append(asdict(replay(skill, app, 5000 + n)))
                 out["stale"].append(asdict(coordinates(trace, task, app, 5000 + n, ())))
+        if arm_pairs:
+            out["arm"] = arm_runs(arm_pairs, arm_change_seeds, library, bar)
     bar.close()
     out["model_decision_s"] = model_decision_s()
     out["summary"] = summarize(out)
@@ -216,6 +230,7 @@ def run(pairs: int = 3, change_seeds: int = 2, apps: tuple[str, ...] = APPS, pro
 
 def summarize(out: dict) -> dict:
     costs = {"smollm2": out.get("model_decision_s"), "talk": round(TALK_STEP_S, 2)}
+    arm = {"arm": summarize_arm(out["arm"], costs)} if out.get("arm") else {}
     rows: dict = {}
     for app in sorted({a["app"] for a in out["attempts"]}):
         for how in ("step by step", "skill"):
@@ -231,6 +246,8 @@ def summarize(out: dict) -> dict:
         rows[app]["projected_speedup"] = {k: round(v / max(second["projected_s"][k], 1e-3), 1)
                                           for k, v in first["projected_s"].items()}
         rows[app]["calls_ratio"] = round(second["model_calls"] / max(first["model_calls"], 1), 3)
+        skills = [a for a in out["attempts"] if a["app"] == app and a["how"] == "skill"]
+        rows[app]["bound_from_words"] = round(sum(a.get("bound", False) for a in skills) / len(skills), 3)
     stale: dict = {}
     for how in ("skill", "coordinates"):
         changed = [a for a in out["stale"] if a["how"] == how and a["changes"]]
@@ -245,7 +262,7 @@ def summarize(out: dict) -> dict:
             "success_after": round(sum(a["success"] for a in changed) / max(1, len(changed)), 3),
         }
     found = out["retrieval"]
-    return {"apps": rows, "stale": stale, "decision_s": costs,
+    return {"apps": rows, "stale": stale, "decision_s": costs, **arm,
             # any skill of the app's task is the right one (the library holds several of each)
             "retrieval_top1": round(sum(bool(r["found"]) and r["found"][0].startswith(f"{r['app']}-")
                                         for r in found) / max(1, len(found)), 3)}
@@ -257,8 +274,16 @@ def format_table(out: dict) -> str:
     lines = ["# Skills benchmark", "",
              f"Wall time with the teacher's instant decisions; projected with a model decision of "
              f"{costs['smollm2'] or 'unmeasured'} s (SmolLM2, llama backend, this CPU) and {costs['talk']} s "
-             "(the talk: 47 s for 9 model-decided steps).", "",
-             "| app | attempt | n | wall s | model calls | projected s (SmolLM2 / talk) | success |",
+             "(the talk: 47 s for 9 model-decided steps)."]
+    if s["apps"]:
+        lines += _gui_tables(s)
+    if "arm" in s:
+        lines += format_arm_table(s["arm"], costs)
+    return "\n".join(lines) + "\n"
+
+
+def _gui_tables(s: dict) -> list[str]:
+    lines = ["", "| app | attempt | n | wall s | model calls | projected s (SmolLM2 / talk) | success |",
              "|---|---|---:|---:|---:|---:|---:|"]
     for app, r in s["apps"].items():
         for how in ("step by step", "skill"):
@@ -269,14 +294,16 @@ def format_table(out: dict) -> str:
         speedup = " / ".join(f"{r['projected_speedup'].get(k, '–')}×" for k in ("smollm2", "talk"))
         lines.append(f"| {app} | second vs first | | {r['speedup']}× | {r['calls_ratio']:.0%} of the calls | "
                      f"{speedup} | |")
-    lines += ["", f"A skill of the task found by retrieval for the new request (top 1): {s['retrieval_top1']}", "",
+    bound = ", ".join(f"{app} {r['bound_from_words']:.0%}" for app, r in s["apps"].items())
+    lines += ["", f"A skill of the task found by retrieval for the new request (top 1): {s['retrieval_top1']}; "
+              f"its values bound from the request's words, no model call to fill them: {bound}", "",
               "| stale skills | changed runs | detected before a wrong side effect | runs with a wrong side effect | "
               "false alarms (unchanged) | task done after (with the model) |", "|---|---:|---:|---:|---:|---:|"]
     for how, r in s["stale"].items():
         label = "anchored skill" if how == "skill" else "coordinate replay (naive RPA)"
         lines.append(f"| {label} | {r['changed_runs']} | {r['detected']} | {r['wrong_side_effects']} | "
                      f"{r['false_alarms']} | {r['success_after']} |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -284,12 +311,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default="out/bench_skills.json", help="write the results here (the table as .md)")
     ap.add_argument("--pairs", type=int, default=3, help="first/second attempt seed pairs per app")
     ap.add_argument("--change-seeds", type=int, default=2, help="seeds per injected change")
-    ap.add_argument("--apps", nargs="+", choices=APPS, default=list(APPS))
+    ap.add_argument("--apps", nargs="*", choices=APPS, default=list(APPS), help="GUI apps (none: arm rows only)")
+    ap.add_argument("--arm", action=argparse.BooleanOptionalAction, default=True,
+                    help="the arm rows: tabletop tasks goal by goal, then as arm skills (MuJoCo + the learned policy)")
+    ap.add_argument("--arm-pairs", type=int, default=1,
+                    help="held-out seeds per arm task, each done goal by goal and by the skill")
+    ap.add_argument("--arm-change-seeds", type=int, default=1, help="seeds per injected change, per arm task")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
-    if args.pairs < 1 or args.change_seeds < 1:
-        ap.error("--pairs and --change-seeds must be at least 1")
-    out = run(args.pairs, args.change_seeds, tuple(args.apps), not args.no_progress)
+    if args.pairs < 1 or args.change_seeds < 1 or args.arm_pairs < 1 or args.arm_change_seeds < 1:
+        ap.error("--pairs, --change-seeds, --arm-pairs and --arm-change-seeds must be at least 1")
+    if not args.apps and not args.arm:
+        ap.error("nothing to run: no --apps and --no-arm")
+    out = run(args.pairs, args.change_seeds, tuple(args.apps), not args.no_progress,
+              args.arm_pairs if args.arm else 0, args.arm_change_seeds)
     out["run"] = machine_info()
     write_report(args.json, out, format_table(out))
     return 0

@@ -14,6 +14,7 @@ SYSTEM = "system"
 MEMORY = "memory"
 
 MAX_QUERY_CHARS = 200  # a recall query: a question, not a document
+MAX_SKILL_ARG_CHARS = 120  # a skill's parameter value: a city, a date, a name
 
 DIRECTIONS = ("left", "right")
 TARGETS = frozenset({"bin"})  # where an arm action may put an object, unless a deployment says otherwise
@@ -41,6 +42,11 @@ ACTION_SET: dict[str, ActionSpec] = {
         ActionSpec("home", ARM, (), "move the arm to its home pose"),
         ActionSpec("click", GUI, ("target",), "click a described on-screen element"),
         ActionSpec("type", GUI, ("target", "text"), "type text into an on-screen element"),
+        ActionSpec("read", GUI, ("target",), "read an on-screen value aloud"),
+        ActionSpec("begin_lesson", GUI, ("task",), "start recording the on-screen steps the user shows for a task"),
+        ActionSpec("save_skill", GUI, ("task",), "turn the steps shown since the lesson began into a skill"),
+        # and the skill's own parameters, which only the skill declares (``validate``'s ``skills``)
+        ActionSpec("run_skill", GUI, ("name",), "do a task with a skill learned earlier"),
         ActionSpec("stop", SYSTEM, (), "stop every running action"),
         ActionSpec("recall", MEMORY, ("query",), "search what you remember of this person and past tasks"),
     )
@@ -61,11 +67,15 @@ class Action:
         return ACTION_SET[self.name].executor
 
 
-def validate(action: Action, known_objects: set[str], known_targets: set[str] | None = None) -> Action:
-    """Return the action if it may be executed, else raise ActionError with the reason."""
+def validate(action: Action, known_objects: set[str], known_targets: set[str] | None = None,
+             skills: dict[str, tuple[str, ...]] | None = None) -> Action:
+    """Return the action if it may be executed, else raise ActionError with the reason.
+    ``skills``: each skill the agent may run now → its parameters (``run_skill`` takes those)."""
     spec = ACTION_SET.get(action.name)
     if spec is None:
         raise ActionError(f"unknown action {action.name!r}; declared: {sorted(ACTION_SET)}")
+    if action.name == "run_skill":
+        return _validate_skill_call(action, skills or {})
     missing = [p for p in spec.params if not action.args.get(p)]
     extra = [a for a in action.args if a not in spec.params]
     if missing or extra:
@@ -83,6 +93,22 @@ def validate(action: Action, known_objects: set[str], known_targets: set[str] | 
     return action
 
 
+def _validate_skill_call(action: Action, skills: dict[str, tuple[str, ...]]) -> Action:
+    name = action.args.get("name", "")
+    if name not in skills:
+        raise ActionError(f"no skill named {name!r}; known: {sorted(skills) or 'none yet'}")
+    wanted = set(skills[name])
+    given = set(action.args) - {"name"}
+    if given != wanted:
+        raise ActionError(f"skill {name} takes {sorted(wanted)}; missing {sorted(wanted - given)}, "
+                          f"unexpected {sorted(given - wanted)}")
+    for key in wanted:
+        value = action.args[key]
+        if not value.strip() or len(value) > MAX_SKILL_ARG_CHARS:
+            raise ActionError(f"skill parameter {key} must be 1..{MAX_SKILL_ARG_CHARS} characters")
+    return action
+
+
 def object_phrase(name: str) -> str:
     """``red_cube`` → ``the red cube``."""
     return "the " + name.replace("_", " ")
@@ -97,6 +123,9 @@ INSTRUCTIONS = {
     "home": "go home",
     "click": "click {target}",
     "type": "type {text!r} into {target}",
+    "read": "read {target}",
+    "begin_lesson": "begin lesson: {task}",
+    "save_skill": "save skill: {task}",
 }
 
 

@@ -32,12 +32,15 @@ TURN_DONE = "turn_done"  # the thinker finished a user turn (payload: outcome, a
 FORGET = "forget"  # a user asked to be forgotten (payload: user); the memory node deletes their data
 VOICE = "voice"  # the speaker embedding of a user turn (same trace as its speech_end; payload: embedding, seconds, model)
 USER_IDENTIFIED = "user_identified"  # the memory node knows who spoke a turn (payload: user, how, score)
+SKILL_LEARNED = "skill_learned"  # the GUI executor compiled a lesson (payload: skill, the Skill's dict)
+SKILL_OUTCOME = "skill_outcome"  # a skill was replayed (payload: name, ok, steps_done, reason)
 
 KNOWN_TYPES = frozenset(
     {
         SPEECH_START, SPEECH_FRAGMENT, SPEECH_END, INTERRUPT, BACKCHANNEL, SILENCE, NOISE,
         MUSIC, LAUGH, OBJECT_SEEN, SCENE_CHANGE, UI_CHANGE, AGENT_SPEECH_START,
         AGENT_SPEECH_END, ACTION_FEEDBACK, ACTION_RESULT, ERROR, TURN_DONE, FORGET, VOICE, USER_IDENTIFIED,
+        SKILL_LEARNED, SKILL_OUTCOME,
     }
 )
 

@@ -60,6 +60,9 @@ BIAS_WORDS = Topic("/perception/bias_words", "std_msgs/msg/String", EVENT_QOS)  
 EVENTS = Topic("/seal/events", "seal_interfaces/msg/Event", EVENT_QOS)
 THOUGHTS = Topic("/seal/thoughts", "seal_interfaces/msg/Thought", EVENT_QOS)
 LATENCY = Topic("/seal/latency", "seal_interfaces/msg/Latency", EVENT_QOS)
+# Every node's health once a second (up, backlog, dropped input, last error): what ROS tools
+# (rqt_runtime_monitor, Foxglove) show.
+DIAGNOSTICS = Topic("/diagnostics", "diagnostic_msgs/msg/DiagnosticArray", Qos(RELIABLE, VOLATILE, 10))
 # --- the arm ------------------------------------------------------------------------------------
 CAMERA = Topic("/camera/image_raw", "sensor_msgs/msg/Image", SENSOR_QOS)
 JOINT_STATES = Topic("/joint_states", "sensor_msgs/msg/JointState", SENSOR_QOS)
@@ -73,6 +76,6 @@ SPEAK = Action("speak", "seal_interfaces/action/Speak")
 MANIPULATE = Action("manipulate", "seal_interfaces/action/Manipulate")
 GUI_ACT = Action("gui_act", "seal_interfaces/action/GuiAct")
 
-TOPICS: tuple[Topic, ...] = (MIC, SPEAKER, TTS_CONTROL, BIAS_WORDS, EVENTS, THOUGHTS, LATENCY, CAMERA, JOINT_STATES,
-                             ARM_TRAJECTORY, OBJECT_POSES, SCREEN, GUI_PAGE)
+TOPICS: tuple[Topic, ...] = (MIC, SPEAKER, TTS_CONTROL, BIAS_WORDS, EVENTS, THOUGHTS, LATENCY, DIAGNOSTICS, CAMERA,
+                             JOINT_STATES, ARM_TRAJECTORY, OBJECT_POSES, SCREEN, GUI_PAGE)
 ACTIONS: tuple[Action, ...] = (SPEAK, MANIPULATE, GUI_ACT)

@@ -358,12 +358,19 @@ def _eval(expr: str) -> str:
 
 
 def parse_cli_args(argv: Iterable[str]) -> dict[str, str]:
-    """Turn ``["name:=value", ...]`` into a dict, as ``ros2 launch`` does."""
+    """Turn ``["name:=value", ...]`` into a dict, as ``ros2 launch`` does.
+
+    An empty value is refused, as ``ros2 launch`` refuses it: what a launch file lets a user
+    switch off is a boolean argument, never an empty one.
+    """
     out: dict[str, str] = {}
     for item in argv:
         name, sep, value = item.partition(":=")
         if not sep or not name:
             raise LaunchError(f"launch argument {item!r} is not of the form name:=value")
+        if not value:
+            raise LaunchError(f"launch argument {item!r} has an empty value, which ros2 launch refuses "
+                              "too; leave the argument out for its default")
         out[name] = value
     return out
 

@@ -13,4 +13,5 @@ NODE_MODULES: dict[str, str] = {
     "vla_policy": "seal_nodes.nodes.vla_policy",
     "gui": "seal_nodes.nodes.gui",
     "memory": "seal_nodes.nodes.memory",
+    "foxglove_bridge": "seal_nodes.nodes.foxglove_bridge",
 }

@@ -69,6 +69,9 @@ class AudioPerceptionNode(SealNode):
         self._worker.start()
         self.get_logger().info(f"audio perception ready (silero VAD + Whisper tiny.en); bias: {cfg.bias_words}")
 
+    def backlog(self) -> int:
+        return self._inbox.qsize()
+
     def _enqueue(self, kind: str, msg: object) -> None:
         if self._inbox.qsize() >= MAX_BACKLOG:
             self.report_error(f"audio perception is {MAX_BACKLOG} chunks behind; dropping input",

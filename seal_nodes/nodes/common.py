@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 import rclpy
 from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -22,6 +23,7 @@ from seal_interfaces.msg import AudioChunk, Event, Latency
 from seal_nodes.core import events as ev
 from seal_nodes.core import topics
 from seal_nodes.core.audio.frames import ENCODING_S16LE, AudioFrame, pcm_from_bytes
+from seal_nodes.core.observe.health import HealthStatus, NodeHealth
 
 _RELIABILITY = {topics.RELIABLE: ReliabilityPolicy.RELIABLE, topics.BEST_EFFORT: ReliabilityPolicy.BEST_EFFORT}
 _DURABILITY = {topics.VOLATILE: DurabilityPolicy.VOLATILE, topics.TRANSIENT_LOCAL: DurabilityPolicy.TRANSIENT_LOCAL}
@@ -101,12 +103,23 @@ def msg_to_frame(msg: AudioChunk) -> AudioFrame:
     return AudioFrame(pcm, int(msg.sample_rate), stamp_to_ns(msg.header.stamp), msg.trace_id)
 
 
+def health_to_msg(status: HealthStatus, stamp_ns: int) -> DiagnosticArray:
+    msg = DiagnosticArray()
+    msg.header.stamp = ns_to_stamp(stamp_ns)
+    msg.status = [DiagnosticStatus(level=bytes([status.level]), name=status.name, message=status.message,
+                                   hardware_id=status.hardware_id,
+                                   values=[KeyValue(key=k, value=v) for k, v in status.values])]
+    return msg
+
+
 class SealNode(Node):
-    """A Node with the stack's error reporting: bad input becomes an ``error`` event."""
+    """A Node with the stack's error reporting: bad input becomes an ``error`` event, and the
+    node's health (up, backlog, dropped input, last error) goes to ``/diagnostics`` once a second."""
 
     # Events published before anyone listens (a bad parameter found at start-up) are held this
     # long for the first subscriber instead of vanishing.
     HOLD_UNHEARD_S = 15.0
+    DIAGNOSTICS_PERIOD_S = 1.0
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
@@ -117,6 +130,16 @@ class SealNode(Node):
         self._unheard_timer = self.create_timer(0.2, self._flush_unheard)
         self._born = time.monotonic()
         self._throttle: dict[str, tuple[float, int]] = {}  # key → (last report, reports held back)
+        self.health = NodeHealth(name)
+        self._diagnostics_pub = publisher(self, topics.DIAGNOSTICS)
+        self.create_timer(self.DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
+
+    def backlog(self) -> int | None:
+        """Input messages waiting to be handled; a node with an input queue says how many."""
+        return None
+
+    def _publish_diagnostics(self) -> None:
+        self._diagnostics_pub.publish(health_to_msg(self.health.status(self.backlog()), ev.now_ns()))
 
     def publish_event(self, event: ev.Event) -> None:
         if not event.source:
@@ -147,9 +170,11 @@ class SealNode(Node):
         """Log and publish a bad-input or failure report (``payload``: the event's); the node carries on.
 
         With ``throttle_key`` (a bad sensor stream), at most one report per ``throttle_s`` goes
-        out for that key, counting the ones it stands for in ``payload["suppressed"]``.
+        out for that key, counting the ones it stands for in ``payload["suppressed"]``; each such
+        report counts as a dropped input message in the node's health.
         """
         payload = dict(payload or {})
+        self.health.error(text, dropped_input=bool(throttle_key))
         if throttle_key:
             now = time.monotonic()
             with self._lock:
@@ -232,5 +257,5 @@ def run(node_factory: Callable[[], Node]) -> None:
 __all__ = [
     "qos_for", "interface_type", "publisher", "subscription",
     "SealNode", "run", "in_thread", "event_to_msg", "msg_to_event", "frame_to_msg", "msg_to_frame",
-    "ns_to_stamp", "stamp_to_ns",
+    "ns_to_stamp", "stamp_to_ns", "health_to_msg",
 ]

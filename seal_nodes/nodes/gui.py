@@ -10,10 +10,17 @@ backend, a wording the parser cannot read (``Unrecognised``) is taken when it is
 the policy was trained on (``sim_worlds.gui.wording.read_target``, ``ground_floor``): the policy
 acts on the wording itself; the nearest phrasing's target is checked on the page and for success.
 
+With ``app`` set (``weather``, ``booking``: the multi-step apps of ``sim_worlds.gui.apps``) the
+node drives that app through Playwright by anchors instead (``seal_nodes.core.skills.operator``):
+steps named in words (click, type, read), lessons that become skills, and skill replays. A
+compiled lesson goes out as a ``skill_learned`` event (the memory node stores it), a replay's
+outcome as ``skill_outcome``.
+
 Screenshots (rgb8, half scale) go out on ``/screen/image_raw`` every step of a goal and at
 ``screen_hz`` while idle, for ``vision_perception`` in ``mode:=screen`` (``ui_change``).
 ``/gui/page`` (``std_msgs/String``): ``seed:N`` loads generated page N (``seed:N offscreen:TARGET``
-puts that target below the visible part), anything else is a URL.
+puts that target below the visible part), ``app:NAME seed:N`` serves an app with a new layout,
+anything else is a URL.
 """
 from __future__ import annotations
 
@@ -32,6 +39,7 @@ from seal_interfaces.action import GuiAct
 
 from seal_nodes.core import events as ev
 from seal_nodes.core import topics
+from seal_nodes.core.skills.model import PageError
 from sim_worlds.gui.browser import BrowserError
 from sim_worlds.gui.episode import ExpertController, TeleportController, run_goal
 from sim_worlds.gui.targets import UnknownTarget
@@ -50,19 +58,26 @@ class GuiNode(SealNode):
         self.screen_hz = float(self.declare_parameter("screen_hz", 4.0).value)
         weights = str(self.declare_parameter("weights_dir", "").value)
         self.ground_floor = float(self.declare_parameter("ground_floor", GROUND_FLOOR).value)
+        self.app = str(self.declare_parameter("app", "").value)
+        self.app_seed = int(self.declare_parameter("app_seed", 0).value)
+        self.step_timeout_s = float(self.declare_parameter("step_timeout_s", 5.0).value)
         if self.backend not in ("learned", "expert", "baseline"):
             raise ValueError(f"unknown gui backend {self.backend!r} (learned | expert | baseline)")
         self.lock = threading.Lock()  # one user of the browser at a time
         self.busy = False
         self.stopping = threading.Event()
         self.policy = None
-        if self.backend == "learned":  # missing weights fail at start-up, loudly; the encoder loads now
+        self.host = self.operator = None
+        if self.app:  # the apps are driven by anchors: no pointer policy, no page world
+            self._start_app()
+        elif self.backend == "learned":  # missing weights fail at start-up, loudly; the encoder loads now
             from vla_policy.mouse.runtime import MousePolicy, MouseRuntime
 
             self.policy = MousePolicy(MouseRuntime(weights) if weights else MouseRuntime())
             self.policy.warm_up()
-        self.world = GuiWorld()  # BrowserError (no Chromium) stops the node with the reason
-        self._load_initial()
+        if not self.app:
+            self.world = GuiWorld()  # BrowserError (no Chromium) stops the node with the reason
+            self._load_initial()
         group = ReentrantCallbackGroup()
         self.screen_pub = publisher(self, topics.SCREEN)
         subscription(self, topics.GUI_PAGE, self.on_page, callback_group=group)
@@ -71,8 +86,19 @@ class GuiNode(SealNode):
         self.server = ActionServer(self, GuiAct, topics.GUI_ACT.name, execute_callback=self.execute,
                                    goal_callback=self.on_goal, cancel_callback=lambda _: CancelResponse.ACCEPT,
                                    callback_group=group)
-        self.get_logger().info(f"gui ready: backend={self.backend}, page "
-                               f"{self.page_url or f'seed {self.page_seed}'}, Chromium {self.world.browser.binary}")
+        where = f"app {self.app} seed {self.app_seed}" if self.app else \
+            f"backend={self.backend}, page {self.page_url or f'seed {self.page_seed}'}"
+        self.get_logger().info(f"gui ready: {where}")
+
+    def _start_app(self) -> None:
+        from seal_nodes.core.skills.operator import GuiOperator
+        from sim_worlds.gui.apps.host import AppHost
+
+        try:
+            self.host = AppHost(self.app, self.app_seed)
+        except (PageError, ValueError) as exc:  # no Chromium, or no such app: say so and stop
+            raise BrowserError(str(exc)) from exc
+        self.operator = GuiOperator(self.host.page, self.step_timeout_s)
 
     def _load_initial(self) -> None:
         try:
@@ -92,17 +118,30 @@ class GuiNode(SealNode):
                 return
             self.busy = True
         try:
-            if text.startswith("seed:"):
+            if text.startswith("app:"):
+                self._load_app(text)
+            elif self.host is not None:
+                raise ValueError(f"this gui node serves the {self.app} app: send 'app:NAME seed:N', not {text!r}")
+            elif text.startswith("seed:"):
                 seed, _, rest = text[5:].partition(" offscreen:")
                 self.world.load(int(seed), offscreen=rest.strip() or None)
             else:
                 self.world.load_url(text)
             self.get_logger().info(f"gui: loaded {text}")
-        except (GuiError, ValueError) as exc:
+        except (GuiError, PageError, ValueError) as exc:
             self.report_error(f"gui: {exc}")
         finally:
             with self.lock:
                 self.busy = False
+
+    def _load_app(self, text: str) -> None:
+        fields = dict(part.split(":", 1) for part in text.split() if ":" in part)
+        if self.host is None:
+            raise ValueError("this gui node drives generated pages; start it with app:=NAME for apps")
+        app, seed = fields.get("app", self.app), int(fields.get("seed", "0"))
+        self.host.load(app, seed)
+        self.host.call(lambda _: self.operator.reset())
+        self.app, self.app_seed = app, seed
 
     def publish_screen(self, rgb: np.ndarray, stamp_ns: int) -> None:
         msg = Image()
@@ -115,12 +154,13 @@ class GuiNode(SealNode):
 
     def idle_screenshot(self) -> None:
         with self.lock:
-            if self.busy or not self.world.boxes:
+            if self.busy or (self.host is None and not self.world.boxes):
                 return
             self.busy = True
         try:
-            self.publish_screen(self.world.screenshot(), time.time_ns())
-        except BrowserError as exc:
+            shot = self.host.screenshot() if self.host is not None else self.world.screenshot()
+            self.publish_screen(shot, time.time_ns())
+        except (BrowserError, PageError) as exc:
             self.report_error(f"gui: screenshot failed: {exc}", throttle_key="screenshot", throttle_s=10.0)
         finally:
             with self.lock:
@@ -170,6 +210,8 @@ class GuiNode(SealNode):
         return read_target(instruction, ground, self.ground_floor)
 
     def _run(self, handle) -> GuiAct.Result:
+        if self.host is not None:
+            return self._run_app(handle)
         goal = handle.request
         try:
             target = self._target(goal.instruction)
@@ -202,6 +244,26 @@ class GuiNode(SealNode):
             return GuiAct.Result(success=False, clicked_target="", message=res.message)
         return self._finish(handle, res.success, res.clicked_target, res.message + f" in {res.steps} steps")
 
+    def _run_app(self, handle) -> GuiAct.Result:
+        goal = handle.request
+        handle.publish_feedback(GuiAct.Feedback(phase="step"))
+        started = time.monotonic()
+        outcome = self.host.call(lambda _: self.operator.do(goal.instruction))
+        self.publish_latency("gui_step_ms", (time.monotonic() - started) * 1000.0, goal.trace_id)
+        if outcome.learned is not None:
+            self.publish_event(ev.Event(ev.SKILL_LEARNED, ev.now_ns(), text=outcome.learned.description,
+                                        trace_id=goal.trace_id, payload={"skill": outcome.learned.to_dict()}))
+        if outcome.replay is not None:
+            r = outcome.replay
+            self.publish_event(ev.Event(ev.SKILL_OUTCOME, ev.now_ns(), text=outcome.message, trace_id=goal.trace_id,
+                                        payload={"name": outcome.skill, "ok": r.ok, "steps_done": r.steps_done,
+                                                 "model_calls": r.model_calls, "reason": r.reason}))
+        try:
+            self.publish_screen(self.host.screenshot(), time.time_ns())
+        except PageError as exc:
+            self.report_error(f"gui: screenshot failed: {exc}", throttle_key="screenshot", throttle_s=10.0)
+        return self._finish(handle, outcome.success, outcome.target, outcome.message)
+
     def _finish(self, handle, success: bool, clicked: str, message: str) -> GuiAct.Result:
         if success:
             handle.succeed()
@@ -215,7 +277,10 @@ class GuiNode(SealNode):
         deadline = time.monotonic() + 1.0
         while self.busy and time.monotonic() < deadline:
             time.sleep(0.02)
-        self.world.close()
+        if self.host is not None:
+            self.host.close()
+        else:
+            self.world.close()
 
 
 def main(args=None) -> None:

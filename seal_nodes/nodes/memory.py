@@ -3,7 +3,10 @@
 A thin adapter over ``seal_nodes.core.memory.episodes.EpisodeRecorder``: every event of the loop
 is fed in arrival order, the clock closes idle episodes, a ``forget`` event (a user asked for
 it) deletes that user's entries and raw files, and a ``voice`` event (a turn's speaker embedding)
-is matched against the enrolled voices and answered with ``user_identified``. The thinker reads the same store file itself; this
+is matched against the enrolled voices and answered with ``user_identified``. A
+``skill_learned`` event (a lesson the GUI executor compiled) goes into the skill library with
+the episode it was shown in, and a ``skill_outcome`` counts towards trusting or retiring that
+skill. The thinker reads the same store file itself; this
 node is its only writer. MiniLM joins once warm (on a thread of its own, behind everything
 real-time); until then new entries are found by BM25 and get no embedding.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import replace
 
 import numpy as np
 
@@ -27,6 +31,8 @@ from seal_nodes.core.memory.location import default_dir, qdrant_url, store_path
 from seal_nodes.core.memory.store import StoreError
 from seal_nodes.core.memory.summaries import Summariser
 from seal_nodes.core.memory.users import UserRegistry
+from seal_nodes.core.skills.library import SkillLibrary
+from seal_nodes.core.skills.model import Skill
 from seal_nodes.core.thinking.lm.base import ModelError
 from seal_nodes.core.thinking.lm.registry import make_model
 from seal_nodes.core.thinking.lm.summarise import summariser
@@ -52,6 +58,7 @@ class MemoryNode(SealNode):
         voices = UserRegistry(self.store, threshold=float(self.declare_parameter("voice_threshold", 0.75).value))
         self.recorder = EpisodeRecorder(self.store, folder, users=voices, user=user, cfg=cfg,
                                         summariser=self.summary_model())
+        self.skills = SkillLibrary(self.store)
         if bool(self.declare_parameter("embeddings", True).value):
             threading.Thread(target=self.warm_encoder, name="warm_encoder", daemon=True).start()
         subscription(self, topics.EVENTS, self.on_event)
@@ -86,6 +93,7 @@ class MemoryNode(SealNode):
             self.report_error(f"memory: the sentence encoder cannot load, entries get BM25 only: {exc}")
             return
         self.recorder.encoder = encoder
+        self.skills.encoder = encoder
         self.get_logger().info("memory: embeddings on")
 
     def on_event(self, msg: Event) -> None:
@@ -97,6 +105,10 @@ class MemoryNode(SealNode):
                 self.forget(event)
             elif event.type == ev.VOICE:
                 self.identify(event)
+            elif event.type == ev.SKILL_LEARNED:
+                self.learn(event)
+            elif event.type == ev.SKILL_OUTCOME:
+                self.count(event)
             else:
                 self.recorder.feed(event)
         except ValueError as exc:
@@ -115,6 +127,21 @@ class MemoryNode(SealNode):
         scores = self.recorder.users.scores(np.asarray(embedding, dtype=np.float64))
         self.publish_event(ev.Event(ev.USER_IDENTIFIED, ev.now_ns(), text=user, trace_id=event.trace_id,
                                     payload={"user": user, "how": how, "score": round(scores.get(user, 0.0), 3)}))
+
+    def learn(self, event: ev.Event) -> None:
+        skill = Skill.from_dict(event.payload.get("skill"))  # ValueError says what is wrong with it
+        saved = self.skills.save(replace(skill, episode=skill.episode or self.recorder.current_episode()))
+        self.get_logger().info(f"memory: skill {saved.name} v{saved.version} saved ({saved.description})")
+
+    def count(self, event: ev.Event) -> None:
+        name, ok = event.payload.get("name"), event.payload.get("ok")
+        if not isinstance(name, str) or not isinstance(ok, bool):
+            raise ValueError("a skill_outcome event carries payload.name (a string) and payload.ok (a boolean)")
+        try:
+            skill = self.skills.record_outcome(name, ok)
+        except KeyError as exc:
+            raise ValueError(str(exc)) from exc
+        self.get_logger().info(f"memory: skill {name} {'succeeded' if ok else 'failed'}, now {skill.status}")
 
     def forget(self, event: ev.Event) -> None:
         user = str(event.payload.get("user") or "").strip()

@@ -110,11 +110,15 @@ def save_images(images: list[np.ndarray], out: Path, prefix: str) -> int:
 
 
 def run_demo(audio: str | None = None, out_dir: str = "out/demo", timeout_s: float = 120.0, seed: int = 0,
-             gui: bool = False, memory: bool = False) -> int:
+             gui: bool = False, memory: bool = False, skills: bool = False) -> int:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if memory:
         return run_memory_demo(out, timeout_s, seed)
+    if skills:
+        from seal_nodes.stack.demo_skills import run_skills_demo
+
+        return run_skills_demo(out, max(timeout_s, 300.0), seed)
     try:
         turns = [(read_utterance(audio), {"expect": "any"})] if audio else \
                 [(synthesize_piper(step["say"]), step) for step in (GUI_SCENARIO if gui else SCENARIO)]
@@ -127,8 +131,8 @@ def run_demo(audio: str | None = None, out_dir: str = "out/demo", timeout_s: flo
         else {"launch_args": {"seed": str(seed)}}
     with StackSession(**launch, record=out / "recording.mcap",
                       node_log=out / "nodes.log", echo=lambda line: print(line, flush=True)) as session:
-        screens = _watch_screens(session) if gui else None
-        played, done, error = _play_turns(session, turns, deadline, gui)
+        screens = watch_screens(session) if gui else None
+        played, done, error = play_turns(session, turns, deadline, gui)
         time.sleep(0.3)
         session.feeder.stop()
         result = judge(session, turns, error, done)
@@ -152,7 +156,7 @@ def run_memory_demo(out: Path, timeout_s: float, seed: int) -> int:
         print(f"[demo] session {n}: starting the simulated stack (memory: {memory})", flush=True)
         with StackSession(launch_args={"seed": str(seed), "memory_dir": str(memory)}, record=folder / "recording.mcap",
                           node_log=folder / "nodes.log", echo=lambda line: print(line, flush=True)) as session:
-            played, done, error = _play_turns(session, turns, deadline, False)
+            played, done, error = play_turns(session, turns, deadline, False)
             time.sleep(0.3)
             session.feeder.stop()
             result = judge(session, turns, error, done)
@@ -169,18 +173,20 @@ def run_memory_demo(out: Path, timeout_s: float, seed: int) -> int:
     return 0 if success else 1
 
 
-def _play_turns(session: StackSession, turns: list[tuple[Utterance, dict]], deadline: float,
-                gui: bool) -> tuple[list[SpokenTurn], list[dict], str]:
-    """Speak each turn into the microphone and wait until the thinker has finished it;
-    (the turns played, their turn_done reports, why it stopped short)."""
+def play_turns(session: StackSession, turns: list[tuple[Utterance, dict]], deadline: float,
+                gui: bool, ready: bool = False) -> tuple[list[SpokenTurn], list[dict], str]:
+    """Speak each turn into the microphone and wait until the thinker has finished it (first
+    for the stack to be up, unless it is ``ready``); (the turns played, their turn_done
+    reports, why it stopped short)."""
     played: list[SpokenTurn] = []
     done: list[dict] = []
     try:
-        if gui:
-            _wait_gui_ready(session, _left(deadline))
-        else:
-            session.wait_ready(timeout_s=max(10.0, deadline - time.monotonic()))
-        print(f"[demo] stack ready; speaking into {topics.MIC.name}", flush=True)
+        if not ready:
+            if gui:
+                _wait_gui_ready(session, _left(deadline))
+            else:
+                session.wait_ready(timeout_s=max(10.0, deadline - time.monotonic()))
+            print(f"[demo] stack ready; speaking into {topics.MIC.name}", flush=True)
         for utt, step in turns:
             since = time.time_ns()
             turn = session.speak(utt)
@@ -223,7 +229,7 @@ def _left(deadline: float) -> float:
     return max(1.0, deadline - time.monotonic())
 
 
-def _watch_screens(session: StackSession) -> list[np.ndarray]:
+def watch_screens(session: StackSession) -> list[np.ndarray]:
     """Screenshots the gui node publishes (for frames/ and the contact sheet)."""
     from seal_nodes.nodes.common import subscription
 

@@ -11,7 +11,7 @@ import yaml
 from seal_nodes.launcher.supervisor import Supervisor
 from seal_nodes.launcher.yaml_launch import LaunchDescription, LaunchError, NodeSpec, parse_launch_file
 from seal_nodes.nodes import NODE_MODULES
-from seal_nodes.ros_env import ros_environment
+from seal_nodes.ros_env import callers_environment, default_ros_environment
 
 REPO = Path(__file__).resolve().parents[2]
 BRINGUP_PKG = "seal_bringup"
@@ -46,15 +46,17 @@ def declared_args(launch_file: str | os.PathLike) -> set[str]:
 
 
 def base_environment(desc: LaunchDescription, domain_id: int | None = None) -> dict[str, str]:
-    """Environment for every node: localhost defaults, then the launch file's set_env.
+    """Environment for every node, as ``ros2 launch`` gives it: the caller's, then the launch
+    file's set_env, then the localhost defaults each node would give itself on import.
 
-    A top-level set_env with an empty value unsets the variable for every node (e.g.
-    ``fastdds_profile:=""`` for Fast DDS defaults on a robot network); an empty node-level
-    or group-level value is dropped, so that node inherits the variable unchanged.
+    A top-level set_env with an empty value unsets the variable for every node; an empty
+    node-level or group-level value is dropped, so that node inherits the variable unchanged.
     """
-    env = dict(os.environ)
-    env.update(ros_environment("localhost", domain_id))
+    env = callers_environment()
     env.update(desc.env)
+    env.update(default_ros_environment(env))
+    if domain_id is not None:
+        env["ROS_DOMAIN_ID"] = str(domain_id)
     env["PYTHONUNBUFFERED"] = "1"
     for spec in desc.nodes:
         for key in [k for k, v in spec.env.items() if v == ""]:
@@ -68,4 +70,6 @@ def make_supervisor(desc: LaunchDescription, *, domain_id: int | None = None,
     # Supervisor merges os.environ + env; variables we unset must not come back from os.environ.
     for key in set(os.environ) - set(env):
         os.environ.pop(key, None)
-    return Supervisor(desc.nodes, resolve_node, env=env, on_event=on_event, log=log, cwd=str(REPO))
+    # Nodes start in the caller's working directory, as under ros2 launch: relative file
+    # arguments mean the same under both launchers.
+    return Supervisor(desc.nodes, resolve_node, env=env, on_event=on_event, log=log)

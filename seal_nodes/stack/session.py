@@ -18,11 +18,13 @@ import numpy as np
 import rclpy
 from rclpy.action import ActionClient
 from rclpy.executors import SingleThreadedExecutor
-from rclpy.serialization import deserialize_message
+from rclpy.serialization import deserialize_message, serialize_message
+from rcl_interfaces.msg import Log
 
 from seal_nodes.core import events as ev
 from seal_nodes.core import topics
 from seal_nodes.core.audio.frames import AudioFrame
+from seal_nodes.core.observe.transcript import TRANSCRIPT, transcript_line
 from seal_nodes.ros_env import ros_environment
 from seal_nodes.stack import graph
 from seal_nodes.tools.recording import McapRecorder
@@ -50,6 +52,12 @@ class SpokenTurn:
     onset_ns: int = 0
     offset_ns: int = 0
     played: threading.Event = field(default_factory=threading.Event)
+
+
+def transcript_log(thought: object) -> Log:
+    """A ``/seal/thoughts`` message as a log line in the talk's tagged format (Foxglove's Log panel)."""
+    return Log(stamp=thought.header.stamp, level=Log.INFO, name=thought.trace_id or "thinker",
+               msg=transcript_line(thought.kind, thought.text))
 
 
 class MicFeeder:
@@ -187,6 +195,8 @@ class StackSession:
             if self._recorder:
                 self._recorder.add_channel(topic.name, topic.type)
             subscription(self.node, topic, self._make_callback(topic, interface_type(topic.type)), raw=True)
+        if self._recorder:  # the thoughts as transcript lines, as the live view shows them
+            self._recorder.add_channel(TRANSCRIPT, "rcl_interfaces/msg/Log")
         mic_pub = publisher(self.node, topics.MIC)
         self.feeder = MicFeeder(lambda frame: mic_pub.publish(frame_to_msg(frame)))
         self.mic_pub = mic_pub
@@ -210,6 +220,8 @@ class StackSession:
             msg = deserialize_message(data, cls)
             with self.lock:
                 self.received[topic].append(Received(now, msg))
+                if topic == topics.THOUGHTS and self._recorder:
+                    self._recorder.write(TRANSCRIPT, serialize_message(transcript_log(msg)), now)
         return callback
 
     # --- waiting ----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import numpy as np
 
 from seal_nodes.core.arm.robot import (
     ARM_ACTUATORS, ARM_JOINTS, GRIPPER_ACTUATOR, GRIPPER_CLOSED_RAD, GRIPPER_CTRL_MAX, GRIPPER_TENDON, HOME_Q,
-    TCP_SITE, attach_robot,
+    PREFIX, TCP_SITE, attach_robot,
 )
 
 SCENES_DIR = Path(__file__).resolve().parent / "scenes"
@@ -23,6 +23,7 @@ SCENES: dict[str, Path] = {"tabletop": SCENES_DIR / "tabletop.xml", "tabletop_bi
 
 OBJECTS: list[str] = ["red_cube", "green_cube", "blue_cube"]  # task targets (free bodies named *_cube)
 BIN_SITE = "bin"
+BIN_WALL = "bin_wall_e"  # one of the bin's four walls (its inner face and top bound the inside)
 
 # Cube layout sampling region on the table (robot base frame, metres).
 CUBE_X_RANGE = (0.40, 0.62)
@@ -80,6 +81,8 @@ class TabletopWorld:
         self._obj_qadr = {n: m.joint(n).qposadr[0] for n in free}
         self._home_key = m.key("home").id
         self._bin = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, BIN_SITE)
+        self._bin_wall = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, BIN_WALL)
+        self._robot_root = int(m.body_rootid[m.body(f"{PREFIX}link0").id])
         self.randomize = randomize
         self._nominal = _Nominal(m, free)
         self.last_command_clipped = False
@@ -161,12 +164,35 @@ class TabletopWorld:
         return None if self._bin < 0 else self.data.site_xpos[self._bin].copy()
 
     def in_bin(self, name: str) -> bool:
-        """The object rests inside the bin's walls (below their top)."""
+        """The object rests in the bin: its centre between the walls, the gripper not touching it, and
+        its bottom below the walls' top or on an object that is in the bin (cubes piled in the bin)."""
+        return self._in_bin(name, set())
+
+    def _in_bin(self, name: str, seen: set[str]) -> bool:
         b = self.bin_position()
         if b is None:
             return False
         pos, _ = self.object_pose(name)
-        return bool(np.all(np.abs(pos[:2] - b[:2]) < 0.06) and pos[2] < b[2] + 0.06)
+        wall, size = self.data.geom_xpos[self._bin_wall], self.model.geom_size[self._bin_wall]
+        inner, top = abs(wall[0] - b[0]) - size[0], wall[2] + size[2]  # the bin is square
+        touching = self._touching(name)
+        if not np.all(np.abs(pos[:2] - b[:2]) < inner) or self._robot_root in touching.values():
+            return False
+        if pos[2] - self._half_height(name) < top:
+            return True
+        seen = seen | {name}
+        return any(o in self._obj_qadr and o not in seen and self._in_bin(o, seen) for o in touching)
+
+    def _touching(self, name: str) -> dict[str, int]:
+        """The geoms in contact with the object's geom: name → the root body they belong to."""
+        m, d = self.model, self.data
+        g = m.geom(name).id
+        out = {}
+        for c in d.contact[: d.ncon]:
+            if g in (c.geom1, c.geom2):
+                other = int(c.geom2 if c.geom1 == g else c.geom1)
+                out[m.geom(other).name or str(other)] = int(m.body_rootid[m.geom_bodyid[other]])
+        return out
 
     def object_pose(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(position xyz [m], quaternion wxyz) read from the free joint."""

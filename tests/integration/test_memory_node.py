@@ -125,3 +125,30 @@ def test_voices_are_enrolled_told_apart_and_reported(stack):
     stack.wait_for(lambda: any(r.msg.kind == "think" and "a voice I don't know (guest-1)" in r.msg.text
                                for r in stack.messages(topics.THOUGHTS) if r.t_ns >= since), 20,
                    "the thinker to hear it is someone else")
+
+
+def test_a_learned_skill_is_stored_counted_and_a_bad_one_reported(stack):
+    from seal_nodes.core.skills.library import SkillLibrary
+    from seal_nodes.core.skills.model import Anchor, Skill, Step
+
+    skill = Skill("check_tab_city", "check the {tab} in {city}", {"city": "Paris", "tab": "Wind"},
+                  (Step("click", Anchor("tab", "{tab}")),))
+
+    def stored() -> Skill | None:
+        store = Store(store_path(stack.memory_dir))
+        try:
+            return SkillLibrary(store).get("check_tab_city")
+        finally:
+            store.close()
+
+    since = time.time_ns()
+    send(stack, ev.SKILL_LEARNED, skill.description, "s1", skill=skill.to_dict())
+    stack.wait_for(lambda: stored() is not None, 30, "the skill in the library")
+    for n in range(2):
+        send(stack, ev.SKILL_OUTCOME, "done", f"s{n + 2}", name="check_tab_city", ok=True, steps_done=1)
+    stack.wait_for(lambda: (s := stored()) is not None and s.status == "trusted", 30, "two successes: trusted")
+    send(stack, ev.SKILL_LEARNED, "", "s4", skill={"name": "broken"})
+    send(stack, ev.SKILL_OUTCOME, "", "s5", name="no_such_skill", ok=False)
+    stack.wait_for(lambda: len([r for r in stack.events(ev.ERROR, since) if r.msg.source == "memory"]) >= 2, 20,
+                   "both bad skill events reported")
+    assert stored().successes == 2

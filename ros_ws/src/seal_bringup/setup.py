@@ -8,7 +8,7 @@ from glob import glob
 from setuptools import setup
 
 NODES = ["wav_source", "mic", "speaker", "audio_perception", "vision_perception", "thinker", "tts", "sim",
-         "vla_policy", "gui", "memory"]
+         "vla_policy", "gui", "memory", "foxglove_bridge"]
 
 setup(
     name="seal_bringup",

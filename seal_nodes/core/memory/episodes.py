@@ -196,6 +196,10 @@ class EpisodeRecorder:
         self._episode = _Open(self._episode_id(turn.started_ns), user, turn.started_ns, now_ns,
                               pending={turn.trace_id: turn})
 
+    def current_episode(self) -> str:
+        """The id of the episode being recorded, "" between episodes."""
+        return self._episode.id if self._episode is not None else ""
+
     @staticmethod
     def _episode_id(now_ns: int) -> str:
         return f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now_ns / 1e9))}-{uuid.uuid4().hex[:6]}"

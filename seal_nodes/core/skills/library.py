@@ -15,21 +15,23 @@ from dataclasses import dataclass, replace
 
 from seal_nodes.core.memory.retrieval import QueryEncoder, bounded, fts_query, query_vector, rrf
 from seal_nodes.core.memory.store import SkillRow, Store
+from seal_nodes.core.skills.arm.model import KIND as ARM_KIND, ArmSkill
 from seal_nodes.core.skills.model import Skill
 
 TRUSTED_AFTER = 2
 RETIRED_AFTER = 3
 FOUND_STATUSES = ("provisional", "trusted")
+AnySkill = Skill | ArmSkill  # a GUI skill, or an arm skill (tagged "kind": "arm" in its JSON)
 
 
 @dataclass(frozen=True)
 class SkillHit:
-    skill: Skill
+    skill: AnySkill
     score: float  # the fused reciprocal-rank score
     found_by: tuple[str, ...]  # "bm25", "vector"
 
 
-def indexed_text(skill: Skill) -> str:
+def indexed_text(skill: AnySkill) -> str:
     """What retrieval matches a skill on: its description, then its parameters and examples."""
     params = ", ".join(f"{k} (e.g. {v})" for k, v in skill.params.items())
     return f"{skill.description} Parameters: {params}." if params else skill.description
@@ -48,14 +50,14 @@ class SkillLibrary:
         self.last_problem = ""  # why the last search or save left the vector side out
         self._lock = threading.Lock()  # read-modify-write of one skill's counts
 
-    def save(self, skill: Skill, now_ns: int | None = None) -> Skill:
+    def save(self, skill: AnySkill, now_ns: int | None = None) -> AnySkill:
         """Store ``skill``; one of the same name is replaced by it as the next version (its
         counts and status as ``skill`` has them). The skill as stored."""
         now = time.time_ns() if now_ns is None else now_ns
         with self._lock:
             old = self._row(skill.name)
             if old is not None:
-                skill = replace(skill, version=Skill.from_dict(json.loads(old.json)).version + 1)
+                skill = replace(skill, version=load_skill(old.json).version + 1)
             embedding = None
             if self.encoder is not None:
                 try:
@@ -66,13 +68,13 @@ class SkillLibrary:
                                  embedding)
         return skill
 
-    def get(self, name: str) -> Skill | None:
+    def get(self, name: str) -> AnySkill | None:
         row = self._row(name)
-        return None if row is None else Skill.from_dict(json.loads(row.json))
+        return None if row is None else load_skill(row.json)
 
-    def list(self) -> list[Skill]:
+    def list(self) -> list[AnySkill]:
         """Every stored skill, retired ones too, by name."""
-        return [Skill.from_dict(json.loads(r.json)) for r in self.store.skill_rows()]
+        return [load_skill(r.json) for r in self.store.skill_rows()]
 
     def find(self, query: str, k: int = 3) -> list[SkillHit]:
         """The ``k`` skills (not retired) that best match ``query``."""
@@ -85,9 +87,9 @@ class SkillLibrary:
         scores, found = rrf(ranked, self.rrf_k)
         rows = {r.name: r for r in self.store.skill_rows(list(scores))}
         order = sorted(rows, key=lambda n: (-scores[n], -rows[n].updated_ns, n))[:k]
-        return [SkillHit(Skill.from_dict(json.loads(rows[n].json)), scores[n], found[n]) for n in order]
+        return [SkillHit(load_skill(rows[n].json), scores[n], found[n]) for n in order]
 
-    def record_outcome(self, name: str, ok: bool, now_ns: int | None = None) -> Skill:
+    def record_outcome(self, name: str, ok: bool, now_ns: int | None = None) -> AnySkill:
         """Count a replay of ``name``: its second success makes it trusted, its third failure in
         a row retires it. The skill as it now stands; KeyError when no skill has that name."""
         now = time.time_ns() if now_ns is None else now_ns
@@ -95,7 +97,7 @@ class SkillLibrary:
             row = self._row(name)
             if row is None:
                 raise KeyError(f"no skill named {name!r}")
-            skill = Skill.from_dict(json.loads(row.json))
+            skill = load_skill(row.json)
             if ok:
                 skill = replace(skill, successes=skill.successes + 1, failing=0)
             else:
@@ -110,7 +112,7 @@ class SkillLibrary:
         return rows[0] if rows else None
 
     @staticmethod
-    def _as_row(skill: Skill, created_ns: int, now_ns: int) -> SkillRow:
+    def _as_row(skill: AnySkill, created_ns: int, now_ns: int) -> SkillRow:
         return SkillRow(skill.name, json.dumps(skill.to_dict(), ensure_ascii=False), skill.description, skill.status,
                         skill.successes, skill.failures, created_ns, now_ns, skill.episode)
 
@@ -135,7 +137,15 @@ class SkillLibrary:
             return []
 
 
-def _status(skill: Skill) -> str:
+def load_skill(text: str) -> AnySkill:
+    """A stored skill's JSON as the skill of its kind."""
+    data = json.loads(text)
+    if isinstance(data, dict) and data.get("kind") == ARM_KIND:
+        return ArmSkill.from_dict(data)
+    return Skill.from_dict(data)
+
+
+def _status(skill: AnySkill) -> str:
     if skill.status == "retired" or skill.failing >= RETIRED_AFTER:
         return "retired"
     return "trusted" if skill.successes >= TRUSTED_AFTER else "provisional"

@@ -15,10 +15,11 @@ from seal_nodes.core.skills.model import DIALOG_ROLES, Anchor, Element, Page, Pa
 
 
 class Recorder:
-    def __init__(self, page: Page, timeout_s: float = 5.0) -> None:
+    def __init__(self, page: Page, timeout_s: float = 5.0, done: list[TraceStep] | None = None) -> None:
+        """``done``: steps already taken in this task (a replay that handed back), written first."""
         self.page = page
         self.timeout_s = timeout_s
-        self._steps: list[TraceStep] = []
+        self._steps: list[TraceStep] = list(done or [])
 
     def click(self, anchor: Anchor, model_call: bool = True) -> None:
         self._do("click", anchor, lambda: self.page.click(anchor, self.timeout_s), model_call=model_call)

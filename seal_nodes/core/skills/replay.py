@@ -31,6 +31,7 @@ class ReplayResult:
     handed_back_at: int | None = None  # the first step left to the model (None when ok)
     reason: str = ""  # why it was handed back
     done: tuple[str, ...] = ()  # each step done, in words
+    trace: tuple[TraceStep, ...] = ()  # the steps done, as a recorder writes them (a repair goes on from them)
 
     def summary(self) -> str:
         """What a model taking over needs: what was done, where it stopped and why."""
@@ -64,14 +65,16 @@ class Replayer:
             return ReplayResult(False, 0, handed_back_at=0, reason=f"missing parameter(s): {', '.join(missing)}")
         outputs: dict[str, str] = {}
         done: list[str] = []
+        trace: list[TraceStep] = []
         self._calls = 0
         for n, step in enumerate(skill.steps):
             try:
                 self._check_page(step)
                 target = self._choose(step, params) if step.op == "choose" else step.anchor.with_params(params)
-                self._resolve(target)
+                element = self._resolve(target)
                 self._act(step, target, params, outputs)
                 done.append(step.describe(params) + (f": {target.describe()}" if step.op == "choose" else ""))
+                trace.append(_as_traced(step, target, element, params, outputs))
                 self._check_post(step.post, params, n)
             except _HandBack as stop:
                 reason = str(stop)
@@ -79,8 +82,8 @@ class Replayer:
                 reason = f"page error: {exc}"
             else:
                 continue
-            return ReplayResult(False, len(done), outputs, self._calls, len(done), reason, tuple(done))
-        return ReplayResult(True, len(done), outputs, self._calls, done=tuple(done))
+            return ReplayResult(False, len(done), outputs, self._calls, len(done), reason, tuple(done), tuple(trace))
+        return ReplayResult(True, len(done), outputs, self._calls, done=tuple(done), trace=tuple(trace))
 
     # --- before acting ------------------------------------------------------------------------
     def _check_page(self, step: Step) -> None:
@@ -170,6 +173,18 @@ class Replayer:
             if got.strip() != want.strip():
                 raise _HandBack(f"postcondition failed after step {n + 1}: {anchor.describe()} holds {got!r}, "
                                 f"expected {want!r}")
+
+
+def _as_traced(step: Step, target: Anchor, element: Element, params: dict[str, str],
+               outputs: dict[str, str]) -> TraceStep:
+    """A replayed step as the recorder would have written it, its values filled in."""
+    if step.op == "choose":
+        return TraceStep("choose", step.anchor.with_params(params) if step.anchor is not None else None, chosen=target,
+                         before=step.at, after=step.post.location, x=element.x, y=element.y, model_call=True,
+                         question=fill_params(step.question, params), dialog=step.dialog)
+    value = fill_params(step.value, params) if step.op == "fill" else outputs.get(step.output, "")
+    return TraceStep(step.op, target, value=value, before=step.at, after=step.post.location, x=element.x, y=element.y,
+                     dialog=step.dialog, output=step.output if step.op == "read" else "")
 
 
 class CoordinateReplayer:

@@ -300,7 +300,8 @@ def speech_problem(text: str, *, user_text: str, system: str, last_said: Sequenc
 # Per action, the words a request for it uses. Directions stay out: a bias word of five letters or
 # more snaps near-misses onto itself ("bright" would become "right").
 _BIAS = {"pick": ("pick up", "grab"), "place": ("put", "bin"), "push": ("push",), "point": ("point at",),
-         "home": ("go home",), "stop": ("stop",), "click": ("click",), "type": ("type",)}
+         "home": ("go home",), "stop": ("stop",), "click": ("click",), "type": ("type",),
+         "read": ("read",), "begin_lesson": ("show you how",), "save_skill": ("that's it",)}
 
 
 def bias_words(known_objects: set[str], executors: tuple[str, ...]) -> list[str]:

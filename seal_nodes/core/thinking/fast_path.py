@@ -63,18 +63,24 @@ _HOLD = re.compile(r"\b(please hold|hold on|one moment|just a (moment|second|sec
 # search box"); the target stays in the user's words for the GUI policy to find.
 _CLICK = re.compile(r"^(?:please |can you |could you )?(?:click|press|tap)(?: on)? (?P<target>.+?)(?: please)?$")
 _TYPE = re.compile(r"^(?:please |can you |could you )?(?:type|enter|write) (?P<text>.+?) (?:in|into) (?P<target>.+?)"
+                   r"(?: please)?$", re.IGNORECASE)
+_READ = re.compile(r"^(?:please |can you |could you )?read(?: me| out| aloud)? (?P<target>.+?)(?: out| aloud)?"
                    r"(?: please)?$")
 
 
 def parse_command(text: str) -> Action | None:
     """The command in an utterance, or None. Pure pattern matching, no guessing."""
-    gui = " ".join(text.lower().replace("?", " ").replace("!", " ").split()).rstrip(".")
-    m = _TYPE.match(gui)
+    as_said = " ".join(text.replace("?", " ").replace("!", " ").split()).rstrip(".")
+    gui = as_said.lower()
+    m = _TYPE.match(as_said)  # the text typed keeps its letters' case ("Paris")
     if m:
-        return Action("type", {"target": m["target"], "text": m["text"].strip("'\"")})
+        return Action("type", {"target": m["target"].lower(), "text": m["text"].strip("'\"")})
     m = _CLICK.match(gui)
     if m:
         return Action("click", {"target": m["target"]})
+    m = _READ.match(gui)
+    if m:
+        return Action("read", {"target": m["target"]})
     t = " ".join(text.lower().replace(",", " ").replace(".", " ").split())
     for name, pattern in _PATTERNS:
         m = pattern.search(t)
@@ -165,7 +171,9 @@ _CONFIRM = {
     "stop": "Stopping.",
     "click": "Clicking {target}.",
     "type": "Typing that into {target}.",
+    "read": "Reading {target}.",
 }
+SAYS_RESULT = ("read", "run_skill", "save_skill")  # their result is what the user asked to hear
 _DONE = {
     "pick": "Done, I'm holding {obj}.",
     "place": "Done, {obj} is in the bin.",
@@ -260,7 +268,9 @@ class CommandBackend:
             action = Action("stop")
         if trig.payload.get("success"):
             template = _DONE.get(action.name)
-            if template:
+            if action.name in SAYS_RESULT:
+                yield Segment(SAY, trig.text)
+            elif template:
                 yield Segment(SAY, _fill(template, action))
         elif not trig.payload.get("canceled"):
             yield Segment(THINK, f"The action {format_action(action)} failed: {trig.text}")

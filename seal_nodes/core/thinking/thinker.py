@@ -57,6 +57,8 @@ from seal_nodes.core.thinking.grounded import GroundedDialogue, Pending
 from seal_nodes.core.thinking.intent import IntentReader
 from seal_nodes.core.thinking.lm.base import ANSWER, FREE, THINK_ONLY, Generation, LanguageModel
 from seal_nodes.core.memory.reader import Acquaintance, MemoryReader
+from seal_nodes.core.skills.model import Skill
+from seal_nodes.core.thinking.learning import Learning
 from seal_nodes.core.thinking.remembering import RECALLED, Remembering
 from seal_nodes.core.thinking.streaming import ModelStream
 from seal_nodes.core.thinking.turn import Turn
@@ -90,7 +92,7 @@ class ThinkerConfig:
             raise ValueError(f"answer_budget_s must be within 0.5..60 s, got {self.answer_budget_s}")
 
 
-class Thinker(GroundedDialogue, ModelStream, Remembering):
+class Thinker(GroundedDialogue, ModelStream, Remembering, Learning):
     def __init__(
         self,
         model: LanguageModel | None,
@@ -158,6 +160,9 @@ class Thinker(GroundedDialogue, ModelStream, Remembering):
         self.recalled = ""  # the automatic search's hits for the current turn
         self.recalls: dict[str, tuple[Segment, Turn | None]] = {}  # goal id → the recall action and its turn
         self.use_memory(memory)
+        # what it learns on screen (learning.py)
+        self.lesson = ""
+        self.skills_found: dict[str, Skill] = {}
 
     # --- the loop: events -------------------------------------------------------------------
     def handle(self, event: ev.Event) -> list[Command]:
@@ -268,7 +273,9 @@ class Thinker(GroundedDialogue, ModelStream, Remembering):
         turn = self.turn
         turn.revises = revises
         out += self._recollect(turn)
-        decided = self._forget_request(turn) or self._meeting(turn) or self._noted(turn)
+        learned, hints = self._learned(turn)
+        out += hints
+        decided = self._forget_request(turn) or self._meeting(turn) or self._noted(turn) or learned
         out += decided or self._respond(Trigger("user", turn.user_text), trace, force)
         turn = self.turn
         if turn is not None and turn.trace_id == trace and self.gen is None:
@@ -316,6 +323,8 @@ class Thinker(GroundedDialogue, ModelStream, Remembering):
             self.deferred.append((trig, event.trace_id))
         else:
             out += self._respond(trig, event.trace_id, FREE)
+        if status == "failed":
+            out += self._skill_failed(action_text, event.trace_id)
         return out + (self._maybe_done(owner) if owner is not None else [])
 
     def _action_done(self, goal_id: str, status: str, message: str) -> Turn | None:
@@ -544,7 +553,7 @@ class Thinker(GroundedDialogue, ModelStream, Remembering):
 
     def _check(self, seg: Segment) -> Action:
         """The action in an ``<action>`` segment, if it may run here; else ActionError/ValueError."""
-        action = validate(parse_action(seg.text), self.known_objects)
+        action = validate(parse_action(seg.text), self.known_objects, skills=self._skills_callable())
         if action.executor not in self.executors:
             raise ActionError(f"{action.name} needs the {action.executor} executor, not running here")
         return action
@@ -592,7 +601,7 @@ class Thinker(GroundedDialogue, ModelStream, Remembering):
         if owner is not None:
             owner.acted = True
             owner.running.add(goal_id)
-        return [self._append(seg), Act(action, instruction_for(action), goal_id, trace_id)]
+        return [self._append(seg), Act(action, self._instruction(action), goal_id, trace_id)]
 
     def _speech_result(self, uid: str, spoken_text: str, interrupted: bool) -> list[Command]:
         spoken = self.speaking.pop(uid, None)

@@ -43,6 +43,9 @@ RULES = [
     ("seal_nodes.core.skills", ("seal_nodes.core.thinking", "seal_nodes.core.perception", "seal_nodes.core.voice",
                                 "seal_nodes.core.arm", "seal_nodes.core.audio", "playwright"),
      "skills are browser-free: they see a page only through the Page contract"),
+    ("seal_nodes.core.observe", ("seal_nodes.core.thinking", "seal_nodes.core.perception", "seal_nodes.core.voice",
+                                 "seal_nodes.core.arm", "seal_nodes.core.memory", "seal_nodes.core.skills"),
+     "watching the stack (health, the live view) sees it only through events and plain data"),
     ("seal_nodes.nodes", ("seal_nodes.stack", "seal_nodes.bench", "seal_nodes.tools", "seal_nodes.cli"),
      "nodes are thin adapters over cores"),
     ("seal_nodes.tools", ("seal_nodes.stack", "seal_nodes.bench", "seal_nodes.cli"),
@@ -117,4 +120,4 @@ def test_core_top_level_holds_only_layers_and_contracts():
     modules = sorted(p.name for p in core.iterdir() if p.suffix == ".py")
     layers = sorted(p.name for p in core.iterdir() if p.is_dir() and (p / "__init__.py").exists())
     assert set(modules) <= {"__init__.py", "events.py", "actions.py", "topics.py"}
-    assert layers == ["arm", "audio", "language", "memory", "perception", "skills", "thinking", "voice"]
+    assert layers == ["arm", "audio", "language", "memory", "observe", "perception", "skills", "thinking", "voice"]

@@ -15,7 +15,8 @@ from seal_nodes.core import events as ev
 from seal_nodes.core.audio.devices import AudioDeviceError, find_device, list_devices
 from seal_nodes.core.audio.frames import AudioFormatError, AudioFrame, check_pcm, pcm_from_bytes, resample
 from seal_nodes.core.audio.pacing import paced_frames
-from seal_nodes.ros_env import apply_default_ros_environment, fastdds_localhost_profile, ros_environment
+from seal_nodes.ros_env import (apply_default_ros_environment, default_ros_environment, fastdds_localhost_profile,
+                                ros_environment)
 from seal_nodes.tools.latency import BUDGETS, Budget, format_table, machine_info, summarize
 
 pytestmark = pytest.mark.unit
@@ -166,11 +167,19 @@ def test_profile_binds_udp_to_loopback(path):
 def test_apply_default_environment_keeps_user_choice(monkeypatch):
     for key in ("RMW_IMPLEMENTATION", "ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_DEFAULT_PROFILES_FILE"):
         monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "SUBNET")
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    monkeypatch.setenv("FASTDDS_DEFAULT_PROFILES_FILE", "/etc/my_profile.xml")
     apply_default_ros_environment()
-    assert os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "SUBNET"
+    assert os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
     assert os.environ["RMW_IMPLEMENTATION"] == "rmw_fastrtps_cpp"
-    assert os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] == str(fastdds_localhost_profile())
+    assert os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] == "/etc/my_profile.xml"
+
+
+def test_the_loopback_profile_follows_the_discovery_range():
+    assert default_ros_environment({})["FASTDDS_DEFAULT_PROFILES_FILE"] == str(fastdds_localhost_profile())
+    assert default_ros_environment({})["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
+    subnet = default_ros_environment({"ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET"})
+    assert subnet == {"RMW_IMPLEMENTATION": "rmw_fastrtps_cpp"}  # a robot network: Fast DDS defaults
 
 
 @pytest.mark.parametrize("first", ["import rclpy; import seal_nodes.nodes.common",

@@ -117,7 +117,7 @@ def test_param_typing_follows_launch_ros(raw, typed):
     # PyYAML (YAML 1.1), like launch_ros, reads "1.5e3" as a string; "1.5e+3" is a float.
     text = ("launch:\n- arg: {name: v, default: ''}\n"
             "- node: {pkg: p, exec: e, param: [{name: x, value: '$(var v)'}]}\n")
-    got = parse(text, cli=(f"v:={raw}",)).nodes[0].params["x"]
+    got = parse(text, cli=(f"v:={raw}",) if raw else ()).nodes[0].params["x"]  # "" only as a default
     assert got == typed and type(got) is type(typed)
 
 
@@ -239,6 +239,11 @@ def test_errors(text, cli, needle):
 def test_bad_cli_syntax():
     with pytest.raises(LaunchError, match="name:=value"):
         parse(cli=("model_dir=/x",))
+
+
+def test_an_empty_value_is_refused_as_ros2_launch_refuses_it():
+    with pytest.raises(LaunchError, match="empty value"):
+        parse(cli=("model_dir:=",))
 
 
 def test_ros_args():

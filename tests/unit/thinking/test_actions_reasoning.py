@@ -18,11 +18,28 @@ KNOWN = {"red_cube", "green_cube", "blue_cube"}
 # --- actions -----------------------------------------------------------------------------------
 
 def test_action_set_declares_executors():
-    assert set(ACTION_SET) == {"pick", "place", "push", "point", "home", "click", "type", "stop", "recall"}
+    assert set(ACTION_SET) == {"pick", "place", "push", "point", "home", "click", "type", "read", "begin_lesson",
+                               "save_skill", "run_skill", "stop", "recall"}
     assert Action("pick", {"object": "red_cube"}).executor == ARM
     assert Action("click", {"target": "ok"}).executor == GUI
+    assert Action("run_skill", {"name": "check_tab_city"}).executor == GUI
     assert Action("stop").executor == SYSTEM
     assert Action("recall", {"query": "blue bin"}).executor == MEMORY
+
+
+def test_a_skill_call_takes_exactly_the_skills_parameters():
+    skills = {"check_tab_city": ("tab", "city")}
+    ok = Action("run_skill", {"name": "check_tab_city", "tab": "Wind", "city": "Paris"})
+    assert validate(ok, KNOWN, skills=skills) is ok
+    with pytest.raises(ActionError, match="no skill named 'book'"):
+        validate(Action("run_skill", {"name": "book"}), KNOWN, skills=skills)
+    with pytest.raises(ActionError, match=r"missing \['city'\], unexpected \['town'\]"):
+        validate(Action("run_skill", {"name": "check_tab_city", "tab": "Wind", "town": "Paris"}), KNOWN, skills=skills)
+    with pytest.raises(ActionError, match="1..120 characters"):
+        validate(Action("run_skill", {"name": "check_tab_city", "tab": "Wind", "city": "x" * 121}), KNOWN,
+                 skills=skills)
+    with pytest.raises(ActionError, match="no skill named"):  # nothing found, nothing callable
+        validate(ok, KNOWN)
 
 
 def test_a_recall_query_is_bounded():

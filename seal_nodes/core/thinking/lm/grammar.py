@@ -55,6 +55,10 @@ def _action_rules(prompt: Prompt) -> dict[str, str]:
         "type": '"type(target=" arg ", text=" arg ")"',
         "stop": '"stop()"',
         "recall": '"recall(query=" arg ")"',
+        "read": '"read(target=" arg ")"',
+        "begin_lesson": '"begin_lesson(task=" arg ")"',
+        "save_skill": '"save_skill(task=" arg ")"',
+        "run_skill": '"run_skill(name=" key (", " key "=" arg)* ")"',
     }
     rules = {}
     for name in dict.fromkeys(prompt.actions):  # keep order, drop duplicates
@@ -95,9 +99,12 @@ def build_grammar(
         rules.update(actions)
         if any("object" in ACTION_SET[n[4:]].params for n in actions):
             rules["obj"] = " | ".join(_lit(o) for o in dict.fromkeys(prompt.objects))
-        if {"act-click", "act-type", "act-recall"} & set(actions):
+        if {"act-click", "act-type", "act-recall", "act-read", "act-begin_lesson", "act-save_skill",
+                "act-run_skill"} & set(actions):
             # short free text that cannot close the call or start a tag
             rules["arg"] = f'[^<>(),"\\n]{{1,{MAX_ARG_CHARS}}}'
+        if "act-run_skill" in actions:
+            rules["key"] = "[a-z_] [a-z0-9_]{0,39}"
     return "\n".join(f"{name} ::= {body}" for name, body in rules.items()) + "\n"
 
 
