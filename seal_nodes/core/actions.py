@@ -30,6 +30,7 @@ class ActionSpec:
     executor: str
     params: tuple[str, ...]
     summary: str
+    says_result: bool = False  # its result is what the user asked to hear (said as it comes back)
 
 
 ACTION_SET: dict[str, ActionSpec] = {
@@ -42,11 +43,12 @@ ACTION_SET: dict[str, ActionSpec] = {
         ActionSpec("home", ARM, (), "move the arm to its home pose"),
         ActionSpec("click", GUI, ("target",), "click a described on-screen element"),
         ActionSpec("type", GUI, ("target", "text"), "type text into an on-screen element"),
-        ActionSpec("read", GUI, ("target",), "read an on-screen value aloud"),
+        ActionSpec("read", GUI, ("target",), "read an on-screen value aloud", says_result=True),
         ActionSpec("begin_lesson", GUI, ("task",), "start recording the on-screen steps the user shows for a task"),
-        ActionSpec("save_skill", GUI, ("task",), "turn the steps shown since the lesson began into a skill"),
+        ActionSpec("save_skill", GUI, ("task",), "turn the steps shown since the lesson began into a skill",
+                   says_result=True),
         # and the skill's own parameters, which only the skill declares (``validate``'s ``skills``)
-        ActionSpec("run_skill", GUI, ("name",), "do a task with a skill learned earlier"),
+        ActionSpec("run_skill", GUI, ("name",), "do a task with a skill learned earlier", says_result=True),
         ActionSpec("stop", SYSTEM, (), "stop every running action"),
         ActionSpec("recall", MEMORY, ("query",), "search what you remember of this person and past tasks"),
     )

@@ -48,7 +48,7 @@ def heard_task(trace: list[TraceStep], task: str) -> str:
     """``task`` with a word or two that sound like a value the lesson typed or chose, and that it
     does not say, written as that value: the recogniser may mishear a name in a sentence ("check
     the humidity in pairs") that it heard right on its own ("type Paris")."""
-    chosen = [t.chosen if t.op == "choose" else t.anchor for t in trace if t.op in ("click", "choose")]
+    chosen = [t.acted_on for t in trace if t.op in ("click", "choose")]
     # the page's spelling of a name first ("Paris"), then what was typed ("paris")
     shown = [a.name for a in chosen if a is not None and a.role in CHOICE_ROLES] + \
         [t.value for t in trace if t.op == "fill"]
@@ -78,7 +78,7 @@ def lesson_values(trace: list[TraceStep], task: str) -> dict[str, str]:
             values[_param_name(t.anchor.label or t.anchor.name or "text", values)] = said
             seen.add(said.casefold())
     for t in trace:
-        target = t.chosen if t.op == "choose" else t.anchor
+        target = t.acted_on
         if t.op not in ("click", "choose") or target is None or target.role not in CHOICE_ROLES:
             continue
         said = _in_task(task, target.name)

@@ -260,9 +260,14 @@ class TraceStep:
             raise ValueError("trace step: model_call is not a boolean")
 
     @property
+    def acted_on(self) -> Anchor | None:
+        """The element the step acted on: the one chosen for a ``choose``, else its anchor."""
+        return self.chosen if self.op == "choose" else self.anchor
+
+    @property
     def coordinate_only(self) -> bool:
         """Done at x,y with no element named: nothing to anchor a replay on."""
-        return (self.chosen if self.op == "choose" else self.anchor) is None
+        return self.acted_on is None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"op": self.op, "x": self.x, "y": self.y, "model_call": self.model_call}

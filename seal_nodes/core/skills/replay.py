@@ -209,7 +209,7 @@ class CoordinateReplayer:
         done: list[str] = []
         names = iter(output_names([(t.output, t.anchor) for t in trace if t.op == "read"]))
         for n, t in enumerate(trace):
-            waited = t.chosen if t.op == "choose" else t.anchor
+            waited = t.acted_on
             if waited is not None:
                 self.page.wait_for(waited, self.timeout_s)  # the wait only paces; what it finds does not matter
             try:

@@ -173,7 +173,6 @@ _CONFIRM = {
     "type": "Typing that into {target}.",
     "read": "Reading {target}.",
 }
-SAYS_RESULT = ("read", "run_skill", "save_skill")  # their result is what the user asked to hear
 _DONE = {
     "pick": "Done, I'm holding {obj}.",
     "place": "Done, {obj} is in the bin.",
@@ -268,7 +267,7 @@ class CommandBackend:
             action = Action("stop")
         if trig.payload.get("success"):
             template = _DONE.get(action.name)
-            if action.name in SAYS_RESULT:
+            if action.name in ACTION_SET and ACTION_SET[action.name].says_result:
                 yield Segment(SAY, trig.text)
             elif template:
                 yield Segment(SAY, _fill(template, action))

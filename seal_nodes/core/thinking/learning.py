@@ -40,6 +40,7 @@ class Learning:
     memory: MemoryReader | None
     lesson: str = ""  # the task being shown, "" when no lesson runs
     skills_found: dict[str, Skill]  # the skills the current context may call, by name
+    _skills: SkillLibrary | None = None  # the library over the reader's store, made once
 
     def _learned(self, turn: Turn) -> tuple[list[Command], list[Command]]:
         """(what decides the turn: a lesson's start or end, a request a learned skill does; what
@@ -101,8 +102,12 @@ class Learning:
                                        "when it's done, and I'll remember the new way.", trace_id=trace_id))
 
     def _skill_library(self) -> SkillLibrary:
+        """BM25 only: a skill binds only when the request says its description's words, so BM25
+        finds every skill that can run; a query embedding would cost the first words ~20 ms."""
         assert self.memory is not None
-        return SkillLibrary(self.memory.lookups, self.memory.retriever.encoder)
+        if self._skills is None or self._skills.store is not self.memory.lookups:
+            self._skills = SkillLibrary(self.memory.lookups)
+        return self._skills
 
     def _skills_callable(self) -> dict[str, tuple[str, ...]]:
         return {name: tuple(s.params) for name, s in self.skills_found.items()}
