@@ -34,7 +34,8 @@ def cmd_demo(ns: argparse.Namespace) -> int:
 def cmd_bench(ns: argparse.Namespace) -> int:
     from seal_nodes.bench.stack import run_bench
 
-    return run_bench(json_path=ns.json, repeats=ns.repeats, memory_baseline=ns.memory_baseline)
+    return run_bench(json_path=ns.json, repeats=ns.repeats, memory_baseline=ns.memory_baseline, load=ns.load,
+                     audio=ns.audio)
 
 
 # Sub-commands with their own argparse (``seal perceive -h`` shows their options): module, help.
@@ -42,6 +43,8 @@ PASSTHROUGH = {
     "perceive": ("seal_nodes.tools.perceive", "run audio perception over a WAV as a real-time stream; events as JSON"),
     "think": ("seal_nodes.tools.think", "play a timed scenario against the thinker; what it thought and said"),
     "memory": ("seal_nodes.tools.memory_cli", "what the robot remembers: list, search, show, forget, export, import"),
+    "trace": ("seal_nodes.tools.trace", "a recording as a self-contained HTML page: turns, actions, latency budgets"),
+    "diagnose": ("seal_nodes.tools.diagnose", "what went wrong in a recording, and regression cases for it"),
     "bench-perception": ("seal_nodes.bench.perception",
                          "perception benchmark on the spoken test set: WER, turn taking, barge-in"),
     "bench-speech": ("seal_nodes.bench.speech",
@@ -53,6 +56,12 @@ PASSTHROUGH = {
     "bench-understanding": ("seal_nodes.bench.understanding",
                             "spoken everyday requests, fast path alone vs the intent step: carried out, wrong, asked"),
     "bench-voices": ("seal_nodes.bench.voices", "speaker embeddings on the spoken test set's voices: speaker ID, timing"),
+    "faults": ("seal_nodes.bench.faults",
+               "kill -9 / SIGSTOP each node of the sim stack mid-work: respawn, arm held, what was said, next request"),
+    "soak": ("seal_nodes.bench.soak",
+             "the sim stack fed a looping spoken session for N minutes: RSS, fds, threads, lost events, actions"),
+    "flood": ("seal_nodes.bench.flood",
+              "flood every subscribed topic of the sim graph with malformed messages; rates before, during, after"),
     "train-vla": ("vla_policy.arm.train", "record expert episodes and train the arm's VLA policy"),
     "eval-vla": ("vla_policy.arm.evaluate", "the arm policy's success per task on held-out layouts"),
     "train-gui": ("vla_policy.mouse.train", "record browser pages and train the mouse policy"),
@@ -97,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=5, help="greetings and barge-ins to measure")
     p.add_argument("--memory-baseline", action="store_true",
                    help="also measure the conversation on a stack without memory (memory:=false), side by side")
+    p.add_argument("--audio", metavar="DIR",
+                   help="also time your own WAVs (onset/end of speech from DIR/reference.csv: file,onset_s,offset_s)")
+    p.add_argument("--load", action="store_true",
+                   help="measure again beside a CPU hog (a busy loop per core and an offscreen renderer), side by side")
     p.set_defaults(func=cmd_bench)
 
     for name, (module, help_) in PASSTHROUGH.items():

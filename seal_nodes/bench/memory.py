@@ -415,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
             (folder / name).mkdir(parents=True, exist_ok=True)
             result[name] = step()
     result["run"]["loadavg_end"] = _load()
-    write_report(args.json, result, format_table(result))
+    write_report(args.json, result, format_table(result), calibration=not args.quick)
     return 0
 
 

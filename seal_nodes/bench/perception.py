@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DIR, help="where the spoken test set is built/cached")
     args = ap.parse_args(argv)
     result = run_perception_bench(args.size, args.data, limit=args.limit)
-    write_report(args.json_path, result, format_table(result))
+    write_report(args.json_path, result, format_table(result), calibration=True)
     return 0
 
 

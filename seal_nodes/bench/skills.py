@@ -326,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     out = run(args.pairs, args.change_seeds, tuple(args.apps), not args.no_progress,
               args.arm_pairs if args.arm else 0, args.arm_change_seeds)
     out["run"] = machine_info()
-    write_report(args.json, out, format_table(out))
+    write_report(args.json, out, format_table(out), calibration=True)
     return 0
 
 

@@ -4,24 +4,37 @@ Plays recorded (espeak-rendered) speech into /audio/mic of the simulated stack a
 from topic traffic only: speech_start_ms, first_audio_ms, barge_in_stop_ms, frame_to_command_ms,
 policy_inference_ms, ros_hop_ms (definitions: ``seal_nodes.tools.latency.BUDGETS``). A baseline
 measured in the same run sits beside the streaming TTS: synthesising the whole reply before
-the first sample can play (what a non-streaming pipeline waits for).
+the first sample can play (what a non-streaming pipeline waits for). camera → command is also
+given stage by stage (render, publish, DDS hop, preprocessing, queue, inference, command).
+
+``--load`` runs the scenario twice: on the machine as it is, then beside a CPU hog the bench
+starts and reaps itself (``seal_nodes.bench.load``); both side by side, with histograms (as text, and
+drawn against the budgets in ``<json stem>.latency.png``).
 """
 from __future__ import annotations
 
-import json
+import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from seal_nodes.core import events as ev
 from seal_nodes.core import topics
 from seal_nodes.nodes.common import stamp_to_ns
-from seal_nodes.stack.measure import barge_in_stop_ms, first_audio_ms, node_figures, speech_start_ms
+from seal_nodes.bench.recordings import (Recording, RecordingsError, format_rows, load_recordings,
+                                         summarize_rows, time_recordings)
+from seal_nodes.core.audio.frames import AudioFormatError
+from seal_nodes.bench.load import CpuHog, format_histogram, format_side_by_side, histogram
+from seal_nodes.stack.measure import (barge_in_stop_ms, biggest_stage, first_audio_ms, frame_stages, node_samples,
+                                      speech_start_ms, stage_samples)
 from seal_nodes.stack.session import StackSession
-from seal_nodes.tools.latency import BUDGETS, format_table, machine_info, summarize
+from seal_nodes.tools.charts import latency_histograms
+from seal_nodes.tools.latency import BUDGETS, format_table, machine_info, summarize, write_report
 
 GREETING = "Hello robot."
 BARGE_IN = "Thank you."
 PICK = "Pick up the green cube."
+HISTOGRAM_PATHS = ("frame_to_command_ms", "ros_hop_ms", "first_audio_ms")
 
 
 def _reply(session: StackSession, since_ns: int, timeout_s: float) -> tuple[str, int]:
@@ -64,15 +77,15 @@ def tts_baseline(texts: list[str]) -> dict[str, dict]:
     return out
 
 
-def _greet_and_barge_in(session: StackSession, samples: dict[str, list[float]]) -> None:
+def _greet_and_barge_in(session: StackSession, samples: dict[str, list[float]], slack: float = 1.0) -> None:
     """One greeting, talked over a second into the reply; its latencies go into ``samples``."""
     since = time.time_ns()
     turn = session.say(GREETING)
-    trace, reply_ns = _reply(session, since, 20.0)
-    session.wait_for(lambda: time.time_ns() > reply_ns + 1e9, 10.0, "a second of the reply")
+    trace, reply_ns = _reply(session, since, 20.0 * slack)
+    session.wait_for(lambda: time.time_ns() > reply_ns + 1e9, 10.0 * slack, "a second of the reply")
     barge = session.say(BARGE_IN)
-    session.wait_for(barge.played.is_set, 10.0, "the barge-in")
-    session.wait_for(lambda: session.agent_idle(since, quiet_s=1.0), 20.0, "the agent to finish")
+    session.wait_for(barge.played.is_set, 10.0 * slack, "the barge-in")
+    session.wait_for(lambda: session.agent_idle(since, quiet_s=1.0), 20.0 * slack, "the agent to finish")
     for key, value in (("speech_start_ms", speech_start_ms(session, turn)),
                        ("first_audio_ms", first_audio_ms(session, turn)),
                        ("barge_in_stop_ms", barge_in_stop_ms(session, barge, trace))):
@@ -91,48 +104,110 @@ def _conversation(repeats: int, echo, log: Path, launch_args: dict[str, str]) ->
     return {k: summarize(v) for k, v in samples.items()}
 
 
-def run_bench(json_path: str, repeats: int = 3, echo=print, memory_baseline: bool = False) -> int:
-    out = Path(json_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
+@dataclass
+class StackRun:
+    """What one run of the scenario measured: raw samples per path, sensor rates, stages."""
+
+    samples: dict[str, list[float]]
+    rates_hz: dict[str, float]
+    duration_s: float
+    stages: dict[str, dict]
+    load_avg: tuple[float, ...]  # the machine's 1, 5, 15 min load averages at the end: others' work too
+    recordings: list[dict] = field(default_factory=list)  # --audio DIR: one row per file
+
+    @property
+    def figures(self) -> dict[str, dict]:
+        return {path: summarize(values) for path, values in self.samples.items()}
+
+    def record(self) -> dict[str, object]:
+        out = {**self.figures, "frame_stages_ms": self.stages, "biggest_frame_stage": biggest_stage(self.stages),
+               "sensor_rates_hz": self.rates_hz, "duration_s": round(self.duration_s, 1),
+               "load_avg": [round(v, 2) for v in self.load_avg]}
+        if self.recordings:
+            out["recordings"] = {"files": self.recordings, **summarize_rows(self.recordings)}
+        return out
+
+
+def _scenario(repeats: int, echo, log: Path, slack: float = 1.0, recordings: list[Recording] | None = None) -> StackRun:
+    """Greetings with barge-ins, then a pick, then the user's ``recordings`` (``--audio``), on the
+    simulated stack; ``slack`` stretches the timeouts."""
     samples: dict[str, list[float]] = {"speech_start_ms": [], "first_audio_ms": [], "barge_in_stop_ms": []}
     echo("[bench] starting the simulated stack")
-    with StackSession(node_log=out.with_suffix(".nodes.log"), echo=echo) as session:
-        session.wait_ready()
+    with StackSession(node_log=log, echo=echo) as session:
+        session.wait_ready(90.0 * slack)
         t_start = time.time_ns()
         for i in range(repeats):
             echo(f"[bench] turn {i + 1}/{repeats}: {GREETING!r}, then a barge-in {BARGE_IN!r}")
-            _greet_and_barge_in(session, samples)
+            _greet_and_barge_in(session, samples, slack)
         echo(f"[bench] manipulation: {PICK!r}")
         since = time.time_ns()
         turn = session.say(PICK)
-        session.wait_for(lambda: bool(session.events(ev.ACTION_RESULT, since)), 60.0, "the pick to finish")
+        session.wait_for(lambda: bool(session.events(ev.ACTION_RESULT, since)), 60.0 * slack, "the pick to finish")
         if (v := speech_start_ms(session, turn)) is not None:
             samples["speech_start_ms"].append(v)
-        figures = {k: summarize(v) for k, v in samples.items()}
-        figures.update(node_figures(session))
+        samples.update(node_samples(session))
+        timed = time_recordings(session, recordings, echo, slack) if recordings else []
         duration_s = (time.time_ns() - t_start) / 1e9
         # The sensors' rates over the whole run (the sim's targets: camera_hz, state 100 Hz).
         rates = {t.name: round(session.rate_hz(t, duration_s), 1) for t in (topics.CAMERA, topics.JOINT_STATES)}
+        stages = frame_stages(stage_samples(session))
+    return StackRun(samples, rates, duration_s, stages, os.getloadavg(), timed)
+
+
+def _stage_line(run: StackRun) -> str:
+    parts = ", ".join(f"{k} {v['p50']}" for k, v in run.stages.items() if k != "frame_transport_ms")
+    return f"camera → command by stage (p50 ms): {parts}; biggest: {biggest_stage(run.stages)}"
+
+
+def run_bench(json_path: str, repeats: int = 3, echo=print, memory_baseline: bool = False,
+              load: bool = False, audio: str | None = None) -> int:
+    """The scenario on the machine as it is and, with ``load``, again beside a CPU hog the bench runs;
+    with ``audio`` (a folder of WAVs), the user's recordings timed in each."""
+    out = Path(json_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        recordings = load_recordings(audio) if audio else []
+    except (RecordingsError, AudioFormatError) as exc:  # before minutes of stack start-up
+        echo(f"[bench] --audio: {exc}")
+        return 2
+    idle = _scenario(repeats, echo, out.with_suffix(".nodes.log"), recordings=recordings)
+    loaded, hog = None, CpuHog(render=True)
+    if load:
+        echo(f"[bench] the same under load: {hog.describe()}")
+        with hog:
+            loaded = _scenario(repeats, echo, out.with_suffix(".loaded.nodes.log"), slack=2.0, recordings=recordings)
     baseline = tts_baseline(["Hello! I can pick up, push or point at the cubes on the table. What should I do?"])
     if memory_baseline:  # the same conversation with no memory node and no reads of it
         echo("[bench] baseline: the stack without memory (memory:=false)")
         off = _conversation(repeats, echo, out.with_suffix(".nomemory.log"), {"memory": "false"})
         baseline.update({f"{k}[memory off]": v for k, v in off.items()})
-        baseline.update({f"{k}[memory on]": figures[k] for k in off})
+        baseline.update({f"{k}[memory on]": idle.figures[k] for k in off})
     report = {
-        **figures,
+        **idle.record(),
         "budgets_ms": {k: b.budget_ms for k, b in BUDGETS.items()},
         "baseline": baseline,
-        "sensor_rates_hz": rates,
-        "run": {"repeats": repeats, "duration_s": round(duration_s, 1), **machine_info()},
+        "run": {"repeats": repeats, "duration_s": round(idle.duration_s, 1), **machine_info()},
     }
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    table = format_table(figures)
-    base_table = format_table(baseline, budgets={})
-    rates_line = ", ".join(f"{name} {hz} Hz" for name, hz in rates.items())
-    out.with_suffix(".md").write_text(f"# seal bench\n\n{table}\n\nSensor rates over the run: {rates_line}\n\n"
-                                      f"Baseline (same run):\n\n{base_table}\n")
-    echo(f"\n{table}\n\nSensor rates over the run: {rates_line}")
-    echo("\nBaseline, same run (streaming TTS vs whole-utterance synthesis):\n" + base_table)
+    rates_line = ", ".join(f"{name} {hz} Hz" for name, hz in idle.rates_hz.items())
+    text = [f"# seal bench\n\n{format_table(idle.figures)}\n\nSensor rates over the run: {rates_line}\n\n"
+            f"{_stage_line(idle)}\n"]
+    if loaded is not None:
+        report["loaded"] = {**loaded.record(), "hog": hog.describe()}
+        report["histograms"] = {path: histogram({"idle": idle.samples[path], "loaded": loaded.samples[path]})
+                                for path in HISTOGRAM_PATHS}
+        loaded_rates = ", ".join(f"{name} {hz} Hz" for name, hz in loaded.rates_hz.items())
+        text.append(f"\n## Idle and loaded ({hog.describe()})\n\n{format_side_by_side(idle.figures, loaded.figures)}"
+                    f"\n\nSensor rates under load: {loaded_rates}\n\nUnder load, {_stage_line(loaded)}\n")
+        text += [f"\n```\n{format_histogram(path, report['histograms'][path])}\n```\n" for path in HISTOGRAM_PATHS]
+        png = out.with_name(f"{out.stem}.latency.png")
+        latency_histograms(png, report["histograms"], report["budgets_ms"])
+        text.append(f"\nThe same histograms against their budgets: `{png.name}`.\n")
+    for name, run in (("idle", idle), ("loaded", loaded)):
+        if run is not None and run.recordings:
+            text.append(f"\n## The recordings of {audio} ({name})\n\n{format_table(summarize_rows(run.recordings), budgets={})}"
+                        f"\n\n{format_rows(run.recordings)}\n")
+    text.append(f"\nBaseline, same run (streaming TTS vs whole-utterance synthesis):\n\n"
+                f"{format_table(baseline, budgets={})}\n")
+    write_report(out, report, "".join(text), calibration=True)
     echo(f"\n[bench] wrote {out} and {out.with_suffix('.md')}")
     return 0

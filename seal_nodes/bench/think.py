@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from seal_nodes.core import events as ev
-from seal_nodes.tools.images import write_png
 from seal_nodes.core.thinking.lm.registry import make_model
 from seal_nodes.core.thinking.lm.scripted import split_pieces
+from seal_nodes.tools.charts import line_chart
 from seal_nodes.tools.scenario import SimClock
 from seal_nodes.core.thinking.commands import Say
 from seal_nodes.core.thinking.thinker import Thinker, ThinkerConfig
@@ -167,23 +167,6 @@ def context_growth(minutes: float = 60.0, turn_s: float = 6.0) -> dict:
             "chars_at_10_turns": sizes[min(9, n - 1)], "limit_chars": th.cfg.max_context_chars, "series": sizes}
 
 
-def plot(series: list[int], limit: int, path: Path) -> None:
-    """Context size per turn (blue) against the limit (red); axes from 0."""
-    w, h, m = 640, 320, 20
-    img = np.full((h, w, 3), 255, np.uint8)
-    img[h - m, m:w - m] = 0
-    img[m:h - m, m] = 0
-    top = max(max(series), limit) * 1.1
-    ys = lambda v: int(h - m - (h - 2 * m) * v / top)  # noqa: E731
-    img[ys(limit), m:w - m] = (220, 40, 40)
-    xs = np.linspace(m, w - m - 1, len(series)).astype(int)
-    for (x0, v0), (x1, v1) in zip(zip(xs, series), zip(xs[1:], series[1:])):
-        for t in np.linspace(0, 1, max(2, abs(ys(v1) - ys(v0)) + x1 - x0 + 1)):
-            x, y = int(x0 + (x1 - x0) * t), int(ys(v0) + (ys(v1) - ys(v0)) * t)
-            img[max(0, y - 1):y + 1, x] = (30, 60, 200)
-    write_png(path, img)
-
-
 def table(r: dict) -> str:
     s, f, c, res = r["scripted"], r["fast_path"], r["context"], r["scripted_resume"]
     rows = [("first words, scripted 100 tok/s (p50/p99 ms)", f"{s['first_say_p50_ms']} / {s['first_say_p99_ms']}"),
@@ -220,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
         result[name] = fn()
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    plot(result["context"]["series"], result["context"]["limit_chars"], out.with_name("context_size.png"))
+    line_chart(out.with_name("context_size.png"), {"context": result["context"]["series"]},
+               title="context size over the conversation", xlabel="turn", ylabel="characters",
+               limits={"limit": result["context"]["limit_chars"]}, y_from_zero=True)
     out.write_text(json.dumps(result, indent=2))
     md = table(result)
     out.with_suffix(".md").write_text(md)

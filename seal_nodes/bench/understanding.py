@@ -36,6 +36,7 @@ from seal_nodes.core.thinking.commands import Command, Say, TurnDone
 from seal_nodes.core.thinking.context import ACT
 from seal_nodes.core.thinking.fast_path import parse_action
 from seal_nodes.core.thinking.thinker import Thinker, ThinkerConfig
+from seal_nodes.tools.charts import bar_chart
 from seal_nodes.tools.latency import machine_info, summarize
 from seal_nodes.tools.scenario import ScenarioWorld, SimClock, parse_scenario
 from seal_nodes.tools.understanding_set import ACT as ACT_AT_ONCE
@@ -423,12 +424,11 @@ def format_table(r: dict) -> str:
 
 def write_chart(r: dict, path: Path) -> None:
     """Per category, each configuration's share carried out as meant, wrong actions stacked in red."""
-    from vla_policy.plot import bar_chart_png
-
     cats = [c for c in CATEGORIES if c in next(iter(r["configs"].values()))["by_category"]]
     series = {name: [s["by_category"][c]["success"] for c in cats] for name, s in r["configs"].items()}
     wrong = {name: [s["by_category"][c]["rates"][WRONG] for c in cats] for name, s in r["configs"].items()}
-    bar_chart_png(path, cats, series, on_top=wrong, title="carried out as meant (red on top: wrong action)")
+    bar_chart(path, cats, series, on_top=wrong, title="carried out as meant, per category", ylabel="share of items",
+              on_top_label="wrong action")
 
 
 def main(argv: list[str] | None = None) -> int:

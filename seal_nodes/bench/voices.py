@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.splits < 1:
         ap.error("--splits must be at least 1")
     result = run_voices_bench(args.size, args.data, splits=args.splits)
-    write_report(args.json_path, result, format_table(result))
+    write_report(args.json_path, result, format_table(result), calibration=True)
     return 0
 
 

@@ -22,6 +22,8 @@ from seal_nodes.nodes.common import SealNode, msg_to_frame, run, subscription
 
 from seal_nodes.core import topics
 from seal_nodes.core.audio.frames import AudioFormatError, AudioFrame
+from seal_nodes.core.audio.realtime import raise_thread_priority
+from seal_nodes.core.bounds import MAX_BIAS_WORDS_CHARS, AudioBudget, check_audio_chunk, check_text
 from seal_nodes.core.events import SPEECH_END, Event
 from seal_nodes.core.perception.audio import (
     AudioPerception, AudioPerceptionConfig, SampleRateChanged,
@@ -63,6 +65,8 @@ class AudioPerceptionNode(SealNode):
         self._held: deque[tuple[str, object]] = deque()
         self._worker = threading.Thread(target=self._work, name="perception", daemon=True)
         self._stop = threading.Event()
+        # Each stream gets at most a little over real time of audio; beyond it chunks drop on arrival.
+        self._budgets = {"mic": AudioBudget(), "ref": AudioBudget()}
         subscription(self, topics.MIC, lambda m: self._enqueue("mic", m))
         subscription(self, topics.SPEAKER, lambda m: self._enqueue("ref", m))
         subscription(self, topics.BIAS_WORDS, lambda m: self._enqueue("bias", m))
@@ -72,14 +76,29 @@ class AudioPerceptionNode(SealNode):
     def backlog(self) -> int:
         return self._inbox.qsize()
 
-    def _enqueue(self, kind: str, msg: object) -> None:
+    def _enqueue(self, kind: str, msg) -> None:
+        reason = self._out_of_bounds(kind, msg)
+        if reason:  # refused here, before it is queued or decoded
+            self.refuse({"mic": topics.MIC.name, "ref": topics.SPEAKER.name}.get(kind, topics.BIAS_WORDS.name), reason)
+            return
         if self._inbox.qsize() >= MAX_BACKLOG:
             self.report_error(f"audio perception is {MAX_BACKLOG} chunks behind; dropping input",
                               throttle_key="backlog")
             return
         self._inbox.put((kind, msg))
 
+    def _out_of_bounds(self, kind: str, msg) -> str:
+        if kind == "bias":
+            return check_text("data", msg.data, MAX_BIAS_WORDS_CHARS)
+        reason = check_audio_chunk(len(msg.data), msg.sample_rate, msg.channels, msg.encoding, msg.trace_id)
+        if reason:
+            return reason
+        seconds = len(msg.data) / (2 * msg.channels * msg.sample_rate)
+        return "" if self._budgets[kind].take(seconds) else "audio arrives faster than real time; chunk dropped"
+
     def _work(self) -> None:
+        # VAD and turn taking judge each chunk as it comes: ahead of the rest of a busy machine.
+        self.get_logger().info(f"perception thread scheduling: {raise_thread_priority()}")
         while not self._stop.is_set():
             try:  # messages set aside while a frame waited for its reference come first
                 kind, msg = self._held.popleft() if self._held else self._inbox.get(timeout=0.2)

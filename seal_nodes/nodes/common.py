@@ -18,10 +18,12 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.serialization import deserialize_message
 from seal_interfaces.msg import AudioChunk, Event, Latency
 
 from seal_nodes.core import events as ev
 from seal_nodes.core import topics
+from seal_nodes.core.bounds import MAX_MESSAGE_BYTES, Refusals, check_event, fault_kind
 from seal_nodes.core.audio.frames import ENCODING_S16LE, AudioFrame, pcm_from_bytes
 from seal_nodes.core.observe.health import HealthStatus, NodeHealth
 
@@ -48,8 +50,22 @@ def publisher(node: Node, topic: topics.Topic, **kwargs: Any) -> "Publisher":
 
 
 def subscription(node: Node, topic: topics.Topic, callback: Callable, **kwargs: Any) -> "Subscription":
-    """A subscription to ``topic`` with the contract's type and QoS (``raw=True``: serialized bytes)."""
-    return node.create_subscription(interface_type(topic.type), topic.name, callback, qos_for(topic), **kwargs)
+    """A subscription to ``topic`` with the contract's type and QoS (``raw=True``: serialized bytes).
+
+    A SealNode's subscription takes the serialized message and refuses one larger than the
+    topic's ``MAX_MESSAGE_BYTES`` before deserializing it; the callback gets the message.
+    """
+    cls = interface_type(topic.type)
+    limit = MAX_MESSAGE_BYTES.get(topic.name)
+    if kwargs.get("raw") or limit is None or not isinstance(node, SealNode):
+        return node.create_subscription(cls, topic.name, callback, qos_for(topic), **kwargs)
+
+    def sized(raw: bytes) -> None:
+        if len(raw) > limit:
+            node.refuse(topic.name, f"a message of {len(raw)} bytes (at most {limit})")
+        else:
+            callback(deserialize_message(raw, cls))
+    return node.create_subscription(cls, topic.name, sized, qos_for(topic), raw=True, **kwargs)
 
 
 
@@ -71,6 +87,11 @@ def event_to_msg(event: ev.Event) -> Event:
     msg.trace_id = event.trace_id
     msg.payload_json = event.payload_json()
     return msg
+
+
+def event_bounds(msg: Event) -> str:
+    """Why ``msg`` breaks the Event contract's bounds ("" when it does not); cheap, before any parsing."""
+    return check_event(msg.type, msg.text, msg.source, msg.trace_id, msg.payload_json, msg.confidence)
 
 
 def msg_to_event(msg: Event) -> ev.Event:
@@ -120,6 +141,8 @@ class SealNode(Node):
     # long for the first subscriber instead of vanishing.
     HOLD_UNHEARD_S = 15.0
     DIAGNOSTICS_PERIOD_S = 1.0
+    # Refused input (a message out of its topic's bounds) is reported once per window per topic.
+    REFUSAL_WINDOW_S = 5.0
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
@@ -130,6 +153,7 @@ class SealNode(Node):
         self._unheard_timer = self.create_timer(0.2, self._flush_unheard)
         self._born = time.monotonic()
         self._throttle: dict[str, tuple[float, int]] = {}  # key → (last report, reports held back)
+        self._refusals = Refusals(self.REFUSAL_WINDOW_S)
         self.health = NodeHealth(name)
         self._diagnostics_pub = publisher(self, topics.DIAGNOSTICS)
         self.create_timer(self.DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
@@ -140,6 +164,11 @@ class SealNode(Node):
 
     def _publish_diagnostics(self) -> None:
         self._diagnostics_pub.publish(health_to_msg(self.health.status(self.backlog()), ev.now_ns()))
+        with self._lock:
+            held = self._refusals.flush()
+        for key, count in held.items():  # the kind of fault is in the payload; the text says how many
+            where = key.partition(": ")[0]
+            self._report_refusals(key, f"refused {count} more messages on {where} since the last report", count)
 
     def publish_event(self, event: ev.Event) -> None:
         if not event.source:
@@ -186,6 +215,25 @@ class SealNode(Node):
             payload["suppressed"] = suppressed
         self.get_logger().warning(text)
         self.publish_event(ev.Event(ev.ERROR, ev.now_ns(), text=text, trace_id=trace_id, payload=payload))
+
+    def refuse(self, where: str, reason: str) -> None:
+        """Drop an input message that breaks its contract (``where``: the topic or action).
+
+        Cheap under a flood: each refusal only counts (health: one dropped input); the log line
+        and the ``error`` event go out once per ``REFUSAL_WINDOW_S`` per ``where`` and kind of
+        fault, saying how many messages they stand for.
+        """
+        self.health.error(f"refused {where}: {reason}", dropped_input=True)
+        key = f"{where}: {fault_kind(reason)}"
+        with self._lock:
+            count = self._refusals.refuse(key)
+        if count is not None:
+            self._report_refusals(key, f"refused {where}: {reason}"
+                                  + (f" (and {count - 1} more since the last report)" if count > 1 else ""), count)
+
+    def _report_refusals(self, key: str, text: str, count: int) -> None:
+        self.get_logger().warning(text)
+        self.publish_event(ev.Event(ev.ERROR, ev.now_ns(), text=text, payload={"refused": count, "fault": key}))
 
     def publish_latency(self, path: str, ms: float, trace_id: str = "") -> None:
         msg = Latency()
@@ -256,6 +304,6 @@ def run(node_factory: Callable[[], Node]) -> None:
 
 __all__ = [
     "qos_for", "interface_type", "publisher", "subscription",
-    "SealNode", "run", "in_thread", "event_to_msg", "msg_to_event", "frame_to_msg", "msg_to_frame",
+    "SealNode", "run", "in_thread", "event_to_msg", "msg_to_event", "event_bounds", "frame_to_msg", "msg_to_frame",
     "ns_to_stamp", "stamp_to_ns", "health_to_msg",
 ]

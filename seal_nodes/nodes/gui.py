@@ -39,6 +39,7 @@ from seal_interfaces.action import GuiAct
 
 from seal_nodes.core import events as ev
 from seal_nodes.core import topics
+from seal_nodes.core.bounds import MAX_INSTRUCTION_CHARS, MAX_PAGE_CHARS, check_goal_text, check_text
 from seal_nodes.core.skills.model import PageError
 from sim_worlds.gui.browser import BrowserError
 from sim_worlds.gui.episode import ExpertController, TeleportController, run_goal
@@ -111,6 +112,10 @@ class GuiNode(SealNode):
 
     # --- page and screen ----------------------------------------------------------------------
     def on_page(self, msg: String) -> None:
+        reason = check_text("data", msg.data, MAX_PAGE_CHARS)
+        if reason:
+            self.refuse(topics.GUI_PAGE.name, reason)
+            return
         text = msg.data.strip()
         with self.lock:
             if self.busy:
@@ -168,6 +173,10 @@ class GuiNode(SealNode):
 
     # --- action -------------------------------------------------------------------------------
     def on_goal(self, goal: GuiAct.Goal) -> GoalResponse:
+        reason = check_goal_text("instruction", goal.instruction, MAX_INSTRUCTION_CHARS, goal.trace_id)
+        if reason:
+            self.refuse(f"{topics.GUI_ACT.name} goal", reason)
+            return GoalResponse.REJECT
         with self.lock:
             if self.busy:
                 self.get_logger().warning("rejecting goal: the pointer is busy")

@@ -18,7 +18,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from seal_nodes.nodes.common import SealNode, msg_to_event, run, subscription
+from seal_nodes.nodes.common import SealNode, event_bounds, msg_to_event, run, subscription
 
 from seal_interfaces.msg import Event
 
@@ -99,6 +99,10 @@ class MemoryNode(SealNode):
     def on_event(self, msg: Event) -> None:
         if msg.source == self.get_name():
             return
+        reason = event_bounds(msg)
+        if reason:  # before the payload is parsed or anything recorded
+            self.refuse(topics.EVENTS.name, reason)
+            return
         try:
             event = msg_to_event(msg)
             if event.type == ev.FORGET:
@@ -112,8 +116,7 @@ class MemoryNode(SealNode):
             else:
                 self.recorder.feed(event)
         except ValueError as exc:
-            self.report_error(f"memory: event {msg.type!r} from {msg.source!r} not recorded: {exc}", msg.trace_id,
-                              throttle_key=f"bad_event:{msg.type}")
+            self.refuse(topics.EVENTS.name, f"memory: event {msg.type!r} from {msg.source!r} not recorded: {exc}")
         except Exception as exc:  # noqa: BLE001 - a full disk or a locked file must not stop the node
             self.report_error(f"memory: recording failed: {exc}", msg.trace_id, throttle_key="record")
         self.report_problems()

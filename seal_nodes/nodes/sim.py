@@ -13,9 +13,11 @@ import os
 import signal
 import threading
 import time
+from typing import Callable
 
 from seal_nodes.nodes.common import SealNode, ns_to_stamp, publisher, run, subscription
 
+import mujoco
 import numpy as np
 from geometry_msgs.msg import Pose
 from sensor_msgs.msg import Image, JointState
@@ -25,6 +27,7 @@ from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 from seal_nodes.core import events as ev
 from seal_nodes.core import topics
 from seal_nodes.core.arm.robot import JOINT_NAMES
+from seal_nodes.core.bounds import check_trajectory
 from seal_nodes.core.arm.trajectory import TrajectoryError, sample, validate_trajectory
 from sim_worlds.tabletop.world import TabletopWorld
 
@@ -53,18 +56,26 @@ class SimNode(SealNode):
         self.pose_pub = publisher(self, topics.OBJECT_POSES)
         subscription(self, topics.ARM_TRAJECTORY, self.on_trajectory)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._run_or_exit, args=(what, loop), name=what, daemon=True)
+                         for what, loop in (("simulation", self._step_in_real_time), ("camera", self._render_frames))]
+        for thread in self._threads:
+            thread.start()
         self.get_logger().info(f"sim ready: seed={seed} camera {width}x{height} @ {self.camera_hz} Hz")
 
     def on_trajectory(self, msg: JointTrajectoryMsg) -> None:
+        end = msg.points[-1].time_from_start if msg.points else None
+        reason = check_trajectory(msg.joint_names, len(msg.points), (len(p.positions) for p in msg.points),
+                                  end.sec + end.nanosec * 1e-9 if end else 0.0)
+        if reason:  # before any list or array is built from it
+            self.refuse(topics.ARM_TRAJECTORY.name, reason)
+            return
         try:
             traj = validate_trajectory(
                 list(msg.joint_names),
                 [p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in msg.points],
                 [list(p.positions) for p in msg.points], JOINT_NAMES)
         except TrajectoryError as exc:
-            self.report_error(f"rejected {topics.ARM_TRAJECTORY.name}: {exc}", throttle_key=str(exc)[:30])
+            self.refuse(topics.ARM_TRAJECTORY.name, str(exc))
             return
         with self.lock:
             current = self.command_vector()
@@ -80,21 +91,20 @@ class SimNode(SealNode):
         out[idx] = sample(traj, time.monotonic() - t0, start)
         return out
 
-    def _loop(self) -> None:
+    def _run_or_exit(self, what: str, loop: Callable[[], None]) -> None:
         try:
-            self._step_in_real_time()
+            loop()
         except Exception as exc:
-            # A sim that cannot step is worse than none: report, then end the process so the
-            # launcher's respawn brings a fresh one.
-            self.report_error(f"simulation loop failed: {exc!r}; exiting for a respawn")
+            # A sim that cannot step or draw is worse than none: report, then end the process so
+            # the launcher's respawn brings a fresh one.
+            self.report_error(f"{what} loop failed: {exc!r}; exiting for a respawn")
             time.sleep(0.5)  # let the report go out
             os.kill(os.getpid(), signal.SIGTERM)
-        finally:
-            self.world.close()  # the GL context belongs to this thread: release it here
 
     def _step_in_real_time(self) -> None:
         dt = 0.005
-        next_state = next_image = next_pose = t = time.monotonic()
+        state_period = 1.0 / self.state_hz
+        next_state = next_pose = t = time.monotonic()
         while not self._stop.is_set():
             t += dt
             with self.lock:
@@ -107,19 +117,48 @@ class SimNode(SealNode):
                 self.get_logger().warning("command clipped to joint limits", throttle_duration_sec=2.0)
             now = time.monotonic()
             if now >= next_state:
-                next_state = now + 1.0 / self.state_hz
+                next_state += state_period  # on a fixed grid: a late tick does not stretch the period
+                if next_state <= now:
+                    next_state = now + state_period  # far behind: skip, no burst
                 self.publish_joint_state()
             if now >= next_pose:
                 next_pose = now + 0.1
                 self.publish_poses()
-            if now >= next_image:
-                next_image = now + 1.0 / self.camera_hz
-                self.publish_image()
             delay = t - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
             elif delay < -0.25:
-                t = time.monotonic()  # fell far behind (e.g. a slow first render): drop the debt
+                t = time.monotonic()  # fell far behind (e.g. the machine stalled): drop the debt
+
+    def _render_frames(self) -> None:
+        """The camera on a thread of its own: a frame's cost never holds up the physics.
+
+        Each frame draws a copy of the state taken under the lock (microseconds), so the
+        physics steps on while the frame renders.
+        """
+        snapshot = mujoco.MjData(self.world.model)
+        period = 1.0 / self.camera_hz
+        next_frame = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                with self.lock:
+                    mujoco.mj_copyData(snapshot, self.world.model, self.world.data)
+                    stamp = ev.now_ns()  # the state being rendered is the state at this instant
+                t0 = time.perf_counter()
+                rgb = self.world.render(self.camera, data=snapshot)
+                t1 = time.perf_counter()
+                self.publish_image(rgb, stamp)
+                # The first stages of camera → command (the policy node measures the rest).
+                self.publish_latency("camera_render_ms", (t1 - t0) * 1e3)
+                self.publish_latency("camera_publish_ms", (time.perf_counter() - t1) * 1e3)
+                next_frame += period
+                delay = next_frame - time.monotonic()
+                if delay > 0:
+                    self._stop.wait(delay)
+                else:
+                    next_frame = time.monotonic()  # a slow frame: the next one starts now, no burst
+        finally:
+            self.world.close()  # the GL context belongs to this thread: release it here
 
     def publish_joint_state(self) -> None:
         msg = JointState()
@@ -130,10 +169,7 @@ class SimNode(SealNode):
             msg.velocity = self.world.joint_velocities().tolist()
         self.joint_pub.publish(msg)
 
-    def publish_image(self) -> None:
-        stamp = ev.now_ns()  # the state being rendered is the state at this instant
-        with self.lock:
-            rgb = self.world.render(self.camera)
+    def publish_image(self, rgb: np.ndarray, stamp: int) -> None:
         msg = Image()
         msg.header.stamp = ns_to_stamp(stamp)
         msg.header.frame_id = f"{self.camera}_camera"
@@ -166,7 +202,8 @@ class SimNode(SealNode):
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=2.0)
+        for thread in self._threads:
+            thread.join(timeout=2.0)
 
 
 def main(args=None) -> None:

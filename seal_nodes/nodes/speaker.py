@@ -15,6 +15,7 @@ from seal_nodes.nodes.common import SealNode, msg_to_frame, run, subscription
 from seal_interfaces.msg import AudioChunk
 
 from seal_nodes.core import topics
+from seal_nodes.core.bounds import check_audio_chunk
 from seal_nodes.core.audio.frames import AudioFormatError, StreamResampler
 from seal_nodes.core.audio.devices import AudioDeviceError, find_device
 
@@ -58,6 +59,10 @@ class SpeakerNode(SealNode):
 
     def on_chunk(self, msg: AudioChunk) -> None:
         if self.stream is None:
+            return
+        reason = check_audio_chunk(len(msg.data), msg.sample_rate, msg.channels, msg.encoding, msg.trace_id)
+        if reason:  # before the samples are copied or resampled
+            self.refuse(topics.SPEAKER.name, reason)
             return
         try:
             frame = msg_to_frame(msg)

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 
-from seal_nodes.nodes.common import SealNode, msg_to_event, ns_to_stamp, publisher, run, subscription
+from seal_nodes.nodes.common import SealNode, event_bounds, msg_to_event, ns_to_stamp, publisher, run, subscription
 
 from action_msgs.msg import GoalStatus
 from rclpy.action import ActionClient
@@ -47,9 +47,15 @@ class RosActionPort:
     def __init__(self, node: ThinkerNode, action_type: type, action_name: str, name: str) -> None:
         self.node, self.action_type, self.name = node, action_type, name
         self.client = ActionClient(node, action_type, action_name)
+        self.status_topic = f"/{action_name.lstrip('/')}/_action/status"
 
     def server_is_ready(self) -> bool:
         return self.client.server_is_ready()
+
+    def server_ids(self) -> frozenset[str]:
+        """The action's server instances on the graph: the GIDs of its status publishers."""
+        return frozenset(bytes(info.endpoint_gid).hex()
+                         for info in self.node.get_publishers_info_by_topic(self.status_topic))
 
     def send(self, goal: Goal) -> None:
         cmd = goal.command
@@ -170,10 +176,14 @@ class ThinkerNode(SealNode):
             return  # own reports
         if msg.type in (ev.AGENT_SPEECH_START, ev.AGENT_SPEECH_END):
             return  # the Speak result is the authoritative record (see on_result)
+        reason = event_bounds(msg)
+        if reason:  # before the payload is parsed
+            self.refuse(topics.EVENTS.name, reason)
+            return
         try:
             event = msg_to_event(msg)
         except ValueError as exc:
-            self.report_error(f"malformed event {msg.type!r} from {msg.source!r}: {exc}", msg.trace_id)
+            self.refuse(topics.EVENTS.name, f"malformed event {msg.type!r} from {msg.source!r}: {exc}")
             return
         self.feed(event)
 
@@ -233,6 +243,8 @@ class ThinkerNode(SealNode):
 
     # --- executors' answers ------------------------------------------------------------------
     def on_accepted(self, goal: Goal, handle) -> None:
+        if goal.kind != SPEECH:  # the server that accepted it is among those seen now
+            self.execute(self.goals.servers_seen(goal.kind, self.goals.ports[goal.kind].server_ids()))
         self.execute(self.goals.accepted(goal, handle if handle.accepted else None))
         if goal.state == ACCEPTED:
             handle.get_result_async().add_done_callback(lambda f: self.on_result(goal, f.result()))
@@ -261,12 +273,16 @@ class ThinkerNode(SealNode):
         self.goals.send_waiting()
 
     def tick(self) -> None:
-        """Resume a hold nobody resolved; give up on goals whose executor has gone; retry waiting speech."""
+        """Resume a hold nobody resolved; give up on goals whose executor has gone or restarted;
+        retry waiting speech."""
         if self.held_since and time.monotonic() - self.held_since > self.hold_timeout_s:
             self.report_error(f"no interrupt/backchannel decision in {self.hold_timeout_s:.0f} s; resuming speech")
             self.thinker.held = False
             self.set_hold(False)
         self.execute(self.goals.tick())
+        for kind, port in self.goals.ports.items():  # an executor respawned under its goals
+            if kind != SPEECH and self.goals.goals(kind):
+                self.execute(self.goals.servers_seen(kind, port.server_ids()))
         self.publish_bias_words()
         if self.warm_reader is not None and not self.handling:
             self.thinker.use_intent(self.warm_reader)

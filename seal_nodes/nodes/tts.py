@@ -49,6 +49,7 @@ from std_msgs.msg import String
 
 from seal_nodes.core import events as ev
 from seal_nodes.core import topics
+from seal_nodes.core.bounds import MAX_CONTROL_CHARS, MAX_SPEAK_CHARS, check_goal_text, check_ids, check_text
 from seal_nodes.core.voice.espeak import EspeakSynthesizer
 from seal_nodes.core.voice.player import GoalOutcome, PlayerCallbacks, QueuedGoal, SpeechPlayer
 from seal_nodes.core.voice.stream import SpeechSynthesizer
@@ -106,7 +107,7 @@ class TtsNode(SealNode):
         # cancel requests must still be served meanwhile (even by a single-threaded executor).
         group = ReentrantCallbackGroup()
         self.server = ActionServer(
-            self, Speak, topics.SPEAK.name, execute_callback=self.execute, goal_callback=lambda _: GoalResponse.ACCEPT,
+            self, Speak, topics.SPEAK.name, execute_callback=self.execute, goal_callback=self.on_goal,
             cancel_callback=self.on_cancel, callback_group=group)
         subscription(self, topics.TTS_CONTROL, self.on_control)
         subscription(self, topics.EVENTS, self.on_event)
@@ -177,10 +178,19 @@ class TtsNode(SealNode):
             return Speak.Result(completed=False, interrupted=False, spoken_text="", message=str(exc))
         return await future
 
+    def on_goal(self, goal: Speak.Goal) -> GoalResponse:
+        reason = check_goal_text("text", goal.text, MAX_SPEAK_CHARS, goal.trace_id) or \
+            check_ids(utterance_id=goal.utterance_id)
+        if reason:
+            self.refuse(f"{topics.SPEAK.name} goal", reason)
+            return GoalResponse.REJECT
+        return GoalResponse.ACCEPT
+
     # --- control ----------------------------------------------------------------------------
     def on_control(self, msg: String) -> None:
-        if not self.player.control(msg.data):
-            self.report_error(f"tts: unknown {topics.TTS_CONTROL.name} command {msg.data[:40]!r} (pause | resume)")
+        reason = check_text("data", msg.data, MAX_CONTROL_CHARS)
+        if reason or not self.player.control(msg.data):
+            self.refuse(topics.TTS_CONTROL.name, reason or f"unknown command {msg.data!r} (pause | resume)")
 
     def on_event(self, msg: Event) -> None:
         if msg.type != ev.INTERRUPT or not self.stop_on_interrupt or msg.source == self.get_name():

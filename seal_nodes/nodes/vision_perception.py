@@ -8,7 +8,6 @@ explicit pose it reports image positions only. A frame that cannot be used is re
 """
 from __future__ import annotations
 
-import re
 import traceback
 
 from seal_nodes.nodes.common import SealNode, run, stamp_to_ns, subscription
@@ -18,6 +17,7 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
 
 from seal_nodes.core import topics
+from seal_nodes.core.bounds import check_image
 from seal_nodes.core.perception.vision.features import (
     DEFAULT_COLORS, CameraModel, ImageFormatError, camera_from_mjcf, color_table, decode_image,
 )
@@ -102,12 +102,16 @@ class VisionPerceptionNode(SealNode):
         stamp = stamp_to_ns(msg.header.stamp)
         if self.max_fps > 0 and 0 < stamp - self._last_ns < 1e9 / self.max_fps:
             return  # over the processing budget: skip this frame
+        reason = check_image(msg.height, msg.width, msg.step, msg.encoding, len(msg.data), msg.header.frame_id)
+        if reason:  # before the buffer is copied or decoded
+            self.refuse(topics.CAMERA.name, reason)
+            return
         try:
             rgb = decode_image(bytes(msg.data), msg.height, msg.width, msg.step, msg.encoding)
             events = self.core.process(rgb, stamp)
         except ImageFormatError as exc:
             # one report per kind of fault per 2 s, whatever the sizes in the message
-            self.report_error(f"bad {topics.CAMERA.name} frame: {exc}", throttle_key=re.sub(r"\d+", "#", str(exc))[:40])
+            self.refuse(topics.CAMERA.name, str(exc))
             return
         except Exception as exc:  # a bug must not take the camera down: report it and go on
             self.get_logger().error(traceback.format_exc())

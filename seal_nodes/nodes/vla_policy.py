@@ -26,6 +26,8 @@ from seal_interfaces.msg import ObjectPoses
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from seal_nodes.core import topics
+from seal_nodes.core.bounds import (MAX_INSTRUCTION_CHARS, check_finite, check_goal_text, check_image,
+                                    check_joint_state, check_object_poses)
 from seal_nodes.core.arm.backend import ArmBackend, BackendError, Observation
 from seal_nodes.core.arm.instructions import InstructionError
 from seal_nodes.core.arm.kinematics import ArmIK
@@ -74,7 +76,7 @@ class VlaPolicyNode(SealNode):
         self.lock = threading.Lock()
         self.q: np.ndarray | None = None
         self.gripper = 0.0
-        self.frame: tuple[int, np.ndarray] | None = None  # (stamp ns, image)
+        self.frame: tuple[int, np.ndarray, int, int] | None = None  # (stamp, image, received, decoded) ns
         self.objects: dict[str, np.ndarray] = {}
         self.last_gripper_cmd: float | None = None
         self.busy = False  # a goal is running (guarded by self.lock)
@@ -98,10 +100,16 @@ class VlaPolicyNode(SealNode):
 
     # --- sensors ----------------------------------------------------------------------------
     def on_joints(self, msg: JointState) -> None:
+        reason = check_joint_state(msg.name, msg.position, msg.velocity)
+        if reason:
+            self.refuse(topics.JOINT_STATES.name, reason)
+            with self.lock:
+                self.q = None  # never act on a state we cannot trust
+            return
         try:
             q = joint_vector(list(msg.name), list(msg.position), JOINT_NAMES)
         except ObservationError as exc:
-            self.report_error(f"bad {topics.JOINT_STATES.name}: {exc}", throttle_key="joint_states")
+            self.refuse(topics.JOINT_STATES.name, str(exc))
             with self.lock:
                 self.q = None  # never act on a state we cannot trust
             return
@@ -109,22 +117,37 @@ class VlaPolicyNode(SealNode):
             self.q, self.gripper = q[:7], float(q[7])
 
     def on_image(self, msg: Image) -> None:
+        received_ns = time.time_ns()
+        reason = check_image(msg.height, msg.width, msg.step, msg.encoding, len(msg.data), msg.header.frame_id)
+        if reason:  # before the buffer is copied
+            self.refuse(topics.CAMERA.name, reason)
+            return
         try:
             img = image_from_buffer(bytes(msg.data), msg.height, msg.width, msg.step, msg.encoding, self.image_hw)
         except ObservationError as exc:
-            self.report_error(f"bad {topics.CAMERA.name} frame: {exc}", throttle_key="image")
+            self.refuse(topics.CAMERA.name, str(exc))
             return
         with self.lock:
-            self.frame = (stamp_to_ns(msg.header.stamp), img)
+            self.frame = (stamp_to_ns(msg.header.stamp), img, received_ns, time.time_ns())
         self.new_frame.set()
 
     def on_poses(self, msg: ObjectPoses) -> None:
+        reason = check_object_poses(msg.names, len(msg.poses))
+        objects = {} if reason else {n: (p.position.x, p.position.y, p.position.z)
+                                     for n, p in zip(msg.names, msg.poses)}
+        reason = reason or check_finite("object positions", [v for xyz in objects.values() for v in xyz])
+        if reason:
+            self.refuse(topics.OBJECT_POSES.name, reason)
+            return
         with self.lock:
-            self.objects = {n: np.array([p.position.x, p.position.y, p.position.z])
-                            for n, p in zip(msg.names, msg.poses)}
+            self.objects = {n: np.array(xyz) for n, xyz in objects.items()}
 
     # --- action -----------------------------------------------------------------------------
     def on_goal(self, goal: Manipulate.Goal) -> GoalResponse:
+        reason = check_goal_text("instruction", goal.instruction, MAX_INSTRUCTION_CHARS, goal.trace_id)
+        if reason:
+            self.refuse(f"{topics.MANIPULATE.name} goal", reason)
+            return GoalResponse.REJECT
         with self.lock:
             if self.busy:  # one arm, one goal at a time (no preemption yet)
                 self.get_logger().warning("rejecting goal: another Manipulate goal is running")
@@ -180,6 +203,7 @@ class VlaPolicyNode(SealNode):
                                   goal.trace_id, throttle_key="stale_frame")
                 continue
             last_frame_ns = frame[0]
+            taken_ns = time.time_ns()
             t0 = time.perf_counter()
             try:
                 action = backend.act(Observation(q, grip, frame[1], objects))
@@ -194,8 +218,16 @@ class VlaPolicyNode(SealNode):
             if notes:
                 self.get_logger().info(f"command limited: {', '.join(notes)}", throttle_duration_sec=5.0)
             self.send(q_safe, gripper, period)
-            self.publish_latency("frame_to_command_ms", (time.time_ns() - frame[0]) / 1e6, goal.trace_id)
+            sent_ns = time.time_ns()
+            self.publish_latency("frame_to_command_ms", (sent_ns - frame[0]) / 1e6, goal.trace_id)
             self.publish_latency("policy_inference_ms", infer_ms, goal.trace_id)
+            # The rest of camera → command, stage by stage (the sim publishes render and publish).
+            stamp_ns, _, received_ns, decoded_ns = frame
+            for path, ms in (("frame_transport_ms", (received_ns - stamp_ns) / 1e6),
+                             ("frame_preprocess_ms", (decoded_ns - received_ns) / 1e6),
+                             ("frame_queue_ms", (taken_ns - decoded_ns) / 1e6),
+                             ("command_publish_ms", (sent_ns - taken_ns) / 1e6 - infer_ms)):
+                self.publish_latency(path, ms, goal.trace_id)
             handle.publish_feedback(Manipulate.Feedback(phase=action.phase, progress=float(action.progress)))
             if action.failed:
                 return self._abort(handle, f"{goal.instruction}: failed in phase {action.phase}")

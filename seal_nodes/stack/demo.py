@@ -6,7 +6,7 @@ answers, and replies while the arm moves. Each user turn lasts until the thinker
 reports and the simulator: a greeting needs an answer, a request its action carried out (a pick:
 the cube really is lifted); a request that produced no action is a failure. Output folder:
 conversation.txt, agent_speech.wav, frames/ + contact_sheet.png, latency.md, recording.mcap,
-nodes.log, result.json.
+nodes.log, result.json, trace.html (``seal trace`` of the recording).
 """
 from __future__ import annotations
 
@@ -24,12 +24,14 @@ from seal_nodes.core import topics
 from seal_nodes.core.audio.frames import AudioFormatError
 from seal_nodes.core.audio.wav import write_wav
 from seal_nodes.core.thinking.context import SAY, Segment
+from seal_nodes.core.observe.trace.reader import TraceError
 from seal_nodes.nodes.common import stamp_to_ns
 from seal_nodes.stack import graph
 from seal_nodes.stack.measure import first_audio_ms, latency_samples, node_figures, speech_start_ms
 from seal_nodes.stack.session import SpokenTurn, StackSession
 from seal_nodes.tools.images import contact_sheet, write_png
 from seal_nodes.tools.latency import format_table, summarize
+from seal_nodes.tools.trace import write_trace
 from seal_nodes.tools.spoken import Utterance, read_utterance, synthesize_piper
 
 SCENARIO = [
@@ -140,7 +142,18 @@ def run_demo(audio: str | None = None, out_dir: str = "out/demo", timeout_s: flo
     print(f"[demo] {'SUCCESS' if result['success'] else 'FAILED'}: {result['reason']}")
     print(f"[demo] wrote {out}/: conversation.txt, agent_speech.wav, contact_sheet.png, latency.md, "
           f"recording.mcap, result.json")
+    print_trace(out / "recording.mcap")
     return 0 if result["success"] else 1
+
+
+def print_trace(recording: Path) -> None:
+    """Write the run's trace page beside its recording and say where (seal trace, seal diagnose)."""
+    try:
+        page = write_trace(recording)
+    except TraceError as exc:
+        print(f"[demo] no trace page: {exc}", flush=True)
+        return
+    print(f"[demo] trace: {page.resolve()}", flush=True)
 
 
 def run_memory_demo(out: Path, timeout_s: float, seed: int) -> int:
@@ -170,6 +183,8 @@ def run_memory_demo(out: Path, timeout_s: float, seed: int) -> int:
     print(f"[demo] {'SUCCESS' if success else 'FAILED'}: {reason}")
     print(f"[demo] wrote {out}/session1/, {out}/session2/ (conversation.txt, agent_speech.wav, recording.mcap, …), "
           f"{memory}/ (the memory both sessions used), result.json")
+    for n in range(1, len(MEMORY_SESSIONS) + 1):
+        print_trace(out / f"session{n}" / "recording.mcap")
     return 0 if success else 1
 
 

@@ -52,10 +52,45 @@ def ros_hop_samples(session: StackSession) -> list[float]:
     return [(r.t_ns - stamp_to_ns(r.msg.header.stamp)) / 1e6 for r in session.messages(topics.JOINT_STATES)]
 
 
+def node_samples(session: StackSession) -> dict[str, list[float]]:
+    """The samples that do not depend on the scenario: policy loop and ROS hop."""
+    return {"frame_to_command_ms": latency_samples(session, "frame_to_command_ms"),
+            "policy_inference_ms": latency_samples(session, "policy_inference_ms"),
+            "ros_hop_ms": ros_hop_samples(session)}
+
+
 def node_figures(session: StackSession) -> dict[str, dict]:
-    """The figures that do not depend on the scenario: policy loop and ROS hop."""
-    return {
-        "frame_to_command_ms": summarize(latency_samples(session, "frame_to_command_ms")),
-        "policy_inference_ms": summarize(latency_samples(session, "policy_inference_ms")),
-        "ros_hop_ms": summarize(ros_hop_samples(session)),
-    }
+    return {path: summarize(values) for path, values in node_samples(session).items()}
+
+
+# Camera → command, stage by stage: the sim measures the first two, the policy node the rest.
+SIM_STAGES = ("camera_render_ms", "camera_publish_ms")
+POLICY_STAGES = ("frame_transport_ms", "frame_preprocess_ms", "frame_queue_ms", "command_publish_ms")
+DDS_HOP = "dds_hop_ms[derived]"
+
+
+def frame_stages(samples: dict[str, list[float]]) -> dict[str, dict]:
+    """The stages in the order a frame passes them, from ``latency_samples`` of each path.
+
+    The sim stamps a frame before rendering it and the policy node notes its receipt
+    (``frame_transport_ms``); what that leaves after render and publish is the DDS hop with the
+    wait for the receiving executor, given at the median only (the stages' tails need not coincide).
+    """
+    got = {path: summarize(samples.get(path, [])) for path in (*SIM_STAGES, *POLICY_STAGES, "policy_inference_ms")}
+    parts = [got["frame_transport_ms"]["p50"], got["camera_render_ms"]["p50"], got["camera_publish_ms"]["p50"]]
+    hop = None if None in parts else round(parts[0] - parts[1] - parts[2], 2)
+    order = ("camera_render_ms", "camera_publish_ms", DDS_HOP, "frame_preprocess_ms", "frame_queue_ms",
+             "policy_inference_ms", "command_publish_ms")
+    stages = {path: got[path] if path != DDS_HOP else {"p50": hop, "p99": None, "n": got["frame_transport_ms"]["n"]}
+              for path in order}
+    return {**stages, "frame_transport_ms": got["frame_transport_ms"]}
+
+
+def stage_samples(session: StackSession) -> dict[str, list[float]]:
+    return {path: latency_samples(session, path) for path in (*SIM_STAGES, *POLICY_STAGES, "policy_inference_ms")}
+
+
+def biggest_stage(stages: dict[str, dict]) -> str | None:
+    """The stage with the largest median (the sum ``frame_transport_ms`` excluded)."""
+    known = {k: v["p50"] for k, v in stages.items() if k != "frame_transport_ms" and v["p50"] is not None}
+    return max(known, key=known.__getitem__) if known else None

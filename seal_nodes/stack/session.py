@@ -5,6 +5,7 @@ to the graph only through topics, like any integrating application would.
 """
 from __future__ import annotations
 
+import bisect
 import os
 import tempfile
 import threading
@@ -27,11 +28,14 @@ from seal_nodes.core.audio.frames import AudioFrame
 from seal_nodes.core.observe.transcript import TRANSCRIPT, transcript_line
 from seal_nodes.ros_env import ros_environment
 from seal_nodes.stack import graph
-from seal_nodes.tools.recording import McapRecorder
+from seal_nodes.tools.recording import McapRecorder, launch_metadata
 from seal_nodes.tools.spoken import RATE, Utterance, synthesize_piper
 from seal_nodes.tools.waiting import wait_until
 
 CHUNK = RATE // 50  # 20 ms
+
+# High-rate streams: what ``keep_s`` trims.
+STREAMS = frozenset({topics.MIC, topics.CAMERA, topics.JOINT_STATES, topics.LATENCY, topics.OBJECT_POSES})
 
 # Everything a run is judged by and recorded from.
 WATCHED = (topics.MIC, topics.SPEAKER, topics.EVENTS, topics.THOUGHTS, topics.LATENCY, topics.JOINT_STATES,
@@ -120,8 +124,11 @@ class StackSession:
     def __init__(self, launch_file: str | Path = graph.LAUNCH_DIR / "sim.launch.yaml",
                  launch_args: dict[str, str] | None = None, record: Path | None = None,
                  node_log: Path | None = None, domain_id: int | None = None,
-                 echo: Callable[[str], None] | None = None) -> None:
+                 echo: Callable[[str], None] | None = None, keep_s: float | None = None) -> None:
         self.launch_file, self.launch_args = Path(launch_file), dict(launch_args or {})
+        # A long run (a soak) keeps only the last keep_s of the high-rate streams in memory; the
+        # arrival times of every message, the events and the thoughts are always kept.
+        self.keep_ns = None if keep_s is None else int(keep_s * 1e9)
         self._memory_dir: tempfile.TemporaryDirectory | None = None
         if "memory_dir" not in self.launch_args and "memory_dir" in graph.declared_args(self.launch_file):
             # a session of its own remembers nothing of others
@@ -143,7 +150,7 @@ class StackSession:
             os.environ["ROS_DOMAIN_ID"] = str(self.domain_id)
         for key, value in ros_environment("localhost", self.domain_id).items():
             os.environ.setdefault(key, value)
-        desc = graph.load(self.launch_file, self.launch_args)
+        self.launch_desc = desc = graph.load(self.launch_file, self.launch_args)
         if self.node_log_path:
             self._log_file = open(self.node_log_path, "w", buffering=1)
         self.supervisor = graph.make_supervisor(desc, domain_id=self.domain_id, log=self._log,
@@ -191,6 +198,8 @@ class StackSession:
         self.node = rclpy.create_node("seal_session", context=self.context)
         if self.record_path:
             self._recorder = McapRecorder(self.record_path)
+            for name, data in launch_metadata(self.launch_desc).items():
+                self._recorder.add_metadata(name, data)
         for topic in WATCHED:
             if self._recorder:
                 self._recorder.add_channel(topic.name, topic.type)
@@ -219,7 +228,10 @@ class StackSession:
                 return  # keep ~4 frames/s for pictures; all of them are in the recording
             msg = deserialize_message(data, cls)
             with self.lock:
-                self.received[topic].append(Received(now, msg))
+                kept = self.received[topic]
+                kept.append(Received(now, msg))
+                if self.keep_ns is not None and topic in STREAMS and now - kept[0].t_ns > 2 * self.keep_ns:
+                    del kept[:bisect.bisect_left([r.t_ns for r in kept], now - self.keep_ns)]
                 if topic == topics.THOUGHTS and self._recorder:
                     self._recorder.write(TRANSCRIPT, serialize_message(transcript_log(msg)), now)
         return callback

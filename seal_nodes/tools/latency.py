@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from seal_nodes.core import topics
+from seal_nodes.tools import calibration as cal
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,13 @@ def format_table(results: dict[str, dict], budgets: dict[str, Budget] = BUDGETS)
     return "\n".join(lines)
 
 
-def write_report(path: str | os.PathLike, result: dict, table: str) -> None:
-    """A benchmark's results: ``path`` (JSON), the table beside it (``.md``) and on stdout."""
+def write_report(path: str | os.PathLike, result: dict, table: str, calibration: bool = False) -> None:
+    """A benchmark's results: ``path`` (JSON), the table beside it (``.md``) and on stdout.
+
+    The JSON's ``host`` says where it ran (CPU model, cores) and, with ``calibration``, how long
+    a fixed workload took there (``seal_nodes.tools.calibration``: loads the voice and Whisper).
+    """
+    result = {**result, "host": {**cal.host(), **({"calibration": cal.calibration()} if calibration else {})}}
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")

@@ -13,11 +13,15 @@ from pathlib import Path
 
 from mcap.writer import CompressionType, Writer
 
+from seal_nodes.launcher.yaml_launch import LaunchDescription, format_param
+
 BUILTIN = {
     "bool", "byte", "char", "float32", "float64", "int8", "uint8", "int16", "uint16", "int32",
     "uint32", "int64", "uint64", "string", "wstring", "time", "duration",
 }
 _SEPARATOR = "=" * 80
+LAUNCH_ARGS = "launch_args"  # metadata: every launch argument's final value
+NODE_PARAMS = "node_params/"  # metadata per node (+ its name): the parameters the launch file gave it
 
 
 def _share_dirs() -> list[Path]:
@@ -69,6 +73,15 @@ def message_definition(type_name: str) -> str:
     return "\n".join(parts)
 
 
+def launch_metadata(desc: LaunchDescription) -> dict[str, dict[str, str]]:
+    """What a recording keeps of how its stack was launched: the launch arguments and each node's
+    parameters, as the launcher passed them (``diagnose`` reads the sim's layout seed here)."""
+    out = {LAUNCH_ARGS: dict(desc.args)}
+    for spec in desc.nodes:
+        out[NODE_PARAMS + spec.label] = {k: format_param(v) for k, v in spec.params.items()}
+    return out
+
+
 class McapRecorder:
     def __init__(self, path: str | os.PathLike) -> None:
         self._file = open(path, "wb")
@@ -86,6 +99,10 @@ class McapRecorder:
         self._channels[topic] = self._writer.register_channel(
             topic=topic, message_encoding="cdr", schema_id=self._schemas[type_name])
         self._seq[topic] = 0
+
+    def add_metadata(self, name: str, data: dict[str, str]) -> None:
+        """A named map of strings in the file (how the run was started: launch arguments, node parameters)."""
+        self._writer.add_metadata(name, {str(k): str(v) for k, v in data.items()})
 
     def write(self, topic: str, cdr: bytes, log_time_ns: int, publish_time_ns: int | None = None) -> None:
         self._seq[topic] += 1

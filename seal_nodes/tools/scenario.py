@@ -239,16 +239,16 @@ class ScenarioWorld:
         dur = float(e.get("duration_ms", user_duration_ms(text)))
         words = text.split()
         over_agent = self.voice.busy
-        self._push(t, ev.Event(ev.SPEECH_START, self._at_ns(t), source="scenario",
-                               payload={"agent_speaking": over_agent}))
+        trace = ev.new_trace_id()  # one utterance, one trace, as perception gives it
+        self._push(t, ev.Event(ev.SPEECH_START, self._at_ns(t), source="scenario", trace_id=trace,
+                               payload={"agent_speaking": over_agent, "onset_ns": self._at_ns(t)}))
         if e.get("backchannel"):
             self._push(t + min(dur, DECISION_MS), ev.Event(ev.BACKCHANNEL, self._at_ns(t + dur), text=text,
-                                                           source="scenario"))
+                                                           source="scenario", trace_id=trace))
             return
         if over_agent:
             self._push(t + DECISION_MS, ev.Event(ev.INTERRUPT, self._at_ns(t), text=" ".join(words[:2]),
-                                                 source="scenario"))
-        trace = ev.new_trace_id()
+                                                 source="scenario", trace_id=trace))
         k = 1
         while k * FRAGMENT_EVERY_MS < dur:
             ms = k * FRAGMENT_EVERY_MS
@@ -258,7 +258,7 @@ class ScenarioWorld:
             k += 1
         end = t + dur + float(e.get("end_delay_ms", 0.0))  # perception's end-of-turn delay, if modelled
         self._push(end, ev.Event(ev.SPEECH_END, self._at_ns(t + dur), text=text, source="scenario", trace_id=trace,
-                                 payload={"duration_ms": dur}))
+                                 payload={"duration_ms": dur, "offset_ns": self._at_ns(t + dur)}))
 
     # --- the loop ---
     def run(self) -> None:
@@ -337,7 +337,7 @@ class ScenarioWorld:
     def _feed_result(self, act: Act, success: bool, message: str, canceled: bool, now: float) -> None:
         e = ev.Event(ev.ACTION_RESULT, self._at_ns(now), text=message, source="executor", trace_id=act.trace_id,
                      payload={"goal_id": act.goal_id, "action": str(act.action), "success": success,
-                              "canceled": canceled})
+                              "canceled": canceled, "instruction": act.instruction})
         self.events_fed.append({"t_ms": round(now, 1), "type": e.type, "text": message})
         self._execute(self.thinker.handle(e), now)
 
@@ -377,4 +377,5 @@ class ScenarioWorld:
         return {"scenario": self.sc.name, "transcript": th.transcript(), "segments": segs,
                 "first_say_ms": th.first_say_ms, "fillers": th.filler_turns,
                 "context_chars": len(th.context.render()), "reports": self.reports,
+                "voice_started_ns": {uid: self._at_ns(ms) for uid, ms in self.voice.first_audio_at.items()},
                 "commands": [{"t_ms": round(t, 1), "kind": k, "text": x} for t, k, x in self.commands]}

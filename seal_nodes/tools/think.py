@@ -34,12 +34,14 @@ def find_scenario(name: str) -> Path:
 def run_scenario(scenario: Scenario, backend: str = "scripted", tokens_per_s: float | None = None,
                  config: ThinkerConfig | None = None, model: LanguageModel | None = None,
                  clock: Callable[[], int] | None = None, intent: IntentReader | None = None,
-                 understanding: bool | None = None, **params: Any) -> dict:
+                 understanding: bool | None = None, wrap: Callable[[Thinker], Any] | None = None,
+                 **params: Any) -> dict:
     """Play ``scenario``; a ``model`` given by the caller must run on ``clock`` (if given).
     Without one, ``make_model`` builds ``backend`` with ``params``, the scenario's script and ``clock``.
     ``understanding`` (default: on when ``intent`` is given or the conversation is not scripted)
     reads user turns with ``intent``, an IntentReader built here if none is given (share one
-    across runs: it loads MiniLM)."""
+    across runs: it loads MiniLM). ``wrap`` puts an observer around the thinker (a recorder of its
+    inputs and outputs) that the world talks to instead."""
     simulated = backend in ("scripted", "commands")
     if understanding is None:
         understanding = intent is not None or backend != "scripted"
@@ -65,7 +67,7 @@ def run_scenario(scenario: Scenario, backend: str = "scripted", tokens_per_s: fl
         intent.read("pick up the cube", scene_objects(set(scenario.known_objects), {}))
     thinker = Thinker(model, set(scenario.known_objects), clock_ns=clock, config=config,
                       intent=intent if understanding else None)
-    world = ScenarioWorld(scenario, thinker, clock, simulated=simulated)
+    world = ScenarioWorld(scenario, wrap(thinker) if wrap else thinker, clock, simulated=simulated)
     try:
         world.run()
     finally:
@@ -81,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="scenario file (YAML or JSON; see seal_nodes/tools/scenarios/README.md) or a shipped one's name")
     ap.add_argument("--backend", default="scripted", choices=BACKENDS)
     ap.add_argument("--json", help="write the result here")
+    ap.add_argument("--record", metavar="MCAP", help="also record the run as the stack would (seal trace, seal diagnose)")
     ap.add_argument("--tokens-per-s", type=float, help="scripted backend's replay rate (default: the "
                     "scenario's, else 100)")
     ap.add_argument("--model", help="transformers: model path; llama: GGUF path; openai: model name")
@@ -96,7 +99,13 @@ def main(argv: list[str] | None = None) -> int:
             params["openai_model"] = args.model or "default"
         else:
             params["model_path"] = args.model or ""
-        result = run_scenario(scenario, args.backend, args.tokens_per_s, understanding=args.understanding, **params)
+        if args.record:
+            from seal_nodes.tools.scenario_recording import record_scenario
+
+            result = record_scenario(scenario, args.record, backend=args.backend, tokens_per_s=args.tokens_per_s,
+                                     understanding=args.understanding, **params)
+        else:
+            result = run_scenario(scenario, args.backend, args.tokens_per_s, understanding=args.understanding, **params)
     except (ScenarioError, ValueError, RuntimeError) as exc:
         print(f"seal think: {exc}", file=sys.stderr)
         return 2

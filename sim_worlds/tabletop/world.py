@@ -244,8 +244,12 @@ class TabletopWorld:
             mujoco.mj_kinematics(self.model, self.data)
 
     # ---- rendering -----------------------------------------------------------
-    def render(self, camera: str = "front") -> np.ndarray:
-        """HxWx3 uint8 image; needs MUJOCO_GL=egl (or osmesa) when headless."""
+    def render(self, camera: str = "front", data: mujoco.MjData | None = None) -> np.ndarray:
+        """HxWx3 uint8 image; needs MUJOCO_GL=egl (or osmesa) when headless.
+
+        ``data``: a copy of this world's state to draw instead of the live one, so that another
+        thread may step the live one meanwhile (the renderer belongs to the thread that first renders).
+        """
         if not self._render_enabled:
             raise RuntimeError("world was created with render=False")
         if mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_CAMERA, camera) < 0:
@@ -258,7 +262,7 @@ class TabletopWorld:
             flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
             flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
             flags[mujoco.mjtRndFlag.mjRND_SKYBOX] = 0
-        self._renderer.update_scene(self.data, camera=camera)
+        self._renderer.update_scene(self.data if data is None else data, camera=camera)
         return self._renderer.render().copy()
 
     def close(self) -> None:

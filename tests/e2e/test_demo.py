@@ -11,6 +11,10 @@ from mcap.reader import make_reader
 from mcap_ros2.decoder import DecoderFactory
 
 from seal_nodes.core import topics
+from seal_nodes.core.audio.wav import write_wav
+from seal_nodes.core.observe.trace.reader import read_recording
+from seal_nodes.core.observe.trace.schema import payload_problems
+from seal_nodes.tools.spoken import RATE, synthesize
 from seal_nodes.tools.wer import normalize
 
 pytestmark = pytest.mark.e2e
@@ -45,18 +49,30 @@ def test_demo_scenario_succeeds_and_writes_its_record(tmp_path):
             if decoded >= wanted:
                 break
         assert wanted <= decoded
+    # Its trace page was written, and every event the real stack sent matches its type's payload schema.
+    assert "[demo] trace: " in proc.stdout and (out / "trace.html").stat().st_size > 0
+    problems = [p for e in read_recording(out / "recording.mcap").events for p in payload_problems(e)]
+    assert not problems, problems
 
 
 def test_bench_writes_every_figure(tmp_path):
-    path = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, "-m", "seal_nodes.cli", "bench", "--json", str(path), "--repeats", "1"],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    path, wavs = tmp_path / "bench.json", tmp_path / "wavs"
+    wavs.mkdir()
+    utt = synthesize("Hello robot, what can you do?", voice="en-gb-x-rp")  # the user's own recording
+    write_wav(wavs / "mine.wav", utt.pcm, RATE)
+    (wavs / "reference.csv").write_text(f"file,onset_s,offset_s\nmine.wav,{utt.onset / RATE},{utt.offset / RATE}\n")
+    proc = subprocess.run([sys.executable, "-m", "seal_nodes.cli", "bench", "--json", str(path), "--repeats", "1",
+                           "--audio", str(wavs)], cwd=REPO, capture_output=True, text=True, timeout=360)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads(path.read_text())
     for key in ("speech_start_ms", "first_audio_ms", "barge_in_stop_ms", "frame_to_command_ms",
                 "policy_inference_ms", "ros_hop_ms"):
         assert set(report[key]) == {"p50", "p99", "n"} and report[key]["n"] >= 1, key
     assert "| speech_start_ms |" in proc.stdout
+    (mine,) = report["recordings"]["files"]
+    assert mine["file"] == "mine.wav" and mine["reference"] == "reference.csv"
+    assert all(mine[k] is not None for k in ("speech_start_ms", "final_transcript_ms", "first_audio_ms")), mine
+    assert "robot" in mine["heard"].lower()
 
 
 def test_memory_demo_knows_david_after_a_restart(tmp_path):

@@ -17,6 +17,7 @@ from seal_interfaces.msg import AudioChunk, Event
 from seal_nodes.core import events as ev
 from seal_nodes.core import topics
 from seal_nodes.nodes.common import publisher
+from seal_nodes.stack.measure import POLICY_STAGES
 from seal_nodes.tools.wer import normalize
 from tests.integration.conftest import call, wait_event
 
@@ -126,7 +127,7 @@ def test_manipulate_picks_up_the_cube(stack):
     assert heights(stack)["red_cube"] - before["red_cube"] > 0.05
     assert {"approach", "grasp", "lift"} <= set(fb)
     lat = [r.msg for r in stack.messages(topics.LATENCY) if r.msg.trace_id == "p1"]
-    assert {m.path for m in lat} == {"frame_to_command_ms", "policy_inference_ms"}
+    assert {m.path for m in lat} == {"frame_to_command_ms", "policy_inference_ms", *POLICY_STAGES}
 
 
 def test_cancel_holds_the_arm(stack):

@@ -14,6 +14,7 @@ from seal_interfaces.action import Manipulate
 from seal_nodes.core import events as ev
 from seal_nodes.core import topics
 from seal_nodes.nodes.common import publisher, subscription
+from seal_nodes.stack.measure import POLICY_STAGES
 from seal_nodes.stack.session import StackSession
 from tests.integration.conftest import call, wait_event
 
@@ -48,7 +49,7 @@ def test_learned_policy_runs_frame_by_frame_within_limits_and_ends_the_goal_itse
     assert res.result.message.endswith(": done") == res.result.success, res.result.message
     assert "approach" in fb
     lat = [r.msg for r in arm.messages(topics.LATENCY) if r.msg.trace_id == "L1"]
-    assert {m.path for m in lat} == {"frame_to_command_ms", "policy_inference_ms"}
+    assert {m.path for m in lat} == {"frame_to_command_ms", "policy_inference_ms", *POLICY_STAGES}
     assert len([m for m in lat if m.path == "policy_inference_ms"]) >= 20  # a closed loop, frame by frame
     arm.node.destroy_subscription(sub)
     q = np.array(commands)[:, :7]

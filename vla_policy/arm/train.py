@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from seal_nodes.core.language.encoder import EMBED_DIM, SentenceEncoder
+from seal_nodes.tools.charts import line_chart
 from vla_policy.arm.dataset import DEFAULT_EPISODES, DEFAULT_VIEWS, VIEW_LABEL, generate, load
 from vla_policy.arm.language import TRAIN_WORDINGS, UNSEEN_FILE, WORDING_SEED, training_wordings
 from vla_policy.arm.normalizer import Normalizer
-from vla_policy.plot import line_plot_png
 from vla_policy.arm.runtime import CARD_FILE, MODEL_FILE, NORM_FILE, TORCH_FILE, WEIGHTS_DIR, check_exported
 
 if TYPE_CHECKING:
@@ -194,7 +194,8 @@ def _save(model, norm: Normalizer, history: list[float], out: Path) -> None:
     torch.save(model.state_dict(), out / TORCH_FILE)
     norm.save(out / NORM_FILE)
     smooth = np.convolve(history, np.ones(50) / 50, mode="valid") if len(history) >= 50 else np.array(history)
-    line_plot_png(out / "loss.png", smooth, title="train-vla loss (50-step mean)", log_y=True)
+    line_chart(out / "loss.png", {"loss": smooth}, title="train-vla loss (50-step mean)", xlabel="step",
+               ylabel="loss", log_y=True)
 
 
 def train(data_dir: str | Path | list[str | Path], out_dir: str | Path, steps: int = 10000, batch: int = 32, lr: float = 1e-3,

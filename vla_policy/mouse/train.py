@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from seal_nodes.core.language.encoder import EMBED_DIM, SentenceEncoder
+from seal_nodes.tools.charts import line_chart
 from vla_policy.mouse.preprocess import MOTION_SCALE, SCREEN_HW, STATE_DIM, VIEWPORT
 from vla_policy.mouse.runtime import CARD_FILE, GUI_WEIGHTS, MODEL_FILE, NORM_FILE, TORCH_FILE, MouseRuntime
-from vla_policy.plot import line_plot_png
 
 if TYPE_CHECKING:
     import torch
@@ -167,7 +167,8 @@ def _save(model, image_stats: tuple[np.ndarray, np.ndarray], history: list[float
     (out / NORM_FILE).write_text(json.dumps({"image_mean": image_stats[0].tolist(), "image_std": image_stats[1].tolist(),
                                              "motion_scale": MOTION_SCALE}, indent=1) + "\n")
     smooth = np.convolve(history, np.ones(50) / 50, mode="valid") if len(history) >= 50 else np.array(history)
-    line_plot_png(out / "loss.png", smooth, title="train-gui loss", log_y=True)
+    line_chart(out / "loss.png", {"loss": smooth}, title="train-gui loss (50-step mean)", xlabel="step",
+               ylabel="loss", log_y=True)
 
 
 def train(data_dir: str | Path, out_dir: str | Path, steps: int = 1500, pairs: int = 16, states: int = 8,

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from seal_nodes.core.actions import ACTION_SET, ARM, GUI, Action, object_phrase
+from seal_nodes.core.actions import ACTION_SET, ARM, GUI, TARGETS, Action, object_phrase
 from seal_nodes.core.thinking.fast_path import COLORS, WHAT_DO_YOU_SEE, confirmation, scene_answer
 from seal_nodes.core.thinking.fast_path import describe_place
 from seal_nodes.core.thinking.frames import Frame
@@ -302,6 +302,38 @@ def speech_problem(text: str, *, user_text: str, system: str, last_said: Sequenc
 _BIAS = {"pick": ("pick up", "grab"), "place": ("put", "bin"), "push": ("push",), "point": ("point at",),
          "home": ("go home",), "stop": ("stop",), "click": ("click",), "type": ("type",),
          "read": ("read",), "begin_lesson": ("show you how",), "save_skill": ("that's it",)}
+
+
+_FILLERS = frozenset({"a", "an", "the", "and", "or"})
+_CLAUSE = re.compile(r"[^,.;!?]+[,.;!?]*")
+
+
+def strip_recital(text: str, scene_words: set[str]) -> tuple[str, bool]:
+    """The transcript without the recogniser reciting its bias prompt, and whether it did.
+
+    The prompt is a comma list of the scene's object words ("red cube, green cube, blue cube, bin");
+    in noise Whisper sometimes writes part of it before, or instead of, what was said ("bin, green
+    cube, and push to the left"). Two or more leading clauses of nothing but those words (and
+    articles) are that list: no request starts so. A single such clause ("The red cube.") is a
+    reply and stays. Returns ("", True) when the whole transcript is the list.
+    """
+    clauses = _CLAUSE.findall(text)
+    n = 0
+    for clause in clauses:
+        words = [w for w in re.findall(r"[a-z']+", clause.lower()) if w not in _FILLERS]
+        if not words or not set(words) <= scene_words:
+            break
+        n += 1
+    if n < 2:
+        return text, False
+    rest = "".join(clauses[n:]).strip()
+    rest = re.sub(r"^(?:(?:and|or|then)\b[\s,]*)+", "", rest, flags=re.I).strip()
+    return (rest[:1].upper() + rest[1:] if rest else ""), True
+
+
+def scene_words(known_objects: set[str]) -> set[str]:
+    """The words of the objects and places in the recogniser's prompt (``bias_words``), no verbs."""
+    return {w for name in known_objects for w in name.split("_")} | set(TARGETS)
 
 
 def bias_words(known_objects: set[str], executors: tuple[str, ...]) -> list[str]:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from seal_nodes.core.actions import ACTION_SET, Action, object_phrase
+from seal_nodes.core.actions import ACTION_SET, ARM, GUI, Action, object_phrase
 from seal_nodes.core.thinking.context import ACT, SAY, THINK, WAIT, Segment
 
 COLORS = ("red", "green", "blue", "yellow", "orange", "purple")
@@ -184,6 +184,28 @@ _DONE = {
 }
 
 
+# An action cut short by its executor's restart: what was not finished, and whose restart it was.
+_UNFINISHED = {
+    "pick": "the pick of {obj}",
+    "place": "putting {obj} in the bin",
+    "push": "the push of {obj}",
+    "point": "pointing at {obj}",
+    "home": "the move to the home pose",
+    "click": "the click on {target}",
+    "type": "typing into {target}",
+}
+_CONTROLLER = {ARM: "arm controller", GUI: "screen controller"}
+
+
+def unfinished(action: Action) -> str:
+    """What the agent says when ``action``'s executor restarted under it ("My arm controller
+    restarted; the pick of the red cube was not finished. ...")."""
+    spec = ACTION_SET.get(action.name)
+    controller = _CONTROLLER.get(spec.executor if spec else "", "controller")
+    what = _fill(_UNFINISHED.get(action.name, "the " + action.name.replace("_", " ")), action)
+    return f"My {controller} restarted; {what} was not finished. Ask me again to retry."
+
+
 def confirmation(action: Action) -> str:
     """What the agent says as it starts ``action`` ("Sure, picking up the red cube.")."""
     return _fill(_CONFIRM[action.name], action)
@@ -271,6 +293,9 @@ class CommandBackend:
                 yield Segment(SAY, trig.text)
             elif template:
                 yield Segment(SAY, _fill(template, action))
+        elif trig.payload.get("lost"):
+            yield Segment(THINK, f"The action {format_action(action)} was lost: {trig.text}")
+            yield Segment(SAY, unfinished(action))
         elif not trig.payload.get("canceled"):
             yield Segment(THINK, f"The action {format_action(action)} failed: {trig.text}")
             yield Segment(SAY, f"Sorry, that didn't work: {trig.text}")

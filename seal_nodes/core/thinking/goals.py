@@ -42,6 +42,7 @@ class Goal:
     spoken: str = ""  # speech: what it had said by its last report
     cancel_requested: bool = False  # a cancel asked for before the executor accepted it
     handle: object | None = None  # the port's goal handle, once accepted
+    servers: frozenset[str] = frozenset()  # the executor's server instances when it accepted the goal
 
     @property
     def id(self) -> str:
@@ -110,6 +111,7 @@ class GoalTracker:
         self.clock = clock
         self._goals: dict[tuple[str, str], Goal] = {}  # in the order the Thinker decided them
         self._lost_since = {kind: 0.0 for kind in ports}  # when a busy server was last seen gone
+        self._servers: dict[str, frozenset[str]] = {}  # each executor's server instances, as last seen
 
     def goals(self, kind: str | None = None) -> list[Goal]:
         return [g for g in self._goals.values() if kind is None or g.kind == kind]
@@ -174,6 +176,7 @@ class GoalTracker:
                         self._finish(goal, False, True, "")]
             return [self._finish(goal, False, False, "goal rejected by the executor")]
         goal.state, goal.handle, goal.heard_at = ACCEPTED, handle, self.clock()
+        goal.servers = self._servers.get(goal.kind, frozenset())
         if goal.cancel_requested:
             goal.cancel_requested = False
             self.ports[goal.kind].cancel(goal)
@@ -196,6 +199,23 @@ class GoalTracker:
         if not self.live(goal):
             return []
         return [self._finish(goal, ok, cut, text)]
+
+    def servers_seen(self, kind: str, ids: frozenset[str]) -> list[Outcome]:
+        """The executor's server instances on the graph now. A goal accepted by instances that
+        are all gone, or that a new instance has joined (a respawn: its predecessor's discovery
+        record can outlive it by seconds), was lost with its server: given up at once, as
+        ``lost``, so the user hears it rather than waiting on a result that never comes."""
+        self._servers[kind] = ids
+        out: list[Outcome] = []
+        for goal in self.goals(kind):
+            if goal.state != ACCEPTED:
+                continue
+            if not goal.servers:  # accepted before its server was seen: that one is it
+                goal.servers = ids
+            elif ids - goal.servers or not ids & goal.servers:
+                why = f"the {self.ports[kind].name} server restarted; the goal was lost"
+                out.append(self._finish(goal, False, False, why, lost=True))
+        return out
 
     # --- the clock ---------------------------------------------------------------------------
     def tick(self) -> list[Outcome]:
@@ -258,8 +278,9 @@ class GoalTracker:
             return self._finish(goal, False, True, goal.spoken)
         return self._finish(goal, False, False, why)
 
-    def _finish(self, goal: Goal, ok: bool, cut: bool, text: str) -> Notice:
-        """Retire the goal and turn its outcome into the event the Thinker is fed."""
+    def _finish(self, goal: Goal, ok: bool, cut: bool, text: str, lost: bool = False) -> Notice:
+        """Retire the goal and turn its outcome into the event the Thinker is fed (``lost``: its
+        executor restarted under it)."""
         self._goals.pop(goal.key, None)
         goal.state = DONE
         cmd = goal.command
@@ -270,5 +291,6 @@ class GoalTracker:
         # observers (demo, bench) see action outcomes on /seal/events too
         return Notice(ev.Event(ev.ACTION_RESULT, ev.now_ns(), text=text, source=self.source, trace_id=cmd.trace_id,
                                payload={"goal_id": cmd.goal_id, "action": str(cmd.action), "success": ok,
-                                        "canceled": cut, "instruction": cmd.instruction}),
+                                        "canceled": cut, "instruction": cmd.instruction,
+                                        **({"lost": True} if lost else {})}),
                       publish=True)

@@ -52,6 +52,11 @@ class GroundedDialogue:
 
     def _understand(self, turn: Turn, force: str) -> list[Command]:
         """A final user turn, read against the scene before any model sees it."""
+        if self.pending is None and self._recited(turn):  # a reply to a question may be a bare list
+            thought = Segment(THINK, "The recogniser wrote only its word list: I did not hear the request.",
+                              trace_id=turn.trace_id)
+            turn.outcome = "apologized"
+            return [self._append(thought)] + self._emit(Segment(SAY, NOT_CAUGHT, trace_id=turn.trace_id))
         out = self._read(turn)
         text, trace = turn.user_text, turn.trace_id
         pending, self.pending = self.pending, None
@@ -86,6 +91,15 @@ class GroundedDialogue:
         if self.model is not None:
             return out + self._start(force, trace)
         return out + self._grounded_rest(turn)
+
+    def _recited(self, turn: Turn) -> bool:
+        """Take the recogniser's recited prompt out of the turn; True when nothing else was heard."""
+        words = dialogue.scene_words(self.known_objects)
+        text, recited = dialogue.strip_recital(turn.user_text, words)
+        if recited:
+            turn.user_text = text
+            turn.alternatives = tuple(a for a in (dialogue.strip_recital(x, words)[0] for x in turn.alternatives) if a)
+        return recited and not text
 
     def _read(self, turn: Turn) -> list[Command]:
         if self.intent is None:

@@ -318,7 +318,7 @@ class Thinker(GroundedDialogue, ModelStream, Remembering, Learning):
             else:
                 owner.queue = []
         trig = Trigger("observation", event.text, {"action": action_text, "success": bool(p.get("success")),
-                                                   "canceled": bool(p.get("canceled"))})
+                                                   "canceled": bool(p.get("canceled")), "lost": bool(p.get("lost"))})
         if self.gen is not None:  # let the model finish its sentence; it sees the outcome next
             self.deferred.append((trig, event.trace_id))
         else:

@@ -1,4 +1,4 @@
-"""eval-vla instruction files, the normaliser, the loss plot, the CLI wiring."""
+"""eval-vla instruction files, the normaliser, the CLI wiring."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,6 @@ import pytest
 
 from vla_policy.arm.evaluate import read_templates
 from vla_policy.arm.normalizer import Normalizer
-from vla_policy.plot import line_plot_png
 
 pytestmark = pytest.mark.unit
 
@@ -35,14 +34,6 @@ def test_normalizer_round_trip(tmp_path):
     np.testing.assert_allclose(m.unchunk(m.chunk(data["chunk"])), data["chunk"], atol=1e-6)
     np.testing.assert_allclose(m.proprio(data["proprio"]).mean(0), 0.0, atol=1e-5)
     assert m.image(data["image"]).shape == (20, 3, 8, 8)
-
-
-def test_loss_plot_is_a_png_with_a_curve(tmp_path):
-    from seal_nodes.tools.images import encode_png
-    line_plot_png(tmp_path / "loss.png", np.exp(-np.linspace(0, 5, 300)), log_y=True)
-    data = (tmp_path / "loss.png").read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    assert len(data) > len(encode_png(np.full((300, 480, 3), 255, np.uint8)))  # more than a blank canvas
 
 
 def test_cli_dispatches_the_vla_commands(capsys):

@@ -119,5 +119,5 @@ def test_core_top_level_holds_only_layers_and_contracts():
     core = REPO / "seal_nodes" / "core"
     modules = sorted(p.name for p in core.iterdir() if p.suffix == ".py")
     layers = sorted(p.name for p in core.iterdir() if p.is_dir() and (p / "__init__.py").exists())
-    assert set(modules) <= {"__init__.py", "events.py", "actions.py", "topics.py"}
+    assert set(modules) <= {"__init__.py", "events.py", "actions.py", "topics.py", "bounds.py"}
     assert layers == ["arm", "audio", "language", "memory", "observe", "perception", "skills", "thinking", "voice"]

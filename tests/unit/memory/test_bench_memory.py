@@ -111,7 +111,7 @@ def test_a_quick_run_writes_every_part(tmp_path, capsys):
     out = tmp_path / "bench_memory.json"
     assert bench.main(["--quick", "--json", str(out), "--kills", "1", "--entries", "60", "--no-progress"]) == 0
     r = json.loads(out.read_text())
-    assert set(r) == {"run", "quality", "latency", "robustness", "sessions"}
+    assert set(r) == {"run", "quality", "latency", "robustness", "sessions", "host"}
     assert {"seed", "quick", "machine", "loadavg_start", "loadavg_end"} <= set(r["run"])
     q = r["quality"]
     for split in (DEV, HELDOUT):

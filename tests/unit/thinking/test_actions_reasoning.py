@@ -252,6 +252,15 @@ def test_backend_observation_success_failure_cancel():
     assert garbage == []  # parsed as stop(): no done template
 
 
+def test_backend_an_action_lost_to_a_restarted_executor_is_told_with_what_was_left_undone():
+    lost = respond(Trigger("observation", "the Manipulate server restarted; the goal was lost",
+                           {"action": "pick(object=red_cube)", "success": False, "lost": True}))
+    assert kinds(lost) == [THINK, SAY]
+    assert lost[-1].text.startswith("My arm controller restarted; the pick of the red cube was not finished.")
+    gui = respond(Trigger("observation", "lost", {"action": "click(target=OK)", "success": False, "lost": True}))
+    assert gui[-1].text.startswith("My screen controller restarted; the click on OK was not finished.")
+
+
 def test_backend_refusal():
     segs = respond(Trigger("refusal", "unknown object", {"reason_for_user": "I don't see it."}))
     assert kinds(segs) == [THINK, SAY]

@@ -601,3 +601,48 @@ def test_a_reader_put_in_front_later_takes_the_next_turn(reader):
     assert not said(cmds)[0].startswith("Which cube")  # the fast path: no slots, no question for them
     w.th.use_intent(reader)
     assert said(w.user("Grab a block for me.")) == ["Which cube should I pick up: the red, green or blue one?"]
+
+
+# --- the recogniser reciting its prompt -------------------------------------------------------
+
+SCENE = dialogue.scene_words(OBJECTS)
+
+
+@pytest.mark.parametrize("heard, kept", [
+    ("bin, green cube, and push to the left.", "Push to the left."),  # the list in front of the request
+    ("Red cube, blue cube, put them in the bin.", "Put them in the bin."),
+    ("blue and green cube, a bin.", ""),  # nothing but the list
+])
+def test_a_leading_list_of_scene_words_is_the_prompt_recited(heard, kept):
+    assert dialogue.strip_recital(heard, SCENE) == (kept, True)
+
+
+@pytest.mark.parametrize("heard", [
+    "The red cube.",  # one clause: a reply
+    "Pick up the red cube, green cube, blue cube, bin.",  # a request that lists objects after its verb
+    "Put the red, the green and the blue cube in the bin.",
+    "Red cube, push it left.",  # one list clause, then the request
+])
+def test_speech_that_names_objects_is_not_a_recital(heard):
+    assert dialogue.strip_recital(heard, SCENE) == (heard, False)
+
+
+def test_a_recited_prompt_is_not_acted_on_and_the_agent_says_it_did_not_catch_it():
+    reader = TableReader({})
+    w = World(reader=reader)
+    cmds = w.user("blue and green cube, a bin.")
+    assert not of(cmds, Act) and said(cmds) == ["Sorry, I didn't catch that."]
+    assert done(cmds).outcome == "apologized" and reader.texts == []  # never read as a request
+
+
+def test_the_request_after_a_recited_prompt_is_read_alone():
+    w = World({"Push to the left.": unsure("Push to the left.", kind="command")})
+    w.user("bin, green cube, and push to the left.")
+    assert w.reader.texts == ["Push to the left."]
+
+
+def test_a_bare_list_answering_a_question_back_is_an_answer_not_a_recital():
+    w = World({"grab one": maybe("grab one", pick("red"))})
+    w.user("grab one")
+    w.user("red cube, blue cube.")
+    assert w.reader.texts[-1] == "red cube, blue cube."

@@ -388,6 +388,33 @@ def test_an_executor_back_within_server_wait_s_keeps_its_goal(tracker, ports, cl
     assert action_result(tracker.tick())["goal_id"] == "g1"
 
 
+def test_an_executor_respawned_under_its_goal_loses_it_at_once(tracker, ports):
+    arm = ports[ARM]
+    tracker.servers_seen(ARM, frozenset({"old"}))
+    tracker.act(act(1))
+    arm.accept(arm.sent[0])
+    assert tracker.servers_seen(ARM, frozenset({"old"})) == []
+    # the respawned server joins while the dead one's discovery record lingers
+    res = action_result(tracker.servers_seen(ARM, frozenset({"old", "new"})))
+    assert (res["goal_id"], res["success"], res["canceled"], res["lost"]) == ("g1", False, False, True)
+    assert res["text"] == "the Manipulate server restarted; the goal was lost"
+    assert arm.finish(arm.sent[0], ok=True) == [] and tracker.goals() == []
+    # a goal the new server accepted is its own; its vanishing loses it too
+    tracker.act(act(2))
+    arm.accept(arm.sent[1])
+    assert tracker.servers_seen(ARM, frozenset({"new"})) == []
+    assert action_result(tracker.servers_seen(ARM, frozenset()))["lost"]
+
+
+def test_a_goal_accepted_before_its_server_was_seen_adopts_the_servers_seen_next(tracker, ports):
+    arm = ports[ARM]
+    tracker.act(act(1))
+    arm.accept(arm.sent[0])
+    assert tracker.servers_seen(ARM, frozenset({"s1"})) == []
+    assert tracker.servers_seen(ARM, frozenset({"s1"})) == [] and tracker.goals()[0].state == ACCEPTED
+    assert "lost" not in action_result(arm.finish(arm.sent[0], ok=True, text="picked"))
+
+
 def test_a_goal_never_accepted_is_given_up_after_server_wait_s(tracker, ports, clock):
     arm = ports[ARM]
     tracker.act(act(1))

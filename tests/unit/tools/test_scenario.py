@@ -277,7 +277,7 @@ def test_user_line_becomes_start_fragments_and_end():
     dur = user_duration_ms(SIX)
     assert [e.type for _, e in tl] == [ev.SPEECH_START] + [ev.SPEECH_FRAGMENT] * 7 + [ev.SPEECH_END]
     (t_start, start), = of(tl, ev.SPEECH_START)
-    assert t_start == 1000 and start.payload == {"agent_speaking": False}
+    assert t_start == 1000 and start.payload == {"agent_speaking": False, "onset_ns": w._at_ns(1000)}
     assert start.stamp_ns == w._at_ns(1000)
     frags = of(tl, ev.SPEECH_FRAGMENT)
     assert [ms for ms, _ in frags] == [1000 + k * FRAGMENT_EVERY_MS for k in range(1, 8)]
@@ -293,9 +293,9 @@ def test_user_line_becomes_start_fragments_and_end():
     (t_end, end), = of(tl, ev.SPEECH_END)
     assert t_end == pytest.approx(1000 + dur)
     assert end.text == SIX
-    assert end.payload == {"duration_ms": pytest.approx(dur)}
+    assert end.payload == {"duration_ms": pytest.approx(dur), "offset_ns": w._at_ns(1000 + dur)}
     assert end.stamp_ns == w._at_ns(1000 + dur)
-    assert {e.trace_id for _, e in frags} == {end.trace_id}  # one user turn, one trace
+    assert {e.trace_id for _, e in frags} | {start.trace_id} == {end.trace_id}  # one user turn, one trace
     assert not of(tl, ev.INTERRUPT) and not of(tl, ev.BACKCHANNEL)
 
 
@@ -322,8 +322,9 @@ def test_user_line_over_a_speaking_agent_interrupts_after_the_decision_time():
     w._expand(w.sc.entries[0])
     tl = drain(w)
     (_, start), = of(tl, ev.SPEECH_START)
-    assert start.payload == {"agent_speaking": True}
+    assert start.payload == {"agent_speaking": True, "onset_ns": w._at_ns(2000)}
     (t_int, interrupt), = of(tl, ev.INTERRUPT)
+    assert {e.trace_id for _, e in tl} == {start.trace_id}  # the interrupt is of the same utterance
     assert t_int == 2000 + DECISION_MS
     assert interrupt.text == "please pick"
     assert interrupt.stamp_ns == w._at_ns(2000)  # the onset
@@ -339,7 +340,7 @@ def test_backchannel_over_a_speaking_agent():
     assert [e.type for _, e in tl] == [ev.SPEECH_START, ev.BACKCHANNEL]  # no fragments, no speech_end
     (t_bc, bc), = of(tl, ev.BACKCHANNEL)
     assert t_bc == 2000 + DECISION_MS
-    assert bc.text == "uh-huh"
+    assert bc.text == "uh-huh" and bc.trace_id == tl[0][1].trace_id
 
 
 def test_short_backchannel_decided_when_it_ends():

@@ -1,0 +1,28 @@
+"""``seal faults`` on the running graph: one quick fault, checked end to end."""
+from __future__ import annotations
+
+import pytest
+
+from seal_nodes.bench.faults import KILL, Fault, FaultRun
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_tts_killed_mid_sentence_is_respawned_alone_and_the_next_spoken_request_works(stack):
+    """Beyond test_stack's TTS crash (the thinker gives the utterance up): the launcher respawns
+    the TTS, no other node restarts, and a spoken request is then carried out and answered aloud."""
+    row = FaultRun(stack).run(Fault("tts", KILL, "sentence"))
+    assert row["respawned"] and row["restarts"] == 1, row
+    assert row["others_restarted"] == [], row
+    assert row["arm_held"] and row["commands_outside_limits"] == 0, row
+    assert row["next_request_ok"] and row["next_request_said"], row
+
+
+def test_a_policy_killed_mid_grasp_is_reported_to_the_user_and_the_arm_holds(stack):
+    """The thinker gives the pick up when its action server is replaced (it would wait forever for
+    a result the dead process owed) and says so; the arm does not move while no policy drives it."""
+    row = FaultRun(stack).run(Fault("vla_policy", KILL, "grasp"))
+    assert row["respawned"] and row["others_restarted"] == [], row
+    assert row["arm_held"] and row["commands_outside_limits"] == 0, row
+    assert any("arm controller restarted" in line for line in row["thinker_said"]), row
+    assert row["next_request_ok"], row
