@@ -294,8 +294,8 @@ def format_table(r: dict) -> str:
               f"- lost events on {topics.EVENTS.name} (agent_speech_start without its end: "
               f"{len(lost['speech_start_without_end'])}; action progress without a result: "
               f"{len(lost['action_progress_without_result'])}): {'0, met' if met['lost_events'] else 'NOT met'}",
-              f"- agent voice on {topics.SPEAKER.name}: {lost['speaker_audio_published_ms'] / 1e3:.1f} s published (the "
-              f"TTS's audio_ms), {lost['speaker_audio_received_ms'] / 1e3:.1f} s received",
+              f"- agent voice on {topics.SPEAKER.name}: {lost['speaker_audio_published_ms'] / 1e3:.1f} s published "
+              f"(the TTS's audio_ms), {lost['speaker_audio_received_ms'] / 1e3:.1f} s received",
               f"- actions: {lost['actions_succeeded']} of {lost['actions']} succeeded",
               "- messages received: " + ", ".join(f"{k} {v}" for k, v in r["messages_received"].items()), "",
               "Plots (time across the run; value up, over its y_range; line colours):", ""]

@@ -204,8 +204,8 @@ def run_bench(json_path: str, repeats: int = 3, echo=print, memory_baseline: boo
         text.append(f"\nThe same histograms against their budgets: `{png.name}`.\n")
     for name, run in (("idle", idle), ("loaded", loaded)):
         if run is not None and run.recordings:
-            text.append(f"\n## The recordings of {audio} ({name})\n\n{format_table(summarize_rows(run.recordings), budgets={})}"
-                        f"\n\n{format_rows(run.recordings)}\n")
+            figures = format_table(summarize_rows(run.recordings), budgets={})
+            text.append(f"\n## The recordings of {audio} ({name})\n\n{figures}\n\n{format_rows(run.recordings)}\n")
     text.append(f"\nBaseline, same run (streaming TTS vs whole-utterance synthesis):\n\n"
                 f"{format_table(baseline, budgets={})}\n")
     write_report(out, report, "".join(text), calibration=True)

@@ -47,7 +47,8 @@ MAX_CONTROL_CHARS = 32  # /tts/control: "pause" | "resume"
 MAX_BIAS_WORDS_CHARS = 4_096  # /perception/bias_words: comma-separated phrases
 MAX_PAGE_CHARS = 4_096  # /gui/page: "seed:N ..." or a URL
 # --- action goals --------------------------------------------------------------------------------
-MAX_INSTRUCTION_CHARS = 1_024  # Manipulate / GuiAct
+MAX_INSTRUCTION_CHARS = 1_024  # Manipulate
+MAX_GUI_INSTRUCTION_CHARS = 64_000  # GuiAct: a step in words, or a run_skill call carrying its skill
 MAX_SPEAK_CHARS = 64 * 1024  # Speak: far over the voice's own limit, which aborts a goal with its reason
 
 _HEADROOM = 64 * 1024  # header, ids and the serialization's own lengths and padding

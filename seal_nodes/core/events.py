@@ -34,13 +34,14 @@ VOICE = "voice"  # the speaker embedding of a user turn (same trace as its speec
 USER_IDENTIFIED = "user_identified"  # the memory node knows who spoke a turn (payload: user, how, score)
 SKILL_LEARNED = "skill_learned"  # the GUI executor compiled a lesson (payload: skill, the Skill's dict)
 SKILL_OUTCOME = "skill_outcome"  # a skill was replayed (payload: name, ok, steps_done, reason)
+GENERATION = "generation"  # one model generation: what it was given and wrote (payload: model, force, prompt, …)
 
 KNOWN_TYPES = frozenset(
     {
         SPEECH_START, SPEECH_FRAGMENT, SPEECH_END, INTERRUPT, BACKCHANNEL, SILENCE, NOISE,
         MUSIC, LAUGH, OBJECT_SEEN, SCENE_CHANGE, UI_CHANGE, AGENT_SPEECH_START,
         AGENT_SPEECH_END, ACTION_FEEDBACK, ACTION_RESULT, ERROR, TURN_DONE, FORGET, VOICE, USER_IDENTIFIED,
-        SKILL_LEARNED, SKILL_OUTCOME,
+        SKILL_LEARNED, SKILL_OUTCOME, GENERATION,
     }
 )
 

@@ -39,7 +39,7 @@ from seal_interfaces.action import GuiAct
 
 from seal_nodes.core import events as ev
 from seal_nodes.core import topics
-from seal_nodes.core.bounds import MAX_INSTRUCTION_CHARS, MAX_PAGE_CHARS, check_goal_text, check_text
+from seal_nodes.core.bounds import MAX_GUI_INSTRUCTION_CHARS, MAX_PAGE_CHARS, check_goal_text, check_text
 from seal_nodes.core.skills.model import PageError
 from sim_worlds.gui.browser import BrowserError
 from sim_worlds.gui.episode import ExpertController, TeleportController, run_goal
@@ -173,7 +173,7 @@ class GuiNode(SealNode):
 
     # --- action -------------------------------------------------------------------------------
     def on_goal(self, goal: GuiAct.Goal) -> GoalResponse:
-        reason = check_goal_text("instruction", goal.instruction, MAX_INSTRUCTION_CHARS, goal.trace_id)
+        reason = check_goal_text("instruction", goal.instruction, MAX_GUI_INSTRUCTION_CHARS, goal.trace_id)
         if reason:
             self.refuse(f"{topics.GUI_ACT.name} goal", reason)
             return GoalResponse.REJECT

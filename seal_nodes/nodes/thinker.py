@@ -35,7 +35,7 @@ from seal_nodes.core.memory.store import StoreError
 from seal_nodes.core.thinking.references import scene_objects
 from seal_nodes.core.thinking.lm.registry import make_model
 from seal_nodes.core.thinking.commands import (
-    Act, CancelActions, CancelSpeech, PauseSpeech, Publish, Report, ResumeSpeech, Say, TurnDone,
+    Act, CancelActions, CancelSpeech, Generated, PauseSpeech, Publish, Report, ResumeSpeech, Say, TurnDone,
 )
 from seal_nodes.core.thinking.thinker import Thinker, ThinkerConfig
 from seal_nodes.core.thinking.goals import ACCEPTED, SPEECH, Goal, GoalTracker, Notice
@@ -230,7 +230,7 @@ class ThinkerNode(SealNode):
                 self.execute(self.goals.cancel_actions())
             elif isinstance(cmd, Report):
                 self.report_error(cmd.text, cmd.trace_id, payload=cmd.payload)
-            elif isinstance(cmd, TurnDone):
+            elif isinstance(cmd, (TurnDone, Generated)):
                 self.publish_event(cmd.event(ev.now_ns()))
 
     # --- speech -----------------------------------------------------------------------------

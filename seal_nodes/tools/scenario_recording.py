@@ -17,7 +17,7 @@ from mcap_ros2._dynamic import serialize_dynamic
 
 from seal_nodes.core import events as ev
 from seal_nodes.core import topics
-from seal_nodes.core.thinking.commands import Publish, Say, TurnDone
+from seal_nodes.core.thinking.commands import Generated, Publish, Say, TurnDone
 from seal_nodes.core.thinking.context import SAY
 from seal_nodes.core.thinking.goals import Notice
 from seal_nodes.core.thinking.thinker import Thinker
@@ -67,7 +67,7 @@ class RecordedThinker:
                 thought = {"header": _header(now), "kind": kind, "text": cmd.segment.text,
                            "trace_id": cmd.segment.trace_id}
                 self._rec.write(topics.THOUGHTS.name, self._cdr_thought(thought), now)
-            elif isinstance(cmd, TurnDone):
+            elif isinstance(cmd, (TurnDone, Generated)):
                 self._event(cmd.event(now))
             elif isinstance(cmd, Notice) and cmd.publish:
                 self._event(cmd.event)

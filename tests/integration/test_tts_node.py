@@ -174,7 +174,8 @@ def test_a_copy_of_a_goal_is_answered_with_the_one_utterance(tts):
     assert r_copy.status == GoalStatus.STATUS_CANCELED and r_first.status == GoalStatus.STATUS_ABORTED
     assert r_first.result.interrupted and r_first.result.spoken_text == r_copy.result.spoken_text
     got = chunks(tts, "copy")
-    assert all(abs(_stamp_ns(b) - _chunk_end_ns(a)) < 1_000 for a, b in zip(got, got[1:]))  # one voice
+    # one voice: no chunk overlaps the one before (a second stream would); an underrun's gap may
+    assert all(_stamp_ns(b) - _chunk_end_ns(a) >= -1_000 for a, b in zip(got, got[1:]))
     # a copy of an utterance that has ended gets its result again
     done = result(tts, tts.send("Okay.", "copy-short"))
     n = _settled_count(tts, "copy-short")

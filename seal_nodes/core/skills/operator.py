@@ -19,13 +19,14 @@ import re
 import time
 from dataclasses import dataclass
 
+from seal_nodes.core.bounds import MAX_GUI_INSTRUCTION_CHARS
 from seal_nodes.core.skills.binding import heard_task, lesson_values, normalise, skill_name, task_template
 from seal_nodes.core.skills.compile import compile_skill
 from seal_nodes.core.skills.model import Anchor, Element, Page, PageError, Skill, fill_params
 from seal_nodes.core.skills.record import Recorder
 from seal_nodes.core.skills.replay import Judge, ReplayResult, Replayer
 
-MAX_INSTRUCTION_CHARS = 64_000  # a skill's JSON included
+MAX_INSTRUCTION_CHARS = MAX_GUI_INSTRUCTION_CHARS  # a skill's JSON included
 LOOK_AGAIN_S = 0.1  # a step named in words has no anchor to wait on: the page is read again
 CLICKABLE = ("button", "link", "tab", "option", "checkbox", "radio", "menuitem", "switch", "combobox", "cell", "row")
 TYPEABLE = ("textbox", "searchbox", "spinbutton", "combobox")

@@ -84,4 +84,28 @@ class TurnDone:
                                  "understood": self.understood})
 
 
-Command = Say | Act | CancelSpeech | PauseSpeech | ResumeSpeech | CancelActions | Publish | Report | TurnDone
+@dataclass
+class Generated:
+    """One model generation as the model was given it and wrote it (the parsed thoughts are on
+    /seal/thoughts); the node publishes it as a ``generation`` event, which a trace shows in its turn."""
+
+    trace_id: str
+    model: str
+    force: str  # the tag the generation was made to open with ("" for free)
+    prompt: str  # the text the model was given (its chat form), the tail if it is long
+    grammar: str  # the grammar it decoded under ("" for none)
+    raw: str  # what it wrote, tags included
+    tokens: int
+    ms: float
+    ended: str  # "done" | "stopped" | "failed"
+
+    def event(self, stamp_ns: int) -> ev.Event:
+        return ev.Event(ev.GENERATION, stamp_ns, text=f"{self.model}: {self.tokens} pieces, {self.ended}",
+                        trace_id=self.trace_id,
+                        payload={"model": self.model, "force": self.force, "prompt": self.prompt,
+                                 "grammar": self.grammar, "raw": self.raw, "tokens": self.tokens,
+                                 "ms": round(self.ms, 1), "ended": self.ended})
+
+
+Command = (Say | Act | CancelSpeech | PauseSpeech | ResumeSpeech | CancelActions | Publish | Report | TurnDone
+           | Generated)

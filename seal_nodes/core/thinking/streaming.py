@@ -3,21 +3,45 @@
 summarise aloud or answer. Mixed into ``Thinker``: the loop starts, stops and polls it."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from seal_nodes.core.actions import ACTION_SET
 from seal_nodes.core.thinking import dialogue
 from seal_nodes.core.thinking import tagstream as ts
-from seal_nodes.core.thinking.commands import Command, Publish, Report, Say
+from seal_nodes.core.thinking.commands import Command, Generated, Publish, Report, Say
 from seal_nodes.core.thinking.context import ACT, SAY, THINK, USER, WAIT, Segment
 from seal_nodes.core.thinking.fast_path import describe_place
 from seal_nodes.core.thinking.lm.base import ANSWER, FREE, SUMMARY, THINK_ONLY, Prompt
+from seal_nodes.core.thinking.lm.grammar import prompt_text
 from seal_nodes.core.thinking.prompting import system_prompt
 from seal_nodes.core.thinking.utterances import ClauseSplitter, Spoken
+
+# Of a generation's prompt, grammar and output, this much each goes in its record (the prompt's tail):
+# three of them JSON-escaped at worst stay within an event's payload bound (core/bounds.py).
+RECORD_CHARS = 12_000
+
+
+@dataclass
+class GenerationLog:
+    """What the running generation was given and has written so far, for its ``Generated`` record."""
+
+    prompt: Prompt
+    started_ns: int
+    pieces: int = 0
+    chars: int = 0
+    raw: list[str] = field(default_factory=list)
+
+    def add(self, piece: str) -> None:
+        self.pieces += 1
+        if self.chars < RECORD_CHARS:
+            self.raw.append(piece)
+            self.chars += len(piece)
 
 
 class ModelStream:
     """Mixed into ``Thinker``. Relies on its state (``model``, ``cfg``, ``grounded``, ``turn``, ``context``,
     ``known_objects``, ``scene``, ``executors``, ``speaking``, ``recent_lines``, ``_clock``, ``_ids``, and the
-    running generation's ``gen``, ``parser``, ``gen_trace``, ``gen_force``, ``open_seg``, ``open_spoken``,
+    running generation's ``gen``, ``gen_log``, ``parser``, ``gen_trace``, ``gen_force``, ``open_seg``, ``open_spoken``,
     ``splitter``, ``last_piece_ns``, ``system_text``, ``listen_thought``) and its steps (``_emit``, ``_append``,
     ``_say``, ``_filler``, ``_t_ms``, ``_answered``, ``_end_turn``, ``_fallback``, ``_rescue``)."""
 
@@ -42,6 +66,7 @@ class ModelStream:
             self.gen = None
             return out + [Report(f"{self.model.name} could not start: {exc}", trace_id)] + self._rescue(trace_id)
         self.system_text = system
+        self.gen_log = GenerationLog(prompt, self._clock())
         self.parser = ts.TagStreamParser()
         self.gen_trace, self.gen_force = trace_id, force
         self.last_piece_ns = self._clock()
@@ -50,6 +75,7 @@ class ModelStream:
 
     def _on_piece(self, piece: str) -> list[Command]:
         out: list[Command] = []
+        self.gen_log.add(piece)
         turn = self.turn
         if turn is not None:
             turn.tokens += 1
@@ -173,7 +199,7 @@ class ModelStream:
             return []
         self.gen.cancel()
         self.gen = None
-        out: list[Command] = []
+        out: list[Command] = [self._generated("stopped")]
         seg, self.open_seg = self.open_seg, None
         spoken, self.open_spoken = self.open_spoken, None
         kind = self.parser.kind
@@ -197,6 +223,7 @@ class ModelStream:
         for pe in self.parser.finish():
             out += self._on_parse(pe)
         self.gen = None
+        out.append(self._generated("failed" if gen is not None and gen.error else "done"))
         self.open_seg, self.open_spoken = None, None
         if gen is not None and gen.error:
             name = getattr(self.model, "name", "model")
@@ -214,3 +241,18 @@ class ModelStream:
             out += self._rescue(self.gen_trace)
         return out + self._end_turn()
 
+    def _generated(self, ended: str) -> Generated:
+        """The record of the generation that just ended: what the model was given (the exact
+        request where the backend says it) and everything it wrote. Made at its end, off the
+        path to the first words."""
+        log = self.gen_log
+        prompt, grammar = prompt_text(log.prompt), ""
+        model_input = getattr(self.model, "model_input", None)  # llama.cpp: the request as sent
+        if callable(model_input):
+            try:
+                prompt, grammar = model_input(log.prompt)
+            except Exception:  # noqa: BLE001 - the record falls back to the chat text, the loop goes on
+                pass
+        return Generated(self.gen_trace, getattr(self.model, "name", "model"), self.gen_force,
+                         prompt[-RECORD_CHARS:], grammar[:RECORD_CHARS], "".join(log.raw)[:RECORD_CHARS],
+                         log.pieces, (self._clock() - log.started_ns) / 1e6, ended)

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from seal_nodes.core import events as ev
-from seal_nodes.core.actions import MEMORY, SYSTEM, TARGETS, Action, ActionError, instruction_for, validate
+from seal_nodes.core.actions import MEMORY, SYSTEM, TARGETS, Action, ActionError, validate
 from seal_nodes.core.thinking import tagstream as ts
 from seal_nodes.core.thinking.commands import (Act, CancelActions, CancelSpeech, Command, PauseSpeech, Publish, Report,
                                                ResumeSpeech, Say, TurnDone)
@@ -60,7 +60,7 @@ from seal_nodes.core.memory.reader import Acquaintance, MemoryReader
 from seal_nodes.core.skills.model import Skill
 from seal_nodes.core.thinking.learning import Learning
 from seal_nodes.core.thinking.remembering import RECALLED, Remembering
-from seal_nodes.core.thinking.streaming import ModelStream
+from seal_nodes.core.thinking.streaming import GenerationLog, ModelStream
 from seal_nodes.core.thinking.turn import Turn
 from seal_nodes.core.thinking.utterances import ClauseSplitter, Spoken
 
@@ -138,6 +138,7 @@ class Thinker(GroundedDialogue, ModelStream, Remembering, Learning):
         self.held_says: list[Say] = []  # clauses decided while the user talks
         # the running generation
         self.gen: Generation | None = None
+        self.gen_log: GenerationLog | None = None  # set with gen: its record
         self.parser = ts.TagStreamParser()
         self.gen_trace = ""
         self.gen_force = FREE

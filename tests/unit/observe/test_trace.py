@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+import urllib.error
+import urllib.request
 import wave
 import zlib
 from pathlib import Path
@@ -94,6 +97,35 @@ def test_the_page_has_a_row_per_turn_and_fetches_nothing(runs, tmp_path):
     assert html.count("class='row turn'") == 2 and html.count("class='row action'") == 2
     assert "pick(object=blue_cube)" in html and "<details class=step>" in html
     assert "http://" not in html and "https://" not in html
+
+
+def test_the_served_page_is_on_loopback_and_rendered_afresh_at_each_load(runs, tmp_path):
+    live = tmp_path / "live.mcap"
+    live.write_bytes(b"not yet")  # the run has not written a whole record yet
+    with trace_cli.trace_server(live) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        host, port = server.server_address
+        assert host == "127.0.0.1"
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30)
+        assert err.value.code == 503
+        live.write_bytes(runs["right"].read_bytes())  # the recording grew
+        html = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30).read().decode()
+        assert html.count("class='row turn'") == 2
+        server.shutdown()
+
+
+def test_a_turn_shows_each_generation_with_the_prompt_and_the_raw_output(tmp_path):
+    sc = parse_scenario({"name": "chat", "known_objects": sorted(RIGHT), "thinker": {"fast_path": False},
+                         "script": ["<think>Small talk.</think><assistant>Blue, like the sky.</assistant>"],
+                         "events": [{"t_ms": 500, "user": "What is your favourite colour?"}]})
+    record_scenario(sc, tmp_path / "chat.mcap")
+    rec = read_recording(tmp_path / "chat.mcap")
+    (gen,) = [e for e in rec.events if e.type == ev.GENERATION]
+    assert not payload_problems(gen) and "What is your favourite colour?" in gen.payload["prompt"]
+    html = trace_cli.trace_html(tmp_path / "chat.mcap")
+    assert "generation by" in html and "&lt;assistant&gt;Blue, like the sky.&lt;/assistant&gt;" in html
+    assert "<div>prompt</div>" in html and "<div>raw</div>" in html
 
 
 def test_an_action_shows_its_camera_frames_and_a_turn_its_audio():

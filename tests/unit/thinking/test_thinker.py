@@ -7,7 +7,7 @@ import pytest
 
 from seal_nodes.core import events as ev
 from seal_nodes.core.actions import Action
-from seal_nodes.core.thinking.commands import (Act, CancelActions, CancelSpeech, PauseSpeech, Publish, Report,
+from seal_nodes.core.thinking.commands import (Act, CancelActions, CancelSpeech, Generated, PauseSpeech, Publish, Report,
                                                ResumeSpeech, Say, TurnDone)
 from seal_nodes.core.thinking.context import ACT, OBSERVE, SAY, THINK, USER
 from seal_nodes.core.thinking.lm.scripted import ScriptedGeneration, ScriptedModel
@@ -563,3 +563,33 @@ def test_a_turn_replaced_before_any_reply_has_no_turn_done():
     first = th.handle(event(ev.SPEECH_END, "tell me"))
     cmds = drive(th, first + th.handle(event(ev.SPEECH_END, "tell me a story, I mean")))
     assert turn_done(cmds) == [("answered", [], [])]
+
+
+# --- the generation record (the trace shows what the model was given and wrote) ----------------
+
+def test_every_generation_is_recorded_with_its_prompt_and_everything_it_wrote():
+    th = make(["<think>A greeting.</think><assistant>Hello there!</assistant>"])
+    (rec,) = of(user(th, "hi robot"), Generated)
+    assert rec.ended == "done" and rec.model == th.model.name and rec.tokens > 0
+    assert "hi robot" in rec.prompt and "<|im_start|>assistant" in rec.prompt  # the chat text it was given
+    assert rec.raw == "<think>A greeting.</think><assistant>Hello there!</assistant>"
+    e = rec.event(0)
+    assert e.type == ev.GENERATION and e.trace_id == rec.trace_id and e.payload["raw"] == rec.raw
+
+
+def test_a_generation_cut_by_the_next_turn_is_recorded_as_stopped():
+    th = make(["<think>" + "long thought " * 200 + "</think>", "<assistant>Sure.</assistant>"])
+    first = th.handle(event(ev.SPEECH_END, "tell me a story"))
+    first += th.tick() + th.tick()
+    cmds = user(th, "never mind")
+    ended = [g.ended for g in of(first + cmds, Generated)]
+    assert ended[0] == "stopped" and ended[-1] == "done"
+
+
+def test_a_generation_record_fits_an_events_bounds_however_long_the_prompt():
+    from seal_nodes.core.bounds import MAX_PAYLOAD_JSON
+
+    th = make(["<assistant>" + "é" * 20_000 + "</assistant>"])
+    th.known_objects |= {f"thing_{i}_{'ü' * 40}" for i in range(300)}  # a long, non-ASCII system prompt
+    (rec,) = of(user(th, "ö" * 3000), Generated)
+    assert len(rec.event(0).payload_json()) <= MAX_PAYLOAD_JSON

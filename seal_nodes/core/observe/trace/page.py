@@ -9,6 +9,7 @@ import json
 from html import escape
 from typing import Callable
 
+from seal_nodes.core import events as ev
 from seal_nodes.core.observe.trace.episode import ActionRun, Episode, Turn
 from seal_nodes.core.observe.trace.media import audio_wav, data_uri, frame_png
 from seal_nodes.core.observe.trace.reader import EventRec, ThoughtRec
@@ -45,8 +46,11 @@ def _event_step(e: EventRec, t0: int) -> str:
     raw = {"type": e.type, "text": e.text, "source": e.source, "trace_id": e.trace_id, "confidence": e.confidence,
            "stamp_ns": e.stamp_ns, "payload": e.payload}
     problems = "".join(f"<div class=bad>{escape(p)}</div>" for p in payload_problems(e))
+    # a generation's prompt, grammar and output read as text, not as JSON strings
+    texts = "".join(f"<div>{name}</div>{_pre(e.payload[name])}" for name in ("prompt", "grammar", "raw")
+                    if e.type == ev.GENERATION and isinstance(e.payload.get(name), str) and e.payload[name])
     return (f"<details class=step><summary><span class=t>{_ms(e.log_ns, t0)}</span> {escape(render(e))}</summary>"
-            f"{problems}{_pre(raw)}</details>")
+            f"{problems}{texts}{_pre(raw)}</details>")
 
 
 def _thought_step(t: ThoughtRec, t0: int) -> str:

@@ -94,6 +94,10 @@ SCHEMAS: dict[str, Schema] = {
     ev.SKILL_OUTCOME: Schema(("name", "ok", "steps_done", "model_calls", "reason"), ("name", "ok"),
                              lambda e: f"skill {e.payload.get('name', '?')} "
                              f"{'done' if e.payload.get('ok') else 'failed'}: {e.payload.get('reason', '')}".rstrip(": ")),
+    ev.GENERATION: Schema(("model", "force", "prompt", "grammar", "raw", "tokens", "ms", "ended"),
+                          ("model", "prompt", "raw", "ended"),
+                          lambda e: f"generation by {e.payload.get('model', '?')}: {e.payload.get('tokens', '?')} pieces "
+                          f"in {e.payload.get('ms', '?')} ms, {e.payload.get('ended', '?')}"),
 }
 
 

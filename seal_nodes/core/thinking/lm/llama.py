@@ -53,6 +53,7 @@ class LlamaModel:
         max_segments: int = MAX_SEGMENTS,
         max_text_chars: int = MAX_TEXT_CHARS,
         port: int = 0,
+        cache_ram_mib: int = 0,
     ) -> None:
         try:
             import xllamacpp
@@ -68,6 +69,10 @@ class LlamaModel:
         p = xllamacpp.CommonParams()
         p.model.path = path
         p.n_ctx = n_ctx
+        # llama.cpp keeps a copy of each prompt's KV state in RAM (8 GiB by default), which grows a
+        # node that runs for hours by one state per new prompt; the slot's own cache already reuses
+        # the shared prefix of consecutive prompts. 0 turns the copies off.
+        p.cache_ram_mib = cache_ram_mib
         p.cpuparams.n_threads = n_threads
         p.cpuparams_batch.n_threads = n_threads
         p.verbosity = 0
@@ -105,6 +110,11 @@ class LlamaModel:
 
     def start(self, prompt: Prompt) -> Generation:
         return self.complete(self.request(prompt))
+
+    def model_input(self, prompt: Prompt) -> tuple[str, str]:
+        """(the completion text, the GBNF grammar or "") exactly as ``start`` sends them."""
+        req = self.request(prompt)
+        return req["prompt"], req.get("grammar", "")
 
     def complete(self, request: dict[str, Any]) -> WorkerGeneration:
         """Stream a raw llama.cpp ``/completion`` request (``"stream": True`` is forced)."""
