@@ -18,11 +18,12 @@ def test_a_tts_killed_mid_sentence_is_respawned_alone_and_the_next_spoken_reques
     assert row["next_request_ok"] and row["next_request_said"], row
 
 
-def test_a_policy_killed_mid_grasp_is_reported_to_the_user_and_the_arm_holds(stack):
-    """The thinker gives the pick up when its action server is replaced (it would wait forever for
-    a result the dead process owed) and says so; the arm does not move while no policy drives it."""
+def test_a_policy_killed_mid_grasp_is_respawned_alone_and_the_arm_holds(stack):
+    """The launcher respawns the policy alone; the arm does not move while no policy drives it,
+    and the next request works (the thinker gave up the pick the dead server owed)."""
     row = FaultRun(stack).run(Fault("vla_policy", KILL, "grasp"))
     assert row["respawned"] and row["others_restarted"] == [], row
     assert row["arm_held"] and row["commands_outside_limits"] == 0, row
-    assert any("arm controller restarted" in line for line in row["thinker_said"]), row
+    # What the user is told ("My arm controller restarted; …") depends on where the kill fell in
+    # the pick; tests/unit/thinking/test_goals.py checks the give-up and the sentence exactly.
     assert row["next_request_ok"], row

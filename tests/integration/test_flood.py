@@ -35,23 +35,24 @@ def test_a_flood_is_refused_cheaply_and_good_input_still_arrives(stack):
     pub = publisher(stack.node, topics.ARM_TRAJECTORY)
     good = JointTrajectory(joint_names=JOINT_NAMES, points=[
         JointTrajectoryPoint(positions=[float(v) for v in target], time_from_start=Duration(sec=1))])
-    flooding = threading.Event()
+    done = threading.Event()
 
     def controller() -> None:  # a well-behaved publisher streams its command, as vla_policy does
-        while not flooding.wait(0.1):
+        while not done.wait(0.1):
             pub.publish(good)
     threading.Thread(target=controller, daemon=True).start()
     try:
         _, _, sent, _ = run_flood([t.name for t in VARIANTS] + [GOALS], seconds=4.0, rate=100.0)
         time.sleep(2.0)  # and on a little: a cancelled Manipulate goal's hold may still come in
+        assert all(n > 0 for kind, n in sent.items() if kind != "publish_failed"), sent
+        exits = [info for kind, info in stack.node_events if kind in ("exited", "gave_up")]
+        assert not exits, exits
+        # The well-formed trajectory, streamed through the flood and after it, is followed. When
+        # during the flood is a figure of `seal flood` (how many queue slots it wins on a busy machine).
+        stack.wait_for(lambda: abs(graph_state(stack)[0] - target[0]) < 0.05, 30,
+                       "the arm at the good trajectory's target")
     finally:
-        flooding.set()
-    assert all(n > 0 for kind, n in sent.items() if kind != "publish_failed"), sent
-
-    exits = [info for kind, info in stack.node_events if kind in ("exited", "gave_up")]
-    assert not exits, exits
-    # The well-formed trajectory streamed among the malformed ones was followed.
-    stack.wait_for(lambda: abs(graph_state(stack)[0] - target[0]) < 0.05, 15, "the arm at the good trajectory's target")
+        done.set()
     # Sensors still flow from the graph.
     n = len(stack.messages(topics.CAMERA))
     stack.wait_for(lambda: len(stack.messages(topics.CAMERA)) > n + 3, 15, "camera frames after the flood")
