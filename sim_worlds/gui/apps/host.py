@@ -61,7 +61,10 @@ class AppHost:
     def screenshot(self, scale: float = 0.5) -> np.ndarray:
         """The viewport as RGB (``scale`` 0.5: half size)."""
         def shot(page: PlaywrightPage) -> bytes:
-            return page.tab.screenshot(type="png", scale="css", clip={"x": 0, "y": 0, **VIEWPORT})
+            try:
+                return page.tab.screenshot(type="png", scale="css", clip={"x": 0, "y": 0, **VIEWPORT})
+            except PlaywrightError:  # a loaded Chromium now and then fails one capture; the next works
+                return page.tab.screenshot(type="png", scale="css", clip={"x": 0, "y": 0, **VIEWPORT})
         rgb = decode_png(self.call(shot))
         step = max(1, round(1 / scale))
         return np.ascontiguousarray(rgb[::step, ::step])
