@@ -26,7 +26,7 @@ from seal_nodes.tools.latency import summarize
 from seal_nodes.tools.spoken import RATE, Utterance, true_offset, true_onset
 
 if TYPE_CHECKING:  # the stack's modules load rclpy; reading and checking a folder does not need it
-    from seal_nodes.stack.session import SpokenTurn, StackSession
+    from seal_nodes.stack.session import StackSession
 
 PATHS = ("speech_start_ms", "final_transcript_ms", "first_audio_ms")
 REFERENCE = "reference.csv"
@@ -92,18 +92,10 @@ def load_recordings(folder: str | Path) -> list[Recording]:
     return out
 
 
-def final_transcript_ms(session: StackSession, turn: SpokenTurn) -> float | None:
-    """True end of speech → receipt of the first speech_end after the onset."""
-    for r in session.events(ev.SPEECH_END):
-        if r.t_ns >= turn.onset_ns:
-            return (r.t_ns - turn.offset_ns) / 1e6
-    return None
-
-
 def time_recordings(session: StackSession, recordings: list[Recording], echo=print,
                     slack: float = 1.0) -> list[dict]:
     """Play each recording into the running stack and measure it; one row per file."""
-    from seal_nodes.stack.measure import first_audio_ms, speech_start_ms
+    from seal_nodes.stack.measure import final_transcript_ms, first_audio_ms, speech_start_ms
 
     rows = []
     for i, rec in enumerate(recordings, start=1):

@@ -23,6 +23,14 @@ def speech_start_ms(session: StackSession, turn: SpokenTurn) -> float | None:
     return None
 
 
+def final_transcript_ms(session: StackSession, turn: SpokenTurn) -> float | None:
+    """True end of speech → receipt of the first speech_end after the onset."""
+    for r in session.events(ev.SPEECH_END):
+        if r.t_ns >= turn.onset_ns:
+            return (r.t_ns - turn.offset_ns) / 1e6
+    return None
+
+
 def first_audio_ms(session: StackSession, turn: SpokenTurn) -> float | None:
     """True end of the user's speech → play-out stamp of the first reply chunk after it."""
     for r in session.messages(topics.SPEAKER):
