@@ -8,7 +8,7 @@ PYTEST := $(VENV)/bin/python -m pytest
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export MUJOCO_GL ?= egl
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup demo test test-fast test-load bench clean
 
 setup:
 	@VENV=$(VENV) PYTHON=$(PYTHON) bash scripts/setup.sh
@@ -22,6 +22,10 @@ test: setup
 # Unit tests only (no ROS processes, no MuJoCo): seconds.
 test-fast: setup
 	$(PYTEST) -m unit tests
+
+# The whole suite 3 times in a row beside a busy loop on every core (about an hour on 2 cores).
+test-load: setup
+	$(SEAL) test-load --runs 3 --json out/test_load/result.json
 
 bench: setup
 	$(SEAL) bench --json out/bench.json

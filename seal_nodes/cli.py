@@ -60,6 +60,8 @@ PASSTHROUGH = {
                "kill -9 / SIGSTOP each node of the sim stack mid-work: respawn, arm held, what was said, next request"),
     "soak": ("seal_nodes.bench.soak",
              "the sim stack fed a looping spoken session for N minutes: RSS, fds, threads, lost events, actions"),
+    "test-load": ("seal_nodes.bench.suite_load",
+                  "the test suite N times in a row beside a busy loop per core; what failed, what was left running"),
     "flood": ("seal_nodes.bench.flood",
               "flood every subscribed topic of the sim graph with malformed messages; rates before, during, after"),
     "train-vla": ("vla_policy.arm.train", "record expert episodes and train the arm's VLA policy"),
