@@ -25,8 +25,8 @@ from seal_nodes.bench.recordings import (Recording, RecordingsError, format_rows
                                          summarize_rows, time_recordings)
 from seal_nodes.core.audio.frames import AudioFormatError
 from seal_nodes.bench.load import CpuHog, format_histogram, format_side_by_side, histogram
-from seal_nodes.stack.measure import (barge_in_stop_ms, biggest_stage, first_audio_ms, frame_stages, node_samples,
-                                      speech_start_ms, stage_samples)
+from seal_nodes.stack.measure import (SPEECH_STAGES, barge_in_stop_ms, biggest_stage, first_audio_ms, frame_stages,
+                                      node_samples, speech_stages, speech_start_ms, stage_samples)
 from seal_nodes.stack.session import StackSession
 from seal_nodes.tools.charts import latency_histograms
 from seal_nodes.tools.latency import BUDGETS, format_table, machine_info, summarize, write_report
@@ -77,8 +77,10 @@ def tts_baseline(texts: list[str]) -> dict[str, dict]:
     return out
 
 
-def _greet_and_barge_in(session: StackSession, samples: dict[str, list[float]], slack: float = 1.0) -> None:
-    """One greeting, talked over a second into the reply; its latencies go into ``samples``."""
+def _greet_and_barge_in(session: StackSession, samples: dict[str, list[float]], slack: float = 1.0,
+                        stages: dict[str, list[float]] | None = None) -> None:
+    """One greeting, talked over a second into the reply; its latencies go into ``samples``, and
+    where its first audio's time went into ``stages``."""
     since = time.time_ns()
     turn = session.say(GREETING)
     trace, reply_ns = _reply(session, since, 20.0 * slack)
@@ -91,6 +93,9 @@ def _greet_and_barge_in(session: StackSession, samples: dict[str, list[float]], 
                        ("barge_in_stop_ms", barge_in_stop_ms(session, barge, trace))):
         if value is not None:
             samples[key].append(value)
+    if stages is not None:
+        for key, value in speech_stages(session, turn).items():
+            stages.setdefault(key, []).append(value)
 
 
 def _conversation(repeats: int, echo, log: Path, launch_args: dict[str, str]) -> dict[str, dict]:
@@ -112,6 +117,7 @@ class StackRun:
     rates_hz: dict[str, float]
     duration_s: float
     stages: dict[str, dict]
+    speech_stages: dict[str, dict]  # end of speech → first audio, stage by stage (``speech_stages``)
     load_avg: tuple[float, ...]  # the machine's 1, 5, 15 min load averages at the end: others' work too
     recordings: list[dict] = field(default_factory=list)  # --audio DIR: one row per file
 
@@ -121,6 +127,7 @@ class StackRun:
 
     def record(self) -> dict[str, object]:
         out = {**self.figures, "frame_stages_ms": self.stages, "biggest_frame_stage": biggest_stage(self.stages),
+               "speech_stages_ms": self.speech_stages,
                "sensor_rates_hz": self.rates_hz, "duration_s": round(self.duration_s, 1),
                "load_avg": [round(v, 2) for v in self.load_avg]}
         if self.recordings:
@@ -132,13 +139,14 @@ def _scenario(repeats: int, echo, log: Path, slack: float = 1.0, recordings: lis
     """Greetings with barge-ins, then a pick, then the user's ``recordings`` (``--audio``), on the
     simulated stack; ``slack`` stretches the timeouts."""
     samples: dict[str, list[float]] = {"speech_start_ms": [], "first_audio_ms": [], "barge_in_stop_ms": []}
+    speech: dict[str, list[float]] = {}
     echo("[bench] starting the simulated stack")
     with StackSession(node_log=log, echo=echo) as session:
         session.wait_ready(90.0 * slack)
         t_start = time.time_ns()
         for i in range(repeats):
             echo(f"[bench] turn {i + 1}/{repeats}: {GREETING!r}, then a barge-in {BARGE_IN!r}")
-            _greet_and_barge_in(session, samples, slack)
+            _greet_and_barge_in(session, samples, slack, speech)
         echo(f"[bench] manipulation: {PICK!r}")
         since = time.time_ns()
         turn = session.say(PICK)
@@ -151,12 +159,15 @@ def _scenario(repeats: int, echo, log: Path, slack: float = 1.0, recordings: lis
         # The sensors' rates over the whole run (the sim's targets: camera_hz, state 100 Hz).
         rates = {t.name: round(session.rate_hz(t, duration_s), 1) for t in (topics.CAMERA, topics.JOINT_STATES)}
         stages = frame_stages(stage_samples(session))
-    return StackRun(samples, rates, duration_s, stages, os.getloadavg(), timed)
+    return StackRun(samples, rates, duration_s, stages, {k: summarize(speech.get(k, [])) for k in SPEECH_STAGES},
+                    os.getloadavg(), timed)
 
 
 def _stage_line(run: StackRun) -> str:
     parts = ", ".join(f"{k} {v['p50']}" for k, v in run.stages.items() if k != "frame_transport_ms")
-    return f"camera → command by stage (p50 ms): {parts}; biggest: {biggest_stage(run.stages)}"
+    speech = ", ".join(f"{k} {v['p50']}" for k, v in run.speech_stages.items())
+    return (f"camera → command by stage (p50 ms): {parts}; biggest: {biggest_stage(run.stages)}\n\n"
+            f"end of speech → first audio by stage (p50 ms; final_decode_ms is part of end_of_turn_ms): {speech}")
 
 
 def run_bench(json_path: str, repeats: int = 3, echo=print, memory_baseline: bool = False,

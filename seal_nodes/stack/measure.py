@@ -40,6 +40,41 @@ def first_audio_ms(session: StackSession, turn: SpokenTurn) -> float | None:
     return None
 
 
+# End of speech → first reply audio, stage by stage, from what the topics show (no node times it).
+SPEECH_STAGES = ("end_of_turn_ms", "final_decode_ms", "reply_start_ms", "first_chunk_ms")
+
+
+def speech_stages(session: StackSession, turn: SpokenTurn) -> dict[str, float]:
+    """Where one turn's ``first_audio_ms`` went.
+
+    ``end_of_turn_ms``: true end of speech → speech_end received (the silence judged, the final
+    decode, the hop); ``final_decode_ms`` is the Whisper part of it, as perception reports;
+    ``reply_start_ms``: speech_end → the TTS starting the reply (the thinker, the goal's hop, the
+    TTS queue); ``first_chunk_ms``: that start → the reply's first chunk's play-out stamp (the
+    first clause synthesised, the lead). A stage that did not happen is left out.
+    """
+    out: dict[str, float] = {}
+    end = next((r for r in session.events(ev.SPEECH_END) if r.t_ns >= turn.onset_ns), None)
+    if end is None:
+        return out
+    out["end_of_turn_ms"] = (end.t_ns - turn.offset_ns) / 1e6
+    try:
+        decode = ev.Event.parse_payload(end.msg.payload_json).get("decode_ms")
+    except ValueError:
+        decode = None
+    if isinstance(decode, (int, float)):
+        out["final_decode_ms"] = float(decode)
+    start = next((r for r in session.events(ev.AGENT_SPEECH_START, end.t_ns)), None)
+    if start is None:
+        return out
+    out["reply_start_ms"] = (start.t_ns - end.t_ns) / 1e6
+    chunk = next((r for r in session.messages(topics.SPEAKER)
+                  if r.msg.trace_id == start.msg.trace_id and stamp_to_ns(r.msg.header.stamp) > turn.offset_ns), None)
+    if chunk is not None:
+        out["first_chunk_ms"] = (stamp_to_ns(chunk.msg.header.stamp) - start.t_ns) / 1e6
+    return out
+
+
 def barge_in_stop_ms(session: StackSession, turn: SpokenTurn, interrupted_trace: str) -> float | None:
     """Barge-in onset → end of the last chunk of the interrupted utterance that was played.
 

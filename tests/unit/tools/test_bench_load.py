@@ -118,3 +118,45 @@ def test_every_report_says_where_it_ran_and_calibrates_only_when_asked(tmp_path,
     monkeypatch.setattr(cal, "calibration", lambda: {"whisper_decode_ms": 1.0})
     write_report(tmp_path / "b.json", {"x": 1}, "table", calibration=True)
     assert json.loads((tmp_path / "b.json").read_text())["host"]["calibration"] == {"whisper_decode_ms": 1.0}
+
+
+class _Session:
+    """What ``speech_stages`` reads of a StackSession: the events and the speaker chunks received."""
+
+    def __init__(self, events: list, chunks: list) -> None:
+        self._events, self._chunks = events, chunks
+
+    def events(self, type_: str | None = None, since_ns: int = 0) -> list:
+        return [r for r in self._events if (type_ is None or r.msg.type == type_) and r.t_ns >= since_ns]
+
+    def messages(self, topic) -> list:
+        return self._chunks
+
+
+def _received(t_ns: int, type_: str = "", trace: str = "", payload: str = "", stamp_ns: int = 0):
+    from types import SimpleNamespace
+
+    from seal_nodes.stack.session import Received
+
+    stamp = SimpleNamespace(sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000)
+    return Received(t_ns, SimpleNamespace(type=type_, trace_id=trace, payload_json=payload,
+                                          header=SimpleNamespace(stamp=stamp)))
+
+
+def test_speech_stages_split_first_audio_into_the_hops_the_topics_show():
+    from seal_nodes.core import events as ev
+    from seal_nodes.stack.measure import speech_stages
+    from seal_nodes.stack.session import SpokenTurn
+
+    ms = 1_000_000
+    turn = SpokenTurn("hello", onset_ns=1000 * ms, offset_ns=2000 * ms)
+    events = [_received(1040 * ms, ev.SPEECH_START, "u1"),
+              _received(2350 * ms, ev.SPEECH_END, "u1", '{"decode_ms": 210.5}'),
+              _received(2400 * ms, ev.AGENT_SPEECH_START, "u1")]
+    chunks = [_received(0, trace="old", stamp_ns=2100 * ms), _received(0, trace="u1", stamp_ns=2550 * ms)]
+    stages = speech_stages(_Session(events, chunks), turn)
+    assert stages == {"end_of_turn_ms": 350.0, "final_decode_ms": 210.5, "reply_start_ms": 50.0,
+                      "first_chunk_ms": 150.0}
+    # No reply yet: only the stages that happened; no speech_end: nothing.
+    assert set(speech_stages(_Session(events[:2], []), turn)) == {"end_of_turn_ms", "final_decode_ms"}
+    assert speech_stages(_Session(events[:1], chunks), turn) == {}
