@@ -268,6 +268,10 @@ def in_thread(node: Node, fn: Callable, *args: object) -> "Future":
     return future
 
 
+def _already_stopping(signum: int, _frame: object) -> None:
+    print(f"[{sys.argv[0]}] signal {signum} while stopping: finishing the shutdown", file=sys.stderr, flush=True)
+
+
 def run(node_factory: Callable[[], Node]) -> None:
     """Standard main: init, spin until Ctrl-C / SIGTERM, stop the node's threads, then shut down.
 
@@ -291,6 +295,10 @@ def run(node_factory: Callable[[], Node]) -> None:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        # A second Ctrl-C or the launcher's SIGTERM while close() joins the node's threads would
+        # abandon it halfway (threads inside native code at exit); close() is bounded, SIGKILL is not.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _already_stopping)
         try:
             if node is not None:
                 close = getattr(node, "close", None)
