@@ -41,8 +41,8 @@ def default_ros_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """The localhost defaults that ``environ`` lacks.
 
     The loopback profile follows the discovery range: a caller who chose another range (SUBNET,
-    a robot network) and no profile gets Fast DDS's defaults, as the launch files'
-    ``use_fastdds_profile:=false`` asks.
+    a robot network) and no profile gets Fast DDS's defaults, as the launch files do with
+    ``discovery_range:=SUBNET``.
     """
     added = {k: v for k, v in ros_environment("localhost").items() if k not in environ}
     if environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST") != "LOCALHOST":

@@ -4,8 +4,8 @@ For every fault (kill -9, or SIGSTOP for a while then SIGCONT) the sweep checks,
 traffic and the launcher's process table only: the node is back (respawned by the launcher;
 recovered = its first /diagnostics after the fault), the arm held (every /arm/joint_trajectory
 point inside the joint limits; no arm motion while the policy was gone), what the agent said
-about it, that the next spoken request is carried out and spoken about, and that no other node
-restarted. Results: JSON and a table (``--json PATH``, the table beside it as .md).
+about it (a killed TTS or thinker must tell the user what happened once it is back), that the
+next spoken request is carried out and spoken about, and that no other node restarted. Results: JSON and a table (``--json PATH``, the table beside it as .md).
 """
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ STOP_S = 2.0  # how long a SIGSTOP freezes the node
 RECOVER_TIMEOUT_S = 120.0  # a respawned thinker loads its models on a loaded machine
 HELD_RAD = 0.01  # the most an arm joint may drift while its policy is gone
 SETTLE_S = 0.5  # the last command sent before a policy died may still be reached
+TOLD = ("tts", "thinker")  # killed, these come back saying what happened to the task
+TOLD_TIMEOUT_S = 90.0  # a respawned thinker asks the arm's server about its goal before it speaks
 
 GREETING = "Hello robot."
 CHAT = "Tell me, how are you doing today, my friend?"
@@ -127,6 +129,7 @@ class FaultRun:
             os.killpg(pid, signal.SIGCONT)
         back_ns = self._recovered(fault, pid)
         arm = self._arm_held(fault, t0, back_ns)
+        told = self._told(fault, back_ns)
         self._wait_quiet(t0)
         next_ok, next_said, next_ns = self._next_request()
         said = [r.msg.text for r in s.messages(topics.THOUGHTS) if t0 <= r.t_ns < next_ns and r.msg.kind == "say"]
@@ -138,8 +141,9 @@ class FaultRun:
                "recover_s": round((back_ns - t0) / 1e9, 2),
                "respawned": after[fault.node].pid != pid, "restarts": after[fault.node].restarts,
                "user_heard": heard, "thinker_said": said, **arm, "next_request": NEXT, "next_request_ok": next_ok,
-               "next_request_said": next_said, "others_restarted": others}
-        row["ok"] = bool(arm["arm_held"] and next_ok and not others and row["respawned"] == (fault.how == KILL))
+               "next_request_said": next_said, "others_restarted": others, "told": told}
+        row["ok"] = bool(arm["arm_held"] and next_ok and not others and row["respawned"] == (fault.how == KILL)
+                         and (told or not _tells(fault)))
         self.echo(f"[faults]   back in {row['recover_s']} s; heard {heard}; next request ok: {next_ok}; "
                   f"other restarts: {others or 'none'}")
         return row
@@ -161,6 +165,21 @@ class FaultRun:
         elif fault.during == "utterance":
             s.say(CHAT)
             s.wait_for(lambda: bool(s.events(ev.SPEECH_START, since)), 30, "the user's speech to be heard")
+
+    def _told(self, fault: Fault, back_ns: int) -> list[str]:
+        """What the agent said, whole, after the node came back (for a fault it must speak about:
+        it waits for that, and goes on empty-handed after TOLD_TIMEOUT_S)."""
+        s = self.session
+
+        def said() -> list[str]:
+            return [r.msg.text for r in s.events(ev.AGENT_SPEECH_END, back_ns)
+                    if ev.Event.parse_payload(r.msg.payload_json).get("completed")]
+        if _tells(fault):
+            try:
+                s.wait_for(lambda: bool(said()), TOLD_TIMEOUT_S, "the agent to say what happened")
+            except TimeoutError:
+                self.echo(f"[faults]   nothing said in {TOLD_TIMEOUT_S:.0f} s after {fault.node} came back")
+        return said()
 
     def _recovered(self, fault: Fault, pid: int) -> int:
         """Receipt time of the node's first /diagnostics after it came back."""
@@ -228,6 +247,10 @@ class FaultRun:
             ok = False
         said = [r.msg.text for r in s.messages(topics.THOUGHTS) if r.t_ns >= since and r.msg.kind == "say"]
         return ok, said, since
+
+
+def _tells(fault: Fault) -> bool:
+    return fault.how == KILL and fault.node in TOLD
 
 
 def format_table(result: dict) -> str:

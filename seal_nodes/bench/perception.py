@@ -9,7 +9,8 @@ latencies include processing delay. Figures:
 - ``speech_start`` latency (emission after the true onset) and stamp error, end-of-turn delay
   (``speech_end`` emission after the true end of speech), premature ends in paused sentences;
 - barge-in: false interrupts on backchannels and noises, missed interruptions, echo false
-  starts (a turn begun by the agent's own voice), interrupt decision time;
+  starts (a turn begun by the agent's own voice), interrupt decision time; the pause decision
+  (``voice_maybe`` or ``speech_start``, whichever first) and the pauses no onset confirmed;
 - context biasing: keyword recall with and without the item's expected words;
 - CPU seconds per second of audio.
 """
@@ -74,6 +75,8 @@ class _Scores:
         self.stamp_err_ms: list[float] = []
         self.eot_ms: list[float] = []
         self.interrupt_ms: list[float] = []
+        self.pause_ms: list[float] = []  # interjection onset → the first event that pauses the voice
+        self.unconfirmed_pauses = 0  # voice_maybe ends: the voice paused, then resumed
         self.paused = self.premature = self.revised_whole = 0
         self.barge: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.echo_false_starts = 0
@@ -164,6 +167,12 @@ class _Scores:
         intr = _first(res, ev.INTERRUPT)
         if item.label == "interrupt" and intr is not None:
             self.interrupt_ms.append(intr.t_ms - item.onset_ms)
+        pause = next((t for t in res.events if t.event.type in (ev.VOICE_MAYBE, ev.SPEECH_START)
+                      and t.event.payload.get("state", "start") == "start" and t.t_ms >= item.onset_ms - 100), None)
+        if item.label == "interrupt" and pause is not None:
+            self.pause_ms.append(pause.t_ms - item.onset_ms)
+        self.unconfirmed_pauses += sum(t.event.type == ev.VOICE_MAYBE and t.event.payload.get("state") == "end"
+                                       for t in res.events)
 
     def _bias(self, item: SpeechItem, pcm: np.ndarray, rate: int, res: PerceiveResult) -> None:
         """Keyword recall without the item's expected words, then with them (correction, prompt)."""
@@ -202,6 +211,8 @@ class _Scores:
                 "missed_interrupt_rate": _ratio(n_interrupt - barge["interrupt"]["interrupt"], n_interrupt),
                 "echo_false_starts": self.echo_false_starts,
                 "interrupt_decision_ms": summarize(self.interrupt_ms),
+                "pause_decision_ms": summarize(self.pause_ms),
+                "unconfirmed_pauses": self.unconfirmed_pauses,
             },
             "bias_keyword_recall": {k: round(float(np.mean(v)), 3) if v else None for k, v in self.recall.items()},
             "cpu_s_per_audio_s": round(self.cpu_s / self.audio_s, 4) if self.audio_s else None,
@@ -236,7 +247,8 @@ def format_table(r: dict) -> str:
               lat("speech_start after true onset (emitted)", r["speech_start_ms"]),
               lat("speech_start stamp error", r["speech_start_stamp_error_ms"]),
               lat("speech_end after true end of speech", r["end_of_turn_ms"]),
-              lat("interrupt decision after user onset", r["barge_in"]["interrupt_decision_ms"])]
+              lat("interrupt decision after user onset", r["barge_in"]["interrupt_decision_ms"]),
+              lat("pause decision (voice_maybe or speech_start) after user onset", r["barge_in"]["pause_decision_ms"])]
     b = r["barge_in"]
     lines += ["", "| turn taking | value |", "|---|---|",
               f"| premature end in a mid-sentence pause | {r['premature_end_in_pause']['rate']} "
@@ -246,6 +258,7 @@ def format_table(r: dict) -> str:
               f"| false interrupts (backchannels + noises) | {b['false_interrupt_rate']} |",
               f"| missed interruptions | {b['missed_interrupt_rate']} |",
               f"| turns started by the agent's own voice | {b['echo_false_starts']} |",
+              f"| pauses no onset confirmed (voice_maybe ended: the voice resumed) | {b['unconfirmed_pauses']} |",
               f"| barge-in confusion (truth → decided) | {json.dumps(b['confusion'])} |",
               "| keyword recall: no biasing / near-miss correction / prompt + correction | "
               + " / ".join(str(v) for v in r["bias_keyword_recall"].values()) + " |",

@@ -1,7 +1,8 @@
 """``seal bench``: the latency budgets measured through the running graph.
 
 Plays recorded (espeak-rendered) speech into /audio/mic of the simulated stack and measures,
-from topic traffic only: speech_start_ms, first_audio_ms, barge_in_stop_ms, frame_to_command_ms,
+from topic traffic only: speech_start_ms, first_audio_ms, barge_in_pause_ms (the voice falls
+silent) and barge_in_stop_ms (stopped for a confirmed onset), frame_to_command_ms,
 policy_inference_ms, ros_hop_ms (definitions: ``seal_nodes.tools.latency.BUDGETS``). A baseline
 measured in the same run sits beside the streaming TTS: synthesising the whole reply before
 the first sample can play (what a non-streaming pipeline waits for). camera → command is also
@@ -25,8 +26,9 @@ from seal_nodes.bench.recordings import (Recording, RecordingsError, format_rows
                                          summarize_rows, time_recordings)
 from seal_nodes.core.audio.frames import AudioFormatError
 from seal_nodes.bench.load import CpuHog, format_histogram, format_side_by_side, histogram
-from seal_nodes.stack.measure import (SPEECH_STAGES, barge_in_stop_ms, biggest_stage, first_audio_ms, frame_stages,
-                                      node_samples, speech_stages, speech_start_ms, stage_samples)
+from seal_nodes.stack.measure import (SPEECH_STAGES, barge_in_pause_ms, barge_in_stop_ms, biggest_stage,
+                                      first_audio_ms, frame_stages, node_samples, speech_stages, speech_start_ms,
+                                      stage_samples)
 from seal_nodes.stack.session import StackSession
 from seal_nodes.tools.charts import latency_histograms
 from seal_nodes.tools.latency import BUDGETS, format_table, machine_info, summarize, write_report
@@ -90,6 +92,7 @@ def _greet_and_barge_in(session: StackSession, samples: dict[str, list[float]], 
     session.wait_for(lambda: session.agent_idle(since, quiet_s=1.0), 20.0 * slack, "the agent to finish")
     for key, value in (("speech_start_ms", speech_start_ms(session, turn)),
                        ("first_audio_ms", first_audio_ms(session, turn)),
+                       ("barge_in_pause_ms", barge_in_pause_ms(session, barge, trace)),
                        ("barge_in_stop_ms", barge_in_stop_ms(session, barge, trace))):
         if value is not None:
             samples[key].append(value)
@@ -100,7 +103,8 @@ def _greet_and_barge_in(session: StackSession, samples: dict[str, list[float]], 
 
 def _conversation(repeats: int, echo, log: Path, launch_args: dict[str, str]) -> dict[str, dict]:
     """Greetings and barge-ins only, on a stack started with ``launch_args`` (a baseline)."""
-    samples: dict[str, list[float]] = {"speech_start_ms": [], "first_audio_ms": [], "barge_in_stop_ms": []}
+    samples: dict[str, list[float]] = {"speech_start_ms": [], "first_audio_ms": [], "barge_in_pause_ms": [],
+                                       "barge_in_stop_ms": []}
     with StackSession(launch_args=launch_args, node_log=log, echo=echo) as session:
         session.wait_ready()
         for i in range(repeats):
@@ -138,7 +142,8 @@ class StackRun:
 def _scenario(repeats: int, echo, log: Path, slack: float = 1.0, recordings: list[Recording] | None = None) -> StackRun:
     """Greetings with barge-ins, then a pick, then the user's ``recordings`` (``--audio``), on the
     simulated stack; ``slack`` stretches the timeouts."""
-    samples: dict[str, list[float]] = {"speech_start_ms": [], "first_audio_ms": [], "barge_in_stop_ms": []}
+    samples: dict[str, list[float]] = {"speech_start_ms": [], "first_audio_ms": [], "barge_in_pause_ms": [],
+                                       "barge_in_stop_ms": []}
     speech: dict[str, list[float]] = {}
     echo("[bench] starting the simulated stack")
     with StackSession(node_log=log, echo=echo) as session:

@@ -3,6 +3,8 @@
 The suite must hold on a busy machine (no test asserts a rate or a latency), and every child a
 test starts must be reaped. This process becomes a child subreaper, so anything a run leaves
 behind is re-parented here instead of to init: after each run it is listed by name, then killed.
+A process still running is a leak (the run fails); one that has exited (a zombie here) was only
+orphaned, as a daemon's fork or a browser's helper is when its parent goes first: counted, reaped.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from collections import Counter
 from pathlib import Path
 
 from seal_nodes.bench.load import CpuHog
@@ -30,8 +33,8 @@ def become_subreaper() -> bool:
         return False
 
 
-def children(pid: int) -> list[tuple[int, str]]:
-    """(pid, command name) of the live direct children of ``pid``, read from /proc."""
+def children(pid: int) -> list[tuple[int, str, str]]:
+    """(pid, command name, state letter: Z for exited) of the direct children of ``pid``, from /proc."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -44,24 +47,33 @@ def children(pid: int) -> list[tuple[int, str]]:
         name = stat[stat.index("(") + 1:stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2:].split()
         if int(fields[1]) == pid:
-            found.append((int(entry.name), name))
+            found.append((int(entry.name), name, fields[0]))
     return sorted(found)
 
 
-def reap_leftovers(keep: set[int]) -> list[str]:
-    """Kill and wait for every child of ours not in ``keep``; their names, for the report."""
-    left = [(pid, name) for pid, name in children(os.getpid()) if pid not in keep]
-    for pid, _ in left:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    for pid, _ in left:
+def reap_leftovers(keep: set[int]) -> tuple[list[str], list[str]]:
+    """Kill and wait for every child of ours not in ``keep``: the names of those still running,
+    and of those that had exited (orphaned, then ended), for the report."""
+    left = [(pid, name, state) for pid, name, state in children(os.getpid()) if pid not in keep]
+    for pid, _, state in left:
+        if state != "Z":
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    for pid, _, _ in left:
         try:
             os.waitpid(pid, 0)
         except ChildProcessError:
             pass  # not ours to wait for (already reaped)
-    return [name for _, name in left]
+    running = [name for _, name, state in left if state != "Z"]
+    return running, [name for _, name, state in left if state == "Z"]
+
+
+def _counted(names: list[str]) -> str:
+    """``chromium ×3, python`` (most first), or nothing for none."""
+    counts = Counter(names)
+    return ", ".join(f"{n} ×{c}" if c > 1 else n for n, c in counts.most_common()) or "nothing"
 
 
 def junit_summary(path: Path) -> dict[str, object]:
@@ -91,18 +103,19 @@ def table(result: dict) -> str:
     title = (f"# Test suite under load: {result['hog']['busy_processes']} busy processes (nice "
              f"{result['hog']['nice']}), {len(result['runs'])} of {result['runs_asked']} runs")
     lines = [title, "",
-             "| run | exit | tests | failed | errors | skipped | minutes | load avg (1 min) after | left behind |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "| run | exit | tests | failed | errors | skipped | minutes | load avg (1 min) after | left running |"
+             " orphaned, exited |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for i, run in enumerate(result["runs"], 1):
         lines.append(f"| {i} | {run['rc']} | {run['tests']} | {run['failed']} | {run['errors']} | {run['skipped']} | "
                      f"{run['duration_s'] / 60:.1f} | {run['load_avg_after'][0]:.1f} | "
-                     f"{', '.join(run['left_behind']) or 'nothing'} |")
+                     f"{_counted(run['left_behind'])} | {_counted(run['orphans_exited'])} |")
     for i, run in enumerate(result["runs"], 1):
         for test in run["failed_ids"]:
             lines.append(f"- run {i} failed: `{test}`")
     lines += ["", f"**{'PASSED' if result['passed'] else 'FAILED'}**: "
-              + ("every run passed and left nothing behind" if result["passed"] else
-                 "a run failed or left a process behind (above)")]
+              + ("every run passed and left nothing running" if result["passed"] else
+                 "a run failed or left a process running (above)")]
     return "\n".join(lines) + "\n"
 
 
@@ -127,11 +140,12 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(1, ns.runs + 1):
             print(f"[test-load] run {i}/{ns.runs} beside {hog.processes} busy processes …", flush=True)
             run = run_suite(ns.pytest_args, out_dir / f"junit_{i}.xml", out_dir / f"pytest_{i}.log")
-            run["left_behind"] = reap_leftovers(keep)
+            run["left_behind"], run["orphans_exited"] = reap_leftovers(keep)
             result["runs"].append(run)
             print(f"[test-load] run {i}: exit {run['rc']}, {run['failed']} failed, {run['errors']} errors "
-                  f"of {run['tests']} in {run['duration_s'] / 60:.1f} min; left behind: "
-                  f"{', '.join(run['left_behind']) or 'nothing'}", flush=True)
+                  f"of {run['tests']} in {run['duration_s'] / 60:.1f} min; left running: "
+                  f"{_counted(run['left_behind'])}; orphaned and exited: {_counted(run['orphans_exited'])}",
+                  flush=True)
             if run["rc"] != 0 or run["left_behind"]:
                 break
     runs = result["runs"]

@@ -12,6 +12,8 @@ from typing import Any
 
 # Event types the stack emits. Perception layer first, then execution feedback.
 SPEECH_START = "speech_start"
+# maybe the user, over the agent, before the VAD confirms (payload state: start | end; the voice pauses, resumes)
+VOICE_MAYBE = "voice_maybe"
 SPEECH_FRAGMENT = "speech_fragment"  # partial transcript while the user talks
 SPEECH_END = "speech_end"  # final transcript of one user turn
 INTERRUPT = "interrupt"
@@ -38,7 +40,7 @@ GENERATION = "generation"  # one model generation: what it was given and wrote (
 
 KNOWN_TYPES = frozenset(
     {
-        SPEECH_START, SPEECH_FRAGMENT, SPEECH_END, INTERRUPT, BACKCHANNEL, SILENCE, NOISE,
+        SPEECH_START, VOICE_MAYBE, SPEECH_FRAGMENT, SPEECH_END, INTERRUPT, BACKCHANNEL, SILENCE, NOISE,
         MUSIC, LAUGH, OBJECT_SEEN, SCENE_CHANGE, UI_CHANGE, AGENT_SPEECH_START,
         AGENT_SPEECH_END, ACTION_FEEDBACK, ACTION_RESULT, ERROR, TURN_DONE, FORGET, VOICE, USER_IDENTIFIED,
         SKILL_LEARNED, SKILL_OUTCOME, GENERATION,

@@ -28,6 +28,7 @@ from seal_nodes.core.events import SPEECH_END, Event
 from seal_nodes.core.perception.audio import (
     AudioPerception, AudioPerceptionConfig, SampleRateChanged,
 )
+from seal_nodes.core.perception.early_pause import EarlyPauseConfig
 from seal_nodes.core.perception.echo.frontend import EchoConfig
 from seal_nodes.core.perception.voice_events import VoiceEvents
 
@@ -51,6 +52,9 @@ class AudioPerceptionNode(SealNode):
             interrupt_after_ms=int(p("interrupt_after_ms", d.interrupt_after_ms).value),
             silence_hint_s=float(p("silence_hint_s", d.silence_hint_s).value),
             echo=EchoConfig(enabled=bool(p("echo_cancel", True).value), doubletalk=bool(p("doubletalk", True).value)),
+            # voice_maybe: the agent's voice pauses on the first window that may be the user
+            early_pause=EarlyPauseConfig(enabled=bool(p("early_pause", True).value),
+                                         threshold=float(p("early_pause_threshold", EarlyPauseConfig.threshold).value)),
             bias_words=[w for w in p("bias_words", ["red cube", "green cube", "blue cube", "bin"]).value if w],
             n_best=int(p("n_best", d.n_best).value),
         )

@@ -6,6 +6,9 @@ joint_trajectory_controller accepts). Joint names: panda_joint1..7 and ``panda_g
 (normalised 0 = open … 1 = closed). ``scene``: a scene of ``sim_worlds.tabletop.world.SCENES``;
 ``randomize``: seeded jitter of sizes, colours, lighting and camera (as in training). A scene
 with a bin also publishes the bin's pose (name ``bin``) on /sim/object_poses.
+``fault_stuck_object`` (default ""): a fault injected on purpose, that cube held to the table so
+every grasp of it comes up empty (a missed grasp for ``seal diagnose``; launch argument
+``fault_stuck_object`` of ``launch/sim.launch.yaml``).
 """
 from __future__ import annotations
 
@@ -44,8 +47,19 @@ class SimNode(SealNode):
         self.state_hz = float(self.declare_parameter("state_hz", 100.0).value)
         scene = str(self.declare_parameter("scene", "tabletop").value)
         randomize = bool(self.declare_parameter("randomize", False).value)
-        self.world = TabletopWorld(seed=seed, image_size=(height, width), render=True, scene=scene,
-                                   randomize=randomize)
+        stuck = str(self.declare_parameter("fault_stuck_object", "").value).strip()
+        try:
+            self.world = TabletopWorld(seed=seed, image_size=(height, width), render=True, scene=scene,
+                                       randomize=randomize, fault_stuck_object=stuck)
+        except KeyError as exc:  # a bad fault name: said, and the world built without it
+            if not stuck:
+                raise
+            self.report_error(f"sim: {exc.args[0]}; no object is stuck")
+            stuck = ""
+            self.world = TabletopWorld(seed=seed, image_size=(height, width), render=True, scene=scene,
+                                       randomize=randomize)
+        if stuck:
+            self.get_logger().warning(f"fault injected: {stuck} is held to the table (every pick of it fails)")
         q = self.world.joint_positions()
         self.world.set_command(q[:7], q[7])
         self.hold = q.copy()

@@ -6,6 +6,8 @@ turned back into events and fed to the Thinker through the same inbox as percept
 arrival order. A finished user turn goes out as a ``turn_done`` event; the action and object
 vocabulary goes to /perception/bias_words (at start, when objects change, to late listeners).
 With ``memory`` on, it reads the knowledge base the memory node writes (``memory_dir``).
+Its outstanding action goals are journalled in that folder: a respawned thinker cancels what its
+predecessor left running and tells the user (``core/thinking/journal.py``).
 """
 from __future__ import annotations
 
@@ -13,14 +15,17 @@ import os
 import threading
 import time
 from collections import deque
+from pathlib import Path
 
 from seal_nodes.nodes.common import SealNode, event_bounds, msg_to_event, ns_to_stamp, publisher, run, subscription
 
 from action_msgs.msg import GoalStatus
+from action_msgs.srv import CancelGoal
 from rclpy.action import ActionClient
 from seal_interfaces.action import GuiAct, Manipulate, Speak
 from seal_interfaces.msg import Event, Thought
 from std_msgs.msg import String
+from unique_identifier_msgs.msg import UUID
 
 from seal_nodes.core import events as ev
 from seal_nodes.core import topics
@@ -39,6 +44,8 @@ from seal_nodes.core.thinking.commands import (
 )
 from seal_nodes.core.thinking.thinker import Thinker, ThinkerConfig
 from seal_nodes.core.thinking.goals import ACCEPTED, SPEECH, Goal, GoalTracker, Notice
+from seal_nodes.core.thinking.journal import JOURNAL_FILE, UNKNOWN, Entry, GoalJournal, Recovery, outcome
+from seal_nodes.core.thinking.outages import VoiceBack
 
 
 class RosActionPort:
@@ -47,7 +54,11 @@ class RosActionPort:
     def __init__(self, node: ThinkerNode, action_type: type, action_name: str, name: str) -> None:
         self.node, self.action_type, self.name = node, action_type, name
         self.client = ActionClient(node, action_type, action_name)
-        self.status_topic = f"/{action_name.lstrip('/')}/_action/status"
+        base = f"/{action_name.lstrip('/')}/_action"
+        self.status_topic = f"{base}/status"
+        # A goal known by its id alone (one a predecessor of this node sent): cancelled and asked after.
+        self.cancel_client = node.create_client(CancelGoal, f"{base}/cancel_goal")
+        self.result_client = node.create_client(action_type.Impl.GetResultService, f"{base}/get_result")
 
     def server_is_ready(self) -> bool:
         return self.client.server_is_ready()
@@ -62,11 +73,23 @@ class RosActionPort:
         fields = ({"text": cmd.text, "utterance_id": cmd.utterance_id} if isinstance(cmd, Say)
                   else {"instruction": cmd.instruction})
         msg = self.action_type.Goal(trace_id=goal.trace_id, **fields)
-        self.client.send_goal_async(msg, feedback_callback=lambda fb: self.node.on_feedback(goal, fb.feedback)) \
-            .add_done_callback(lambda f: self.node.on_accepted(goal, f.result()))
+        # An action goal's id is the one journalled; a copy of speech sent again needs an id of its own.
+        uid = None if isinstance(cmd, Say) else UUID(uuid=list(bytes.fromhex(goal.uuid)))
+        self.client.send_goal_async(msg, feedback_callback=lambda fb: self.node.on_feedback(goal, fb.feedback),
+                                    goal_uuid=uid).add_done_callback(lambda f: self.node.on_accepted(goal, f.result()))
 
     def cancel(self, goal: Goal) -> None:
         goal.handle.cancel_goal_async()
+
+    def settle(self, entry: Entry) -> None:
+        """Cancel a journalled goal by its id and ask its result, which its server sends once the
+        goal has ended; the answer goes to ``node.settled``."""
+        uid = UUID(uuid=list(bytes.fromhex(entry.uuid)))
+        req = CancelGoal.Request()
+        req.goal_info.goal_id = uid
+        self.cancel_client.call_async(req)
+        self.result_client.call_async(self.action_type.Impl.GetResultService.Request(goal_id=uid)) \
+            .add_done_callback(lambda f: self.node.settled(entry, f.result()))
 
 
 WARM_NICENESS = 10  # the intent step's warm-up thread runs behind everything real-time
@@ -99,6 +122,8 @@ class ThinkerNode(SealNode):
         # without a word from its TTS, before it is given up (see GoalTracker).
         server_wait_s = float(self.declare_parameter("server_wait_s", 5.0).value)
         speech_silence_s = float(self.declare_parameter("speech_silence_s", 3.0).value)
+        # After the voice cut off: how long to wait for a restarted TTS to tell the user.
+        voice_wait_s = float(self.declare_parameter("voice_wait_s", 60.0).value)
         # Which executors this deployment has: the arm (Manipulate), the GUI (GuiAct), or both.
         executors = tuple(self.declare_parameter("executors", [ARM, SYSTEM]).value)
         self.thinker = Thinker(make_model(backend, **model_params), set(objects), config=config, executors=executors,
@@ -110,7 +135,8 @@ class ThinkerNode(SealNode):
         self.goals = GoalTracker({SPEECH: RosActionPort(self, Speak, topics.SPEAK.name, "Speak"),
                                   ARM: RosActionPort(self, Manipulate, topics.MANIPULATE.name, "Manipulate"),
                                   GUI: RosActionPort(self, GuiAct, gui_action, "GuiAct")},
-                                 server_wait_s, speech_silence_s, source=self.get_name())
+                                 server_wait_s, speech_silence_s, source=self.get_name(),
+                                 voice_wait_s=voice_wait_s, journal=self.open_journal())
         # A pause that perception never resolves (it crashed mid-utterance) must not mute the agent.
         self.hold_timeout_s = float(self.declare_parameter("hold_timeout_s", 3.0).value)
         self.thought_pub = publisher(self, topics.THOUGHTS)
@@ -130,15 +156,34 @@ class ThinkerNode(SealNode):
 
     def open_memory(self) -> MemoryReader | None:
         """The knowledge base the memory node writes (the same folder); None when off or unusable."""
+        folder = str(self.declare_parameter("memory_dir", "").value) or str(default_dir())  # the journal's too
         if not bool(self.declare_parameter("memory", True).value):
             return None
-        folder = str(self.declare_parameter("memory_dir", "").value) or str(default_dir())
         try:
             return MemoryReader(store_path(folder),
                                 qdrant_url=qdrant_url(str(self.declare_parameter("qdrant_url", "").value)))
         except (StoreError, OSError) as exc:  # the loop runs on, remembering nothing
             self.report_error(f"memory off: {exc}")
             return None
+
+    def open_journal(self) -> GoalJournal:
+        """The goal journal, and the goals a killed predecessor left in it (``self.recovery``)."""
+        folder = str(self.get_parameter("memory_dir").value) or str(default_dir())
+        journal = GoalJournal(Path(folder) / JOURNAL_FILE)
+        entries, problem = journal.load()
+        if problem:
+            self.report_error(problem)
+        # How long to wait for a left goal's server to answer; goals older than max_age_s are an
+        # earlier run's, not this respawn's.
+        self.recovery = Recovery(entries, float(self.declare_parameter("recover_wait_s", 30.0).value),
+                                 float(self.declare_parameter("journal_max_age_s", 600.0).value))
+        for entry in self.recovery.stale:
+            self.report_error(f"journalled goal {entry.action} is too old to be this thinker's; dropped",
+                              entry.trace_id)
+            journal.clear(entry.uuid)
+        if self.recovery.pending:
+            self.get_logger().warning(f"restarted with {len(entries)} goal(s) out; cancelling them")
+        return journal
 
     def warm_intent(self) -> None:
         """Load the encoder and the scene's wordings (off the executor, which keeps serving); the
@@ -230,6 +275,8 @@ class ThinkerNode(SealNode):
                 self.execute(self.goals.cancel_actions())
             elif isinstance(cmd, Report):
                 self.report_error(cmd.text, cmd.trace_id, payload=cmd.payload)
+            elif isinstance(cmd, VoiceBack):
+                self.execute(self.thinker.voice_back(cmd))
             elif isinstance(cmd, (TurnDone, Generated)):
                 self.publish_event(cmd.event(ev.now_ns()))
 
@@ -243,8 +290,8 @@ class ThinkerNode(SealNode):
 
     # --- executors' answers ------------------------------------------------------------------
     def on_accepted(self, goal: Goal, handle) -> None:
-        if goal.kind != SPEECH:  # the server that accepted it is among those seen now
-            self.execute(self.goals.servers_seen(goal.kind, self.goals.ports[goal.kind].server_ids()))
+        # the server that accepted it is among those seen now
+        self.execute(self.goals.servers_seen(goal.kind, self.goals.ports[goal.kind].server_ids()))
         self.execute(self.goals.accepted(goal, handle if handle.accepted else None))
         if goal.state == ACCEPTED:
             handle.get_result_async().add_done_callback(lambda f: self.on_result(goal, f.result()))
@@ -279,14 +326,41 @@ class ThinkerNode(SealNode):
             self.report_error(f"no interrupt/backchannel decision in {self.hold_timeout_s:.0f} s; resuming speech")
             self.thinker.held = False
             self.set_hold(False)
-        self.execute(self.goals.tick())
         for kind, port in self.goals.ports.items():  # an executor respawned under its goals
-            if kind != SPEECH and self.goals.goals(kind):
+            if self.goals.goals(kind) or (kind == SPEECH and self.goals.voice.waiting):
                 self.execute(self.goals.servers_seen(kind, port.server_ids()))
+        self.execute(self.goals.tick())
+        self.recover()
         self.publish_bias_words()
         if self.warm_reader is not None and not self.handling:
             self.thinker.use_intent(self.warm_reader)
             self.warm_reader = None
+
+    def recover(self) -> None:
+        """Settle the goals a killed predecessor left out: cancel each once its server is up."""
+        if not self.recovery.pending:
+            return
+        ports = self.goals.ports
+        for entry in self.recovery.due(lambda kind: kind in ports and ports[kind].server_is_ready()):
+            ports[entry.kind].settle(entry)
+        for entry in self.recovery.expired():
+            self.report_error(f"no answer about journalled goal {entry.action} from its server", entry.trace_id)
+            self.resolve(entry, UNKNOWN)
+
+    def settled(self, entry: Entry, response) -> None:
+        """The server's answer about a journalled goal (cancelled by now, unless it had ended)."""
+        if self.recovery.resolved(entry.uuid) is None:
+            return  # given up meanwhile
+        known = response.status not in (GoalStatus.STATUS_UNKNOWN, GoalStatus.STATUS_EXECUTING,
+                                         GoalStatus.STATUS_ACCEPTED, GoalStatus.STATUS_CANCELING)
+        success = bool(getattr(response.result, "success", False))
+        self.resolve(entry, outcome(known, response.status == GoalStatus.STATUS_CANCELED, success))
+
+    def resolve(self, entry: Entry, what: str) -> None:
+        self.get_logger().info(f"journalled goal {entry.goal_id} {entry.action}: {what}")
+        self.execute(self.thinker.restarted(entry.action, what, entry.trace_id))
+        if self.goals.journal is not None:
+            self.goals.journal.clear(entry.uuid)
 
     def publish_bias_words(self) -> None:
         """ASR is always biased toward commands: the vocabulary of the actions and the objects seen."""

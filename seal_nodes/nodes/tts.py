@@ -22,6 +22,9 @@ last chunk of an utterance is as long as its audio (no padding), so utterances j
   truthfully; a pause nobody resolves ends after ``pause_timeout_s`` (resumed, with an ``error``).
 - An ``interrupt`` event on /seal/events (``stop_on_interrupt``) stops the playing goal and the
   queued ones at once (aborted, ``interrupted``, truthful ``spoken_text``).
+- ``fault_delay_ms`` (default 0, at most 10000): a fault injected on purpose, every utterance's
+  synthesis starts that late (a slow voice for ``seal diagnose``; launch argument
+  ``fault_tts_delay_ms`` of ``launch/sim.launch.yaml``).
 
 ``agent_speech_start`` / ``agent_speech_end`` events go to /seal/events; bad goals (empty,
 too long, not UTF-8, only tags) are aborted with the reason and reported as ``error`` events;
@@ -43,6 +46,7 @@ from seal_nodes.nodes.common import SealNode, frame_to_msg, publisher, run, stam
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.task import Future
+from rcl_interfaces.msg import ParameterDescriptor
 from seal_interfaces.action import Speak
 from seal_interfaces.msg import Event
 from std_msgs.msg import String
@@ -51,7 +55,7 @@ from seal_nodes.core import events as ev
 from seal_nodes.core import topics
 from seal_nodes.core.bounds import MAX_CONTROL_CHARS, MAX_SPEAK_CHARS, check_goal_text, check_ids, check_text
 from seal_nodes.core.voice.espeak import EspeakSynthesizer
-from seal_nodes.core.voice.player import GoalOutcome, PlayerCallbacks, QueuedGoal, SpeechPlayer
+from seal_nodes.core.voice.player import GoalOutcome, PlayerCallbacks, QueuedGoal, SpeechPlayer, check_fault_delay
 from seal_nodes.core.voice.stream import SpeechSynthesizer
 
 ENGINES = ("piper", "espeak")
@@ -89,6 +93,11 @@ class TtsNode(SealNode):
         # How early a chunk leaves before its play-out time (at most one chunk): what still plays
         # after a cancel is this lead plus the chunk already playing.
         lead_ms = min(max(float(self.declare_parameter("lead_ms", 10.0).value), 0.0), 20.0)
+        # An injected fault (a slow voice): each utterance's synthesis starts this late. Any number type.
+        delay_ms, why = check_fault_delay(self.declare_parameter(
+            "fault_delay_ms", 0.0, ParameterDescriptor(dynamic_typing=True)).value)
+        if why:
+            self.report_error(f"tts: {why}")
         if engine not in ENGINES:
             self.report_error(f"tts: unknown engine {engine!r} (known: {', '.join(ENGINES)}); using piper")
             engine = "piper"
@@ -98,7 +107,8 @@ class TtsNode(SealNode):
             self.synth, PlayerCallbacks(chunk=lambda frame: self.pub.publish(frame_to_msg(frame)),
                                         feedback=self.feedback, finish=self.finish, event=self.publish_event,
                                         error=self.report_error),
-            engine=self.engine, carry_prosody=carry_prosody, pause_timeout_s=pause_timeout_s, lead_ms=lead_ms)
+            engine=self.engine, carry_prosody=carry_prosody, pause_timeout_s=pause_timeout_s, lead_ms=lead_ms,
+            fault_delay_ms=delay_ms)
         self.lock = threading.Lock()  # the utterances are answered from the player thread
         self.utterances: dict[tuple[str, str, str], Utterance] = {}  # copy key → queued or playing
         self.copies: dict[bytes, bytes] = {}  # a copy's goal id → its utterance's player key
@@ -114,6 +124,8 @@ class TtsNode(SealNode):
         self.create_timer(0.5, self.player.tick)
         self.player.start()
         self.get_logger().info(f"tts ready: {desc}, {self.synth.sample_rate} Hz")
+        if delay_ms:
+            self.get_logger().warning(f"fault injected: every utterance's synthesis starts {delay_ms:.0f} ms late")
 
     def load_voice(self, engine: str, voice: str, rate: int, piper_model: str,
                    threads: int) -> tuple[str, SpeechSynthesizer, str]:

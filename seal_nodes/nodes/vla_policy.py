@@ -229,8 +229,9 @@ class VlaPolicyNode(SealNode):
                              ("command_publish_ms", (sent_ns - taken_ns) / 1e6 - infer_ms)):
                 self.publish_latency(path, ms, goal.trace_id)
             handle.publish_feedback(Manipulate.Feedback(phase=action.phase, progress=float(action.progress)))
-            if action.failed:
-                return self._abort(handle, f"{goal.instruction}: failed in phase {action.phase}")
+            if action.failed:  # a backend that names no phase of its own says just "failed"
+                where = f" in phase {action.phase}" if action.phase != "failed" else ""
+                return self._abort(handle, f"{goal.instruction}: failed{where}")
             if action.done:
                 return self._finish(handle, True, f"{goal.instruction}: done")
 

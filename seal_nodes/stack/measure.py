@@ -9,10 +9,11 @@ from __future__ import annotations
 from seal_nodes.core import events as ev
 from seal_nodes.core import topics
 from seal_nodes.nodes.common import stamp_to_ns
-from seal_nodes.stack.session import SpokenTurn, StackSession
+from seal_nodes.stack.session import Received, SpokenTurn, StackSession
 from seal_nodes.tools.latency import summarize
 
 CHUNK_NS = 20_000_000
+GAP_NS = 2_000_000  # chunks of one voice join sample-exactly; a later start is a pause or an underrun
 
 
 def speech_start_ms(session: StackSession, turn: SpokenTurn) -> float | None:
@@ -76,7 +77,9 @@ def speech_stages(session: StackSession, turn: SpokenTurn) -> dict[str, float]:
 
 
 def barge_in_stop_ms(session: StackSession, turn: SpokenTurn, interrupted_trace: str) -> float | None:
-    """Barge-in onset → end of the last chunk of the interrupted utterance that was played.
+    """Barge-in onset → the voice stopped for a confirmed onset: the later of the end of the last
+    chunk of the interrupted utterance that was played and the ``speech_start`` received (a pause
+    before it is only a maybe; ``barge_in_pause_ms`` times that).
 
     None when that utterance had already ended before the barge-in (nothing was interrupted).
     """
@@ -84,7 +87,38 @@ def barge_in_stop_ms(session: StackSession, turn: SpokenTurn, interrupted_trace:
             if r.msg.trace_id == interrupted_trace]
     if not ends or max(ends) < turn.onset_ns:
         return None
-    return (max(ends) - turn.onset_ns) / 1e6
+    start = next((r.t_ns for r in session.events(ev.SPEECH_START) if r.t_ns >= turn.onset_ns - 300_000_000), 0)
+    return (max(max(ends), start) - turn.onset_ns) / 1e6
+
+
+def barge_in_pause_ms(session: StackSession, turn: SpokenTurn, interrupted_trace: str) -> float | None:
+    """Barge-in onset → end of the last chunk of the interrupted utterance played before its first
+    gap after the pause was asked for (the first ``voice_maybe`` start or ``speech_start`` received;
+    a gap before that is an underrun): when the user stops hearing the agent, resumed or not.
+
+    None when that utterance had already ended before the barge-in (nothing was interrupted).
+    """
+    spans = sorted((stamp, stamp + len(r.msg.data) // (2 * max(1, r.msg.channels)) * 1_000_000_000
+                    // max(1, r.msg.sample_rate))
+                   for r in session.messages(topics.SPEAKER) if r.msg.trace_id == interrupted_trace
+                   for stamp in (stamp_to_ns(r.msg.header.stamp),))
+    after = [(start, end) for start, end in spans if end > turn.onset_ns]
+    if not after:
+        return None
+    asked = next((r.t_ns for r in session.events(None, turn.onset_ns - 300_000_000)
+                  if r.msg.type == ev.SPEECH_START or (r.msg.type == ev.VOICE_MAYBE and _state(r) == "start")), None)
+    for (_, end), (start, _) in zip(after, after[1:]):
+        if start > end + GAP_NS and asked is not None and end >= asked:
+            return (end - turn.onset_ns) / 1e6
+    return (after[-1][1] - turn.onset_ns) / 1e6
+
+
+def _state(r: Received) -> object:
+    """A received event's payload ``state`` (None where it has none, or the payload is malformed)."""
+    try:
+        return ev.Event.parse_payload(r.msg.payload_json).get("state")
+    except ValueError:
+        return None
 
 
 def latency_samples(session: StackSession, path: str, since_ns: int = 0) -> list[float]:

@@ -1,8 +1,9 @@
 """An arm regression case (``arm_case_N.json``, written by ``seal diagnose``) replayed in the MuJoCo tabletop.
 
 The world is built as the recorded run's sim node built it (layout seed, scene, randomisation,
-camera size); the instruction goes to a Manipulate backend the way the vla_policy node hands it a
-goal (the backend reads the task, then takes the task and the scene's objects, or refuses);
+camera size, an injected ``fault_stuck_object``); the instruction goes to a Manipulate backend the
+way the vla_policy node hands it a goal (the backend reads the task, then takes the task and the
+scene's objects, or refuses);
 the task registry's episode loop drives it on camera frames and joint states, and the task's own
 success test reads the simulator at the end. The replay starts from the seed's fresh layout with
 the arm at home: what earlier goals of the recorded run moved is not replayed.
@@ -22,7 +23,8 @@ from seal_nodes.core.arm.kinematics import ArmCommand
 
 DEFAULT_BACKEND = "learned"  # the policy that ships, as the vla_policy node runs by default
 DEFAULT_HZ = 20.0  # the node's control rate when the case does not carry the recorded one
-WORLD_PARAMS = {"scene": str, "randomize": bool}  # sim node parameters that shape the world
+# sim node parameters that shape the world (an injected fault included: the replay reproduces it)
+WORLD_PARAMS = {"scene": str, "randomize": bool, "fault_stuck_object": str}
 _SUCCESS = {"pick": "the {obj} is lifted off the table", "place": "the {obj} is in the bin",
             "push_left": "the {obj} moved 5 cm to the left", "push_right": "the {obj} moved 5 cm to the right",
             "point": "the gripper points at the {obj} without moving it", "home": "the arm is at home, gripper open"}
@@ -76,7 +78,10 @@ def _world_kwargs(sim: dict[str, Any]) -> dict[str, Any]:
     for key, kind in WORLD_PARAMS.items():
         if key in sim:
             value = sim[key]
-            out[key] = value if kind is not bool or isinstance(value, bool) else str(value).lower() == "true"
+            if kind is str:
+                out[key] = "" if value is None else str(value)  # an empty launch value reads back as None
+            else:
+                out[key] = value if isinstance(value, bool) else str(value).lower() == "true"
     if "image_height" in sim and "image_width" in sim:
         out["image_size"] = (int(sim["image_height"]), int(sim["image_width"]))
     return out
@@ -95,7 +100,7 @@ def replay_case(case: dict[str, Any], backend: str | None = None) -> ArmReplay:
     try:
         world = TabletopWorld(seed=case["seed"], render=True, **_world_kwargs(case.get("sim") or {}))
     except KeyError as exc:
-        raise ArmCaseError(f"the case's world cannot be built: unknown scene {exc}") from exc
+        raise ArmCaseError(f"the case's world cannot be built: {exc.args[0]}") from exc
     try:
         arm = BACKENDS[name](dt)
         objects = {n: world.object_pose(n)[0] for n in world.object_names()}
@@ -120,14 +125,15 @@ def replay_case(case: dict[str, Any], backend: str | None = None) -> ArmReplay:
     finally:
         world.close()
     wanted = _SUCCESS.get(key, "the task's success test passes").format(obj=task.object.replace("_", " "))
+    stuck = world.fault_stuck_object
+    where = f"seed {case['seed']}" + (f", fault_stuck_object: the {stuck.replace('_', ' ')} held to the table"
+                                      if stuck else "")
     if ok:
-        return ArmReplay(True, f"“{instruction}” ({key}, {name} backend, seed {case['seed']}): {wanted}",
-                         key, steps)
+        return ArmReplay(True, f"“{instruction}” ({key}, {name} backend, {where}): {wanted}", key, steps)
     if last is not None and last.failed:
-        how = f"the {name} backend gave up in phase {last.phase}"
+        how = f"the {name} backend gave up" + (f" in phase {last.phase}" if last.phase != "failed" else "")
     elif last is not None and not last.done:
         how = f"the {name} backend was still in phase {last.phase} when the task's {TASKS[key].max_time_s:g} s ran out"
     else:
         how = f"the {name} backend reported done"
-    return ArmReplay(False, f"“{instruction}” ({key}, seed {case['seed']}): {how}, but it is not so that {wanted}",
-                     key, steps)
+    return ArmReplay(False, f"“{instruction}” ({key}, {where}): {how}, but it is not so that {wanted}", key, steps)

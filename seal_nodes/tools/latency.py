@@ -23,7 +23,12 @@ class Budget:
 BUDGETS: dict[str, Budget] = {b.path: b for b in (
     Budget("speech_start_ms", 100.0, "speech onset in the audio → speech_start event received"),
     Budget("first_audio_ms", 500.0, "end of user speech → first audio chunk of the reply (its play-out stamp)"),
-    Budget("barge_in_stop_ms", 100.0, "barge-in speech onset → end of the agent's last audio chunk"),
+    Budget("barge_in_pause_ms", 50.0,
+           "barge-in speech onset → end of the agent's last audio chunk before its voice first falls silent "
+           "(a pause on voice_maybe or speech_start, resumed or not)"),
+    Budget("barge_in_stop_ms", 100.0,
+           "barge-in speech onset → the voice stopped for a confirmed onset (the later of its last audio chunk's "
+           "end and speech_start received)"),
     Budget("frame_to_command_ms", 100.0,
            "camera frame stamp (before rendering) → arm command derived from it published"),
     Budget("policy_inference_ms", 10.0, "one policy (backend) step inside the control loop"),

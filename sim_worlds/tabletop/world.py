@@ -30,6 +30,9 @@ CUBE_X_RANGE = (0.40, 0.62)
 CUBE_Y_RANGE = (-0.22, 0.22)
 CUBE_MIN_DIST = 0.09
 TABLE_TOP_Z = 0.0
+# The injected fault ``fault_stuck_object``: the cube's free joint damped this much (N·s/m, N·m·s)
+# moves it by micrometres under the gripper, so every grasp closes on it and lifts without it.
+STUCK_DAMPING = 1e5
 
 
 def world_spec(scene: str = "tabletop") -> mujoco.MjSpec:
@@ -58,8 +61,11 @@ class TabletopWorld:
         render: bool = True,
         scene: str = "tabletop",
         randomize: bool = False,
+        fault_stuck_object: str = "",
     ) -> None:
-        """``randomize``: every reset also jitters sizes, colours, lighting and the cameras."""
+        """``randomize``: every reset also jitters sizes, colours, lighting and the cameras.
+        ``fault_stuck_object``: a cube held to the table (a fault injected on purpose: every pick of
+        it fails, the missed grasp ``seal diagnose`` is tested on); "" for none."""
         self.model: mujoco.MjModel = world_spec(scene).compile()
         self.data = mujoco.MjData(self.model)
         self.scene = scene
@@ -86,6 +92,13 @@ class TabletopWorld:
         self.randomize = randomize
         self._nominal = _Nominal(m, free)
         self.last_command_clipped = False
+        self.fault_stuck_object = fault_stuck_object or ""
+        if self.fault_stuck_object:
+            if self.fault_stuck_object not in self._objects:
+                raise KeyError(f"fault_stuck_object: unknown object {self.fault_stuck_object!r}; "
+                               f"known objects: {sorted(self._objects)}")
+            adr = m.joint(self.fault_stuck_object).dofadr[0]
+            m.dof_damping[adr : adr + 6] = STUCK_DAMPING  # implicitfast integrates damping stably
         self.rng = np.random.default_rng(seed)
         self.reset(seed)
 

@@ -65,9 +65,15 @@ def test_bench_writes_every_figure(tmp_path):
                            "--audio", str(wavs)], cwd=REPO, capture_output=True, text=True, timeout=360)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads(path.read_text())
-    for key in ("speech_start_ms", "first_audio_ms", "barge_in_stop_ms", "frame_to_command_ms",
+    for key in ("speech_start_ms", "first_audio_ms", "barge_in_pause_ms", "barge_in_stop_ms", "frame_to_command_ms",
                 "policy_inference_ms", "ros_hop_ms"):
-        assert set(report[key]) == {"p50", "p99", "n"} and report[key]["n"] >= 1, key
+        assert set(report[key]) == {"p50", "p99", "n"}, key
+        # A barge-in is timed only if it fell while the reply still played: on a slow machine the
+        # one repeat's may not have (test_stack.py tests barge-in itself).
+        assert report[key]["n"] >= (0 if key.startswith("barge_in") else 1), key
+    assert set(report["speech_stages_ms"]) == {"end_of_turn_ms", "final_decode_ms", "reply_start_ms",
+                                               "first_chunk_ms"}
+    assert report["speech_stages_ms"]["end_of_turn_ms"]["n"] >= 1
     assert "| speech_start_ms |" in proc.stdout
     (mine,) = report["recordings"]["files"]
     assert mine["file"] == "mine.wav" and mine["reference"] == "reference.csv"

@@ -10,9 +10,13 @@ pytestmark = pytest.mark.integration
 
 def test_a_tts_killed_mid_sentence_is_respawned_alone_and_the_next_spoken_request_works(stack):
     """Beyond test_stack's TTS crash (the thinker gives the utterance up): the launcher respawns
-    the TTS, no other node restarts, and a spoken request is then carried out and answered aloud."""
+    the TTS, no other node restarts, the user is told once the voice is back, and a spoken request
+    is then carried out and answered aloud."""
     row = FaultRun(stack).run(Fault("tts", KILL, "sentence"))
     assert row["respawned"] and row["restarts"] == 1, row
+    # What the respawned TTS said, whole (its agent_speech_end on /seal/events): the thinker's
+    # account of the cut ("Sorry, my voice restarted. I was saying: …"; wording: test_restarts.py).
+    assert any(said.startswith("Sorry, my voice restarted.") for said in row["told"]), row
     assert row["others_restarted"] == [], row
     assert row["arm_held"] and row["commands_outside_limits"] == 0, row
     assert row["next_request_ok"] and row["next_request_said"], row
@@ -26,4 +30,16 @@ def test_a_policy_killed_mid_grasp_is_respawned_alone_and_the_arm_holds(stack):
     assert row["arm_held"] and row["commands_outside_limits"] == 0, row
     # What the user is told ("My arm controller restarted; …") depends on where the kill fell in
     # the pick; tests/unit/thinking/test_goals.py checks the give-up and the sentence exactly.
+    assert row["next_request_ok"], row
+
+
+def test_a_thinker_killed_mid_action_comes_back_cancels_its_goal_and_says_so(stack):
+    """The respawned thinker reads the goal its predecessor journalled, cancels it on the arm's
+    server and tells the user how the pick ended; the next request works."""
+    row = FaultRun(stack).run(Fault("thinker", KILL, "action"))
+    assert row["respawned"] and row["others_restarted"] == [], row
+    assert row["arm_held"] and row["commands_outside_limits"] == 0, row
+    # "I restarted; the pick of the … cube was interrupted. Ask me again to retry." — or "had
+    # finished" if the pick ended before the cancel landed (the wording: test_restarts.py).
+    assert any(said.startswith("I restarted; ") and "the pick of the" in said for said in row["told"]), row
     assert row["next_request_ok"], row

@@ -78,8 +78,17 @@ def test_voice_in_through_the_mic_and_out_through_the_speaker(pulse, tmp_path):
         session.wait_for(lambda: len(session.messages(topics.MIC)) >= 50, 30, "the microphone to stream")
         wait_perception(session)
         since = time.time_ns()
-        subprocess.run(["paplay", "--device=robot_mic", str(wav)], env=pulse, check=True, timeout=20)
-        end = wait_event(session, ev.SPEECH_END, since, timeout_s=20)
+        # Said again if it went unheard: under heavy load (load average 25 on 2 cores) an utterance
+        # was once lost between PulseAudio's capture and perception. This test is about the device
+        # path carrying speech; what load costs is measured by the benchmarks.
+        for attempt in range(3):
+            subprocess.run(["paplay", "--device=robot_mic", str(wav)], env=pulse, check=True, timeout=20)
+            try:
+                end = wait_event(session, ev.SPEECH_END, since, timeout_s=20)
+                break
+            except AssertionError:
+                if attempt == 2:
+                    raise
         heard = [(r.msg.type, r.msg.text) for r in session.events(None, since) if r.msg.source == "audio_perception"]
         # The words came through the device; one of five may be lost to an onset the loaded
         # machine clipped ("Click up the red cube." was heard in a full-suite run).

@@ -36,3 +36,19 @@ def test_a_case_for_something_the_world_lacks_fails_with_the_reason(tmp_path, ca
     assert f"FAIL: {purple}" in out and "the learned backend refused “pick up the purple cube”" in out
     assert "no purple cube among the objects the policy knows" in out
     assert f"FAIL: {no_bin}" in out and "the expert backend refused" in out and "there is no bin in the scene" in out
+
+
+def test_a_case_with_a_stuck_cube_reproduces_the_missed_grasp_and_passes_without_it(tmp_path, capsys):
+    """The injected fault the case carries (the sim node's ``fault_stuck_object``) is rebuilt in the replay."""
+    stuck = case(tmp_path, "arm_case_4", "pick up the red cube", backend="expert",
+                 sim={"scene": "tabletop", "fault_stuck_object": "red_cube"})
+    fixed = case(tmp_path, "arm_case_5", "pick up the red cube", backend="expert",
+                 sim={"scene": "tabletop", "fault_stuck_object": None})  # an empty launch value reads back as None
+    bad = case(tmp_path, "arm_case_6", "pick up the red cube", backend="expert", sim={"fault_stuck_object": "red_ball"})
+    assert diagnose_cli.main(["--check", stuck, fixed]) == 1
+    out = capsys.readouterr().out
+    assert f"FAIL: {stuck}" in out and "fault_stuck_object: the red cube held to the table" in out
+    assert "the expert backend gave up, but it is not so that the red cube is lifted off the table" in out
+    assert f"ok: {fixed}" in out
+    assert diagnose_cli.main(["--check", bad]) == 2
+    assert "unknown object 'red_ball'" in capsys.readouterr().err

@@ -10,6 +10,9 @@ the user pauses: that final transcript decides whether the turn is over (``turns
 
 Events:
 - ``speech_start`` one VAD window after the onset (stamp = onset; payload ``agent_speaking``)
+- while the agent talks, ``voice_maybe`` ahead of it: ``start`` on the first window that may be
+  the user (the voice pauses), ``end`` when no onset confirmed it (the voice resumes);
+  a confirmed one carries the maybe's trace id (``early_pause``)
 - ``speech_fragment`` partial transcripts while the user talks
 - ``speech_end`` the final transcript (stamp = end of voice), when the turn is complete or
   after ``end_silence_ms`` whatever the words
@@ -36,11 +39,12 @@ import numpy as np
 
 from seal_nodes.core.audio.frames import RATE, AudioFormatError, AudioFrame, StreamResampler, check_pcm
 from seal_nodes.core.events import (
-    BACKCHANNEL, ERROR, INTERRUPT, NOISE, SILENCE, SPEECH_END, SPEECH_FRAGMENT, SPEECH_START, Event,
+    BACKCHANNEL, ERROR, INTERRUPT, NOISE, SILENCE, SPEECH_END, SPEECH_FRAGMENT, SPEECH_START, VOICE_MAYBE, Event,
     new_trace_id,
 )
 from seal_nodes.core.perception import bias, turns
 from seal_nodes.core.perception.acoustic import AcousticEventDetector, segment_kind
+from seal_nodes.core.perception.early_pause import END, START, EarlyPause, EarlyPauseConfig
 from seal_nodes.core.perception.echo.frontend import EchoConfig, EchoFrontEnd
 from seal_nodes.core.perception.vad import WINDOW, SileroVad
 from seal_nodes.core.perception.whisper import MAX_N_BEST, Transcript, WhisperRecognizer, distinct_alternatives
@@ -75,6 +79,7 @@ class AudioPerceptionConfig:
     # only pausing: the next speech_end carries the whole sentence and revises the first.
     continuation_ms: int = 1000
     echo: EchoConfig = field(default_factory=EchoConfig)  # the agent's own voice (echo_frontend)
+    early_pause: EarlyPauseConfig = field(default_factory=EarlyPauseConfig)  # voice_maybe ahead of an onset
     bias_words: list[str] = field(default_factory=list)  # expected words (object names …)
     # Also put the bias words in Whisper's prompt (the near-miss correction after decoding is
     # always on): over the benchmark set it lowers the utterance WER and finds far more of the
@@ -128,6 +133,8 @@ class AudioPerception:
         self._vad.reset()
         self._acoustic.reset()
         self._echo = EchoFrontEnd(self.config.echo)
+        self._early = EarlyPause(self.config.early_pause, self._win_ms)
+        self._maybe_trace: str | None = None  # of the open voice_maybe
         self._in_rate: int | None = None
         self._resampler: StreamResampler | None = None
         self._total = 0  # 16 kHz samples received so far
@@ -242,18 +249,41 @@ class AudioPerception:
         events: list[Event] = []
         if self._state == "speech" and self._utt is not None:
             events = self._judge_end(self._utt, forced=True, reason="end_of_stream")
+        if self._early.close():  # a pause nothing will confirm now
+            events.append(self._maybe_end(self._vad_pos))
         self._state, self._utt = "idle", None
         return events
 
     # ---- turn state machine ------------------------------------------------------------------
     def _on_window(self, start: int, p: float) -> list[Event]:
-        cfg = self.config
         agent = self.agent_speaking(self._time(start))
+        heard = not agent or self._echo.audible(self._audio_since(start)[1][:WINDOW], self._time(start),
+                                                self._acoustic.background_db)
+        events = self._turn_window(start, p, agent, heard)
+        if any(e.type == SPEECH_START for e in events):
+            self._early.close()  # an open maybe's pause is the barge-in's now
+            self._maybe_trace = None
+            return events
+        # Music's residual reaches the maybe threshold (onsets ask for more then); a user turn holds already.
+        decision = self._early.window(agent and not self._music_on and self._state != "speech", p, heard)
+        if decision == START:
+            self._maybe_trace = new_trace_id()
+            return events + [self._event(VOICE_MAYBE, self._time(start), "", p,
+                                         {"state": START, "vad_prob": round(p, 3)}, self._maybe_trace)]
+        return events + ([self._maybe_end(start + WINDOW)] if decision == END else [])
+
+    def _maybe_end(self, at: int) -> Event:
+        """No onset confirmed the open voice_maybe: the voice resumes."""
+        trace, self._maybe_trace = self._maybe_trace or new_trace_id(), None
+        return self._event(VOICE_MAYBE, self._time(at), "", 1.0,
+                           {"state": END, "held_ms": round(self._early.held_ms)}, trace)
+
+    def _turn_window(self, start: int, p: float, agent: bool, heard: bool) -> list[Event]:
+        cfg = self.config
         threshold = max(cfg.vad_threshold, cfg.vad_threshold_busy) if agent or self._music_on else cfg.vad_threshold
         is_speech = p >= threshold
         is_silence = p < min(cfg.vad_release, threshold)
-        if agent and not self._echo.audible(self._audio_since(start)[1][:WINDOW], self._time(start),
-                                            self._acoustic.background_db):
+        if not heard:
             is_speech, is_silence = False, True  # what the canceller left of the agent's voice
         if is_speech:
             self._last_voice_ns, self._silence_sent = self._time(start + WINDOW), False
@@ -261,7 +291,8 @@ class AudioPerception:
             if is_speech:  # candidate onset; keep the pre-roll for the recogniser
                 first, audio = self._audio_since(start - self._ms_to_samples(cfg.pre_roll_ms))
                 self._run_start = max(self._run_start, first)
-                self._utt = _Utterance(trace=new_trace_id(), start=first, last_voice=start + WINDOW, audio=[audio])
+                trace = self._maybe_trace or new_trace_id()  # the maybe it would confirm
+                self._utt = _Utterance(trace=trace, start=first, last_voice=start + WINDOW, audio=[audio])
                 self._state, self._speech_windows, self._silence_ms = "candidate", 1, 0.0
                 return self._maybe_confirm()
             if is_silence:

@@ -202,8 +202,43 @@ def unfinished(action: Action) -> str:
     restarted; the pick of the red cube was not finished. ...")."""
     spec = ACTION_SET.get(action.name)
     controller = _CONTROLLER.get(spec.executor if spec else "", "controller")
-    what = _fill(_UNFINISHED.get(action.name, "the " + action.name.replace("_", " ")), action)
-    return f"My {controller} restarted; {what} was not finished. Ask me again to retry."
+    return f"My {controller} restarted; {task(action)} was not finished. Ask me again to retry."
+
+
+def task(action: Action) -> str:
+    """``action`` as the subject of a sentence: "the pick of the red cube"."""
+    return _fill(_UNFINISHED.get(action.name, "the " + action.name.replace("_", " ")), action)
+
+
+def voice_restarted(cut: str, running: list[Action]) -> str:
+    """What the agent says once its TTS is back after cutting it off ("Sorry, my voice restarted.
+    I was saying: … The pick of the red cube is still going.")."""
+    parts = ["Sorry, my voice restarted."]
+    if cut:
+        parts.append(f"I was saying: {cut}" + ("" if cut[-1] in ".!?…" else "."))
+    parts += [f"{_capital(task(a))} is still going." for a in running]
+    return " ".join(parts)
+
+
+# What a respawned thinker learned of the goal it had out (journal.py's outcomes).
+_AFTER_RESTART = {
+    "succeeded": "I restarted; {what} had finished.",
+    "failed": "I restarted; {what} did not succeed. Ask me again to retry.",
+    "interrupted": "I restarted; {what} was interrupted. Ask me again to retry.",
+    "unknown": "I restarted; I could not learn how {what} ended. Ask me again if it is not done.",
+}
+
+
+def after_restart(action: Action, outcome: str) -> str:
+    """What a respawned thinker says of the goal it had out ("I restarted; the pick of the red cube
+    was interrupted. Ask me again to retry.")."""
+    if outcome not in _AFTER_RESTART:
+        raise ValueError(f"unknown outcome {outcome!r}; expected one of {sorted(_AFTER_RESTART)}")
+    return _AFTER_RESTART[outcome].format(what=task(action))
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def confirmation(action: Action) -> str:

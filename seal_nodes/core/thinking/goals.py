@@ -14,15 +14,23 @@ response when the server has not yet discovered the client's response reader ("f
 response (timeout)", common on a loaded machine right after start-up), and rclpy's action server
 runs the goal all the same. Unanswered speech is therefore sent again every ``resend_s`` within
 its silence budget; the TTS answers every copy of an utterance_id with the one utterance.
+
+Utterances given up with their TTS leave an outage (``outages.VoiceWatch``): once a restarted
+TTS is ready the tracker hands the Thinker a ``VoiceBack`` so the user hears what happened. With a
+``GoalJournal`` every action goal is on disk from its sending to its outcome (``journal.py``).
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from typing import Callable, Protocol, Union
 
 from seal_nodes.core import events as ev
 from seal_nodes.core.thinking.commands import Act, Report, Say
+from seal_nodes.core.thinking.fast_path import format_action
+from seal_nodes.core.thinking.journal import Entry, GoalJournal
+from seal_nodes.core.thinking.outages import VoiceBack, VoiceWatch
 
 SPEECH = "speech"  # the TTS; action goals are of their executor's kind (ARM, GUI)
 
@@ -43,6 +51,7 @@ class Goal:
     cancel_requested: bool = False  # a cancel asked for before the executor accepted it
     handle: object | None = None  # the port's goal handle, once accepted
     servers: frozenset[str] = frozenset()  # the executor's server instances when it accepted the goal
+    uuid: str = field(default_factory=lambda: uuid.uuid4().hex)  # an action goal's id on its server
 
     @property
     def id(self) -> str:
@@ -86,7 +95,7 @@ class Notice:
     publish: bool = False
 
 
-Outcome = Union[Notice, Report]
+Outcome = Union[Notice, Report, VoiceBack]
 
 
 class GoalTracker:
@@ -94,7 +103,7 @@ class GoalTracker:
 
     def __init__(self, ports: dict[str, ActionPort], server_wait_s: float, speech_silence_s: float,
                  source: str = "thinker", clock: Callable[[], float] = time.monotonic,
-                 resend_s: float = 1.0) -> None:
+                 resend_s: float = 1.0, voice_wait_s: float = 60.0, journal: GoalJournal | None = None) -> None:
         if SPEECH not in ports:
             raise ValueError("the tracker needs a port for speech")
         self.ports = ports
@@ -112,6 +121,9 @@ class GoalTracker:
         self._goals: dict[tuple[str, str], Goal] = {}  # in the order the Thinker decided them
         self._lost_since = {kind: 0.0 for kind in ports}  # when a busy server was last seen gone
         self._servers: dict[str, frozenset[str]] = {}  # each executor's server instances, as last seen
+        # After a voice cut-off: how long to wait for a restarted TTS to say so on.
+        self.voice = VoiceWatch(voice_wait_s)
+        self.journal = journal
 
     def goals(self, kind: str | None = None) -> list[Goal]:
         return [g for g in self._goals.values() if kind is None or g.kind == kind]
@@ -138,6 +150,9 @@ class GoalTracker:
         if not port.server_is_ready():
             return [self._finish(goal, False, False, f"no {port.name} action server is running")]
         self._goals[goal.key] = goal
+        if self.journal is not None:  # on disk before it can start: a kill -9 from here on leaves it
+            self.journal.record(Entry(act.goal_id, goal.uuid, goal.kind, format_action(act.action), act.trace_id,
+                                      time.time()))
         self._send(goal)
         return []
 
@@ -204,8 +219,11 @@ class GoalTracker:
         """The executor's server instances on the graph now. A goal accepted by instances that
         are all gone, or that a new instance has joined (a respawn: its predecessor's discovery
         record can outlive it by seconds), was lost with its server: given up at once, as
-        ``lost``, so the user hears it rather than waiting on a result that never comes."""
+        ``lost``, so the user hears it rather than waiting on a result that never comes. The TTS's
+        instances are only noted (an outage's end); its silence budget gives its utterances up."""
         self._servers[kind] = ids
+        if kind == SPEECH:
+            return []
         out: list[Outcome] = []
         for goal in self.goals(kind):
             if goal.state != ACCEPTED:
@@ -229,6 +247,8 @@ class GoalTracker:
             why = (f"no word from the TTS for {self.speech_silence_s:.0f} s" if silent
                    else f"{self.ports[SPEECH].name} server gone for {self.server_wait_s:.0f} s")
             out.append(Report(f"{why}; utterances given up", ""))
+            servers = frozenset().union(*(g.servers for g in speech)) or self._servers.get(SPEECH, frozenset())
+            self.voice.lost([g.command for g in speech if isinstance(g.command, Say)], servers, now)
             out += [self._give_up(g, why) for g in speech]
         for kind, port in self.ports.items():
             if kind == SPEECH:
@@ -246,6 +266,9 @@ class GoalTracker:
                 goal.sent_at = now  # heard_at stays: the silence budget bounds the copies
                 port.send(goal)
         self.send_waiting()
+        out += self.voice.check(port.server_is_ready(), self._servers.get(SPEECH, frozenset()), now)
+        if self.journal is not None and (err := self.journal.take_error()):
+            out.append(Report(err, ""))
         return out
 
     # --- inside ------------------------------------------------------------------------------
@@ -284,6 +307,8 @@ class GoalTracker:
         self._goals.pop(goal.key, None)
         goal.state = DONE
         cmd = goal.command
+        if self.journal is not None and isinstance(cmd, Act):
+            self.journal.clear(goal.uuid)
         if isinstance(cmd, Say):
             return Notice(ev.Event(ev.AGENT_SPEECH_END, ev.now_ns(), text=text, source="tts", trace_id=cmd.trace_id,
                                    payload={"utterance_id": cmd.utterance_id, "completed": ok,

@@ -32,8 +32,10 @@ spoken, and a turn still without a real answer after ``answer_budget_s`` is answ
 grounded fallback. Every user turn ends with a ``TurnDone`` (``turn_done`` on /seal/events).
 
 This module is the loop (events, clocks, turns, emitting); ``commands.py`` holds what it returns,
-``turn.py`` one user turn's bookkeeping, and two mixins of ``Thinker`` the larger concerns:
-``grounded.py`` the dialogue around the intent step, ``streaming.py`` the model's generation.
+``turn.py`` one user turn's bookkeeping, and mixins of ``Thinker`` the larger concerns:
+``grounded.py`` the dialogue around the intent step, ``streaming.py`` the model's generation,
+``remembering.py`` memory, ``learning.py`` skills, ``restarts.py`` telling the user about a
+restarted voice or thinker.
 """
 from __future__ import annotations
 
@@ -60,6 +62,7 @@ from seal_nodes.core.memory.reader import Acquaintance, MemoryReader
 from seal_nodes.core.skills.model import Skill
 from seal_nodes.core.thinking.learning import Learning
 from seal_nodes.core.thinking.remembering import RECALLED, Remembering
+from seal_nodes.core.thinking.restarts import Restarts
 from seal_nodes.core.thinking.streaming import GenerationLog, ModelStream
 from seal_nodes.core.thinking.turn import Turn
 from seal_nodes.core.thinking.utterances import ClauseSplitter, Spoken
@@ -92,7 +95,7 @@ class ThinkerConfig:
             raise ValueError(f"answer_budget_s must be within 0.5..60 s, got {self.answer_budget_s}")
 
 
-class Thinker(GroundedDialogue, ModelStream, Remembering, Learning):
+class Thinker(GroundedDialogue, ModelStream, Remembering, Learning, Restarts):
     def __init__(
         self,
         model: LanguageModel | None,
@@ -133,6 +136,7 @@ class Thinker(GroundedDialogue, ModelStream, Remembering, Learning):
         self.actions: dict[str, Segment] = {}  # goal_id → its <action> segment
         self.partial_text = ""
         self.held = False  # the voice is paused while perception decides: interruption or not?
+        self.held_maybe = False  # ...on a voice_maybe, not yet confirmed by a speech_start
         self.user_talking = False
         self.user_heard_ns = 0  # last speech_start / fragment
         self.held_says: list[Say] = []  # clauses decided while the user talks
@@ -183,12 +187,26 @@ class Thinker(GroundedDialogue, ModelStream, Remembering, Learning):
     def _on_speech_start(self, event: ev.Event) -> list[Command]:
         self.user_talking = True
         self.user_heard_ns = self._clock()
+        self.held_maybe = False  # a hold a voice_maybe made is this onset's now
         # The user starts talking over the agent: fall silent at once (the 100 ms barge-in
         # budget), but only *pause*: perception decides next whether it was a real
         # interruption (cancel) or an "uh-huh", a cough (resume where the voice stopped).
         if self.speaking and not self.held:
             self.held = True
             return [PauseSpeech("user onset")]
+        return []
+
+    def _on_voice_maybe(self, event: ev.Event) -> list[Command]:
+        # Perhaps the user, before the VAD confirms: a pause is cheap, a late stop is not. Not
+        # confirmed (no speech_start came), the voice goes on from where it paused.
+        if event.payload.get("state") == "end":
+            if self.held and self.held_maybe:
+                self.held = self.held_maybe = False
+                return [ResumeSpeech("not the user")]
+            return []
+        if self.speaking and not self.held:
+            self.held = self.held_maybe = True
+            return [PauseSpeech("maybe the user")]
         return []
 
     def _on_interrupt(self, event: ev.Event) -> list[Command]:
@@ -342,6 +360,7 @@ class Thinker(GroundedDialogue, ModelStream, Remembering, Learning):
 
     _HANDLERS: ClassVar[dict[str, Callable[[Thinker, ev.Event], list[Command]]]] = {
         ev.SPEECH_START: _on_speech_start,
+        ev.VOICE_MAYBE: _on_voice_maybe,
         ev.INTERRUPT: _on_interrupt,
         ev.BACKCHANNEL: _on_not_a_turn,
         ev.NOISE: _on_not_a_turn,

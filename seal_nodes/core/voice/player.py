@@ -13,6 +13,8 @@ answers them, publishes chunks and reports through ``PlayerCallbacks``.
 - ``interrupt`` stops the playing goal and every queued one.
 - Goals that wait (queued, paused, or between words) repeat their feedback every
   ``heartbeat_s`` (``tick``), so a client watching for a silent server knows this one is alive.
+- ``fault_delay_ms`` (a fault injected on purpose, default 0): each utterance's synthesis starts
+  that late, so its first audio is late by as much (the slow voice ``seal diagnose`` is tested on).
 """
 from __future__ import annotations
 
@@ -33,6 +35,20 @@ HEARTBEAT_S = 1.0
 INTERRUPT_SLACK_NS = 50_000_000
 # A queued goal joins the previous one's timeline unless that audio ended longer ago than this.
 JOIN_SLACK_NS = 1_000_000
+# The injected slow voice (``fault_delay_ms``) is bounded: a fault to diagnose, never a way to mute the voice.
+MAX_FAULT_DELAY_MS = 10_000.0
+
+
+def check_fault_delay(value: object) -> tuple[float, str]:
+    """The ``fault_delay_ms`` setting as milliseconds, and why it was changed ("" where it was not)."""
+    try:
+        ms = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0.0, f"fault_delay_ms {value!r} is not a number; using 0 (no delay)"
+    if not 0.0 <= ms <= MAX_FAULT_DELAY_MS:  # NaN too
+        bounded = min(max(ms, 0.0), MAX_FAULT_DELAY_MS) if ms == ms else 0.0
+        return bounded, f"fault_delay_ms {value!r} is outside 0..{MAX_FAULT_DELAY_MS:.0f}; using {bounded:.0f}"
+    return ms, ""
 
 
 @dataclass
@@ -79,7 +95,8 @@ class SpeechPlayer:
 
     def __init__(self, synth: SpeechSynthesizer, callbacks: PlayerCallbacks, *, engine: str = "",
                  carry_prosody: bool = True, pause_timeout_s: float = 10.0, lead_ms: float = 10.0,
-                 heartbeat_s: float = HEARTBEAT_S, paced: bool = True) -> None:
+                 heartbeat_s: float = HEARTBEAT_S, paced: bool = True, fault_delay_ms: float = 0.0) -> None:
+        """``fault_delay_ms``: each utterance's synthesis starts this late (an injected slow voice)."""
         self.synth = synth
         self.out = callbacks
         self.engine = engine
@@ -88,6 +105,7 @@ class SpeechPlayer:
         self.lead_ms = lead_ms  # how early a chunk leaves before its play-out time
         self.heartbeat_s = heartbeat_s
         self.paced = paced  # False: chunks leave as fast as they are synthesised
+        self.fault_delay_ms = fault_delay_ms
         self._lock = threading.Condition()
         self._queue: collections.deque[QueuedGoal] = collections.deque()  # accepted, not yet playing
         self._current: QueuedGoal | None = None
@@ -116,7 +134,7 @@ class SpeechPlayer:
             prosody = self._last_state if self.carry_prosody and follow_on else None
         try:
             stream = SpeechStream(text, self.synth, trace_id=trace_id, prosody=prosody,
-                                  on_progress=lambda said: self._feedback(key, said))
+                                  on_progress=lambda said: self._feedback(key, said), delay_ms=self.fault_delay_ms)
         except ValueError as exc:
             self.out.error(f"Speak goal rejected: {exc}", trace_id, payload={"utterance_id": utterance_id})
             with self._lock:

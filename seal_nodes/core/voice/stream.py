@@ -145,9 +145,12 @@ class SpeechStream:
 
     def __init__(self, text: str | bytes, synthesizer: SpeechSynthesizer, *, trace_id: str = "",
                  chunk_ms: int = CHUNK_MS, on_progress: Callable[[str], None] | None = None,
-                 prosody: ProsodyState | None = None, ahead_ms: int = AHEAD_MS, pad_last: bool = False) -> None:
+                 prosody: ProsodyState | None = None, ahead_ms: int = AHEAD_MS, pad_last: bool = False,
+                 delay_ms: float = 0.0) -> None:
+        """``delay_ms``: synthesis starts this late (an injected fault: a slow voice, for diagnose's tests)."""
         if chunk_ms <= 0:
             raise ValueError("chunk_ms must be positive")
+        self.delay_s = max(0.0, float(delay_ms)) / 1e3
         self.parsed: ParsedSpeech = parse_speech(text, prosody)
         self._synth = synthesizer
         self.trace_id = trace_id
@@ -227,6 +230,9 @@ class SpeechStream:
 
     # --- producer ------------------------------------------------------------------------
     def _produce(self) -> None:
+        if self.delay_s:
+            with self._cond:  # a cancel or close ends the wait at once
+                self._cond.wait_for(lambda: self._stop or self._cancelled, self.delay_s)
         blocks = self._blocks()
         try:
             for blk in blocks:

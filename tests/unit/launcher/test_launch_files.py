@@ -79,7 +79,8 @@ def test_rmw_and_dds_profile_are_set_by_the_file(path):
     assert {"name": "ROS_AUTOMATIC_DISCOVERY_RANGE", "value": "$(var discovery_range)"} in set_env
     assert PROFILE_SET_ENV in set_env
     declared = args(path)
-    assert declared["use_fastdds_profile"]["default"] == "true"
+    # the loopback profile goes with the LOCALHOST range: SUBNET alone opens the graph
+    assert declared["use_fastdds_profile"]["default"] == "$(eval '\"$(var discovery_range)\" == \"LOCALHOST\"')"
     assert declared["fastdds_profile"]["default"].startswith("$(find-pkg-share seal_bringup)/")
 
 
@@ -98,9 +99,13 @@ def test_the_profile_is_set_by_default_and_left_by_a_boolean(path):
     default = graph.load(path)
     assert default.env["RMW_IMPLEMENTATION"] == "rmw_fastrtps_cpp"
     assert Path(default.env["FASTDDS_DEFAULT_PROFILES_FILE"]).is_file()
-    robot = graph.load(path, ["discovery_range:=SUBNET", "use_fastdds_profile:=false"])
+    robot = graph.load(path, ["discovery_range:=SUBNET"])
     assert robot.env["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "SUBNET"
     assert "FASTDDS_DEFAULT_PROFILES_FILE" not in robot.env
+    assert graph.load(path, ["discovery_range:=SUBNET", "use_fastdds_profile:=false"]).env == robot.env
+    # a profile of one's own on the robot network stays
+    own = graph.load(path, ["discovery_range:=SUBNET", "use_fastdds_profile:=true", "fastdds_profile:=/etc/dds.xml"])
+    assert own.env["FASTDDS_DEFAULT_PROFILES_FILE"] == "/etc/dds.xml"
 
 
 def test_nodes_get_the_files_environment_over_the_callers(monkeypatch):

@@ -1,10 +1,12 @@
-"""Deliberately broken runs, recorded and diagnosed: a slow voice, a missed grasp (a refused action is
+"""Deliberately broken runs diagnosed from fast inputs: a slow voice, a missed grasp (a refused action is
 in ``test_trace.py``). Each fault is named in plain words and becomes the right kind of case.
 
-The slow voice is a ``seal think`` scenario run recorded with the real thinker, its simulated TTS
-starting to play late. The missed grasp is written with the project's recorder the way the stack
-records one (the launch's metadata, the goal's feedback, the arm commands while it ran, the
-vla_policy node's failure message), since no test run of the stack misses a grasp on purpose.
+The real stack's broken runs (the TTS node's ``fault_delay_ms``, the sim node's
+``fault_stuck_object``) are ``tests/e2e/test_broken_runs.py``; these are their quick stand-ins for
+the unit suite: the slow voice is a ``seal think`` scenario run recorded with the real thinker, its
+simulated TTS starting to play late; the missed grasp is written with the project's recorder the
+way the stack records one (the launch's metadata, the goal's feedback, the arm commands while it
+ran, the vla_policy node's failure message).
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from seal_nodes.core import events as ev
 from seal_nodes.core import topics
 from seal_nodes.core.observe.trace.diagnose import ARM, OTHER, diagnose
 from seal_nodes.core.observe.trace.episode import build_episode
-from seal_nodes.core.observe.trace.reader import read_recording
+from seal_nodes.core.observe.trace.reader import AudioRec, EventRec, Recording, ThoughtRec, read_recording
 from seal_nodes.stack import graph
 from seal_nodes.tools import diagnose as diagnose_cli
 from seal_nodes.tools.arm_case import ArmCaseError, load_case
@@ -95,6 +97,23 @@ def test_a_slow_voice_is_named_as_the_late_hop_and_gets_no_replay_case(tmp_path)
     assert diagnose_cli.main([str(tmp_path / "slow.mcap"), "--out", str(tmp_path / "d")]) == 1
     assert "first_audio_ms" in (tmp_path / "d" / "diagnosis.md").read_text()
     assert not list((tmp_path / "d").glob("*case_*"))  # a latency is measured on the stack, not replayed
+
+
+def test_a_voice_that_begins_on_time_but_plays_late_is_named_by_its_synthesis():
+    """The stack's slow TTS: agent_speech_start on time, its first /audio/speaker chunk late."""
+    def event(t_s: float, type_: str, text: str = "", **payload) -> EventRec:
+        return EventRec(int(t_s * S), int(t_s * S), type_, text, "test", "t1", 1.0, payload)
+
+    rec = Recording("stack", events=[event(1.0, ev.SPEECH_START, onset_ns=int(0.95 * S)),
+                                     event(2.3, ev.SPEECH_END, "Pick up the red cube.", offset_ns=int(2.0 * S)),
+                                     event(2.45, ev.AGENT_SPEECH_START, "Sure."),
+                                     event(5.0, ev.TURN_DONE, outcome="said")],
+                    thoughts=[ThoughtRec(int(2.4 * S), "say", "Sure.", "t1")],
+                    speaker=[AudioRec(int(4.5 * S), 22050, 1, "t1", b"\x01\x00" * 441)])
+    (finding,) = diagnose(build_episode(rec), BUDGET_MS)
+    assert finding.text == ("first_audio_ms was 2500 ms in the user's “Pick up the red cube.” at 0.0 s, over its "
+                            "500 ms budget; the slowest hop: the voice's first audio (synthesis) played 2050 ms "
+                            "after its agent_speech_start")
 
 
 def test_a_missed_grasp_is_an_arm_fault_and_its_case_carries_the_launch_seed(tmp_path):

@@ -208,6 +208,28 @@ def test_backchannel_or_noise_resumes_the_paused_voice(etype, payload):
     assert th.handle(event(ev.NOISE, "", source="acoustic")) == []  # background noise: nothing to resume
 
 
+def test_voice_maybe_pauses_and_resumes_when_no_onset_confirms_it():
+    th = make()
+    assert th.handle(event(ev.VOICE_MAYBE, state="start")) == []  # nothing playing: nothing to pause
+    user(th, "hello")
+    assert th.handle(event(ev.VOICE_MAYBE, state="end")) == []  # nothing held
+    cmds = th.handle(event(ev.VOICE_MAYBE, state="start"))
+    assert len(cmds) == 1 and isinstance(cmds[0], PauseSpeech) and th.held
+    assert th.handle(event(ev.VOICE_MAYBE, state="start")) == []  # already paused
+    cmds = th.handle(event(ev.VOICE_MAYBE, state="end"))
+    assert len(cmds) == 1 and isinstance(cmds[0], ResumeSpeech) and not th.held
+
+
+def test_a_confirmed_voice_maybe_is_the_barge_in():
+    th = make()
+    user(th, "hello")
+    assert isinstance(th.handle(event(ev.VOICE_MAYBE, state="start"))[0], PauseSpeech)
+    assert th.handle(event(ev.SPEECH_START)) == []  # paused already: the onset takes the hold over
+    assert th.handle(event(ev.VOICE_MAYBE, state="end")) == []  # a maybe's end never resumes a barge-in
+    cmds = th.handle(event(ev.INTERRUPT, "wait"))
+    assert len(cmds) == 1 and isinstance(cmds[0], CancelSpeech) and not th.held
+
+
 def test_a_turn_that_was_not_flagged_as_interrupt_still_cancels_the_paused_voice():
     th = make()
     user(th, "hello")

@@ -11,7 +11,7 @@ import pytest
 
 from seal_nodes.core import events as ev
 from seal_nodes.core.audio.frames import AudioFrame
-from seal_nodes.core.voice.player import GoalOutcome, PlayerCallbacks, QueuedGoal, SpeechPlayer
+from seal_nodes.core.voice.player import GoalOutcome, PlayerCallbacks, QueuedGoal, SpeechPlayer, check_fault_delay
 from seal_nodes.core.voice.speech_tags import SpeechPart
 from seal_nodes.core.voice.stream import WordMark
 
@@ -305,3 +305,32 @@ def test_close_stops_every_goal(new_player: Callable[..., SpeechPlayer]) -> None
     player.close()
     assert host.order == ["a", "b"]
     assert all(o.result.interrupted and "stopped by shutdown" in o.message for o in host.finished.values())
+
+
+def test_an_injected_delay_holds_each_utterance_before_its_first_chunk(new_player: Callable[..., SpeechPlayer]) -> None:
+    """``fault_delay_ms`` (the slow voice diagnose is tested on): the utterance begins, its synthesis
+    waits (its heartbeat goes on, so a client does not give it up); a cancel ends the wait at once;
+    a short delay still plays the whole utterance."""
+    host = Host()
+    player = new_player(host, fault_delay_ms=10_000.0, heartbeat_s=0.0)
+    play(player, ("a", LONG))
+    with host.cond:
+        assert host.cond.wait_for(lambda: any(e.type == ev.AGENT_SPEECH_START for e in host.events), 5.0)
+    assert not host.of("a")  # begun, nothing synthesised yet
+    player.tick()
+    assert ("a", "", 0.0) in host.feedback
+    player.cancel("a")
+    host.wait_finished("a")  # well before the delay is over
+    assert host.finished["a"].result.interrupted and host.finished["a"].result.spoken_text == ""
+    host = Host()
+    play(new_player(host, fault_delay_ms=30.0), ("b", "one two three"))
+    host.wait_finished("b")
+    assert host.finished["b"].result.completed and np.array_equal(host.samples("b"), tone_pcm("one two three"))
+
+
+@pytest.mark.parametrize("value,expected,complaint", [
+    (0, 0.0, ""), (1500, 1500.0, ""), ("250.5", 250.5, ""), (-5, 0.0, "outside 0..10000"),
+    (60_000, 10_000.0, "outside 0..10000"), (float("nan"), 0.0, "outside"), ("slow", 0.0, "not a number")])
+def test_the_injected_delay_is_bounded_and_bad_values_are_said(value: object, expected: float, complaint: str) -> None:
+    ms, why = check_fault_delay(value)
+    assert ms == expected and (complaint in why if complaint else why == "")

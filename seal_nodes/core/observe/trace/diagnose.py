@@ -64,19 +64,26 @@ def _reading(turn: Turn) -> str:
 
 
 def _late_hop(turn: Turn) -> str:
-    """Which step of the turn took the time: perception's end of turn, the thinker, the voice."""
+    """Which step of the turn took the time: perception's end of turn, the thinker, the voice
+    (its start, then its first audio: synthesis)."""
     end = turn.speech_end
     offset = end.payload.get("offset_ns") if end else None
     if end is None or not isinstance(offset, int):
         return ""
     say = next((t.log_ns for t in turn.thoughts if t.kind in ("say", "act")), None)
-    start = next((e.log_ns for e in turn.events if e.type == ev.AGENT_SPEECH_START), None)
+    begun = next((e for e in turn.events if e.type == ev.AGENT_SPEECH_START), None)
+    start = begun.log_ns if begun is not None else None
     hops = [(f"perception's speech_end (end of turn: {end.payload.get('end_reason', '?')}) came", "the user stopped",
              end.log_ns - offset)]
     if say is not None:
         hops.append(("the thinker's first output came", "speech_end", say - end.log_ns))
         if start is not None:
             hops.append(("the voice's agent_speech_start came", "the thinker's output", start - say))
+    if begun is not None:  # both stamped by the voice: when it began the utterance, when its audio plays
+        audio = next((a.stamp_ns for a in turn.voice if a.stamp_ns >= begun.stamp_ns), None)
+        if audio is not None:
+            hops.append(("the voice's first audio (synthesis) played", "its agent_speech_start",
+                         audio - begun.stamp_ns))
     what, after, ns = max(hops, key=lambda h: h[2])
     return f"; the slowest hop: {what} {ns / 1e6:.0f} ms after {after}"
 

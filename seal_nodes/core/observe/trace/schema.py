@@ -62,6 +62,9 @@ def _turn_done(e: EventRec) -> str:
 SCHEMAS: dict[str, Schema] = {
     ev.SPEECH_START: Schema(("onset_ns", "agent_speaking"), (), lambda e: "user started speaking"
                             + (" over the agent" if e.payload.get("agent_speaking") else "")),
+    ev.VOICE_MAYBE: Schema(("state", "vad_prob", "held_ms"), ("state",),
+                           lambda e: "maybe the user over the agent: voice paused" if e.payload.get("state") != "end"
+                           else f"not the user: voice resumed after {e.payload.get('held_ms', '?')} ms"),
     ev.SPEECH_FRAGMENT: Schema(("partial", "decode_ms"), (), lambda e: f"heard so far {_quote(e)}"),
     ev.SPEECH_END: Schema(_UTTERANCE, (), _speech_end),
     ev.INTERRUPT: Schema(("reason", "onset_ns"), (), lambda e: f"user interrupts the agent {_quote(e)}"),
