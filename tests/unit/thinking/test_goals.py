@@ -79,16 +79,6 @@ class FakeActionClient:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def ports() -> dict[str, FakeActionClient]:
-    return {SPEECH: FakeActionClient("Speak"), ARM: FakeActionClient("Manipulate"), GUI: FakeActionClient("GuiAct")}
-
-
-@pytest.fixture
 def tracker(ports, clock) -> GoalTracker:
     t = GoalTracker(ports, SERVER_WAIT_S, SILENCE_S, clock=clock, resend_s=RESEND_S)
     for port in ports.values():

@@ -17,21 +17,11 @@ from seal_nodes.core.thinking.journal import (FAILED, INTERRUPTED, SUCCEEDED, UN
 from seal_nodes.core.thinking.outages import VoiceBack, VoiceWatch
 from seal_nodes.core.thinking.thinker import Thinker, ThinkerConfig
 
-from tests.unit.thinking.test_goals import SERVER_WAIT_S, SILENCE_S, Clock, FakeActionClient, act, action_result
+from tests.unit.thinking.test_goals import SERVER_WAIT_S, SILENCE_S, act, action_result
 
 pytestmark = pytest.mark.unit
 
 VOICE_WAIT_S = 60.0
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def ports() -> dict[str, FakeActionClient]:
-    return {SPEECH: FakeActionClient("Speak"), ARM: FakeActionClient("Manipulate"), GUI: FakeActionClient("GuiAct")}
 
 
 def make_tracker(ports, clock, journal: GoalJournal | None = None) -> GoalTracker:
