@@ -113,6 +113,9 @@ class SpeechPlayer:
         self._cancelled: set[Hashable] = set()  # cancel requests (possibly before the goal is submitted)
         self._paused_since = 0.0  # monotonic; 0 = not paused
         self._closing = False
+        # Ended goals whose synthesis thread was still running: joined at close, so no thread is
+        # inside the engine (native code) when the interpreter exits.
+        self._draining: list[SpeechStream] = []
         self._last_state = ProsodyState()  # what the last submitted goal's tags left
         self._playing_since_ns = 0  # wall time the current goal started playing
         self._thread = threading.Thread(target=self._play_loop, name="tts-player", daemon=True)
@@ -223,8 +226,13 @@ class SpeechPlayer:
                 goal.reason = "shutdown"
                 goal.stream.cancel()
             self._lock.notify_all()
+        deadline = time.monotonic() + timeout
         if self._thread.is_alive():
             self._thread.join(timeout)
+        with self._lock:
+            streams, self._draining = [g.stream for g in goals] + self._draining, []
+        for stream in streams:  # cancelled above: each ends at its engine's next block
+            stream.close(max(0.0, deadline - time.monotonic()))
 
     # --- playback ---------------------------------------------------------------------------
     def _feedback(self, key: Hashable, said: str) -> None:
@@ -272,7 +280,9 @@ class SpeechPlayer:
         return goal.stream.run(self.out.chunk, start_at=start_at, lead_ms=self.lead_ms, paced=self.paced)
 
     def _finish(self, goal: QueuedGoal, result: SpeakResult, follow_on: bool) -> None:
-        goal.stream.close(timeout=0)
+        released = goal.stream.close(timeout=0)
+        with self._lock:
+            self._draining = [s for s in self._draining if s.synthesizing] + ([] if released else [goal.stream])
         if result.error:
             self.out.error(f"tts: synthesis failed mid-utterance: {result.error}", goal.trace_id)
         with self._lock:

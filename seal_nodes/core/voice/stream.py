@@ -218,6 +218,11 @@ class SpeechStream:
         self._producer = threading.Thread(target=self._produce, name="tts-synth", daemon=True)
         self._producer.start()
 
+    @property
+    def synthesizing(self) -> bool:
+        """Is the synthesis thread still running (in the engine, or on its way out)?"""
+        return self._producer is not None and self._producer.is_alive()
+
     def close(self, timeout: float | None = 5.0) -> bool:
         """Stop synthesis (and playback, as ``cancel``); True once the engine is released."""
         with self._cond:

@@ -334,3 +334,27 @@ def test_an_injected_delay_holds_each_utterance_before_its_first_chunk(new_playe
 def test_the_injected_delay_is_bounded_and_bad_values_are_said(value: object, expected: float, complaint: str) -> None:
     ms, why = check_fault_delay(value)
     assert ms == expected and (complaint in why if complaint else why == "")
+
+
+class SlowSynth(ToneSynth):
+    """Each block takes a while, as a real engine's inference does."""
+
+    def synthesize(self, part: SpeechPart) -> Iterator[tuple[np.ndarray, list[WordMark]]]:
+        for block in super().synthesize(part):
+            time.sleep(0.3)
+            yield block
+
+
+def test_close_waits_for_every_synthesis_thread_even_of_ended_goals() -> None:
+    # A synthesis thread still inside the engine when the interpreter exits aborts the process
+    # ("terminate called without an active exception"): close() leaves none running.
+    host = Host()
+    player = SpeechPlayer(SlowSynth(), host.callbacks(), engine="slow", paced=False)  # type: ignore[arg-type]
+    ended = player.submit("a", LONG, trace_id="a", utterance_id="u-a")
+    queued = player.submit("b", LONG, trace_id="b", utterance_id="u-b")
+    player.start()
+    host.wait_chunks("a", 1, timeout_s=30)
+    player.cancel("a")
+    host.wait_finished("a", timeout_s=30)
+    player.close(timeout=30)
+    assert not ended.stream.synthesizing and not queued.stream.synthesizing
