@@ -1,5 +1,6 @@
 """Telling the user what a restart under the agent did to the task: its voice (the TTS) came back
-after cutting it off, or the thinker itself was respawned with goals out (``journal.py``)."""
+after cutting it off, the thinker itself was respawned with goals out (``journal.py``), or its
+hearing stopped in the middle of the user's words."""
 from __future__ import annotations
 
 from seal_nodes.core.actions import Action
@@ -9,6 +10,9 @@ from seal_nodes.core.thinking.dialogue import Done
 from seal_nodes.core.thinking.fast_path import after_restart, parse_action, voice_restarted
 from seal_nodes.core.thinking.outages import VoiceBack
 from seal_nodes.core.thinking.turn import Turn
+
+
+LOST_WORDS = "Sorry, I lost what you were saying. Could you say it again?"
 
 
 class Restarts:
@@ -33,3 +37,10 @@ class Restarts:
         out = [self._append(Segment(OBSERVE, f"{action_text} {outcome}: the thinker restarted while it ran",
                                     trace_id=trace_id))]
         return out + self._emit(Segment(SAY, after_restart(action, outcome), trace_id=trace_id))
+
+    def hearing_lost(self, trace_id: str) -> list[Command]:
+        """Perception went silent in the middle of the user's words (it crashed and restarted, or
+        lost the end of the turn): the words are gone, so the user is asked for them again."""
+        out = self._emit(Segment(THINK, "My hearing stopped in the middle of the user's words; ask again.",
+                                 trace_id=trace_id))
+        return out + self._emit(Segment(SAY, LOST_WORDS, trace_id=trace_id))

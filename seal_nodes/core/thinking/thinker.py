@@ -138,6 +138,7 @@ class Thinker(GroundedDialogue, ModelStream, Remembering, Learning, Restarts):
         self.held = False  # the voice is paused while perception decides: interruption or not?
         self.held_maybe = False  # ...on a voice_maybe, not yet confirmed by a speech_start
         self.user_talking = False
+        self.onset_trace = ""  # the user onset being listened to
         self.user_heard_ns = 0  # last speech_start / fragment
         self.held_says: list[Say] = []  # clauses decided while the user talks
         # the running generation
@@ -187,6 +188,7 @@ class Thinker(GroundedDialogue, ModelStream, Remembering, Learning, Restarts):
     def _on_speech_start(self, event: ev.Event) -> list[Command]:
         self.user_talking = True
         self.user_heard_ns = self._clock()
+        self.onset_trace = event.trace_id
         self.held_maybe = False  # a hold a voice_maybe made is this onset's now
         # The user starts talking over the agent: fall silent at once (the 100 ms barge-in
         # budget), but only *pause*: perception decides next whether it was a real
@@ -396,10 +398,11 @@ class Thinker(GroundedDialogue, ModelStream, Remembering, Learning, Restarts):
                 out += self._stop_generation(interrupted=True)
                 out += self._rescue(self.gen_trace) + self._finish_reply(self.turn)
         if self.user_talking and now - self.user_heard_ns > self.cfg.user_quiet_s * 1e9:
-            # perception never ended that turn (it crashed, or lost the end): speak again
+            # perception never ended that turn (it crashed, or lost the end): speak again, and
+            # ask for the words that were lost
             self.user_talking = False
             released, self.held_says = self.held_says, []
-            out += released
+            out += released + self.hearing_lost(self.onset_trace)
         turn = self.turn
         if turn is not None and self._awaits_answer(turn) and now >= turn.answer_due_ns:
             # Never a filler followed by silence: past the budget the grounded step answers.

@@ -11,6 +11,7 @@ from seal_nodes.core.thinking.commands import (Act, CancelActions, CancelSpeech,
                                                ResumeSpeech, Say, TurnDone)
 from seal_nodes.core.thinking.context import ACT, OBSERVE, SAY, THINK, USER
 from seal_nodes.core.thinking.lm.scripted import ScriptedGeneration, ScriptedModel
+from seal_nodes.core.thinking.restarts import LOST_WORDS
 from seal_nodes.core.thinking.thinker import Thinker, ThinkerConfig
 
 pytestmark = pytest.mark.unit
@@ -548,7 +549,22 @@ def test_an_onset_perception_never_ends_does_not_mute_the_agent_for_ever():
     cmds = drive(th, [])
     assert not of(cmds, Say) and th.held_says  # not over the user
     clock.t += 2_000_000_000
-    assert [s.text for s in of(th.tick(), Say)] == ["Here is my answer."]
+    # the answer held back is said, and the words perception lost are asked for again
+    assert [s.text for s in of(th.tick(), Say)] == ["Here is my answer.", LOST_WORDS]
+    assert not of(th.tick(), Say)  # once
+
+
+def test_words_cut_off_by_a_perception_restart_are_asked_for_again_under_their_onset():
+    clock = FakeClock()
+    th = Thinker(None, set(OBJECTS), clock_ns=clock, config=ThinkerConfig(user_quiet_s=1.0))
+    start = event(ev.SPEECH_START)
+    th.handle(start)
+    th.handle(event(ev.SPEECH_FRAGMENT, "could you pick"))
+    clock.t += 500_000_000
+    assert not of(th.tick(), Say)  # perception may still be deciding
+    clock.t += 2_000_000_000
+    (say,) = of(th.tick(), Say)
+    assert say.text == LOST_WORDS and say.trace_id == start.trace_id
 
 
 # --- the turn-done signal (the old path too: no intent step) -------------------------------
