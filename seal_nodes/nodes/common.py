@@ -284,6 +284,9 @@ def run(node_factory: Callable[[], Node]) -> None:
     from rclpy.signals import SignalHandlerOptions
 
     rclpy.init(args=sys.argv, signal_handler_options=SignalHandlerOptions.NO)
+    # Both stop the node, whatever this process inherited: a background job of a non-interactive
+    # shell (nohup, CI) starts with SIGINT ignored, and Python keeps an inherited SIG_IGN.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     node = None
     try:
