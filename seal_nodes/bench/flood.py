@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -26,6 +25,7 @@ from seal_nodes.core import topics
 from seal_nodes.ros_env import ros_environment
 from seal_nodes.stack import graph
 from seal_nodes.tools.latency import machine_info, write_report
+from seal_nodes.tools.procfs import read_stat
 
 RATES = (topics.CAMERA, topics.JOINT_STATES, topics.OBJECT_POSES)
 GOAL_PASS = 0.8  # every rate during and after a flood at least this share of its baseline
@@ -139,14 +139,8 @@ class Probe:
 
 def cpu_seconds(pids: dict[str, int | None]) -> dict[str, float]:
     """CPU time (user + system) each process has used so far."""
-    out = {}
-    for label, pid in pids.items():
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        out[label] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return out
+    stats = {label: read_stat(pid) for label, pid in pids.items() if pid is not None}
+    return {label: stat.cpu_s for label, stat in stats.items() if stat is not None}
 
 
 def run_flood(names: list[str], seconds: float, rate: float,

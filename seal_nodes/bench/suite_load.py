@@ -21,6 +21,7 @@ from pathlib import Path
 
 from seal_nodes.bench.load import CpuHog
 from seal_nodes.tools.latency import write_report
+from seal_nodes.tools.procfs import all_stats
 
 PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
 
@@ -34,21 +35,8 @@ def become_subreaper() -> bool:
 
 
 def children(pid: int) -> list[tuple[int, str, str]]:
-    """(pid, command name, state letter: Z for exited) of the direct children of ``pid``, from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue  # gone meanwhile
-        # The name is in parentheses and may hold spaces: the fields after the last ')' are fixed.
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[1]) == pid:
-            found.append((int(entry.name), name, fields[0]))
-    return sorted(found)
+    """(pid, command name, state letter: Z for exited) of the direct children of ``pid``."""
+    return sorted((p.pid, p.name, p.state) for p in all_stats() if p.ppid == pid)
 
 
 def reap_leftovers(keep: set[int]) -> tuple[list[str], list[str]]:

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from seal_nodes.tools.procfs import all_stats
+
 PROTOCOLS = ("tcp", "tcp6", "udp", "udp6")
 TCP_LISTEN = "0A"  # /proc/net/tcp "st" of a listening socket
 
@@ -74,14 +76,8 @@ def socket_inodes(pid: int) -> set[int]:
 def descendants(pid: int) -> list[int]:
     """``pid`` and every process below it."""
     children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry.name))
+    for p in all_stats():
+        children.setdefault(p.ppid, []).append(p.pid)
     out, todo = [], [pid]
     while todo:
         p = todo.pop()
