@@ -71,9 +71,9 @@ def test_bench_writes_every_figure(tmp_path):
         # A barge-in is timed only if it fell while the reply still played: on a slow machine the
         # one repeat's may not have (test_stack.py tests barge-in itself).
         assert report[key]["n"] >= (0 if key.startswith("barge_in") else 1), key
-    assert set(report["speech_stages_ms"]) == {"end_of_turn_ms", "final_decode_ms", "reply_start_ms",
-                                               "first_chunk_ms"}
-    assert report["speech_stages_ms"]["end_of_turn_ms"]["n"] >= 1
+    stages = report["speech_stages_ms"]  # figures, not checked against anything: their shape is
+    assert set(stages) == {"end_of_turn_ms", "final_decode_ms", "reply_start_ms", "first_chunk_ms"}
+    assert all(set(v) == {"p50", "p99", "n"} for v in stages.values()), stages
     assert "| speech_start_ms |" in proc.stdout
     (mine,) = report["recordings"]["files"]
     assert mine["file"] == "mine.wav" and mine["reference"] == "reference.csv"

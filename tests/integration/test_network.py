@@ -90,10 +90,14 @@ def joined_namespace() -> Iterator[str]:
         subprocess.run(["ip", "netns", "delete", ns], capture_output=True)
 
 
-@pytest.fixture
-def peer_namespace():
+def require_netns() -> None:
     if not _netns_usable():
         pytest.skip("needs root with CAP_SYS_ADMIN for `ip netns`")
+
+
+@pytest.fixture
+def peer_namespace():
+    require_netns()
     with joined_namespace() as ns:
         yield ns
 
@@ -226,8 +230,7 @@ def link_running(ns: str, dev: str) -> bool:
 
 @pytest.fixture
 def robot_and_other_host():
-    if not _netns_usable():
-        pytest.skip("needs root with CAP_SYS_ADMIN for `ip netns`")
+    require_netns()
     with two_hosts() as pair:
         yield pair
 
