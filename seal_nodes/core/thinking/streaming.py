@@ -27,6 +27,7 @@ class GenerationLog:
 
     prompt: Prompt
     started_ns: int
+    sent: tuple[str, str] | None = None  # (text, grammar) as the backend sent them, where it says
     pieces: int = 0
     chars: int = 0
     raw: list[str] = field(default_factory=list)
@@ -66,7 +67,7 @@ class ModelStream:
             self.gen = None
             return out + [Report(f"{self.model.name} could not start: {exc}", trace_id)] + self._rescue(trace_id)
         self.system_text = system
-        self.gen_log = GenerationLog(prompt, self._clock())
+        self.gen_log = GenerationLog(prompt, self._clock(), getattr(self.gen, "sent", None))
         self.parser = ts.TagStreamParser()
         self.gen_trace, self.gen_force = trace_id, force
         self.last_piece_ns = self._clock()
@@ -246,13 +247,7 @@ class ModelStream:
         request where the backend says it) and everything it wrote. Made at its end, off the
         path to the first words."""
         log = self.gen_log
-        prompt, grammar = prompt_text(log.prompt), ""
-        model_input = getattr(self.model, "model_input", None)  # llama.cpp: the request as sent
-        if callable(model_input):
-            try:
-                prompt, grammar = model_input(log.prompt)
-            except Exception:  # noqa: BLE001 - the record falls back to the chat text, the loop goes on
-                pass
+        prompt, grammar = log.sent or (prompt_text(log.prompt), "")  # llama.cpp: the request as sent
         return Generated(self.gen_trace, getattr(self.model, "name", "model"), self.gen_force,
                          prompt[-RECORD_CHARS:], grammar[:RECORD_CHARS], "".join(log.raw)[:RECORD_CHARS],
                          log.pieces, (self._clock() - log.started_ns) / 1e6, ended)

@@ -107,3 +107,12 @@ def test_undeclared_action_is_a_model_error(model: LlamaModel) -> None:
 def test_missing_model_file() -> None:
     with pytest.raises(ModelError, match="not found"):
         LlamaModel("/nonexistent/model.gguf")
+
+
+def test_a_generation_carries_the_request_exactly_as_sent(model: LlamaModel) -> None:
+    # what the thinker's generation record shows: built once, when the request is sent
+    p = prompt("answer", max_tokens=8)
+    req = model.request(p)
+    gen = model.start(p)
+    drain(gen)
+    assert gen.sent == (req["prompt"], req.get("grammar", "")) and gen.sent[1]  # grammar on by default

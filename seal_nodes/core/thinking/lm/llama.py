@@ -111,17 +111,13 @@ class LlamaModel:
     def start(self, prompt: Prompt) -> Generation:
         return self.complete(self.request(prompt))
 
-    def model_input(self, prompt: Prompt) -> tuple[str, str]:
-        """(the completion text, the GBNF grammar or "") exactly as ``start`` sends them."""
-        req = self.request(prompt)
-        return req["prompt"], req.get("grammar", "")
-
     def complete(self, request: dict[str, Any]) -> WorkerGeneration:
         """Stream a raw llama.cpp ``/completion`` request (``"stream": True`` is forced)."""
         if self._server is None:
             raise ModelError("the model is closed")
         req = {**request, "stream": True}
-        return self._flight.launch(WorkerGeneration(), lambda gen: self._generate(req, gen))
+        sent = (str(req.get("prompt", "")), str(req.get("grammar", "")))  # for the generation's record
+        return self._flight.launch(WorkerGeneration(sent=sent), lambda gen: self._generate(req, gen))
 
     def _generate(self, req: dict[str, Any], gen: WorkerGeneration) -> None:
         failure: list[str] = []

@@ -23,6 +23,7 @@ class WorkerGeneration(ThreadedGeneration):
     produced: int = 0
     finish_reason: str | None = None  # "stop", "length", "cancelled" or "error" once finished
     on_cancel: Callable[[], None] | None = None
+    sent: tuple[str, str] | None = None  # (the text, the grammar) exactly as sent, where the backend has them
 
     def put(self, piece: str) -> None:
         self.produced += 1
