@@ -326,8 +326,10 @@ class ThinkerNode(SealNode):
             self.report_error(f"no interrupt/backchannel decision in {self.hold_timeout_s:.0f} s; resuming speech")
             self.thinker.held = False
             self.set_hold(False)
-        for kind, port in self.goals.ports.items():  # an executor respawned under its goals
-            if self.goals.goals(kind) or (kind == SPEECH and self.goals.voice.waiting):
+        # An executor respawned under its goals; the voice's instances matter only once it cut off
+        # (each accepted utterance already notes the instance that took it): no graph query a tick.
+        for kind, port in self.goals.ports.items():
+            if self.goals.voice.waiting if kind == SPEECH else self.goals.goals(kind):
                 self.execute(self.goals.servers_seen(kind, port.server_ids()))
         self.execute(self.goals.tick())
         self.recover()
