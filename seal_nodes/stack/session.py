@@ -13,7 +13,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import rclpy
@@ -142,6 +142,7 @@ class StackSession:
         self.node_events: list[tuple[str, dict]] = []
         self._recorder: McapRecorder | None = None
         self._spoken: dict[str, Utterance] = {}  # text → rendered speech
+        self._publishers: dict[str, Any] = {}
         self._log_file = None
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -173,8 +174,8 @@ class StackSession:
         if self._memory_dir is not None:
             self._memory_dir.cleanup()
         if getattr(self, "executor", None):
-            self.executor.shutdown(timeout_sec=1.0)
-            self._spin_thread.join(timeout=2.0)
+            self.executor.shutdown(timeout_sec=5.0)
+            self._spin_thread.join(timeout=5.0)
             self.node.destroy_node()
             rclpy.try_shutdown(context=self.context)
         if self._recorder:
@@ -208,7 +209,7 @@ class StackSession:
             self._recorder.add_channel(TRANSCRIPT, "rcl_interfaces/msg/Log")
         mic_pub = publisher(self.node, topics.MIC)
         self.feeder = MicFeeder(lambda frame: mic_pub.publish(frame_to_msg(frame)))
-        self.mic_pub = mic_pub
+        self.mic_pub = self._publishers[topics.MIC.name] = mic_pub
         self.speak_client = ActionClient(self.node, Speak, topics.SPEAK.name)
         self.manip_client = ActionClient(self.node, Manipulate, topics.MANIPULATE.name)
         self.executor = SingleThreadedExecutor(context=self.context)
@@ -235,6 +236,15 @@ class StackSession:
                 if topic == topics.THOUGHTS and self._recorder:
                     self._recorder.write(TRANSCRIPT, serialize_message(transcript_log(msg)), now)
         return callback
+
+    def publisher(self, topic: topics.Topic) -> Any:
+        """This session's publisher on ``topic``, made once and kept until close: destroying a
+        publisher while the executor spins races rclpy's wait set (InvalidHandle in the spin thread)."""
+        from seal_nodes.nodes.common import publisher
+
+        if topic.name not in self._publishers:
+            self._publishers[topic.name] = publisher(self.node, topic)
+        return self._publishers[topic.name]
 
     # --- waiting ----------------------------------------------------------------------------
     def wait_ready(self, timeout_s: float = 90.0) -> None:

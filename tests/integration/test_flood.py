@@ -17,7 +17,7 @@ from seal_nodes.bench.flood_messages import GOALS, MARK, VARIANTS
 from seal_nodes.core import events as ev
 from seal_nodes.core import topics
 from seal_nodes.core.arm.robot import JOINT_NAMES
-from seal_nodes.nodes.common import SealNode, publisher
+from seal_nodes.nodes.common import SealNode
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +33,7 @@ def test_a_flood_is_refused_cheaply_and_good_input_still_arrives(stack):
     q = graph_state(stack)
     target = q.copy()
     target[0] = q[0] + (0.3 if q[0] < 0 else -0.3)
-    pub = publisher(stack.node, topics.ARM_TRAJECTORY)
+    pub = stack.publisher(topics.ARM_TRAJECTORY)
     good = JointTrajectory(joint_names=JOINT_NAMES, points=[
         JointTrajectoryPoint(positions=[float(v) for v in target], time_from_start=Duration(sec=1))])
     done = threading.Event()

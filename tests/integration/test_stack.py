@@ -16,7 +16,6 @@ from seal_interfaces.action import Manipulate, Speak
 from seal_interfaces.msg import AudioChunk, Event
 from seal_nodes.core import events as ev
 from seal_nodes.core import topics
-from seal_nodes.nodes.common import publisher
 from seal_nodes.stack.measure import POLICY_STAGES
 from seal_nodes.tools.wer import normalize
 from tests.integration.conftest import call, wait_event
@@ -157,7 +156,7 @@ def test_manipulate_unknown_object_fails_clearly_and_server_keeps_serving(stack)
 
 
 def test_malformed_audio_chunk_is_reported_and_perception_keeps_working(stack):
-    pub = publisher(stack.node, topics.MIC)
+    pub = stack.publisher(topics.MIC)
     since = time.time_ns()
     bad = AudioChunk(sample_rate=16000, channels=1, encoding="S16LE", data=[1, 2, 3])
     pub.publish(bad)
@@ -169,12 +168,11 @@ def test_malformed_audio_chunk_is_reported_and_perception_keeps_working(stack):
     end = wait_event(stack, ev.SPEECH_END, since)
     assert normalize(end.msg.text) == normalize("go home"), end.msg.text
     stack.wait_for(lambda: bool(stack.events(ev.ACTION_RESULT, since)), 40, "go home to finish")
-    stack.node.destroy_publisher(pub)
 
 
 def test_bad_image_and_nan_state_are_reported(stack):
-    img_pub = publisher(stack.node, topics.CAMERA)
-    js_pub = publisher(stack.node, topics.JOINT_STATES)
+    img_pub = stack.publisher(topics.CAMERA)
+    js_pub = stack.publisher(topics.JOINT_STATES)
     time.sleep(1.0)  # let the best-effort publishers match
     since = time.time_ns()
     for _ in range(3):
@@ -187,23 +185,20 @@ def test_bad_image_and_nan_state_are_reported(stack):
     wait_event(stack, ev.ERROR, since, where=lambda r: "NaN" in r.msg.text and r.msg.source == "vla_policy")
     # a bad stream is reported, not flooded: three bad frames within 2 s give one report
     assert len([r for r in stack.events(ev.ERROR, since) if "expected 224x224" in r.msg.text]) == 1
-    stack.node.destroy_publisher(img_pub)
-    stack.node.destroy_publisher(js_pub)
 
 
 def test_unsafe_trajectory_is_rejected_by_the_sim(stack):
-    pub = publisher(stack.node, topics.ARM_TRAJECTORY)
+    pub = stack.publisher(topics.ARM_TRAJECTORY)
     time.sleep(0.5)
     since = time.time_ns()
     pub.publish(JointTrajectory(joint_names=["panda_joint1"], points=[JointTrajectoryPoint(positions=[math.nan])]))
     wait_event(stack, ev.ERROR, since, where=lambda r: r.msg.source == "sim" and "NaN" in r.msg.text)
     pub.publish(JointTrajectory(joint_names=["elbow"], points=[JointTrajectoryPoint(positions=[0.0])]))
     wait_event(stack, ev.ERROR, since, where=lambda r: r.msg.source == "sim" and "unknown joints" in r.msg.text)
-    stack.node.destroy_publisher(pub)
 
 
 def test_thinker_refuses_bad_requests_and_reports_bad_events(stack):
-    pub = publisher(stack.node, topics.EVENTS)
+    pub = stack.publisher(topics.EVENTS)
     time.sleep(0.5)
     since = time.time_ns()
 
@@ -220,7 +215,6 @@ def test_thinker_refuses_bad_requests_and_reports_bad_events(stack):
     pub.publish(event(ev.SPEECH_END, "hello", payload="{not json"))
     wait_event(stack, ev.ERROR, since, where=lambda r: r.msg.source == "thinker" and "malformed" in r.msg.text)
     assert not [r for r in stack.events(ev.ACTION_RESULT, since) if "purple" in r.msg.payload_json]
-    stack.node.destroy_publisher(pub)
 
 
 def test_a_crashed_node_is_respawned_and_reported(stack):
@@ -229,7 +223,7 @@ def test_a_crashed_node_is_respawned_and_reported(stack):
     stack.wait_for(lambda: any(kind == "exited" and info.get("label") == "thinker" for kind, info in stack.node_events),
                    10, "the crash report")
     stack.wait_for(lambda: stack.supervisor.status()["thinker"].pid not in (None, pid), 15, "the respawn")
-    pub = publisher(stack.node, topics.EVENTS)
+    pub = stack.publisher(topics.EVENTS)
     since = time.time_ns()
     poked = [0.0]
 
@@ -247,13 +241,12 @@ def test_a_crashed_node_is_respawned_and_reported(stack):
 
     stack.wait_for(answered, 60, "the respawned thinker to answer")
     stack.wait_for(lambda: stack.agent_idle(since, quiet_s=0.5), 30, "its answer to be spoken")
-    stack.node.destroy_publisher(pub)
 
 
 def test_thinker_survives_a_tts_crash_mid_utterance(stack):
     """The TTS dies while speaking: the thinker gives the utterance up (keeping what was said)
     and speaks again once the launcher has respawned the TTS."""
-    pub = publisher(stack.node, topics.EVENTS)
+    pub = stack.publisher(topics.EVENTS)
     time.sleep(0.5)
 
     def user(text: str, trace: str) -> None:
@@ -262,8 +255,10 @@ def test_thinker_survives_a_tts_crash_mid_utterance(stack):
         pub.publish(msg)
 
     user("hello robot", "tts-crash")
+    # The thinker respawned by the test before may still be loading its intent step, answering
+    # through the model meanwhile: on a busy machine that reply takes tens of seconds.
     stack.wait_for(lambda: sum(r.msg.trace_id == "tts-crash" for r in stack.messages(topics.SPEAKER)) > 25,
-                   15, "the reply to start playing")
+                   60, "the reply to start playing")
     os.kill(stack.supervisor.status()["tts"].pid, signal.SIGKILL)
     stack.wait_for(lambda: any(r.msg.kind == "interrupted" and r.msg.trace_id == "tts-crash"
                                for r in stack.messages(topics.THOUGHTS)), 15, "the utterance to be given up")
@@ -274,4 +269,3 @@ def test_thinker_survives_a_tts_crash_mid_utterance(stack):
         return any(r.msg.trace_id == "after-crash" for r in stack.messages(topics.SPEAKER))
 
     stack.wait_for(answered, 40, "the respawned TTS to speak")
-    stack.node.destroy_publisher(pub)

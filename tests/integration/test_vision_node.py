@@ -12,7 +12,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from seal_nodes.core import events as ev
 from seal_nodes.core import topics
 from seal_nodes.core.arm.robot import HOME_Q
-from seal_nodes.nodes.common import SealNode, publisher, stamp_to_ns, subscription
+from seal_nodes.nodes.common import SealNode, stamp_to_ns, subscription
 from seal_nodes.stack.session import StackSession
 from tests.integration.conftest import wait_event
 
@@ -77,7 +77,7 @@ def test_object_seen_carries_frame_stamps_and_table_positions(vision):
 
 
 def test_the_arm_moving_gives_one_unexplained_scene_change(vision):
-    pub = publisher(vision.node, topics.ARM_TRAJECTORY)
+    pub = vision.publisher(topics.ARM_TRAJECTORY)
     vision.wait_for(lambda: pub.get_subscription_count() >= 1, 10, "the sim to follow trajectories")
 
     def move(q: np.ndarray) -> None:
@@ -96,12 +96,11 @@ def test_the_arm_moving_gives_one_unexplained_scene_change(vision):
     move(HOME_Q)
     wait_event(vision, ev.SCENE_CHANGE, since, where=lambda r: r.msg.source == "vision_perception")
     time.sleep(2.0)
-    vision.node.destroy_publisher(pub)
 
 
 def test_a_malformed_image_is_reported_and_the_node_keeps_serving(vision):
     pid = vision.supervisor.status()["vision_perception"].pid
-    pub = publisher(vision.node, topics.CAMERA)
+    pub = vision.publisher(topics.CAMERA)
     vision.wait_for(lambda: pub.get_subscription_count() >= 2, 10, "the image subscribers")
     since = time.time_ns()
 
@@ -122,4 +121,3 @@ def test_a_malformed_image_is_reported_and_the_node_keeps_serving(vision):
     seen = wait_event(vision, ev.OBJECT_SEEN, after, where=lambda r: r.msg.source == "vision_perception")
     assert stamp_to_ns(seen.msg.header.stamp) in vision.frame_stamps
     assert vision.supervisor.status()["vision_perception"].pid == pid
-    vision.node.destroy_publisher(pub)

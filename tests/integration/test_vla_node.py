@@ -13,7 +13,7 @@ from sensor_msgs.msg import Image, JointState
 from seal_interfaces.action import Manipulate
 from seal_nodes.core import events as ev
 from seal_nodes.core import topics
-from seal_nodes.nodes.common import publisher, subscription
+from seal_nodes.nodes.common import subscription
 from seal_nodes.stack.measure import POLICY_STAGES
 from seal_nodes.stack.session import StackSession
 from tests.integration.conftest import call, wait_event
@@ -78,8 +78,8 @@ def test_unknown_object_and_bad_input_are_refused_and_the_node_keeps_serving(arm
     res = call(handle.get_result_async())
     assert res.status == GoalStatus.STATUS_ABORTED and "unknown object" in res.result.message
     wait_event(arm, ev.ERROR, since, where=lambda r: r.msg.source == "vla_policy")
-    img_pub = publisher(arm.node, topics.CAMERA)
-    js_pub = publisher(arm.node, topics.JOINT_STATES)
+    img_pub = arm.publisher(topics.CAMERA)
+    js_pub = arm.publisher(topics.JOINT_STATES)
     time.sleep(1.0)
     for _ in range(3):
         img_pub.publish(Image(height=224, width=224, encoding="mono8", step=224, data=[0] * 224 * 224))
@@ -88,8 +88,6 @@ def test_unknown_object_and_bad_input_are_refused_and_the_node_keeps_serving(arm
         time.sleep(0.2)
     wait_event(arm, ev.ERROR, since, where=lambda r: "encoding" in r.msg.text)
     wait_event(arm, ev.ERROR, since, where=lambda r: "NaN" in r.msg.text)
-    arm.node.destroy_publisher(img_pub)
-    arm.node.destroy_publisher(js_pub)
     handle = call(arm.manip_client.send_goal_async(Manipulate.Goal(instruction="do a backflip", trace_id="L4")))
     res = call(handle.get_result_async())
     assert res.status == GoalStatus.STATUS_ABORTED and "no task matches" in res.result.message
