@@ -51,6 +51,10 @@ TAGGED = [
     "[UNCERTAIN] Maybe the green one? [LAUGH:small] I am not sure.",
     "[EMO:sad] [SIGH] I could not reach the cube. [CLEAR_THROAT] Let me try again.",
 ]
+# Replies as the thinker opens them: timed with the openers kept warm (as the tts node does) and
+# without (the baseline), in the same run.
+OPENED = ["Sure, picking up the red cube.", "Okay, putting the blue cube in the bin.",
+          "Hello! What can I do for you?", "Sorry, I didn't catch that."]
 LONG = ("This sentence is long enough that cancelling it halfway leaves most words unspoken, "
         "and it keeps going for a few more seconds so that there is time to interrupt it.")
 TAG_WORDS = {"thinking", "searching", "uncertain", "emo", "speed", "style", "breath", "sigh", "clear", "throat",
@@ -371,6 +375,16 @@ def core_figures(synth: Any, repeats: int, rng: random.Random) -> dict[str, Any]
     }
 
 
+def opener_figures(synth: Any, repeats: int) -> dict[str, Any]:
+    """First chunk of replies that open with a stock phrase: cold (``synth``) and with the
+    openers kept warm, as the tts node runs piper."""
+    from seal_nodes.core.voice.piper import OPENERS, PiperSynthesizer
+
+    warm = PiperSynthesizer(cache_pieces=64, warm_phrases=OPENERS)
+    return {"first_chunk_opener_ms": summarize(core_first_chunk(synth, OPENED, repeats)),
+            "first_chunk_opener_warm_ms": summarize(core_first_chunk(warm, OPENED, repeats))}
+
+
 def run_speech_bench(repeats: int = 5, *, through_node: bool = True, whisper: bool = True, seed: int = 0,
                      echo: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """Measure both voices; ``repeats`` scales every latency sample count. Returns
@@ -398,6 +412,8 @@ def run_speech_bench(repeats: int = 5, *, through_node: bool = True, whisper: bo
             res["word_timing"] = "model durations" if synth.has_durations else "piece"
         echo(f"[speech bench] {engine}: first chunk, RTF, follow-on gap, barge-in")
         res.update(core_figures(synth, repeats, rng))
+        if engine == "piper":
+            res.update(opener_figures(synth, repeats))
         if recognizer is not None:
             echo(f"[speech bench] {engine}: Whisper WER")
             res["wer_plain"] = core_wer(synth, recognizer, PLAIN)
@@ -419,6 +435,8 @@ def run_speech_bench(repeats: int = 5, *, through_node: bool = True, whisper: bo
 
 ROWS = [
     ("first_chunk_ms", "first chunk after a goal (core), ms"),
+    ("first_chunk_opener_ms", "first chunk of a reply opening \"Sure,\" … (core, no piece cache), ms"),
+    ("first_chunk_opener_warm_ms", "the same, openers kept warm (core, as the tts node runs), ms"),
     ("node_first_chunk_ms", "first chunk after a goal (node, goal sent → chunk received), ms"),
     ("barge_in_stop_ms", "barge_in_stop_ms: cancel → last chunk handed to the sink (core)"),
     ("audio_after_cancel_ms", "cancel → end of the last chunk's play-out (core), ms"),

@@ -55,6 +55,7 @@ from seal_nodes.core import events as ev
 from seal_nodes.core import topics
 from seal_nodes.core.bounds import MAX_CONTROL_CHARS, MAX_SPEAK_CHARS, check_goal_text, check_ids, check_text
 from seal_nodes.core.voice.espeak import EspeakSynthesizer
+from seal_nodes.core.voice.piper import OPENERS
 from seal_nodes.core.voice.player import GoalOutcome, PlayerCallbacks, QueuedGoal, SpeechPlayer, check_fault_delay
 from seal_nodes.core.voice.stream import SpeechSynthesizer
 
@@ -87,6 +88,9 @@ class TtsNode(SealNode):
         rate = int(self.declare_parameter("rate_wpm", 175).value)
         piper_model = str(self.declare_parameter("piper_model", "").value)
         threads = int(self.declare_parameter("threads", 1).value)
+        # Short pieces kept once synthesized (0: none), and the openers synthesized at start.
+        cache = min(max(int(self.declare_parameter("piece_cache", 64).value), 0), 4096)
+        warm = [w.strip() for w in str(self.declare_parameter("warm_phrases", "|".join(OPENERS)).value).split("|")]
         carry_prosody = bool(self.declare_parameter("carry_prosody", True).value)
         self.stop_on_interrupt = bool(self.declare_parameter("stop_on_interrupt", True).value)
         pause_timeout_s = float(self.declare_parameter("pause_timeout_s", 10.0).value)
@@ -101,7 +105,8 @@ class TtsNode(SealNode):
         if engine not in ENGINES:
             self.report_error(f"tts: unknown engine {engine!r} (known: {', '.join(ENGINES)}); using piper")
             engine = "piper"
-        self.engine, self.synth, desc = self.load_voice(engine, voice, rate, piper_model, threads)
+        self.engine, self.synth, desc = self.load_voice(engine, voice, rate, piper_model, threads,
+                                                         cache, [w for w in warm if w])
         self.pub = publisher(self, topics.SPEAKER)
         self.player = SpeechPlayer(
             self.synth, PlayerCallbacks(chunk=lambda frame: self.pub.publish(frame_to_msg(frame)),
@@ -127,14 +132,15 @@ class TtsNode(SealNode):
         if delay_ms:
             self.get_logger().warning(f"fault injected: every utterance's synthesis starts {delay_ms:.0f} ms late")
 
-    def load_voice(self, engine: str, voice: str, rate: int, piper_model: str,
-                   threads: int) -> tuple[str, SpeechSynthesizer, str]:
+    def load_voice(self, engine: str, voice: str, rate: int, piper_model: str, threads: int,
+                   cache: int = 0, warm: list[str] | None = None) -> tuple[str, SpeechSynthesizer, str]:
         """(engine, synthesizer, description); a piper that cannot load falls back to espeak-ng."""
         if engine == "piper":
             try:
                 from seal_nodes.core.voice.piper import PiperSynthesizer
 
-                piper = PiperSynthesizer(piper_model or None, threads=max(1, threads))
+                piper = PiperSynthesizer(piper_model or None, threads=max(1, threads), cache_pieces=cache,
+                                         warm_phrases=(warm or ()) if cache else ())
                 desc = f"piper {piper.model_path.name} on {piper.provider}" + \
                     ("" if piper.has_durations else " (no duration output: piece-level word timing)")
                 return engine, piper, desc

@@ -18,6 +18,12 @@ where the merged phoneme word ends (counted only once both are heard), an expand
 its last phoneme word ends. A model without a duration tensor falls back to piece granularity
 (each word ends where its piece ends: never claims more than was heard).
 
+**Short pieces are kept.** With ``cache_pieces`` > 0 a piece of at most ``CACHE_MAX_WORDS``
+words ("Sure,", "Okay,", "Hi!") is kept once synthesized (before gain, with its word spans),
+keyed by its text and every synthesis setting, so a reply's opener plays without a model call;
+``warm_phrases`` fills the cache at construction. A repeated opener then sounds the same each
+time (VITS's sampling noise is not redrawn).
+
 **Prosody.** ``[SPEED]``/``[STYLE]``/emotion rate → ``length_scale``; expressiveness → the noise
 scales; loudness → gain; pitch → synthesize ``f`` times longer and resample by ``1/f`` (pitch
 ×f, duration unchanged, word timings scaled exactly).
@@ -29,7 +35,8 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +49,11 @@ DEFAULT_MODEL = "en_US-joe-medium.onnx"
 MAX_PIECE_WORDS = 30  # a sentence longer than this is cut at clause breaks, then at word boundaries
 LONG_SENTENCE_WORDS = 18  # sentences longer than this are cut at clause breaks
 GAIN = 1.6  # raw joe output peaks well below full scale; a fixed gain keeps loudness equal across pieces
+# The first pieces the thinker's replies open with (fast path, dialogue, social acts, fillers):
+# kept warm by the tts node so the first audio of a reply needs no model call.
+OPENERS = ("Sure,", "Okay,", "Okay:", "Okay.", "Hello!", "Hi!", "Got it.", "Sorry,", "Right,", "Hmm.", "Mm,",
+           "Stopping.", "Thank you!", "You're welcome!", "Goodbye!", "Yes,")
+CACHE_MAX_WORDS = 3  # only openers repeat verbatim often enough to be worth keeping
 LEAD_IN = 1024  # samples (~46 ms at 22.05 kHz) of silence kept before the first word of a part
 _PUNCT_PHONEMES = set(" !'(),-.:;?\"¡¿«»\u2014\u2026")
 _SENTENCE_END = re.compile(r"[.!?\u2026]+[\"')\]\u201d\u2019]*(?=\s|$)")
@@ -231,7 +243,8 @@ class PiperSynthesizer:
 
     def __init__(self, model_path: str | Path | None = None, *, threads: int = 1, use_cuda: bool | None = None,
                  length_scale: float | None = None, noise_scale: float | None = None,
-                 noise_w_scale: float | None = None, gain: float = GAIN, warm_up: bool = True) -> None:
+                 noise_w_scale: float | None = None, gain: float = GAIN, warm_up: bool = True,
+                 cache_pieces: int = 0, warm_phrases: Sequence[str] = ()) -> None:
         try:
             from piper import PiperVoice
             from piper.config import PiperConfig
@@ -245,6 +258,8 @@ class PiperSynthesizer:
             raise ValueError("threads must be >= 1")
         if gain <= 0:
             raise ValueError("gain must be positive")
+        if cache_pieces < 0:
+            raise ValueError("cache_pieces must be >= 0")
         config = PiperConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
         model = path.read_bytes()
         try:
@@ -265,8 +280,12 @@ class PiperSynthesizer:
         self._lock = threading.Lock()
         self._out_names = [o.name for o in self.session.get_outputs()]
         self._word_cache: dict[str, int] = {}
-        if warm_up:
-            for _ in self.synthesize(SpeechPart(text="Hello.")):
+        self.cache_pieces = cache_pieces
+        self._pieces: OrderedDict[tuple, tuple[np.ndarray, list[tuple[int, int]]]] = OrderedDict()
+        self._pieces_lock = threading.Lock()
+        self.cache_hits = 0
+        for text in (["Hello."] if warm_up else []) + list(warm_phrases):
+            for _ in self.synthesize(SpeechPart(text=text)):
                 pass
 
     @property
@@ -346,49 +365,77 @@ class PiperSynthesizer:
         offset = 0  # samples yielded so far in this part
         for ps, pe in split_pieces(text):
             tokens = [(ps + m.start(), ps + m.end()) for m in re.finditer(r"\S+", text[ps:pe])]
-            piece = text[ps:pe]
-            audio_parts: list[np.ndarray] = []
-            word_spans: list[tuple[int, int]] = []  # (start, end) of each phoneme word, in piece samples
-            n = 0
-            for phonemes in self.voice.phonemize(piece):
-                if not phonemes:
-                    continue
-                ids, spans = self._ids(phonemes)
-                audio, durations = self._run(ids, length_scale, noise, noise_w)
-                if durations is not None:
-                    cum = np.concatenate([[0], np.cumsum(durations)])
-                    word_start: int | None = None
-                    word_end = 0
-                    for p, (a, b) in zip(phonemes + [" "], spans + [(len(ids), len(ids))]):
-                        if p == " ":
-                            if word_start is not None:
-                                word_spans.append((n + word_start, n + word_end))
-                            word_start = None
-                        elif p not in _PUNCT_PHONEMES:
-                            if word_start is None:
-                                word_start = int(cum[a])
-                            word_end = int(cum[b])
-                audio_parts.append(audio)
-                n += len(audio)
-            if not audio_parts:
+            got = self._piece(text[ps:pe], length_scale, noise, noise_w, f, first=offset == 0)
+            if got is None:
                 continue
-            audio = np.concatenate(audio_parts)
-            if f != 1.0:  # pitch: resample the f-times-longer audio back to its nominal length
-                m_len = max(1, int(round(len(audio) / f)))
-                audio = np.interp(np.arange(m_len) * (len(audio) / m_len), np.arange(len(audio)), audio)
-                scale = m_len / n
-                word_spans = [(int(round(s * scale)), int(round(e * scale))) for s, e in word_spans]
-                n = m_len
-            if offset == 0 and word_spans and word_spans[0][0] > LEAD_IN:
-                # VITS's stochastic durations sometimes give the opening pad token most of a
-                # second of silence: the listener would hear the reply that much later
-                cut = word_spans[0][0] - LEAD_IN
-                audio, n = audio[cut:], n - cut
-                word_spans = [(a - cut, b - cut) for a, b in word_spans]
+            audio, word_spans = got
+            n = len(audio)
             pcm = (np.clip(audio * gain, -1.0, 1.0) * 32767).astype(np.int16)
             marks = self._marks(part, tokens, word_spans, n, offset)
             offset += n
             yield pcm, marks
+
+    def _piece(self, piece: str, length_scale: float, noise: float, noise_w: float, f: float,
+               first: bool) -> tuple[np.ndarray, list[tuple[int, int]]] | None:
+        """One piece's audio (float, before gain) and its phoneme words' spans; None if silent."""
+        key = (piece.strip(), length_scale, noise, noise_w, f, first)
+        keep = self.cache_pieces > 0 and len(key[0].split()) <= CACHE_MAX_WORDS
+        if keep:
+            with self._pieces_lock:
+                hit = self._pieces.get(key)
+                if hit is not None:
+                    self._pieces.move_to_end(key)
+                    self.cache_hits += 1
+                    return hit
+        got = self._synthesize_piece(piece, length_scale, noise, noise_w, f, first)
+        if keep and got is not None:
+            with self._pieces_lock:
+                self._pieces[key] = got
+                while len(self._pieces) > self.cache_pieces:
+                    self._pieces.popitem(last=False)
+        return got
+
+    def _synthesize_piece(self, piece: str, length_scale: float, noise: float, noise_w: float, f: float,
+                          first: bool) -> tuple[np.ndarray, list[tuple[int, int]]] | None:
+        audio_parts: list[np.ndarray] = []
+        word_spans: list[tuple[int, int]] = []  # (start, end) of each phoneme word, in piece samples
+        n = 0
+        for phonemes in self.voice.phonemize(piece):
+            if not phonemes:
+                continue
+            ids, spans = self._ids(phonemes)
+            audio, durations = self._run(ids, length_scale, noise, noise_w)
+            if durations is not None:
+                cum = np.concatenate([[0], np.cumsum(durations)])
+                word_start: int | None = None
+                word_end = 0
+                for p, (a, b) in zip(phonemes + [" "], spans + [(len(ids), len(ids))]):
+                    if p == " ":
+                        if word_start is not None:
+                            word_spans.append((n + word_start, n + word_end))
+                        word_start = None
+                    elif p not in _PUNCT_PHONEMES:
+                        if word_start is None:
+                            word_start = int(cum[a])
+                        word_end = int(cum[b])
+            audio_parts.append(audio)
+            n += len(audio)
+        if not audio_parts:
+            return None
+        audio = np.concatenate(audio_parts)
+        if f != 1.0:  # pitch: resample the f-times-longer audio back to its nominal length
+            m_len = max(1, int(round(len(audio) / f)))
+            audio = np.interp(np.arange(m_len) * (len(audio) / m_len), np.arange(len(audio)), audio)
+            scale = m_len / n
+            word_spans = [(int(round(s * scale)), int(round(e * scale))) for s, e in word_spans]
+            n = m_len
+        if first and word_spans and word_spans[0][0] > LEAD_IN:
+            # VITS's stochastic durations sometimes give the opening pad token most of a
+            # second of silence: the listener would hear the reply that much later
+            cut = word_spans[0][0] - LEAD_IN
+            audio, n = audio[cut:], n - cut
+            word_spans = [(a - cut, b - cut) for a, b in word_spans]
+        return audio, word_spans
 
     def _marks(self, part: SpeechPart, tokens: list[tuple[int, int]], word_spans: list[tuple[int, int]],
                n: int, offset: int) -> list[WordMark]:
