@@ -29,7 +29,7 @@ STOP_S = 2.0  # how long a SIGSTOP freezes the node
 RECOVER_TIMEOUT_S = 120.0  # a respawned thinker loads its models on a loaded machine
 HELD_RAD = 0.01  # the most an arm joint may drift while its policy is gone
 SETTLE_S = 0.5  # the last command sent before a policy died may still be reached
-TOLD = ("tts", "thinker")  # killed, these come back saying what happened to the task
+TOLD = ("tts", "thinker", "sim")  # killed, these come back saying what happened to the task
 TOLD_TIMEOUT_S = 90.0  # a respawned thinker asks the arm's server about its goal before it speaks
 
 GREETING = "Hello robot."
@@ -55,7 +55,7 @@ class Fault:
 
 
 _TARGETS = (("tts", "sentence"), ("vla_policy", "grasp"), ("thinker", "action"), ("audio_perception", "utterance"),
-            ("sim", "work"), ("vision_perception", "work"))
+            ("sim", "grasp"), ("vision_perception", "work"))
 SWEEP = tuple(Fault(node, how, during) for how in (KILL, STOP) for node, during in _TARGETS)
 QUICK = (Fault("tts", KILL, "sentence"), Fault("vla_policy", KILL, "grasp"))
 
@@ -129,7 +129,8 @@ class FaultRun:
             os.killpg(pid, signal.SIGCONT)
         back_ns = self._recovered(fault, pid)
         arm = self._arm_held(fault, t0, back_ns)
-        told = self._told(fault, back_ns)
+        # A dead sim is told of by the living policy (its goal fails), maybe before the sim is back.
+        told = self._told(fault, t0 if fault.node == "sim" else back_ns)
         self._wait_quiet(t0)
         next_ok, next_said, next_ns = self._next_request()
         said = [r.msg.text for r in s.messages(topics.THOUGHTS) if t0 <= r.t_ns < next_ns and r.msg.kind == "say"]
@@ -167,7 +168,7 @@ class FaultRun:
             s.wait_for(lambda: bool(s.events(ev.SPEECH_START, since)), 30, "the user's speech to be heard")
 
     def _told(self, fault: Fault, back_ns: int) -> list[str]:
-        """What the agent said, whole, after the node came back (for a fault it must speak about:
+        """What the agent said, whole, since ``back_ns`` (for a fault it must speak about:
         it waits for that, and goes on empty-handed after TOLD_TIMEOUT_S)."""
         s = self.session
 

@@ -7,6 +7,9 @@ wording, its own done/fail ends the goal) or ``expert`` (the scripted teacher on
 /sim/object_poses, sim only; instructions in the grammar of ``core.arm.instructions``).
 ``control_hz`` is the expected frame rate (the backend's time step).
 Cancel holds the arm where it is. Bad sensor data is reported and never reaches the backend.
+A goal whose robot stops reporting joint states for ``state_timeout_s`` (its driver, or the sim,
+crashed or froze) is failed without a hold: a hold would replay the last state seen, which a
+restarted robot may no longer be in.
 """
 from __future__ import annotations
 
@@ -33,9 +36,9 @@ from seal_nodes.core.arm.instructions import InstructionError
 from seal_nodes.core.arm.kinematics import ArmIK
 from seal_nodes.core.arm.limits import SafetyLimits, UnsafeCommand
 from seal_nodes.core.arm.robot import ARM_JOINTS, JOINT_NAMES, robot_model
+from seal_nodes.core.arm.state_watch import StateWatch
 from vla_policy.arm.backends import LearnedBackend
 from vla_policy.arm.observation import ObservationError, image_from_buffer, joint_vector
-
 
 
 def _expert_backend(dt: float) -> ArmBackend:
@@ -64,6 +67,7 @@ class VlaPolicyNode(SealNode):
         w = int(self.declare_parameter("image_width", 224).value)
         self.image_hw = (h, w)
         self.max_frame_age_s = float(self.declare_parameter("max_frame_age_s", 0.5).value)
+        state_timeout_s = min(max(float(self.declare_parameter("state_timeout_s", 2.0).value), 0.1), 60.0)
         weights = str(self.declare_parameter("weights_dir", "").value)  # "": the shipped policy
         if weights:
             LearnedBackend.weights_dir = weights
@@ -76,6 +80,7 @@ class VlaPolicyNode(SealNode):
         self.lock = threading.Lock()
         self.q: np.ndarray | None = None
         self.gripper = 0.0
+        self.state_watch = StateWatch(state_timeout_s)
         self.frame: tuple[int, np.ndarray, int, int] | None = None  # (stamp, image, received, decoded) ns
         self.objects: dict[str, np.ndarray] = {}
         self.last_gripper_cmd: float | None = None
@@ -100,6 +105,7 @@ class VlaPolicyNode(SealNode):
 
     # --- sensors ----------------------------------------------------------------------------
     def on_joints(self, msg: JointState) -> None:
+        self.state_watch.heard()
         reason = check_joint_state(msg.name, msg.position, msg.velocity)
         if reason:
             self.refuse(topics.JOINT_STATES.name, reason)
@@ -181,7 +187,11 @@ class VlaPolicyNode(SealNode):
         period = 1.0 / self.hz
         deadline = time.monotonic() + self.timeout_s
         last_frame_ns = 0
+        self.state_watch.start()
         while True:
+            silent_s = self.state_watch.silent_s()
+            if silent_s is not None:
+                return self._lost_robot(handle, silent_s)
             if handle.is_cancel_requested:
                 self.hold()
                 handle.canceled()
@@ -239,6 +249,13 @@ class VlaPolicyNode(SealNode):
         """Stop the arm where it is and fail the goal with ``message``."""
         self.hold()
         return self._finish(handle, False, message)
+
+    def _lost_robot(self, handle, silent_s: float) -> Manipulate.Result:
+        """No joint state for too long: forget the last one and fail the goal, sending nothing."""
+        with self.lock:
+            self.q = None
+        return self._finish(handle, False, f"the robot sent no joint states for {silent_s:.1f} s, "
+                                           "so I stopped sending it commands")
 
     def _finish(self, handle, success: bool, message: str) -> Manipulate.Result:
         if success:

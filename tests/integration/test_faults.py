@@ -43,3 +43,14 @@ def test_a_thinker_killed_mid_action_comes_back_cancels_its_goal_and_says_so(sta
     # finished" if the pick ended before the cancel landed (the wording: test_restarts.py).
     assert any(said.startswith("I restarted; ") and "the pick of the" in said for said in row["told"]), row
     assert row["next_request_ok"], row
+
+
+def test_a_sim_killed_mid_grasp_fails_the_pick_aloud_and_the_next_request_works(stack):
+    """The policy hears no joint states from the dead sim and fails its goal without a hold (a
+    restarted robot is not where the last state said); the thinker tells the user; the launcher
+    respawns the sim alone, its world reset, and the next request is carried out."""
+    row = FaultRun(stack).run(Fault("sim", KILL, "grasp"))
+    assert row["respawned"] and row["others_restarted"] == [], row
+    assert row["commands_outside_limits"] == 0, row
+    assert any(said.startswith("Sorry, that didn't work") and "no joint states" in said for said in row["told"]), row
+    assert row["next_request_ok"], row

@@ -16,7 +16,7 @@ def test_the_sweep_kills_and_freezes_every_working_node_and_quick_is_two_kills()
     assert [f.name for f in select(["vla_policy"], quick=False)] == [
         "kill -9 vla_policy mid-grasp", "SIGSTOP 2 s vla_policy mid-grasp"]
     assert [f.name for f in select(["tts", "sim"], quick=False, how=STOP)] == [
-        "SIGSTOP 2 s tts mid-sentence", "SIGSTOP 2 s sim mid-work"]
+        "SIGSTOP 2 s tts mid-sentence", "SIGSTOP 2 s sim mid-grasp"]
     with pytest.raises(ValueError, match="no fault for memory"):
         select(["memory"], quick=False)
 
