@@ -4,19 +4,13 @@ from __future__ import annotations
 import pytest
 
 from seal_nodes.core.arm.state_watch import StateWatch
+from tests.clock import ManualClock
 
 pytestmark = pytest.mark.unit
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = 100.0
 
-    def __call__(self) -> float:
-        return self.t
-
-
-def steps(watch: StateWatch, clock: Clock, seconds: float, dt: float = 0.05, states: bool = False) -> list:
+def steps(watch: StateWatch, clock: ManualClock, seconds: float, dt: float = 0.05, states: bool = False) -> list:
     """Control steps for ``seconds`` (a state with each if ``states``): what the watch said."""
     said = []
     for _ in range(int(round(seconds / dt))):
@@ -28,14 +22,14 @@ def steps(watch: StateWatch, clock: Clock, seconds: float, dt: float = 0.05, sta
 
 
 def test_a_robot_that_reports_is_never_silent() -> None:
-    clock = Clock()
+    clock = ManualClock()
     watch = StateWatch(2.0, clock=clock)
     watch.start()
     assert steps(watch, clock, 10.0, states=True) == [None] * 200
 
 
 def test_states_that_stop_end_the_goal_once_past_the_timeout() -> None:
-    clock = Clock()
+    clock = ManualClock()
     watch = StateWatch(2.0, clock=clock)
     watch.start()
     steps(watch, clock, 1.0, states=True)
@@ -46,7 +40,7 @@ def test_states_that_stop_end_the_goal_once_past_the_timeout() -> None:
 
 
 def test_silence_before_the_goal_does_not_count_against_it() -> None:
-    clock = Clock()
+    clock = ManualClock()
     watch = StateWatch(2.0, clock=clock)
     watch.heard()
     clock.t += 60.0  # no goal, no states for a minute
@@ -56,7 +50,7 @@ def test_silence_before_the_goal_does_not_count_against_it() -> None:
 
 
 def test_a_frozen_loop_lets_the_queued_states_in_before_counting() -> None:
-    clock = Clock()
+    clock = ManualClock()
     watch = StateWatch(2.0, stall_s=0.5, clock=clock)
     watch.start()
     steps(watch, clock, 1.0, states=True)

@@ -6,18 +6,12 @@ import math
 import pytest
 
 from seal_nodes.core import bounds as b
+from tests.clock import ManualClock
 
 pytestmark = pytest.mark.unit
 
 JOINTS = [f"panda_joint{i}" for i in range(1, 8)] + ["panda_gripper"]
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 50.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def test_audio_chunk_bounds():
@@ -88,7 +82,7 @@ def test_object_poses_and_goal_text_bounds():
 
 
 def test_refusals_report_once_per_window_with_the_count_they_stand_for():
-    clock = Clock()
+    clock = ManualClock(50.0)
     r = b.Refusals(window_s=2.0, clock=clock)
     assert r.refuse("/audio/mic") == 1  # the first is reported at once
     assert [r.refuse("/audio/mic") for _ in range(999)] == [None] * 999  # the rest only count
@@ -111,13 +105,13 @@ def test_refusal_keys_are_fault_kinds_and_bounded():
         b.fault_kind("buffer of 7 bytes does not match 3 rows of step 1")
     assert b.fault_kind("chunk of 65.54 s (at most 0.5 s)") == "chunk of # s ~"
     assert b.fault_kind("x" * 10_000).startswith("x") and len(b.fault_kind("x" * 10_000)) <= 80
-    r = b.Refusals(window_s=2.0, clock=Clock(), max_keys=3)
+    r = b.Refusals(window_s=2.0, clock=ManualClock(50.0), max_keys=3)
     assert [r.refuse(k) for k in ("a", "b", "c", "d", "e")] == [1, 1, 1, 1, None]  # d and e share OTHER
     assert set(r.flush()) == set()
 
 
 def test_audio_budget_allows_real_time_and_drops_a_faster_stream():
-    clock = Clock()
+    clock = ManualClock(50.0)
     budget = b.AudioBudget(speed=2.0, burst_s=5.0, clock=clock)
     for _ in range(10 * 50):  # 10 s of 20 ms chunks at real time
         assert budget.take(0.02)

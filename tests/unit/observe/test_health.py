@@ -4,16 +4,10 @@ from __future__ import annotations
 import pytest
 
 from seal_nodes.core.observe.health import OK, WARN, NodeHealth
+from tests.clock import ManualClock
 
 pytestmark = pytest.mark.unit
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 100.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def values(status) -> dict[str, str]:
@@ -21,7 +15,7 @@ def values(status) -> dict[str, str]:
 
 
 def test_a_quiet_node_is_ok_and_says_how_long_it_has_been_up():
-    clock = Clock()
+    clock = ManualClock()
     health = NodeHealth("thinker", clock=clock)
     clock.t += 12.5
     s = health.status()
@@ -31,7 +25,7 @@ def test_a_quiet_node_is_ok_and_says_how_long_it_has_been_up():
 
 
 def test_an_error_warns_while_recent_and_stays_counted():
-    clock = Clock()
+    clock = ManualClock()
     health = NodeHealth("tts", recent_s=10.0, clock=clock)
     health.error("voice 'x' not found")
     s = health.status()
@@ -44,7 +38,7 @@ def test_an_error_warns_while_recent_and_stays_counted():
 
 
 def test_dropped_input_is_counted_apart_from_errors():
-    clock = Clock()
+    clock = ManualClock()
     health = NodeHealth("vla_policy", clock=clock)
     for _ in range(3):
         health.error("bad /joint_states: 7 names, 9 positions", dropped_input=True)
@@ -54,7 +48,7 @@ def test_dropped_input_is_counted_apart_from_errors():
 
 
 def test_a_deep_backlog_warns():
-    health = NodeHealth("audio_perception", backlog_warn=100, clock=Clock())
+    health = NodeHealth("audio_perception", backlog_warn=100, clock=ManualClock())
     assert health.status(backlog=99).level == OK
     s = health.status(backlog=100)
     assert (s.level, s.message, values(s)["backlog"]) == (WARN, "100 messages behind", "100")
