@@ -62,6 +62,12 @@ def pulse(tmp_path, monkeypatch):
         subprocess.run(["pulseaudio", "--kill"], env=env, capture_output=True)
 
 
+def heard_whole(text: str) -> bool:
+    """"Pick up the red cube." as heard through the devices: at most one word of five wrong, and
+    the object whole."""
+    return word_errors("pick up the red cube", text).rate <= 0.2 and normalize(text)[-3:] == ["the", "red", "cube"]
+
+
 def wait_perception(session: StackSession) -> None:
     """audio_perception subscribes once its models are loaded; /audio/mic is not latched, and the
     mic process matches the new subscriber a moment after this session sees it."""
@@ -77,23 +83,29 @@ def test_voice_in_through_the_mic_and_out_through_the_speaker(pulse, tmp_path):
     with StackSession(launch, node_log=tmp_path / "nodes.log") as session:
         session.wait_for(lambda: len(session.messages(topics.MIC)) >= 50, 30, "the microphone to stream")
         wait_perception(session)
-        since = time.time_ns()
-        # Said again if it went unheard: under heavy load (load average 25 on 2 cores) an utterance
-        # was once lost between PulseAudio's capture and perception. This test is about the device
-        # path carrying speech; what load costs is measured by the benchmarks.
+        # Said again if it went unheard or came through clipped: under heavy load (load average
+        # 25 on 2 cores) an utterance was once lost between PulseAudio's capture and perception,
+        # and beside a busy loop per core its first words were lost on 1 of 4 tries ("Got the red
+        # cube.", with nothing dropped in the nodes). This test is about the device path carrying
+        # speech; what load costs is measured by the benchmarks.
+        tries: list[str] = []  # what each try was heard as
         for attempt in range(3):
+            since = time.time_ns()
             subprocess.run(["paplay", "--device=robot_mic", str(wav)], env=pulse, check=True, timeout=20)
             try:
                 end = wait_event(session, ev.SPEECH_END, since, timeout_s=20)
-                break
             except AssertionError:
                 if attempt == 2:
                     raise
+                continue
+            tries.append(end.msg.text)
+            if heard_whole(end.msg.text) or attempt == 2:
+                break
+            time.sleep(1.0)  # the turn closed; the next try is a turn of its own
         heard = [(r.msg.type, r.msg.text) for r in session.events(None, since) if r.msg.source == "audio_perception"]
         # The words came through the device; one of five may be lost to an onset the loaded
         # machine clipped ("Click up the red cube." was heard in a full-suite run).
-        assert word_errors("pick up the red cube", end.msg.text).rate <= 0.2, heard
-        assert normalize(end.msg.text)[-3:] == ["the", "red", "cube"], heard
+        assert heard_whole(end.msg.text), (tries, heard)
 
         recording = tmp_path / "speaker.raw"
         with open(recording, "wb") as out:
