@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from seal_nodes.core.audio.frames import s16_duration_ns
 from seal_nodes.tools.latency import machine_info, summarize
 from seal_nodes.tools.waiting import wait_until
 
@@ -313,7 +314,7 @@ def _stamp_ns(msg: Any) -> int:
 
 
 def _chunk_end_ns(msg: Any) -> int:
-    return _stamp_ns(msg) + int(len(msg.data) // 2 * 1e9 / msg.sample_rate)
+    return _stamp_ns(msg) + s16_duration_ns(len(msg.data), msg.channels, msg.sample_rate)
 
 
 def node_measure(engine: str, repeats: int, rng: random.Random, domain_id: int | None = None) -> dict[str, Any]:

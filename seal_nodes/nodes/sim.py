@@ -48,16 +48,15 @@ class SimNode(SealNode):
         scene = str(self.declare_parameter("scene", "tabletop").value)
         randomize = bool(self.declare_parameter("randomize", False).value)
         stuck = str(self.declare_parameter("fault_stuck_object", "").value).strip()
+        world = dict(seed=seed, image_size=(height, width), render=True, scene=scene, randomize=randomize)
         try:
-            self.world = TabletopWorld(seed=seed, image_size=(height, width), render=True, scene=scene,
-                                       randomize=randomize, fault_stuck_object=stuck)
+            self.world = TabletopWorld(**world, fault_stuck_object=stuck)
         except KeyError as exc:  # a bad fault name: said, and the world built without it
             if not stuck:
                 raise
             self.report_error(f"sim: {exc.args[0]}; no object is stuck")
             stuck = ""
-            self.world = TabletopWorld(seed=seed, image_size=(height, width), render=True, scene=scene,
-                                       randomize=randomize)
+            self.world = TabletopWorld(**world)
         if stuck:
             self.get_logger().warning(f"fault injected: {stuck} is held to the table (every pick of it fails)")
         q = self.world.joint_positions()

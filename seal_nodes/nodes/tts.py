@@ -90,7 +90,8 @@ class TtsNode(SealNode):
         threads = int(self.declare_parameter("threads", 1).value)
         # Short pieces kept once synthesized (0: none), and the openers synthesized at start.
         cache = min(max(int(self.declare_parameter("piece_cache", 64).value), 0), 4096)
-        warm = [w.strip() for w in str(self.declare_parameter("warm_phrases", "|".join(OPENERS)).value).split("|")]
+        warm = [w.strip() for w in str(self.declare_parameter("warm_phrases", "|".join(OPENERS)).value).split("|")
+                if w.strip()]
         carry_prosody = bool(self.declare_parameter("carry_prosody", True).value)
         self.stop_on_interrupt = bool(self.declare_parameter("stop_on_interrupt", True).value)
         pause_timeout_s = float(self.declare_parameter("pause_timeout_s", 10.0).value)
@@ -106,7 +107,7 @@ class TtsNode(SealNode):
             self.report_error(f"tts: unknown engine {engine!r} (known: {', '.join(ENGINES)}); using piper")
             engine = "piper"
         self.engine, self.synth, desc = self.load_voice(engine, voice, rate, piper_model, threads,
-                                                         cache, [w for w in warm if w])
+                                                         cache, warm if cache else [])
         self.pub = publisher(self, topics.SPEAKER)
         self.player = SpeechPlayer(
             self.synth, PlayerCallbacks(chunk=lambda frame: self.pub.publish(frame_to_msg(frame)),
@@ -134,13 +135,14 @@ class TtsNode(SealNode):
 
     def load_voice(self, engine: str, voice: str, rate: int, piper_model: str, threads: int,
                    cache: int = 0, warm: list[str] | None = None) -> tuple[str, SpeechSynthesizer, str]:
-        """(engine, synthesizer, description); a piper that cannot load falls back to espeak-ng."""
+        """(engine, synthesizer, description); a piper that cannot load falls back to espeak-ng.
+        ``cache``/``warm``: piper's kept pieces and the phrases it synthesizes at start."""
         if engine == "piper":
             try:
                 from seal_nodes.core.voice.piper import PiperSynthesizer
 
                 piper = PiperSynthesizer(piper_model or None, threads=max(1, threads), cache_pieces=cache,
-                                         warm_phrases=(warm or ()) if cache else ())
+                                         warm_phrases=warm or ())
                 desc = f"piper {piper.model_path.name} on {piper.provider}" + \
                     ("" if piper.has_durations else " (no duration output: piece-level word timing)")
                 return engine, piper, desc

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from seal_nodes.core import events as ev
 from seal_nodes.core import topics
+from seal_nodes.core.audio.frames import s16_duration_ns
 from seal_nodes.nodes.common import stamp_to_ns
 from seal_nodes.stack.session import Received, SpokenTurn, StackSession
 from seal_nodes.tools.latency import summarize
 
-CHUNK_NS = 20_000_000
 GAP_NS = 2_000_000  # chunks of one voice join sample-exactly; a later start is a pause or an underrun
 
 
@@ -83,12 +83,11 @@ def barge_in_stop_ms(session: StackSession, turn: SpokenTurn, interrupted_trace:
 
     None when that utterance had already ended before the barge-in (nothing was interrupted).
     """
-    ends = [stamp_to_ns(r.msg.header.stamp) + CHUNK_NS for r in session.messages(topics.SPEAKER)
-            if r.msg.trace_id == interrupted_trace]
-    if not ends or max(ends) < turn.onset_ns:
+    spans = _played(session, interrupted_trace)
+    if not spans or spans[-1][1] < turn.onset_ns:
         return None
     start = next((r.t_ns for r in session.events(ev.SPEECH_START) if r.t_ns >= turn.onset_ns - 300_000_000), 0)
-    return (max(max(ends), start) - turn.onset_ns) / 1e6
+    return (max(spans[-1][1], start) - turn.onset_ns) / 1e6
 
 
 def barge_in_pause_ms(session: StackSession, turn: SpokenTurn, interrupted_trace: str) -> float | None:
@@ -98,11 +97,7 @@ def barge_in_pause_ms(session: StackSession, turn: SpokenTurn, interrupted_trace
 
     None when that utterance had already ended before the barge-in (nothing was interrupted).
     """
-    spans = sorted((stamp, stamp + len(r.msg.data) // (2 * max(1, r.msg.channels)) * 1_000_000_000
-                    // max(1, r.msg.sample_rate))
-                   for r in session.messages(topics.SPEAKER) if r.msg.trace_id == interrupted_trace
-                   for stamp in (stamp_to_ns(r.msg.header.stamp),))
-    after = [(start, end) for start, end in spans if end > turn.onset_ns]
+    after = [(start, end) for start, end in _played(session, interrupted_trace) if end > turn.onset_ns]
     if not after:
         return None
     asked = next((r.t_ns for r in session.events(None, turn.onset_ns - 300_000_000)
@@ -111,6 +106,13 @@ def barge_in_pause_ms(session: StackSession, turn: SpokenTurn, interrupted_trace
         if start > end + GAP_NS and asked is not None and end >= asked:
             return (end - turn.onset_ns) / 1e6
     return (after[-1][1] - turn.onset_ns) / 1e6
+
+
+def _played(session: StackSession, trace_id: str) -> list[tuple[int, int]]:
+    """The play-out spans (start, end ns) of one utterance's chunks on /audio/speaker, in order."""
+    return sorted((stamp, stamp + s16_duration_ns(len(r.msg.data), r.msg.channels, r.msg.sample_rate))
+                  for r in session.messages(topics.SPEAKER) if r.msg.trace_id == trace_id
+                  for stamp in (stamp_to_ns(r.msg.header.stamp),))
 
 
 def _state(r: Received) -> object:

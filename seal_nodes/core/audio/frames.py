@@ -44,6 +44,11 @@ class AudioFrame:
         return self.stamp_ns + int(round(self.duration_s * 1e9))
 
 
+def s16_duration_ns(n_bytes: int, channels: int, sample_rate: int) -> int:
+    """How long ``n_bytes`` of interleaved S16 audio play (an AudioChunk's span from its stamp)."""
+    return n_bytes // (2 * max(1, channels)) * 1_000_000_000 // max(1, sample_rate)
+
+
 def pcm_from_bytes(data: bytes, sample_rate: int, channels: int, encoding: str) -> np.ndarray:
     """Decode an AudioChunk payload to mono int16; raises AudioFormatError on bad input."""
     if encoding != ENCODING_S16LE:

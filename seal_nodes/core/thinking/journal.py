@@ -115,11 +115,11 @@ class Recovery:
         # A server's answer to a client it has not discovered yet can be lost (goals.py's notes):
         # unanswered, the cancel and the result request go again; both are safe to repeat.
         self.ask_again_s = ask_again_s
-        self.deadline = clock() + wait_s
         now = clock()
+        self.deadline = now + wait_s
         # A goal sent long ago belongs to an earlier run of the stack, not to this respawn.
         self.stale = [e for e in entries if now - e.sent_unix > max_age_s]
-        self._left = {e.uuid: _Leftover(e) for e in entries if e not in self.stale}
+        self._left = {e.uuid: _Leftover(e) for e in entries if now - e.sent_unix <= max_age_s}
 
     @property
     def pending(self) -> bool:
