@@ -49,8 +49,10 @@ def stack(tmp_path_factory):
         session.event_pub = publisher(session.node, topics.EVENTS)
         # Both ways: the nodes hear this session, and it hears them (a thought published before
         # this session's subscription matched the thinker's publisher never arrives).
+        # The graph's count is not a match: an event sent before this publisher matched the
+        # thinker's reader is lost (volatile), so the publisher's own matched count is waited for.
         session.wait_for(lambda: session.speak_client.server_is_ready()
-                         and session.node.count_subscribers(topics.EVENTS.name) >= 3
+                         and session.event_pub.get_subscription_count() >= 3
                          and hears(session, topics.THOUGHTS, 1) and hears(session, topics.EVENTS, 3),
                          60, "thinker and tts")
         yield session
