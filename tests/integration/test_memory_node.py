@@ -50,7 +50,8 @@ def stack(tmp_path_factory):
     with StackSession(launch_file=folder / "memory.launch.yaml", node_log=log) as session:
         session.event_pub = publisher(session.node, topics.EVENTS)
         session.memory_dir = folder / "mem"
-        session.wait_for(lambda: session.node.count_subscribers(topics.EVENTS.name) >= 3, 60, "memory and thinker")
+        # matched, not only on the graph: an event sent before the match is lost
+        session.wait_for(lambda: session.event_pub.get_subscription_count() >= 3, 60, "memory and thinker")
         yield session
     print(log.read_text()[-4000:])
 

@@ -64,7 +64,7 @@ def stack(tmp_path_factory):
         session.health = {}  # status name → latest DiagnosticStatus
         subscription(session.node, topics.DIAGNOSTICS,
                      lambda m: session.health.update({s.name: s for s in m.status}))
-        session.wait_for(lambda: session.node.count_subscribers(topics.CAMERA.name) >= 2, 60,
+        session.wait_for(lambda: session.camera_pub.get_subscription_count() >= 2, 60,  # matched, not only seen
                          "foxglove_bridge and vision_perception")
         yield session
     print(log.read_text()[-4000:])
