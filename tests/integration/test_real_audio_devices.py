@@ -68,6 +68,20 @@ def heard_whole(text: str) -> bool:
     return word_errors("pick up the red cube", text).rate <= 0.2 and normalize(text)[-3:] == ["the", "red", "cube"]
 
 
+def loud_frames(recording) -> np.ndarray:
+    """Which 10 ms frames of a 16 kHz S16 recording are voice, not the null sink's silence."""
+    data = recording.read_bytes()
+    voice = np.frombuffer(data[: len(data) // 320 * 320], "<i2").astype(float).reshape(-1, 160)
+    return np.sqrt(np.mean(voice**2, axis=1)) > 300
+
+
+def quiet_tail(recording, seconds: float) -> bool:
+    """True once the recording holds voice and then ``seconds`` of silence."""
+    loud = loud_frames(recording)
+    tail = int(seconds * 100)
+    return bool(loud.any()) and len(loud) > tail and not loud[-tail:].any()
+
+
 def wait_perception(session: StackSession) -> None:
     """audio_perception subscribes once its models are loaded; /audio/mic is not latched, and the
     mic process matches the new subscriber a moment after this session sees it."""
@@ -112,19 +126,21 @@ def test_voice_in_through_the_mic_and_out_through_the_speaker(pulse, tmp_path):
             rec = subprocess.Popen(["parec", "--device=robot_speaker.monitor", "--raw", "--format=s16le",
                                     "--rate=16000", "--channels=1"], env=pulse, stdout=out)
             try:
+                # The null sink's monitor streams silence while idle, so bytes in the file mean
+                # parec is recording: on a busy machine it connected after the first words once.
+                session.wait_for(lambda: recording.stat().st_size >= 3200, 20, "parec to record")
                 session.wait_for(session.speak_client.server_is_ready, 20, "the Speak server")
                 handle = call(session.speak_client.send_goal_async(
                     Speak.Goal(text="Testing the loudspeaker, one two three.", utterance_id="d1", trace_id="dev")))
                 res = call(handle.get_result_async())
-                time.sleep(0.5)
+                # The goal ends when its last chunk is sent; the device buffers play on after it.
+                session.wait_for(lambda: quiet_tail(recording, 0.5), 20, "the loudspeaker to go quiet")
             finally:
                 rec.terminate()
                 rec.wait(timeout=5)
         assert res.status == GoalStatus.STATUS_SUCCEEDED
-        voice = np.frombuffer(recording.read_bytes(), "<i2").astype(float)
-        assert len(voice) > 16000  # recorded for over a second
-        frames = voice[: len(voice) // 160 * 160].reshape(-1, 160)  # 10 ms frames
-        loud = np.sqrt(np.mean(frames**2, axis=1)) > 300
+        loud = loud_frames(recording)
+        assert len(loud) > 100  # recorded for over a second
         assert loud.sum() * 0.01 > 1.0  # over a second of the agent's voice came out of the speaker
 
 
