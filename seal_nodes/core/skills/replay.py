@@ -69,9 +69,12 @@ class Replayer:
         self._calls = 0
         for n, step in enumerate(skill.steps):
             try:
-                self._check_page(step)
-                target = self._choose(step, params) if step.op == "choose" else step.anchor.with_params(params)
-                element = self._resolve(target)
+                shown = self._check_page(step)
+                if step.op == "choose":
+                    target, shown = self._choose(step, params)
+                else:
+                    target = step.anchor.with_params(params)
+                element = self._resolve(target, shown)
                 self._act(step, target, params, outputs)
                 done.append(step.describe(params) + (f": {target.describe()}" if step.op == "choose" else ""))
                 trace.append(_as_traced(step, target, element, params, outputs))
@@ -86,20 +89,25 @@ class Replayer:
         return ReplayResult(True, len(done), outputs, self._calls, done=tuple(done), trace=tuple(trace))
 
     # --- before acting ------------------------------------------------------------------------
-    def _check_page(self, step: Step) -> None:
+    def _check_page(self, step: Step) -> list[Element]:
+        """The recorded page with no unexpected dialog; what it shows (one scan, reused to resolve)."""
         page = self.page
-        if step.at:
-            here = page.location()
-            if here != step.at and not page.wait_for_location(step.at, self.timeout_s):
-                raise _HandBack(f"unexpected page: on {page.location()!r}, expected {step.at!r}")
-        dialogs = [e.anchor.name for e in page.elements() if e.anchor.role in DIALOG_ROLES]
-        unexpected = [d for d in dialogs if d != step.dialog]
+        # one wait, which returns at once on the right page (no separate read of where it is)
+        if step.at and not page.wait_for_location(step.at, self.timeout_s):
+            raise _HandBack(f"unexpected page: on {page.location()!r}, expected {step.at!r}")
+        shown = page.elements()
+        unexpected = [e.anchor.name for e in shown if e.anchor.role in DIALOG_ROLES and e.anchor.name != step.dialog]
         if unexpected:
             raise _HandBack(f"unexpected page: a dialog {unexpected[0]!r} is open")
+        return shown
 
-    def _resolve(self, anchor: Anchor) -> Element:
-        """The one present, enabled element ``anchor`` finds, or a hand-back saying why not."""
-        matching = [e for e in self.page.elements() if anchor.matches(e.anchor)]
+    def _resolve(self, anchor: Anchor, shown: list[Element]) -> Element:
+        """The one present, enabled element ``anchor`` finds, or a hand-back saying why not.
+        ``shown``: the page's elements just read; only when they hold no single enabled match
+        does it wait (most steps' elements are there already, and each wait is round trips)."""
+        matching = [e for e in shown if anchor.matches(e.anchor)]
+        if len(matching) == 1 and matching[0].enabled:
+            return matching[0]
         if len(matching) <= 1:  # several already: no wait makes them one
             found = self.page.wait_for(anchor, self.timeout_s)
             matching = [e for e in self.page.elements() if anchor.matches(e.anchor)]
@@ -113,14 +121,16 @@ class Replayer:
             raise _HandBack(f"timeout: {anchor.describe()} not enabled within {self.timeout_s:g} s")
         return matching[0]
 
-    def _choose(self, step: Step, params: dict[str, str]) -> Anchor:
-        """The element the model picks for ``step``'s question among those of its role."""
+    def _choose(self, step: Step, params: dict[str, str]) -> tuple[Anchor, list[Element]]:
+        """The element the model picks for ``step``'s question among those of its role, and the
+        page's elements it was shown."""
         if step.anchor is not None:
             container = step.anchor.with_params(params)
             if self.page.wait_for(container, self.timeout_s) is None:
                 raise _HandBack(f"missing element: {container.describe()}")
         question = fill_params(step.question, params)
-        options = [e for e in self.page.elements() if not step.choice_role or e.anchor.role == step.choice_role]
+        shown = self.page.elements()
+        options = [e for e in shown if not step.choice_role or e.anchor.role == step.choice_role]
         if not options:
             raise _HandBack(f"missing element: no {step.choice_role or 'element'} to choose from for: {question}")
         self._calls += 1
@@ -136,7 +146,7 @@ class Replayer:
             raise _HandBack(f"judgement answered no element ({exc}) for: {question}") from exc
         if not any(answer.matches(e.anchor) for e in options):
             raise _HandBack(f"judgement chose {answer.describe()}, not one of the {len(options)} shown for: {question}")
-        return answer
+        return answer, shown
 
     # --- acting and after ---------------------------------------------------------------------
     def _act(self, step: Step, target: Anchor, params: dict[str, str], outputs: dict[str, str]) -> None:
@@ -152,8 +162,7 @@ class Replayer:
 
     def _check_post(self, post: Postcondition, params: dict[str, str], n: int) -> None:
         page = self.page
-        if post.location and page.location() != post.location and \
-                not page.wait_for_location(post.location, self.timeout_s):
+        if post.location and not page.wait_for_location(post.location, self.timeout_s):
             raise _HandBack(f"postcondition failed after step {n + 1}: on {page.location()!r}, "
                             f"expected {post.location!r}")
         if post.present is not None:

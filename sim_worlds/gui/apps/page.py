@@ -104,6 +104,8 @@ function keep(el) {
 """
 _ALL = _DESCRIBE + "return Array.from(document.body ? document.body.querySelectorAll('*') : []).map(keep).filter(Boolean);"
 _ONE = _DESCRIBE + "return describe(el);"
+_SHOWN = _DESCRIBE + "return els.filter(visible).map(describe);"
+_HERE = "() => document.body ? document.body.dataset.page || '' : ''"
 _READ = "el => /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName) ? el.value : el.innerText.replace(/\\s+/g, ' ').trim()"
 # In every document: note when a click is about to leave it (a form submitted, a link followed),
 # so a click at x,y waits for the page it leads to, as Playwright's own clicks do.
@@ -182,7 +184,7 @@ class PlaywrightPage:
                     raise PageError(f"the page could not be read: {_first_line(exc)}") from exc
 
     def location(self) -> str:
-        return str(self._evaluate("() => document.body ? document.body.dataset.page || '' : ''"))
+        return str(self._evaluate(_HERE))
 
     def elements(self) -> list[Element]:
         return [_element(d) for d in self._evaluate(f"() => {{ {_ALL} }}")]  # type: ignore[union-attr]
@@ -190,6 +192,12 @@ class PlaywrightPage:
     def wait_for(self, anchor: Anchor, timeout_s: float) -> Element | None:
         loc = self.locator(anchor)
         deadline = time.monotonic() + timeout_s
+        try:  # already there: one round trip instead of a wait, an expectation and a read
+            now = loc.evaluate_all(f"els => {{ {_SHOWN} }}")
+            if len(now) == 1 and now[0]["enabled"]:
+                return _element(now[0])
+        except PlaywrightError:
+            pass  # mid-navigation: the waits below see the next document
         try:
             loc.wait_for(state="visible", timeout=timeout_s * 1000)
             expect(loc).to_be_enabled(timeout=max(1.0, (deadline - time.monotonic()) * 1000))
@@ -244,6 +252,11 @@ class PlaywrightPage:
     def wait_for_location(self, location: str, timeout_s: float) -> bool:
         if not _LOCATION.fullmatch(location):
             raise ValueError(f"not a page id: {location!r}")
+        try:  # already there: one script (a locator's wait costs several round trips)
+            if self.tab.evaluate(_HERE) == location:
+                return True
+        except PlaywrightError:
+            pass  # mid-navigation: the wait below sees the next document
         try:
             self.tab.locator(f"body[data-page='{location}']").wait_for(state="attached", timeout=timeout_s * 1000)
             return True
