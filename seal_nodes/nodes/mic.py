@@ -59,7 +59,12 @@ class MicNode(SealNode):
         try:
             while not self._stop.is_set():
                 data = stream.read(frames, exception_on_overflow=False)
+                lost_before = clock.lost_ns
                 stamp = clock.stamp(len(data) // 2, ev.now_ns()) - input_latency_ns
+                if clock.lost_ns > lost_before:  # read too late: the device buffer overflowed
+                    self.report_error(f"mic: {(clock.lost_ns - lost_before) / 1e6:.0f} ms of audio lost: the capture "
+                                      "fell behind the device (a busy machine?)", throttle_key="lost",
+                                      payload={"lost_ms_total": round(clock.lost_ns / 1e6)})
                 pcm = resampler.process(np.frombuffer(data, "<i2"))
                 self.pub.publish(frame_to_msg(AudioFrame(pcm, self.rate, stamp)))
         finally:

@@ -124,6 +124,7 @@ class CaptureClock:
         self._anchor_ns: int | None = None
         self._samples = 0  # samples stamped since the anchor
         self.resyncs = 0
+        self.lost_ns = 0  # audio the count fell behind the arrivals by, over every resync: samples lost
 
     def stamp(self, n: int, arrived_ns: int) -> int:
         """Stamp of the first sample of a chunk of ``n`` samples that arrived at ``arrived_ns``."""
@@ -133,6 +134,7 @@ class CaptureClock:
         if predicted is None or predicted > latest or latest - predicted > self.resync_ns:
             if predicted is not None:
                 self.resyncs += 1
+                self.lost_ns += max(0, latest - predicted)
             self._anchor_ns, self._samples, predicted = latest, 0, latest
         self._samples += n
         return predicted

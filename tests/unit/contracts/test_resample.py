@@ -46,6 +46,8 @@ def test_capture_clock_resyncs_on_lost_samples_and_never_stamps_the_future():
     assert clock.stamp(320, t + 20_000_000) == t
     assert clock.stamp(320, t + 500_000_000) == t + 480_000_000  # 460 ms behind: samples were lost
     assert clock.resyncs == 1
+    assert clock.lost_ns == 460_000_000
     clock2 = CaptureClock(16000)
     clock2.stamp(320, t + 50_000_000)  # a late first arrival anchors late...
     assert clock2.stamp(320, t + 45_000_000) <= t + 45_000_000 - 20_000_000  # ...and is pulled back
+    assert clock2.lost_ns == 0  # an early anchor corrected is no loss
