@@ -29,7 +29,7 @@ import os, sys
 os.environ.setdefault("MUJOCO_GL", "egl")
 from sim_worlds.tabletop.world import TabletopWorld
 parent = int(sys.argv[1])
-world = TabletopWorld(seed=1, render=True)
+world = TabletopWorld(seed=1, render=True, mesh_detail=1.0)  # the hog keeps its load: full meshes
 while os.getppid() == parent:
     world.render("front")
 """

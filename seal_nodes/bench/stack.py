@@ -139,14 +139,15 @@ class StackRun:
         return out
 
 
-def _scenario(repeats: int, echo, log: Path, slack: float = 1.0, recordings: list[Recording] | None = None) -> StackRun:
+def _scenario(repeats: int, echo, log: Path, slack: float = 1.0, recordings: list[Recording] | None = None,
+              launch_args: dict[str, str] | None = None) -> StackRun:
     """Greetings with barge-ins, then a pick, then the user's ``recordings`` (``--audio``), on the
-    simulated stack; ``slack`` stretches the timeouts."""
+    simulated stack (started with ``launch_args``); ``slack`` stretches the timeouts."""
     samples: dict[str, list[float]] = {"speech_start_ms": [], "first_audio_ms": [], "barge_in_pause_ms": [],
                                        "barge_in_stop_ms": []}
     speech: dict[str, list[float]] = {}
     echo("[bench] starting the simulated stack")
-    with StackSession(node_log=log, echo=echo) as session:
+    with StackSession(launch_args=launch_args, node_log=log, echo=echo) as session:
         session.wait_ready(90.0 * slack)
         t_start = time.time_ns()
         for i in range(repeats):

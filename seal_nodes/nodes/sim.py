@@ -32,7 +32,7 @@ from seal_nodes.core import topics
 from seal_nodes.core.arm.robot import JOINT_NAMES
 from seal_nodes.core.bounds import check_trajectory
 from seal_nodes.core.arm.trajectory import TrajectoryError, sample, validate_trajectory
-from sim_worlds.tabletop.world import TabletopWorld
+from sim_worlds.tabletop.world import RENDER_MESH_DETAIL, TabletopWorld
 
 
 
@@ -48,7 +48,12 @@ class SimNode(SealNode):
         scene = str(self.declare_parameter("scene", "tabletop").value)
         randomize = bool(self.declare_parameter("randomize", False).value)
         stuck = str(self.declare_parameter("fault_stuck_object", "").value).strip()
-        world = dict(seed=seed, image_size=(height, width), render=True, scene=scene, randomize=randomize)
+        mesh_detail = float(self.declare_parameter("mesh_detail", RENDER_MESH_DETAIL).value)
+        if not 0.0 < mesh_detail <= 1.0:
+            self.report_error(f"sim: mesh_detail {mesh_detail} is not in (0, 1]; drawing {RENDER_MESH_DETAIL}")
+            mesh_detail = RENDER_MESH_DETAIL
+        world = dict(seed=seed, image_size=(height, width), render=True, scene=scene, randomize=randomize,
+                     mesh_detail=mesh_detail)
         try:
             self.world = TabletopWorld(**world, fault_stuck_object=stuck)
         except KeyError as exc:  # a bad fault name: said, and the world built without it

@@ -24,7 +24,7 @@ from seal_nodes.core.arm.kinematics import ArmCommand
 DEFAULT_BACKEND = "learned"  # the policy that ships, as the vla_policy node runs by default
 DEFAULT_HZ = 20.0  # the node's control rate when the case does not carry the recorded one
 # sim node parameters that shape the world (an injected fault included: the replay reproduces it)
-WORLD_PARAMS = {"scene": str, "randomize": bool, "fault_stuck_object": str}
+WORLD_PARAMS = {"scene": str, "randomize": bool, "fault_stuck_object": str, "mesh_detail": float}
 _SUCCESS = {"pick": "the {obj} is lifted off the table", "place": "the {obj} is in the bin",
             "push_left": "the {obj} moved 5 cm to the left", "push_right": "the {obj} moved 5 cm to the right",
             "point": "the gripper points at the {obj} without moving it", "home": "the arm is at home, gripper open"}
@@ -80,6 +80,11 @@ def _world_kwargs(sim: dict[str, Any]) -> dict[str, Any]:
             value = sim[key]
             if kind is str:
                 out[key] = "" if value is None else str(value)  # an empty launch value reads back as None
+            elif kind is float:
+                try:
+                    out[key] = float(value)
+                except (TypeError, ValueError) as exc:
+                    raise ArmCaseError(f"sim.{key} must be a number, got {value!r}") from exc
             else:
                 out[key] = value if isinstance(value, bool) else str(value).lower() == "true"
     if "image_height" in sim and "image_width" in sim:
@@ -99,7 +104,7 @@ def replay_case(case: dict[str, Any], backend: str | None = None) -> ArmReplay:
     instruction = case["instruction"]
     try:
         world = TabletopWorld(seed=case["seed"], render=True, **_world_kwargs(case.get("sim") or {}))
-    except KeyError as exc:
+    except (KeyError, ValueError) as exc:  # an unknown scene or object, a mesh detail out of range
         raise ArmCaseError(f"the case's world cannot be built: {exc.args[0]}") from exc
     try:
         arm = BACKENDS[name](dt)

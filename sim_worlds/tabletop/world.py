@@ -14,8 +14,9 @@ import numpy as np
 
 from seal_nodes.core.arm.robot import (
     ARM_ACTUATORS, ARM_JOINTS, GRIPPER_ACTUATOR, GRIPPER_CLOSED_RAD, GRIPPER_CTRL_MAX, GRIPPER_TENDON, HOME_Q,
-    PREFIX, TCP_SITE, attach_robot,
+    PREFIX, TCP_SITE, attach_robot, panda_spec,
 )
+from sim_worlds.tabletop.mesh_detail import lighten_visual_meshes
 
 SCENES_DIR = Path(__file__).resolve().parent / "scenes"
 # tabletop: three 4 cm cubes. tabletop_bin: cubes of three sizes, a bin, two distractors.
@@ -33,14 +34,21 @@ TABLE_TOP_Z = 0.0
 # The injected fault ``fault_stuck_object``: the cube's free joint damped this much (N·s/m, N·m·s)
 # moves it by micrometres under the gripper, so every grasp closes on it and lifts without it.
 STUCK_DAMPING = 1e5
+# Share of the robot's visual triangles a rendering world draws (docs/arm.md: cost and image change).
+RENDER_MESH_DETAIL = 0.1
 
 
-def world_spec(scene: str = "tabletop") -> mujoco.MjSpec:
-    """Scene XML + robot attached at the origin, with a ``home`` keyframe."""
+def world_spec(scene: str = "tabletop", mesh_detail: float = 1.0) -> mujoco.MjSpec:
+    """Scene XML + robot attached at the origin, with a ``home`` keyframe.
+
+    ``mesh_detail``: share of the robot's visual-only mesh faces kept (1: the meshes as shipped).
+    """
     if scene not in SCENES:
         raise KeyError(f"unknown scene {scene!r}; available: {sorted(SCENES)}")
     spec = mujoco.MjSpec.from_file(str(SCENES[scene]))
-    attach_robot(spec, (0.0, 0.0, TABLE_TOP_Z))
+    robot = panda_spec()
+    lighten_visual_meshes(robot, mesh_detail)
+    attach_robot(spec, (0.0, 0.0, TABLE_TOP_Z), robot)
     model = spec.compile()
     qpos, ctrl = model.qpos0.copy(), np.zeros(model.nu)
     for name, q in zip(ARM_JOINTS, HOME_Q):
@@ -62,11 +70,17 @@ class TabletopWorld:
         scene: str = "tabletop",
         randomize: bool = False,
         fault_stuck_object: str = "",
+        mesh_detail: float | None = None,
     ) -> None:
         """``randomize``: every reset also jitters sizes, colours, lighting and the cameras.
         ``fault_stuck_object``: a cube held to the table (a fault injected on purpose: every pick of
-        it fails, the missed grasp ``seal diagnose`` is tested on); "" for none."""
-        self.model: mujoco.MjModel = world_spec(scene).compile()
+        it fails, the missed grasp ``seal diagnose`` is tested on); "" for none.
+        ``mesh_detail``: share of the robot's visual triangles kept; default ``RENDER_MESH_DETAIL``
+        when the world renders, 1 when it does not (nothing is drawn, nothing to save)."""
+        if mesh_detail is None:
+            mesh_detail = RENDER_MESH_DETAIL if render else 1.0
+        self.mesh_detail = float(mesh_detail)
+        self.model: mujoco.MjModel = world_spec(scene, self.mesh_detail).compile()
         self.data = mujoco.MjData(self.model)
         self.scene = scene
         self.image_size = (int(image_size[0]), int(image_size[1]))  # (height, width)

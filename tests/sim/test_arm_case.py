@@ -52,3 +52,17 @@ def test_a_case_with_a_stuck_cube_reproduces_the_missed_grasp_and_passes_without
     assert f"ok: {fixed}" in out
     assert diagnose_cli.main(["--check", bad]) == 2
     assert "unknown object 'red_ball'" in capsys.readouterr().err
+
+
+def test_a_case_carries_the_camera_mesh_detail_of_its_run(tmp_path, capsys):
+    """The sim node's ``mesh_detail`` shapes what the policy saw: the replay draws the same; a bad one is said."""
+    from seal_nodes.tools.arm_case import _world_kwargs
+
+    assert _world_kwargs({"mesh_detail": "1.0", "scene": "tabletop"}) == {"mesh_detail": 1.0, "scene": "tabletop"}
+    shipped = case(tmp_path, "arm_case_7", "pick up the red cube", backend="expert", sim={"mesh_detail": "1.0"})
+    assert diagnose_cli.main(["--check", shipped]) == 0
+    capsys.readouterr()
+    for bad_value, said in (("lots", "sim.mesh_detail must be a number, got 'lots'"), ("0", "mesh detail must be > 0")):
+        bad = case(tmp_path, "arm_case_8", "pick up the red cube", backend="expert", sim={"mesh_detail": bad_value})
+        assert diagnose_cli.main(["--check", bad]) == 2
+        assert said in capsys.readouterr().err

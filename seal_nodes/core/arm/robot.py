@@ -61,7 +61,7 @@ def gym_hil_assets_dir() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "assets"
 
 
-def _panda_spec() -> mujoco.MjSpec:
+def panda_spec() -> mujoco.MjSpec:
     """panda.xml with position-servo arm actuators and gravity compensation."""
     path = gym_hil_assets_dir() / "panda.xml"
     robot = mujoco.MjSpec.from_file(str(path))
@@ -81,10 +81,14 @@ def _panda_spec() -> mujoco.MjSpec:
     return robot
 
 
-def attach_robot(parent: mujoco.MjSpec, base: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> None:
-    """Attach the robot (names prefixed ``panda_``) with its base at ``base`` in ``parent``'s world."""
+def attach_robot(parent: mujoco.MjSpec, base: tuple[float, float, float] = (0.0, 0.0, 0.0),
+                 robot: mujoco.MjSpec | None = None) -> None:
+    """Attach the robot (names prefixed ``panda_``) with its base at ``base`` in ``parent``'s world.
+
+    ``robot``: a ``panda_spec()`` changed before attaching (e.g. lighter visual meshes).
+    """
     frame = parent.worldbody.add_frame(pos=list(base))
-    frame.attach_body(_panda_spec().body("link0"), PREFIX, "")
+    frame.attach_body((robot or panda_spec()).body("link0"), PREFIX, "")
 
 
 def robot_spec() -> mujoco.MjSpec:
