@@ -6,6 +6,8 @@ next arm target, the safety limits check it, and it goes out on /arm/joint_traje
 wording, its own done/fail ends the goal) or ``expert`` (the scripted teacher on
 /sim/object_poses, sim only; instructions in the grammar of ``core.arm.instructions``).
 ``control_hz`` is the expected frame rate (the backend's time step).
+``realtime`` (default true): the node's executor thread and each goal's control loop ask for
+real-time scheduling (``SCHED_FIFO`` below the audio thread, else a lower nice; the log says which).
 Cancel holds the arm where it is. Bad sensor data is reported and never reaches the backend.
 A goal whose robot stops reporting joint states for ``state_timeout_s`` (its driver, or the sim,
 crashed or froze) is failed without a hold: a hold would replay the last state seen, which a
@@ -29,6 +31,7 @@ from seal_interfaces.msg import ObjectPoses
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from seal_nodes.core import topics
+from seal_nodes.core.audio.realtime import raise_thread_priority
 from seal_nodes.core.bounds import (MAX_INSTRUCTION_CHARS, check_finite, check_goal_text, check_image,
                                     check_joint_state, check_object_poses)
 from seal_nodes.core.arm.backend import ArmBackend, BackendError, Observation
@@ -49,6 +52,7 @@ def _expert_backend(dt: float) -> ArmBackend:
 
 
 BACKENDS: dict[str, Callable[[float], ArmBackend]] = {"learned": LearnedBackend, "expert": _expert_backend}
+CONTROL_FIFO_PRIORITY = 5  # real-time, below the audio thread's (core.audio.realtime.FIFO_PRIORITY)
 
 
 def make_backend(name: str, dt: float) -> ArmBackend:
@@ -68,6 +72,7 @@ class VlaPolicyNode(SealNode):
         self.image_hw = (h, w)
         self.max_frame_age_s = float(self.declare_parameter("max_frame_age_s", 0.5).value)
         state_timeout_s = min(max(float(self.declare_parameter("state_timeout_s", 2.0).value), 0.1), 60.0)
+        self.realtime = bool(self.declare_parameter("realtime", True).value)
         weights = str(self.declare_parameter("weights_dir", "").value)  # "": the shipped policy
         if weights:
             LearnedBackend.weights_dir = weights
@@ -101,6 +106,10 @@ class VlaPolicyNode(SealNode):
         self.server = ActionServer(
             self, Manipulate, topics.MANIPULATE.name, execute_callback=self.execute,
             goal_callback=self.on_goal, cancel_callback=lambda _: CancelResponse.ACCEPT, callback_group=group)
+        if self.realtime:  # after the model loaded: loading is no work to put ahead of the machine
+            # Frame in, command out ahead of the rest of a busy machine (below the audio thread's):
+            # the executor thread that takes frames and joint states, and each goal's control loop.
+            self.get_logger().info(f"executor thread scheduling: {raise_thread_priority(CONTROL_FIFO_PRIORITY)}")
         self.get_logger().info(f"vla_policy ready: backend={self.backend_name} at {self.hz:.0f} Hz")
 
     # --- sensors ----------------------------------------------------------------------------
@@ -166,6 +175,9 @@ class VlaPolicyNode(SealNode):
         return await in_thread(self, self._guarded_run, handle)
 
     def _guarded_run(self, handle) -> Manipulate.Result:
+        if self.realtime:
+            self.get_logger().info(f"control loop scheduling: {raise_thread_priority(CONTROL_FIFO_PRIORITY)}",
+                                   once=True)
         try:
             return self._run(handle)
         except Exception as exc:  # a backend bug: stop the arm, fail the goal, keep serving

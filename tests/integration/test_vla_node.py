@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from pathlib import Path
 
@@ -55,6 +56,21 @@ def test_learned_policy_runs_frame_by_frame_within_limits_and_ends_the_goal_itse
     q = np.array(commands)[:, :7]
     assert len(q) >= 20 and np.all(q >= lower) and np.all(q <= upper)
     assert np.abs(np.diff(q, axis=0)).max() <= 2.5 / 20.0 + 0.01  # the speed limit, per period
+
+
+def test_frame_in_command_out_asks_for_real_time_scheduling_and_says_what_it_got(arm):
+    """The executor thread (frames, joint states) and a goal's control loop, each in the node's log."""
+    handle = call(arm.manip_client.send_goal_async(Manipulate.Goal(instruction="pick up the purple cube",
+                                                                   trace_id="L5")))
+    call(handle.get_result_async())  # refused inside the goal's thread: its scheduling is logged first
+    log = ""
+    deadline = time.monotonic() + 10.0
+    while "control loop scheduling" not in log and time.monotonic() < deadline:  # the log reaches the file
+        time.sleep(0.1)
+        log = arm.node_log_path.read_text()
+    said = r"(SCHED_FIFO priority 5|nice -?\d+|unchanged \(.+\))"
+    assert re.search(rf"executor thread scheduling: {said}", log), log[-2000:]
+    assert re.search(rf"control loop scheduling: {said}", log), log[-2000:]
 
 
 def test_cancel_holds_the_arm(arm):
