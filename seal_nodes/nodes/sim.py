@@ -30,10 +30,14 @@ from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 from seal_nodes.core import events as ev
 from seal_nodes.core import topics
 from seal_nodes.core.arm.robot import JOINT_NAMES
+from seal_nodes.core.audio.realtime import raise_thread_priority
 from seal_nodes.core.bounds import check_trajectory
 from seal_nodes.core.arm.trajectory import TrajectoryError, sample, validate_trajectory
 from sim_worlds.tabletop.world import RENDER_MESH_DETAIL, TabletopWorld
 
+
+
+SIM_FIFO_PRIORITY = 5  # real-time, as the policy's control loop; below the audio thread's
 
 
 class SimNode(SealNode):
@@ -54,6 +58,11 @@ class SimNode(SealNode):
             mesh_detail = RENDER_MESH_DETAIL
         world = dict(seed=seed, image_size=(height, width), render=True, scene=scene, randomize=randomize,
                      mesh_detail=mesh_detail)
+        self.realtime = bool(self.declare_parameter("realtime", True).value)
+        if self.realtime:
+            # Mesa's software rasterizer draws on worker threads of ordinary priority: with none, a
+            # frame is drawn on the camera thread itself, at its priority (a light frame needs no more).
+            os.environ.setdefault("LP_NUM_THREADS", "0")
         try:
             self.world = TabletopWorld(**world, fault_stuck_object=stuck)
         except KeyError as exc:  # a bad fault name: said, and the world built without it
@@ -110,6 +119,8 @@ class SimNode(SealNode):
         return out
 
     def _run_or_exit(self, what: str, loop: Callable[[], None]) -> None:
+        if self.realtime:  # the robot's drivers: a real one runs its control loop real-time too
+            self.get_logger().info(f"{what} thread scheduling: {raise_thread_priority(SIM_FIFO_PRIORITY)}")
         try:
             loop()
         except Exception as exc:

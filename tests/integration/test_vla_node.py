@@ -58,8 +58,9 @@ def test_learned_policy_runs_frame_by_frame_within_limits_and_ends_the_goal_itse
     assert np.abs(np.diff(q, axis=0)).max() <= 2.5 / 20.0 + 0.01  # the speed limit, per period
 
 
-def test_frame_in_command_out_asks_for_real_time_scheduling_and_says_what_it_got(arm):
-    """The executor thread (frames, joint states) and a goal's control loop, each in the node's log."""
+def test_the_control_path_asks_for_real_time_scheduling_and_says_what_it_got(arm):
+    """The policy's executor thread (frames, joint states) and a goal's control loop, the sim's physics
+    and camera threads: each says in the nodes' log what it got."""
     handle = call(arm.manip_client.send_goal_async(Manipulate.Goal(instruction="pick up the purple cube",
                                                                    trace_id="L5")))
     call(handle.get_result_async())  # refused inside the goal's thread: its scheduling is logged first
@@ -71,6 +72,8 @@ def test_frame_in_command_out_asks_for_real_time_scheduling_and_says_what_it_got
     said = r"(SCHED_FIFO priority 5|nice -?\d+|unchanged \(.+\))"
     assert re.search(rf"executor thread scheduling: {said}", log), log[-2000:]
     assert re.search(rf"control loop scheduling: {said}", log), log[-2000:]
+    assert re.search(rf"simulation thread scheduling: {said}", log), log[-2000:]
+    assert re.search(rf"camera thread scheduling: {said}", log), log[-2000:]
 
 
 def test_cancel_holds_the_arm(arm):
