@@ -35,8 +35,6 @@ from seal_nodes.core.bounds import check_trajectory
 from seal_nodes.core.arm.trajectory import TrajectoryError, sample, validate_trajectory
 from sim_worlds.tabletop.world import RENDER_MESH_DETAIL, TabletopWorld
 
-
-
 SIM_FIFO_PRIORITY = 5  # real-time, as the policy's control loop; below the audio thread's
 
 

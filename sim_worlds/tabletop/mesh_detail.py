@@ -1,9 +1,10 @@
-"""Lighter visual meshes for the camera: the Panda's are drawn with ~200 k triangles.
+"""Lighter visual meshes for the camera (docs/arm.md has what they cost and change).
 
 Headless MuJoCo renders with Mesa's software rasterizer, where a frame's cost is the robot's
-triangle count, not its pixels: the visual-only meshes (group 2, no collision, no mass) are
-decimated once per process (quadric error, Fast-Quadric-Mesh-Simplification) and put into
-the robot's spec. Collision meshes, inertias and so the physics are untouched.
+triangle count, not its pixels. The meshes visual geoms draw (group 2, no contacts) are
+decimated once per process (quadric error, Fast-Quadric-Mesh-Simplification) and put into the
+robot's spec; collision geoms keep the meshes as shipped and every body keeps its inertial, so
+the physics is the same.
 """
 from __future__ import annotations
 
