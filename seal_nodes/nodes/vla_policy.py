@@ -6,8 +6,10 @@ next arm target, the safety limits check it, and it goes out on /arm/joint_traje
 wording, its own done/fail ends the goal) or ``expert`` (the scripted teacher on
 /sim/object_poses, sim only; instructions in the grammar of ``core.arm.instructions``).
 ``control_hz`` is the expected frame rate (the backend's time step).
-``realtime`` (default true): the node's executor thread and each goal's control loop ask for
-real-time scheduling (``SCHED_FIFO`` below the audio thread, else a lower nice; the log says which).
+``realtime`` (default true): each goal's control loop asks for real-time scheduling (``SCHED_FIFO``
+below the audio thread, else a lower nice; the log says which) and looks at most twice a period
+at a new frame, so a flood of frames cannot make it a real-time busy loop. The executor thread, which takes
+whatever arrives, keeps its ordinary priority: a flood there must not starve the machine.
 Cancel holds the arm where it is. Bad sensor data is reported and never reaches the backend.
 A goal whose robot stops reporting joint states for ``state_timeout_s`` (its driver, or the sim,
 crashed or froze) is failed without a hold: a hold would replay the last state seen, which a
@@ -106,10 +108,6 @@ class VlaPolicyNode(SealNode):
         self.server = ActionServer(
             self, Manipulate, topics.MANIPULATE.name, execute_callback=self.execute,
             goal_callback=self.on_goal, cancel_callback=lambda _: CancelResponse.ACCEPT, callback_group=group)
-        if self.realtime:  # after the model loaded: loading is no work to put ahead of the machine
-            # Frame in, command out ahead of the rest of a busy machine (below the audio thread's):
-            # the executor thread that takes frames and joint states, and each goal's control loop.
-            self.get_logger().info(f"executor thread scheduling: {raise_thread_priority(CONTROL_FIFO_PRIORITY)}")
         self.get_logger().info(f"vla_policy ready: backend={self.backend_name} at {self.hz:.0f} Hz")
 
     # --- sensors ----------------------------------------------------------------------------
@@ -175,7 +173,7 @@ class VlaPolicyNode(SealNode):
         return await in_thread(self, self._guarded_run, handle)
 
     def _guarded_run(self, handle) -> Manipulate.Result:
-        if self.realtime:
+        if self.realtime:  # frame in, command out ahead of the rest of a busy machine
             self.get_logger().info(f"control loop scheduling: {raise_thread_priority(CONTROL_FIFO_PRIORITY)}",
                                    once=True)
         try:
@@ -199,6 +197,7 @@ class VlaPolicyNode(SealNode):
         period = 1.0 / self.hz
         deadline = time.monotonic() + self.timeout_s
         last_frame_ns = 0
+        next_look = 0.0  # monotonic time before which the loop does not look at a new frame
         self.state_watch.start()
         while True:
             silent_s = self.state_watch.silent_s()
@@ -213,7 +212,13 @@ class VlaPolicyNode(SealNode):
             if time.monotonic() > deadline:
                 return self._abort(handle, f"timed out after {self.timeout_s:.0f} s")
             # Closed loop on the camera: every command is derived from a frame newer than the last.
-            self.new_frame.wait(timeout=period)
+            if self.new_frame.wait(timeout=period):
+                # At most two looks a period: a flood of frames (new, stale or repeated) cannot make
+                # this real-time thread a busy loop; after the wait the freshest frame is taken.
+                hold_off = next_look - time.monotonic()
+                if hold_off > 0:
+                    self.stopping.wait(hold_off)
+                next_look = time.monotonic() + 0.5 * period
             self.new_frame.clear()
             with self.lock:
                 q, grip, frame, objects = self.q, self.gripper, self.frame, dict(self.objects)
