@@ -6,10 +6,11 @@ next arm target, the safety limits check it, and it goes out on /arm/joint_traje
 wording, its own done/fail ends the goal) or ``expert`` (the scripted teacher on
 /sim/object_poses, sim only; instructions in the grammar of ``core.arm.instructions``).
 ``control_hz`` is the expected frame rate (the backend's time step).
-``realtime`` (default true): each goal's control loop asks for real-time scheduling (``SCHED_FIFO``
-below the audio thread, else a lower nice; the log says which) and looks at most twice a period
-at a new frame, so a flood of frames cannot make it a real-time busy loop. The executor thread, which takes
-whatever arrives, keeps its ordinary priority: a flood there must not starve the machine.
+The control loop looks at a new frame at most twice a period: a flood of frames cannot make it
+a busy loop. ``realtime`` (default true): the control loop asks for real-time scheduling
+(``SCHED_FIFO`` below the audio thread, else a lower nice; the log says which). The executor
+thread, which takes whatever arrives, keeps its ordinary priority: a flood there must not starve
+the machine.
 Cancel holds the arm where it is. Bad sensor data is reported and never reaches the backend.
 A goal whose robot stops reporting joint states for ``state_timeout_s`` (its driver, or the sim,
 crashed or froze) is failed without a hold: a hold would replay the last state seen, which a
