@@ -9,6 +9,11 @@ with a bin also publishes the bin's pose (name ``bin``) on /sim/object_poses.
 ``fault_stuck_object`` (default ""): a fault injected on purpose, that cube held to the table so
 every grasp of it comes up empty (a missed grasp for ``seal diagnose``; launch argument
 ``fault_stuck_object`` of ``launch/sim.launch.yaml``).
+``mesh_detail`` (default ``RENDER_MESH_DETAIL``): share of the robot's visual triangles the camera
+draws (1: the meshes as shipped); the physics is the same whatever it is.
+``realtime`` (default false): the physics and camera threads ask for real-time scheduling, as a
+robot's drivers run (``SCHED_FIFO`` below the audio thread, else a lower nice; the log says
+which). Off by default: docs/arm.md has what it gains and the starvation it caused.
 """
 from __future__ import annotations
 
@@ -56,7 +61,7 @@ class SimNode(SealNode):
             mesh_detail = RENDER_MESH_DETAIL
         world = dict(seed=seed, image_size=(height, width), render=True, scene=scene, randomize=randomize,
                      mesh_detail=mesh_detail)
-        self.realtime = bool(self.declare_parameter("realtime", True).value)
+        self.realtime = bool(self.declare_parameter("realtime", False).value)
         if self.realtime:
             # Mesa's software rasterizer draws on worker threads of ordinary priority: with none, a
             # frame is drawn on the camera thread itself, at its priority (a light frame needs no more).

@@ -7,10 +7,11 @@ wording, its own done/fail ends the goal) or ``expert`` (the scripted teacher on
 /sim/object_poses, sim only; instructions in the grammar of ``core.arm.instructions``).
 ``control_hz`` is the expected frame rate (the backend's time step).
 The control loop looks at a new frame at most twice a period: a flood of frames cannot make it
-a busy loop. ``realtime`` (default true): the control loop asks for real-time scheduling
-(``SCHED_FIFO`` below the audio thread, else a lower nice; the log says which). The executor
-thread, which takes whatever arrives, keeps its ordinary priority: a flood there must not starve
-the machine.
+a busy loop. ``realtime`` (default false): the control loop asks for real-time scheduling (``SCHED_FIFO``
+below the audio thread, else a lower nice; the log says which). Off by default: a real-time
+Python thread shares its GIL with the executor thread, and on 2 busy cores that starved the
+executor of joint states for 2 s (docs/arm.md). The executor thread never asks: it takes
+whatever arrives, and a flood there must not starve the machine.
 Cancel holds the arm where it is. Bad sensor data is reported and never reaches the backend.
 A goal whose robot stops reporting joint states for ``state_timeout_s`` (its driver, or the sim,
 crashed or froze) is failed without a hold: a hold would replay the last state seen, which a
@@ -75,7 +76,7 @@ class VlaPolicyNode(SealNode):
         self.image_hw = (h, w)
         self.max_frame_age_s = float(self.declare_parameter("max_frame_age_s", 0.5).value)
         state_timeout_s = min(max(float(self.declare_parameter("state_timeout_s", 2.0).value), 0.1), 60.0)
-        self.realtime = bool(self.declare_parameter("realtime", True).value)
+        self.realtime = bool(self.declare_parameter("realtime", False).value)
         weights = str(self.declare_parameter("weights_dir", "").value)  # "": the shipped policy
         if weights:
             LearnedBackend.weights_dir = weights

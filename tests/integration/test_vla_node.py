@@ -59,8 +59,9 @@ def test_learned_policy_runs_frame_by_frame_within_limits_and_ends_the_goal_itse
 
 
 def test_the_control_path_asks_for_real_time_scheduling_and_says_what_it_got(arm):
-    """A goal's control loop, the sim's physics and camera threads: each says in the nodes' log what
-    it got. The policy's executor thread, which takes whatever arrives, asks for nothing."""
+    """With ``realtime:=true`` (this launch; off by default): a goal's control loop, the sim's physics
+    and camera threads each say in the nodes' log what they got. The policy's executor thread, which
+    takes whatever arrives, asks for nothing."""
     handle = call(arm.manip_client.send_goal_async(Manipulate.Goal(instruction="pick up the purple cube",
                                                                    trace_id="L5")))
     call(handle.get_result_async())  # refused inside the goal's thread: its scheduling is logged first
