@@ -35,7 +35,7 @@ from seal_interfaces.msg import ObjectPoses
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from seal_nodes.core import topics
-from seal_nodes.core.audio.realtime import raise_thread_priority
+from seal_nodes.core.audio.realtime import CONTROL_FIFO_PRIORITY, raise_thread_priority
 from seal_nodes.core.bounds import (MAX_INSTRUCTION_CHARS, check_finite, check_goal_text, check_image,
                                     check_joint_state, check_object_poses)
 from seal_nodes.core.arm.backend import ArmBackend, BackendError, Observation
@@ -56,7 +56,6 @@ def _expert_backend(dt: float) -> ArmBackend:
 
 
 BACKENDS: dict[str, Callable[[float], ArmBackend]] = {"learned": LearnedBackend, "expert": _expert_backend}
-CONTROL_FIFO_PRIORITY = 5  # real-time, below the audio thread's (core.audio.realtime.FIFO_PRIORITY)
 
 
 def make_backend(name: str, dt: float) -> ArmBackend:
@@ -216,7 +215,7 @@ class VlaPolicyNode(SealNode):
             # Closed loop on the camera: every command is derived from a frame newer than the last.
             if self.new_frame.wait(timeout=period):
                 # At most two looks a period: a flood of frames (new, stale or repeated) cannot make
-                # this real-time thread a busy loop; after the wait the freshest frame is taken.
+                # this loop a busy one; after the wait the freshest frame is taken.
                 hold_off = next_look - time.monotonic()
                 if hold_off > 0:
                     self.stopping.wait(hold_off)

@@ -11,6 +11,7 @@ import os
 import threading
 
 FIFO_PRIORITY = 10  # above ordinary threads, well below the kernel's own real-time work
+CONTROL_FIFO_PRIORITY = 5  # the control path (sim threads, the policy's loop), below the audio thread
 NICE_BOOST = 5
 
 
