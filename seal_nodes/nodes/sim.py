@@ -40,6 +40,7 @@ from seal_nodes.core.bounds import check_trajectory
 from seal_nodes.core.arm.trajectory import TrajectoryError, sample, validate_trajectory
 from sim_worlds.tabletop.world import RENDER_MESH_DETAIL, TabletopWorld
 
+
 class SimNode(SealNode):
     def __init__(self) -> None:
         super().__init__("sim")
