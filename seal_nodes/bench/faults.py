@@ -130,7 +130,7 @@ class FaultRun:
         back_ns = self._recovered(fault, pid)
         arm = self._arm_held(fault, t0, back_ns)
         # A dead sim is told of by the living policy (its goal fails), maybe before the sim is back.
-        told = self._told(fault, t0 if fault.node == "sim" else back_ns)
+        told = self._told(fault, t0, t0 if fault.node == "sim" else back_ns)
         self._wait_quiet(t0)
         next_ok, next_said, next_ns = self._next_request()
         said = [r.msg.text for r in s.messages(topics.THOUGHTS) if t0 <= r.t_ns < next_ns and r.msg.kind == "say"]
@@ -167,14 +167,18 @@ class FaultRun:
             s.say(CHAT)
             s.wait_for(lambda: bool(s.events(ev.SPEECH_START, since)), 30, "the user's speech to be heard")
 
-    def _told(self, fault: Fault, back_ns: int) -> list[str]:
-        """What the agent said, whole, since ``back_ns`` (for a fault it must speak about:
-        it waits for that, and goes on empty-handed after TOLD_TIMEOUT_S)."""
+    def _told(self, fault: Fault, t0: int, back_ns: int) -> list[str]:
+        """What the agent said, whole, since ``back_ns`` and begun after the fault at ``t0`` (an
+        utterance under way when it hit is not about it). For a fault it must speak about it waits
+        for that, and goes on empty-handed after TOLD_TIMEOUT_S."""
         s = self.session
 
         def said() -> list[str]:
-            return [r.msg.text for r in s.events(ev.AGENT_SPEECH_END, back_ns)
-                    if ev.Event.parse_payload(r.msg.payload_json).get("completed")]
+            begun = {ev.Event.parse_payload(r.msg.payload_json).get("utterance_id")
+                     for r in s.events(ev.AGENT_SPEECH_START, t0)}
+            ends = [ev.Event.parse_payload(r.msg.payload_json) | {"text": r.msg.text}
+                    for r in s.events(ev.AGENT_SPEECH_END, back_ns)]
+            return [e["text"] for e in ends if e.get("completed") and e.get("utterance_id") in begun]
         if _tells(fault):
             try:
                 s.wait_for(lambda: bool(said()), TOLD_TIMEOUT_S, "the agent to say what happened")

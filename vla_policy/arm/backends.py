@@ -11,7 +11,7 @@ from seal_nodes.core.arm.instructions import Task
 from seal_nodes.core.arm.kinematics import ArmCommand
 from seal_nodes.core.language.encoder import SentenceEncoder
 from vla_policy.arm.language import TaskReader
-from vla_policy.arm.runtime import WEIGHTS_DIR, LearnedPolicy, PolicyRuntime
+from vla_policy.arm.runtime import GRASP_TASKS, WEIGHTS_DIR, LearnedPolicy, PolicyRuntime
 from vla_policy.inference import InputError
 
 
@@ -48,7 +48,7 @@ class LearnedBackend:
             raise BackendError(f"unknown object: no {task.object.replace('_', ' ')} among the objects the "
                                f"policy knows ({', '.join(c + ' cube' for c in self.known_colors)})")
         self.policy.reset(instruction or task.name, task=task.name)
-        self.grasping = task.name in ("pick", "place")
+        self.grasping = task.name in GRASP_TASKS
         self._prev_grip: float | None = None
         self._held = False
 

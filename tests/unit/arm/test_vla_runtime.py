@@ -213,6 +213,17 @@ def test_a_held_cube_is_squeezed_fully_and_a_half_command_alone_is_no_grasp():
     assert not any(a.done for a in acts) and not policy.grasp.held
 
 
+def test_home_opens_the_gripper_even_when_the_network_would_hold_a_cube():
+    """An unfinished pick can leave a cube in the fingers; every taught home opens, so "go home"
+    lets it go instead of latching the network's hold (which never ended that goal)."""
+    policy = LearnedPolicy(_SaysDone(grip=0.7), _ZeroEncoder(), ik=ArmIK(), reject_limit=50)
+    policy.reset("go home")
+    grips = [policy.act(HOME_Q.copy(), g, _frame()).gripper for g in (0.6, 0.6, 0.6, 0.6)]
+    assert grips == [0.0] * 4 and not policy.grasp.holding
+    policy.reset("pick up the red cube")  # a pick still squeezes what it holds
+    assert [policy.act(HOME_Q.copy(), g, _frame()).gripper for g in (0.3, 0.55, 0.55, 0.55)][-1] == 1.0
+
+
 def test_object_estimates_do_not_read_proprioception(runtime):
     """The estimates come from image + instruction only (else they learn to follow the arm)."""
     rng = np.random.default_rng(3)
