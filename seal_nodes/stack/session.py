@@ -33,6 +33,7 @@ from seal_nodes.tools.spoken import RATE, Utterance, synthesize_piper
 from seal_nodes.tools.waiting import wait_until
 
 CHUNK = RATE // 50  # 20 ms
+CHUNK_NS = CHUNK * 1_000_000_000 // RATE
 
 # High-rate streams: what ``keep_s`` trims.
 STREAMS = frozenset({topics.MIC, topics.CAMERA, topics.JOINT_STATES, topics.LATENCY, topics.OBJECT_POSES})
@@ -65,7 +66,7 @@ def transcript_log(thought: object) -> Log:
 
 
 class MicFeeder:
-    """A live microphone made of a buffer: 20 ms chunks at real-time pace, silence when idle."""
+    """A live microphone made of a buffer: CHUNK samples at real-time pace, silence when idle."""
 
     def __init__(self, publish: Callable[[AudioFrame], None]) -> None:
         self._publish = publish
@@ -85,7 +86,7 @@ class MicFeeder:
         t0, k = time.time_ns(), 0
         cur, pos = None, 0
         while not self._stop.is_set():
-            stamp = t0 + k * 20_000_000
+            stamp = t0 + k * CHUNK_NS
             if cur is None:
                 with self._lock:
                     if self._queue:
@@ -105,7 +106,7 @@ class MicFeeder:
                     if cur[1] is not None:
                         cur[1].played.set()
                     cur = None
-            due = stamp + 20_000_000  # a microphone delivers a chunk once it is complete
+            due = stamp + CHUNK_NS  # a microphone delivers a chunk once it is complete
             delay = (due - time.time_ns()) / 1e9
             if delay > 0:
                 time.sleep(delay)

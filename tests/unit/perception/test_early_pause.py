@@ -114,8 +114,9 @@ def test_speech_over_the_agent_pauses_a_window_before_the_onset_is_confirmed(ap,
     assert maybe and {e.payload["state"] for _, e in maybe} == {START}, [(e.type, e.payload) for _, e in events]
     assert start[0][1].payload["agent_speaking"]
     assert maybe[0][0] < start[0][0]  # heard on an earlier frame than the confirmation
-    # each maybe is the first window of a user turn (both words were confirmed)
-    assert [e.trace_id for _, e in maybe] == [e.trace_id for _, e in start]
+    # each maybe is the first window of a user turn, confirmed (a word whose first window is
+    # already sure enough starts its turn without one)
+    assert {e.trace_id for _, e in maybe} <= {e.trace_id for _, e in start}
     assert ev.INTERRUPT in [e.type for _, e in events]
 
 

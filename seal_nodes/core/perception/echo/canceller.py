@@ -83,9 +83,10 @@ class EchoCanceller:
 
     ``process(mic, ref)`` takes equal-length blocks of any length: ``ref`` is what the speaker
     played at the time ``mic`` was captured. Output has the same length and lags the input by
-    a constant ``delay``: one frame (``frame_ms``), the price of accepting blocks that are not
-    whole frames, plus one more frame with residual suppression, which the Speex
-    preprocessor's overlap-add analysis adds (20 ms in all at the defaults).
+    ``delay``: one frame (``frame_ms``) with residual suppression, which the Speex
+    preprocessor's overlap-add analysis adds, and one more, from the first block that is not
+    whole frames on, the price of accepting such blocks (10 ms in all at the defaults for 10 or
+    20 ms microphone chunks; 20 ms for ragged ones).
     """
 
     def __init__(self, rate: int = RATE, frame_ms: int = 10, filter_ms: int = 300,
@@ -150,7 +151,11 @@ class EchoCanceller:
         self._gate = _ResidualGate(self.frame, self.rate) if self.residual_suppression else None
         self._mic_in = np.zeros(0, np.int16)
         self._ref_in = np.zeros(0, np.int16)
-        self._out = np.zeros(self.frame, np.int16)  # one frame of lead-in: blocks need not be whole frames
+        # Output not yet returned. Blocks of whole frames (a 10 or 20 ms microphone chunk) come out
+        # as they go in; the first block that is not gets one frame of lead-in, and from then on
+        # every block size does (the delay grows by that frame, once).
+        self._out = np.zeros(0, np.int16)
+        self._lead_in = False
         self._stats: deque[tuple[float, float]] = deque(maxlen=max(1, self.rate // self.frame))  # ~1 s
 
     def __del__(self) -> None:
@@ -161,9 +166,10 @@ class EchoCanceller:
 
     @property
     def delay(self) -> int:
-        """Samples by which the output lags the input: one frame of buffering, plus one more
-        with residual suppression (the preprocessor's overlap-add analysis)."""
-        return self.frame * (2 if self.residual_suppression else 1)
+        """Samples by which the output lags the input: one frame with residual suppression (the
+        preprocessor's overlap-add analysis), plus one frame of buffering once a block that was
+        not whole frames came."""
+        return self.frame * (int(self.residual_suppression) + int(self._lead_in))
 
     @property
     def echo_return_loss_db(self) -> float:
@@ -221,6 +227,9 @@ class EchoCanceller:
             self._out = np.concatenate([self._out, out])
             self._mic_in = self._mic_in[n * f:]
             self._ref_in = self._ref_in[n * f:]
+        if len(self._out) < len(mic):  # part of a frame is waiting for the next block
+            self._out = np.concatenate([np.zeros(self.frame, np.int16), self._out])
+            self._lead_in = True
         result, self._out = self._out[:len(mic)], self._out[len(mic):]
         return result
 
