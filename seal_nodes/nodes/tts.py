@@ -22,6 +22,9 @@ last chunk of an utterance is as long as its audio (no padding), so utterances j
   truthfully; a pause nobody resolves ends after ``pause_timeout_s`` (resumed, with an ``error``).
 - An ``interrupt`` event on /seal/events (``stop_on_interrupt``) stops the playing goal and the
   queued ones at once (aborted, ``interrupted``, truthful ``spoken_text``).
+- A ``voice_maybe`` (state ``start``) or ``speech_start`` event (``pause_reflex``) pauses the
+  playing goal at once, ahead of the thinker's ``pause`` on /tts/control, which then owns the
+  hold; one no control follows within ``REFLEX_HOLD_S`` resumes (``SpeechPlayer.reflex_pause``).
 - ``fault_delay_ms`` (default 0, at most 10000): a fault injected on purpose, every utterance's
   synthesis starts that late (a slow voice for ``seal diagnose``; launch argument
   ``fault_tts_delay_ms`` of ``launch/sim.launch.yaml``).
@@ -56,7 +59,8 @@ from seal_nodes.core import topics
 from seal_nodes.core.bounds import MAX_CONTROL_CHARS, MAX_SPEAK_CHARS, check_goal_text, check_ids, check_text
 from seal_nodes.core.voice.espeak import EspeakSynthesizer
 from seal_nodes.core.voice.piper import OPENERS
-from seal_nodes.core.voice.player import GoalOutcome, PlayerCallbacks, QueuedGoal, SpeechPlayer, check_fault_delay
+from seal_nodes.core.voice.player import (GoalOutcome, PlayerCallbacks, QueuedGoal, SpeechPlayer, check_fault_delay,
+                                         is_possible_onset)
 from seal_nodes.core.voice.stream import SpeechSynthesizer
 
 ENGINES = ("piper", "espeak")
@@ -94,6 +98,7 @@ class TtsNode(SealNode):
                 if w.strip()]
         carry_prosody = bool(self.declare_parameter("carry_prosody", True).value)
         self.stop_on_interrupt = bool(self.declare_parameter("stop_on_interrupt", True).value)
+        self.pause_reflex = bool(self.declare_parameter("pause_reflex", True).value)
         pause_timeout_s = float(self.declare_parameter("pause_timeout_s", 10.0).value)
         # How early a chunk leaves before its play-out time (at most one chunk): what still plays
         # after a cancel is this lead plus the chunk already playing.
@@ -213,7 +218,13 @@ class TtsNode(SealNode):
             self.refuse(topics.TTS_CONTROL.name, reason or f"unknown command {msg.data!r} (pause | resume)")
 
     def on_event(self, msg: Event) -> None:
-        if msg.type != ev.INTERRUPT or not self.stop_on_interrupt or msg.source == self.get_name():
+        if msg.source == self.get_name():
+            return
+        if self.pause_reflex and is_possible_onset(msg.type, msg.payload_json):
+            # the barge-in's first hop: the thinker's pause follows one hop and a decision later
+            self.player.reflex_pause()
+            return
+        if msg.type != ev.INTERRUPT or not self.stop_on_interrupt:
             return
         stopped = self.player.interrupt(stamp_to_ns(msg.header.stamp))
         if stopped:

@@ -11,6 +11,10 @@ answers them, publishes chunks and reports through ``PlayerCallbacks``.
 - ``pause`` holds the voice and the queue before the next chunk, ``resume`` goes on from the
   same sample; a pause nobody resolves ends after ``pause_timeout_s`` (checked by ``tick``).
 - ``interrupt`` stops the playing goal and every queued one.
+- ``reflex_pause``: perception heard what may be the user's onset; the voice pauses at once,
+  ahead of the thinker's own ``pause`` (which owns the hold from then on: its ``resume`` or
+  ``cancel`` ends it). A reflex pause no control follows within ``reflex_hold_s`` resumes
+  (``tick``): the thinker did not take the voice as its own, or did not hear the onset.
 - Goals that wait (queued, paused, or between words) repeat their feedback every
   ``heartbeat_s`` (``tick``), so a client watching for a silent server knows this one is alive.
 - ``fault_delay_ms`` (a fault injected on purpose, default 0): each utterance's synthesis starts
@@ -31,6 +35,9 @@ from seal_nodes.core.voice.speech_tags import ProsodyState
 from seal_nodes.core.voice.stream import SpeakResult, SpeechStream, SpeechSynthesizer
 
 HEARTBEAT_S = 1.0
+# A reflex pause waits this long for the thinker's pause or resume: well past a busy
+# thinker's answer, short enough that a voice it does not own only hiccups.
+REFLEX_HOLD_S = 1.0
 # An interrupt stamped this long before the playing goal started cannot be about it.
 INTERRUPT_SLACK_NS = 50_000_000
 # A queued goal joins the previous one's timeline unless that audio ended longer ago than this.
@@ -90,18 +97,37 @@ class PlayerCallbacks:
     error: Callable[..., None]  # error(text, trace_id="", payload=None): a bad input or failure report
 
 
+# perception's voice_maybe payload is a few fields: anything longer is not one
+MAX_ONSET_PAYLOAD_CHARS = 1024
+
+
+def is_possible_onset(event_type: str, payload_json: str) -> bool:
+    """Perception's word that the user may be starting to talk: a ``speech_start``, or a
+    ``voice_maybe`` that opens (state ``start``). A malformed payload is no onset."""
+    if event_type == ev.SPEECH_START:
+        return True
+    if event_type != ev.VOICE_MAYBE or len(payload_json) > MAX_ONSET_PAYLOAD_CHARS:
+        return False
+    try:
+        return ev.Event.parse_payload(payload_json).get("state") == "start"
+    except ValueError:
+        return False
+
+
 class SpeechPlayer:
     """The queue of accepted goals and the thread that plays them; ``start`` once, ``close`` at the end."""
 
     def __init__(self, synth: SpeechSynthesizer, callbacks: PlayerCallbacks, *, engine: str = "",
                  carry_prosody: bool = True, pause_timeout_s: float = 10.0, lead_ms: float = 10.0,
-                 heartbeat_s: float = HEARTBEAT_S, paced: bool = True, fault_delay_ms: float = 0.0) -> None:
+                 heartbeat_s: float = HEARTBEAT_S, paced: bool = True, fault_delay_ms: float = 0.0,
+                 reflex_hold_s: float = REFLEX_HOLD_S) -> None:
         """``fault_delay_ms``: each utterance's synthesis starts this late (an injected slow voice)."""
         self.synth = synth
         self.out = callbacks
         self.engine = engine
         self.carry_prosody = carry_prosody
         self.pause_timeout_s = pause_timeout_s
+        self.reflex_hold_s = reflex_hold_s
         self.lead_ms = lead_ms  # how early a chunk leaves before its play-out time
         self.heartbeat_s = heartbeat_s
         self.paced = paced  # False: chunks leave as fast as they are synthesised
@@ -112,6 +138,7 @@ class SpeechPlayer:
         self._goals: dict[Hashable, QueuedGoal] = {}
         self._cancelled: set[Hashable] = set()  # cancel requests (possibly before the goal is submitted)
         self._paused_since = 0.0  # monotonic; 0 = not paused
+        self._reflex_since = 0.0  # monotonic; a reflex pause no control has taken over yet
         self._closing = False
         # Ended goals whose synthesis thread was still running: joined at close, so no thread is
         # inside the engine (native code) when the interpreter exits.
@@ -174,11 +201,24 @@ class SpeechPlayer:
         cmd = command.strip().lower()
         if cmd not in ("pause", "resume"):
             return False
-        self.set_paused(cmd == "pause")
+        self.set_paused(cmd == "pause")  # a reflex pause is the controller's now
+        return True
+
+    def reflex_pause(self) -> bool:
+        """Pause the playing goal now, before the controller's pause arrives (a user's possible
+        onset); True if it paused. Nothing playing, or already paused: nothing to do."""
+        with self._lock:
+            current = self._current
+            if current is None or self._paused_since:
+                return False
+            self._paused_since = self._reflex_since = time.monotonic()
+            self._lock.notify_all()
+        current.stream.pause()
         return True
 
     def set_paused(self, paused: bool) -> None:
         with self._lock:
+            self._reflex_since = 0.0
             if paused and not self._paused_since:
                 self._paused_since = time.monotonic()
             elif not paused:
@@ -202,17 +242,24 @@ class SpeechPlayer:
             for goal in goals:
                 goal.reason = "interrupt"
                 goal.stream.cancel()
-            self._paused_since = 0.0
+            self._paused_since = self._reflex_since = 0.0
         return len(goals)
 
     def tick(self) -> None:
-        """Call periodically (twice a second): heartbeat feedback and the pause timeout."""
+        """Call periodically (twice a second): heartbeat feedback, the pause timeout and the reflex
+        pause's wait for a controller."""
         now = time.monotonic()
         with self._lock:
             quiet = [(key, g) for key, g in self._goals.items() if now - g.fed_at > self.heartbeat_s]
             stale = self._paused_since and self.pause_timeout_s > 0 and now - self._paused_since > self.pause_timeout_s
+            unowned = self._reflex_since and now - self._reflex_since > self.reflex_hold_s
         for key, goal in quiet:
             self._feedback(key, goal.said)
+        if unowned:
+            self.out.error(f"tts: no pause or resume followed the reflex pause in {self.reflex_hold_s:.1f} s; "
+                           "resuming", payload={"severity": "warning"})
+            self.set_paused(False)
+            return
         if stale:
             self.out.error(f"tts: paused for {self.pause_timeout_s:.0f} s without resume or cancel; resuming")
             self.set_paused(False)

@@ -11,9 +11,11 @@ import pytest
 
 from seal_nodes.core import events as ev
 from seal_nodes.core.audio.frames import AudioFrame
-from seal_nodes.core.voice.player import GoalOutcome, PlayerCallbacks, QueuedGoal, SpeechPlayer, check_fault_delay
+from seal_nodes.core.voice.player import (GoalOutcome, PlayerCallbacks, QueuedGoal, SpeechPlayer, check_fault_delay,
+                                         is_possible_onset)
 from seal_nodes.core.voice.speech_tags import SpeechPart
 from seal_nodes.core.voice.stream import WordMark
+from seal_nodes.tools.waiting import wait_until
 
 pytestmark = pytest.mark.unit
 
@@ -291,6 +293,54 @@ def test_tick_repeats_feedback_and_ends_a_stale_pause(new_player: Callable[..., 
     assert not player.paused and "paused for" in host.errors[-1][0]
     player.start()
     host.wait_finished("waiting")
+
+
+def test_a_reflex_pause_holds_at_once_and_the_controllers_pause_takes_it_over(
+        new_player: Callable[..., SpeechPlayer]) -> None:
+    paused: list[bool] = []
+
+    def on_chunk(trace_id: str, n: int) -> None:
+        if n == 5:  # perception: maybe the user; a second word of it finds the voice held
+            paused.extend((player.reflex_pause(), player.reflex_pause()))
+
+    host = Host(on_chunk)
+    player = new_player(host, reflex_hold_s=0.01)
+    play(player, ("a", LONG))
+    wait_until(lambda: len(paused) == 2, 5.0, "the reflex pauses")
+    assert paused == [True, False]
+    player.control("pause")  # the thinker's pause: the hold is its own now
+    time.sleep(0.03)
+    player.tick()  # past the reflex's wait: the controller's pause is not undone
+    assert player.paused and len(host.of("a")) == 5 and not host.errors
+    player.control("resume")
+    host.wait_finished("a")
+    assert np.array_equal(host.samples("a"), tone_pcm(LONG))  # no sample lost or repeated
+
+
+def test_a_reflex_pause_nobody_takes_over_resumes_with_a_warning(new_player: Callable[..., SpeechPlayer]) -> None:
+    def on_chunk(trace_id: str, n: int) -> None:
+        if n == 3:
+            player.reflex_pause()
+
+    host = Host(on_chunk)
+    player = new_player(host, reflex_hold_s=0.01)
+    assert not player.reflex_pause()  # nothing playing: nothing to pause
+    play(player, ("a", LONG))
+    wait_until(lambda: player.paused, 5.0, "the reflex pause")
+    time.sleep(0.03)
+    player.tick()
+    host.wait_finished("a")
+    assert host.finished["a"].result.completed
+    assert [p.get("severity") for text, p in host.errors if "reflex pause" in text] == ["warning"]
+
+
+@pytest.mark.parametrize("type_,payload,onset", [
+    (ev.SPEECH_START, "", True), (ev.VOICE_MAYBE, '{"state": "start", "vad_prob": 0.2}', True),
+    (ev.VOICE_MAYBE, '{"state": "end"}', False), (ev.VOICE_MAYBE, "{not json", False),
+    (ev.VOICE_MAYBE, '["start"]', False), (ev.VOICE_MAYBE, '{"state": "start", "x": "' + "y" * 2000 + '"}', False),
+    (ev.SPEECH_END, "", False), (ev.INTERRUPT, "", False)])
+def test_what_counts_as_a_possible_onset(type_: str, payload: str, onset: bool) -> None:
+    assert is_possible_onset(type_, payload) is onset
 
 
 def test_close_stops_every_goal(new_player: Callable[..., SpeechPlayer]) -> None:
