@@ -84,6 +84,28 @@ def heard_since(session: StackSession, since_ns: int, until_ns: int) -> list[str
     return out
 
 
+def said_about_the_fault(starts: list, ends: list, t0: int) -> list[str]:
+    """The texts of the completed utterances among ``ends`` (received ``agent_speech_end``s) that
+    were not under way when the fault hit at ``t0`` (so not about it).
+
+    An utterance is known by its trace and id, and "under way" also needs its play-out to have
+    started before ``t0`` by its end event's own account (stamp less audio and pause): a respawned
+    thinker counts its utterance ids from 1 again, and a respawned TTS can send a start before
+    the session's reader has matched its new writer (that start is lost)."""
+    def key(r) -> tuple[str, object]:
+        return r.msg.trace_id, ev.Event.parse_payload(r.msg.payload_json).get("utterance_id")
+
+    begun_before = {key(r) for r in starts if r.t_ns < t0}
+    out = []
+    for r in ends:
+        p = ev.Event.parse_payload(r.msg.payload_json)
+        stamp_ns = r.msg.header.stamp.sec * 1_000_000_000 + r.msg.header.stamp.nanosec
+        played_from = stamp_ns - 1e6 * (p.get("audio_ms", 0) + p.get("paused_ms", 0))
+        if p.get("completed") and not (key(r) in begun_before and played_from < t0):
+            out.append(r.msg.text)
+    return out
+
+
 class FaultRun:
     """Faults injected into one running stack; ``run(fault)`` gives that fault's row."""
 
@@ -168,17 +190,14 @@ class FaultRun:
             s.wait_for(lambda: bool(s.events(ev.SPEECH_START, since)), 30, "the user's speech to be heard")
 
     def _told(self, fault: Fault, t0: int, back_ns: int) -> list[str]:
-        """What the agent said, whole, since ``back_ns`` and begun after the fault at ``t0`` (an
-        utterance under way when it hit is not about it). For a fault it must speak about it waits
-        for that, and goes on empty-handed after TOLD_TIMEOUT_S."""
+        """What the agent said, whole, since ``back_ns``, less what it had begun before the fault
+        at ``t0`` (``said_about_the_fault``). For a fault it must speak about it waits for that,
+        and goes on empty-handed after TOLD_TIMEOUT_S."""
         s = self.session
 
         def said() -> list[str]:
-            begun = {ev.Event.parse_payload(r.msg.payload_json).get("utterance_id")
-                     for r in s.events(ev.AGENT_SPEECH_START, t0)}
-            ends = [ev.Event.parse_payload(r.msg.payload_json) | {"text": r.msg.text}
-                    for r in s.events(ev.AGENT_SPEECH_END, back_ns)]
-            return [e["text"] for e in ends if e.get("completed") and e.get("utterance_id") in begun]
+            return said_about_the_fault(s.events(ev.AGENT_SPEECH_START), s.events(ev.AGENT_SPEECH_END, back_ns), t0)
+
         if _tells(fault):
             try:
                 s.wait_for(lambda: bool(said()), TOLD_TIMEOUT_S, "the agent to say what happened")
