@@ -21,6 +21,7 @@ import numpy as np
 
 from seal_nodes.core import events as ev
 from seal_nodes.core import topics
+from seal_nodes.nodes.common import stamp_to_ns, subscription
 from seal_nodes.stack.session import StackSession
 from seal_nodes.tools.latency import machine_info, write_report
 
@@ -99,8 +100,7 @@ def said_about_the_fault(starts: list, ends: list, t0: int) -> list[str]:
     out = []
     for r in ends:
         p = ev.Event.parse_payload(r.msg.payload_json)
-        stamp_ns = r.msg.header.stamp.sec * 1_000_000_000 + r.msg.header.stamp.nanosec
-        played_from = stamp_ns - 1e6 * (p.get("audio_ms", 0) + p.get("paused_ms", 0))
+        played_from = stamp_to_ns(r.msg.header.stamp) - 1e6 * (p.get("audio_ms", 0) + p.get("paused_ms", 0))
         if p.get("completed") and not (key(r) in begun_before and played_from < t0):
             out.append(r.msg.text)
     return out
@@ -111,7 +111,6 @@ class FaultRun:
 
     def __init__(self, session: StackSession, echo=print) -> None:
         from seal_nodes.core.arm.robot import ARM_JOINTS, robot_model
-        from seal_nodes.nodes.common import subscription
 
         self.session, self.echo = session, echo
         model = robot_model()
@@ -194,9 +193,10 @@ class FaultRun:
         at ``t0`` (``said_about_the_fault``). For a fault it must speak about it waits for that,
         and goes on empty-handed after TOLD_TIMEOUT_S."""
         s = self.session
+        starts = [r for r in s.events(ev.AGENT_SPEECH_START) if r.t_ns < t0]  # all there is of them
 
         def said() -> list[str]:
-            return said_about_the_fault(s.events(ev.AGENT_SPEECH_START), s.events(ev.AGENT_SPEECH_END, back_ns), t0)
+            return said_about_the_fault(starts, s.events(ev.AGENT_SPEECH_END, back_ns), t0)
 
         if _tells(fault):
             try:

@@ -14,9 +14,9 @@ and if the network keeps insisting the goal ends as failed (the
 fingers closed on nothing). Until it has held something, a pick/place goal also closes the
 gripper only with the tool at the object as the network reads their offset from the image and
 fovea (``near``; ``close_box``: within 3 cm across and 3 cm in height); a close commanded
-elsewhere is held open. While a pick/place holds, a close command is a full squeeze
-(``latch_grip``); other tasks never latch, and "home" always commands the gripper open, as every
-taught home does (an unfinished pick can leave a cube in the fingers). A missed grasp (a "done" refused
+elsewhere is held open. While holding, a close command is a full squeeze (``latch_grip``);
+"home" always commands the gripper open, as every taught home does (an unfinished pick can
+leave a cube in the fingers). A missed grasp (a "done" refused
 ``reject_limit`` times) starts a fresh attempt, gripper opened first, up to ``max_retries``
 times; then the goal fails. The fovea (a full-resolution patch of the
 frame) is cut around the previous frame's object estimate, projected by the nominal camera; a
@@ -161,7 +161,7 @@ class LearnedPolicy:
         self._done_run = self._done_run + 1 if status[1] > 0.5 else 0
         self._fail_run = self._fail_run + 1 if status[2] > 0.5 else 0
         grip_cmd = float(np.clip(now[3], 0.0, 1.0))
-        if self.latch_grip and self.task in GRASP_TASKS and self.grasp.holding and grip_cmd >= 0.5:
+        if self.latch_grip and self.grasp.holding and grip_cmd >= 0.5:
             # Holding: squeeze fully. A sagging half command would let the fingers open to follow
             # it, and an opening that merely follows the command would pass for grasp evidence.
             grip_cmd = 1.0

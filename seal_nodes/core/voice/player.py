@@ -207,26 +207,26 @@ class SpeechPlayer:
     def reflex_pause(self) -> bool:
         """Pause the playing goal now, before the controller's pause arrives (a user's possible
         onset); True if it paused. Nothing playing, or already paused: nothing to do."""
+        return self.set_paused(True, reflex=True)
+
+    def set_paused(self, paused: bool, *, reflex: bool = False) -> bool:
+        """Pause or resume; True if this call started a pause. A controller's call (``reflex``
+        false) makes any pause its own; a reflex starts one only on a goal that plays."""
         with self._lock:
             current = self._current
-            if current is None or self._paused_since:
+            started = paused and not self._paused_since and (current is not None or not reflex)
+            if reflex and not started:
                 return False
-            self._paused_since = self._reflex_since = time.monotonic()
-            self._lock.notify_all()
-        current.stream.pause()
-        return True
-
-    def set_paused(self, paused: bool) -> None:
-        with self._lock:
             self._reflex_since = 0.0
-            if paused and not self._paused_since:
+            if started:
                 self._paused_since = time.monotonic()
+                self._reflex_since = self._paused_since if reflex else 0.0
             elif not paused:
                 self._paused_since = 0.0
-            current = self._current
             self._lock.notify_all()
         if current is not None:
             current.stream.pause() if paused else current.stream.resume()
+        return started
 
     def interrupt(self, stamp_ns: int) -> int:
         """Stop the playing goal and the queued ones (a pause ends too); returns how many.
