@@ -54,7 +54,8 @@ class AudioPerceptionNode(SealNode):
             echo=EchoConfig(enabled=bool(p("echo_cancel", True).value), doubletalk=bool(p("doubletalk", True).value)),
             # voice_maybe: the agent's voice pauses on the first window that may be the user
             early_pause=EarlyPauseConfig(enabled=bool(p("early_pause", True).value),
-                                         threshold=float(p("early_pause_threshold", EarlyPauseConfig.threshold).value)),
+                                         threshold=float(p("early_pause_threshold", EarlyPauseConfig.threshold).value),
+                                         by_level=bool(p("early_pause_level", True).value)),
             bias_words=[w for w in p("bias_words", ["red cube", "green cube", "blue cube", "bin"]).value if w],
             n_best=int(p("n_best", d.n_best).value),
         )

@@ -11,7 +11,7 @@ the user pauses: that final transcript decides whether the turn is over (``turns
 Events:
 - ``speech_start`` one VAD window after the onset (stamp = onset; payload ``agent_speaking``)
 - while the agent talks, ``voice_maybe`` ahead of it: ``start`` on the first window that may be
-  the user (the voice pauses), ``end`` when no onset confirmed it (the voice resumes);
+  the user, or a louder 10 ms block before that window ends (the voice pauses), ``end`` when no onset confirmed it (the voice resumes);
   a confirmed one carries the maybe's trace id (``early_pause``)
 - ``speech_fragment`` partial transcripts while the user talks
 - ``speech_end`` the final transcript (stamp = end of voice), when the turn is complete or
@@ -45,6 +45,7 @@ from seal_nodes.core.events import (
 from seal_nodes.core.perception import bias, turns
 from seal_nodes.core.perception.acoustic import AcousticEventDetector, segment_kind
 from seal_nodes.core.perception.early_pause import END, START, EarlyPause, EarlyPauseConfig
+from seal_nodes.core.perception.echo.doubletalk import level_db
 from seal_nodes.core.perception.echo.frontend import EchoConfig, EchoFrontEnd
 from seal_nodes.core.perception.vad import WINDOW, SileroVad
 from seal_nodes.core.perception.whisper import MAX_N_BEST, Transcript, WhisperRecognizer, distinct_alternatives
@@ -139,6 +140,7 @@ class AudioPerception:
         self._resampler: StreamResampler | None = None
         self._total = 0  # 16 kHz samples received so far
         self._vad_pos = 0  # 16 kHz samples covered by VAD windows
+        self._level_pos = 0  # 16 kHz samples covered by the early pause's level blocks
         self._anchor = (0, 0)  # (sample index, stamp_ns) of the latest frame start
         self._history: deque[np.ndarray] = deque()  # recent audio for the pre-roll
         self._history_len = 0
@@ -207,7 +209,7 @@ class AudioPerception:
         self._remember(x)
         if self._utt is not None:
             self._utt.audio.append(x)
-        events: list[Event] = []
+        events = self._level_blocks()
         for p in self._vad.process(x):
             start = self._vad_pos
             self._vad_pos += WINDOW
@@ -271,6 +273,30 @@ class AudioPerception:
             return events + [self._event(VOICE_MAYBE, self._time(start), "", p,
                                          {"state": START, "vad_prob": round(p, 3)}, self._maybe_trace)]
         return events + ([self._maybe_end(start + WINDOW)] if decision == END else [])
+
+    def _level_blocks(self) -> list[Event]:
+        """The early pause's level test on each whole ``level_ms`` block heard since the last call:
+        a voice over the agent can pause it before the VAD window it starts in has ended."""
+        cfg = self.config.early_pause
+        n = self._ms_to_samples(cfg.level_ms)
+        if not (cfg.enabled and cfg.by_level) or self._total - self._level_pos < n:
+            return []
+        first, audio = self._audio_since(self._level_pos)
+        self._level_pos = max(self._level_pos, first)
+        events: list[Event] = []
+        while self._total - self._level_pos >= n:
+            start, self._level_pos = self._level_pos, self._level_pos + n
+            t = self._time(start)
+            agent = self._state != "speech" and not self._music_on and self.agent_speaking(t)
+            block = audio[start - first:start - first + n]
+            db = level_db(block)
+            loud = (agent and db >= max(cfg.level_floor_db, self._acoustic.background_db + cfg.level_over_noise_db)
+                    and self._echo.loud_over_echo(block, t, cfg.level_over_echo_db))
+            if self._early.level(agent, loud) == START:
+                self._maybe_trace = new_trace_id()
+                events.append(self._event(VOICE_MAYBE, t, "", 0.0, {"state": START, "level_db": round(float(db), 1)},
+                                          self._maybe_trace))
+        return events
 
     def _maybe_end(self, at: int) -> Event:
         """No onset confirmed the open voice_maybe: the voice resumes."""
@@ -386,11 +412,10 @@ class AudioPerception:
         (a trailing nasal, a synthetic voice's tail) as silence; judging the turn there cuts
         the last word off."""
         n = self._ms_to_samples(self.config.eot_probe_ms / 2)
-        tail = self._utterance_audio(self._utt, self._total)[-n:].astype(np.float64) if self._utt else None
+        tail = self._utterance_audio(self._utt, self._total)[-n:] if self._utt else None
         if tail is None or not len(tail):
             return True
-        level_db = 10 * np.log10(np.mean(tail**2) / 32768.0**2 + 1e-12)
-        return level_db < max(self._acoustic.background_db + 10.0, self.config.quiet_db)
+        return level_db(tail) < max(self._acoustic.background_db + 10.0, self.config.quiet_db)
 
     def _interrupt(self, utt: _Utterance, text: str, confidence: float, why: str) -> Event:
         utt.interrupted = True

@@ -65,6 +65,30 @@ def test_the_agent_falling_silent_ends_an_open_maybe():
     assert feed(pause, [(True, 0.3, True), (False, 0.3, True)]) == [START, END]
 
 
+def test_a_loud_block_opens_a_maybe_ahead_of_the_window_and_a_steady_sound_pauses_once():
+    pause = EarlyPause(EarlyPauseConfig(release_ms=64.0, max_ms=160.0), window_ms=32.0)
+    assert pause.level(False, True) is None  # nobody to pause
+    assert pause.level(True, False) is None  # not louder than the room and the agent's residual
+    assert pause.level(True, True) == START and pause.by_level
+    # the VAD hears no voice, but a loud block counts for the release: one sound, one pause
+    assert [pause.window(True, 0.0, True), pause.level(True, True), pause.window(True, 0.0, True),
+            pause.window(True, 0.0, True)] == [None, None, None, END]
+    assert pause.level(True, True) is None  # the same sound goes on: no stutter
+    assert [pause.level(True, False), pause.level(True, True)] == [None, START]  # a new one after a lull
+    assert pause.close() and not pause.open  # the VAD confirmed it: the barge-in's pause now
+
+
+def test_the_level_test_can_be_switched_off():
+    assert EarlyPause(EarlyPauseConfig(by_level=False)).level(True, True) is None
+    assert EarlyPause(EarlyPauseConfig(enabled=False)).level(True, True) is None
+
+
+@pytest.mark.parametrize("kw", [{"level_ms": 0}, {"level_ms": 64}])
+def test_bad_level_block_is_refused(kw):
+    with pytest.raises(ValueError):
+        EarlyPauseConfig(**kw)
+
+
 @pytest.mark.parametrize("kw", [{"threshold": 0.0}, {"threshold": 1.5}, {"release_ms": 0.0},
                                 {"release_ms": 500.0, "max_ms": 100.0}])
 def test_bad_config_is_refused(kw):
@@ -118,6 +142,22 @@ def test_speech_over_the_agent_pauses_a_window_before_the_onset_is_confirmed(ap,
     # already sure enough starts its turn without one)
     assert {e.trace_id for _, e in maybe} <= {e.trace_id for _, e in start}
     assert ev.INTERRUPT in [e.type for _, e in events]
+
+
+def test_a_loud_block_pauses_before_the_vad_window_it_starts_in_has_ended(ap, agent_voice):
+    mic = at(piper("stop, wait"), 2.0, len(agent_voice))
+    first = {}
+    try:
+        for by_level in (False, True):
+            ap.config.early_pause = EarlyPauseConfig(by_level=by_level)
+            events = sensed(ap, mic, agent_voice)
+            first[by_level] = next((i, e) for i, e in events if e.type in (ev.VOICE_MAYBE, ev.SPEECH_START)
+                                   and e.payload.get("state", START) == START)
+    finally:
+        ap.config.early_pause = EarlyPauseConfig()
+    assert "level_db" in first[True][1].payload, first[True][1].payload
+    assert first[True][0] < first[False][0]  # out on an earlier microphone frame
+    assert of(events, ev.SPEECH_START) and ev.INTERRUPT in [e.type for _, e in events]  # then confirmed
 
 
 def test_a_cough_over_the_agent_pauses_then_ends_unconfirmed(ap, agent_voice):

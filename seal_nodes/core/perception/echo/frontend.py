@@ -1,7 +1,8 @@
 """The agent's own voice out of the microphone: reference, alignment, canceller, double talk.
 
 ``audio_perception`` feeds every microphone block through ``clean`` and asks ``audible``
-for every VAD window while the agent talks. The parts:
+for every VAD window while the agent talks (``loud_over_echo`` for the early pause's shorter
+blocks). The parts:
 
 - ``ReferenceBuffer`` (``echo``): what the loudspeaker played, by stamp;
 - ``EchoDelayEstimator`` (``echo_delay``): where the echo sits relative to those stamps;
@@ -17,7 +18,7 @@ import numpy as np
 from seal_nodes.core.audio.frames import RATE
 from seal_nodes.core.perception.echo.canceller import EchoCanceller, ReferenceBuffer
 from seal_nodes.core.perception.echo.delay import EchoDelayEstimator
-from seal_nodes.core.perception.echo.doubletalk import DoubleTalkDetector
+from seal_nodes.core.perception.echo.doubletalk import SILENT_DB, DoubleTalkDetector, level_db
 
 
 @dataclass
@@ -125,6 +126,17 @@ class EchoFrontEnd:
             if raw is not None:
                 self.doubletalk.observe_erle(raw, window, noise_db)
         return False
+
+    def loud_over_echo(self, block: np.ndarray, start_ns: int, extra_db: float) -> bool:
+        """Is this short echo-cancelled block (first sample at ``start_ns``) louder than the
+        double-talk test's predicted echo by its margin plus ``extra_db``? Read-only: the test
+        learns only from whole VAD windows (``audible``)."""
+        if not self.config.doubletalk:
+            return True
+        back = int(self.config.lookback_ms * RATE / 1000)
+        ref = self.reference.take(self.ref_ns(start_ns - _ns(back)), back + len(block) + self._ahead())
+        echo_db = self.doubletalk.predicted_echo_db(ref, len(block))
+        return echo_db <= SILENT_DB or level_db(block) > echo_db + self.doubletalk.margin_db + extra_db
 
     def _raw_window(self, start_ns: int, n: int) -> np.ndarray | None:
         first = len(self._raw) - int(round((self._raw_end_ns - start_ns) * RATE / 1e9))
