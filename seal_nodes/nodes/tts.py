@@ -1,7 +1,7 @@
 """tts: the Speak action server. Text (with the talk's control tags) → /audio/speaker chunks.
 
-Audio leaves in 20 ms AudioChunks at real-time pace, each stamped with its play-out time; the
-last chunk of an utterance is as long as its audio (no padding), so utterances join exactly.
+Audio leaves in ``chunk_ms`` (10 ms) AudioChunks at real-time pace, ``lead_ms`` (10 ms) ahead,
+each stamped with its play-out time; the last chunk of an utterance is as long as its audio (no padding), so utterances join exactly.
 
 - Voices (``engine``): ``piper`` (default; the joe voice, natural) or ``espeak`` (libespeak-ng,
   the lowest latency; ``voice`` and ``rate_wpm`` apply to it). A piper that cannot load falls
@@ -100,9 +100,11 @@ class TtsNode(SealNode):
         self.stop_on_interrupt = bool(self.declare_parameter("stop_on_interrupt", True).value)
         self.pause_reflex = bool(self.declare_parameter("pause_reflex", True).value)
         pause_timeout_s = float(self.declare_parameter("pause_timeout_s", 10.0).value)
-        # How early a chunk leaves before its play-out time (at most one chunk): what still plays
-        # after a cancel is this lead plus the chunk already playing.
-        lead_ms = min(max(float(self.declare_parameter("lead_ms", 10.0).value), 0.0), 20.0)
+        # What still plays after a pause or a cancel is the lead (how early a chunk leaves before
+        # its play-out time, at most one chunk) plus the chunk already playing: 10 ms chunks halve
+        # the second. A shorter lead stutters on a busy machine (docs/benchmarks.md).
+        chunk_ms = min(max(int(self.declare_parameter("chunk_ms", 10).value), 5), 40)
+        lead_ms = min(max(float(self.declare_parameter("lead_ms", 10.0).value), 0.0), float(chunk_ms))
         # An injected fault (a slow voice): each utterance's synthesis starts this late. Any number type.
         delay_ms, why = check_fault_delay(self.declare_parameter(
             "fault_delay_ms", 0.0, ParameterDescriptor(dynamic_typing=True)).value)
@@ -119,6 +121,7 @@ class TtsNode(SealNode):
                                         feedback=self.feedback, finish=self.finish, event=self.publish_event,
                                         error=self.report_error),
             engine=self.engine, carry_prosody=carry_prosody, pause_timeout_s=pause_timeout_s, lead_ms=lead_ms,
+            chunk_ms=chunk_ms,
             fault_delay_ms=delay_ms)
         self.lock = threading.Lock()  # the utterances are answered from the player thread
         self.utterances: dict[tuple[str, str, str], Utterance] = {}  # copy key → queued or playing

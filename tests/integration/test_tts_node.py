@@ -43,7 +43,7 @@ def errors_since(h: TtsNodeHarness, since: int) -> list[str]:
         return [m.text for t, m in h.events if m.type == ev.ERROR and t >= since]
 
 
-def test_goal_streams_20ms_chunks_and_completes_with_the_clean_text(tts):
+def test_goal_streams_10ms_chunks_and_completes_with_the_clean_text(tts):
     fb = []
     handle = tts.send("[THINKING] [EMO:happy] Okay, done. [BREATH] All good.", "full",
                       feedback=lambda m: fb.append(m.feedback.spoken_text))
@@ -53,7 +53,8 @@ def test_goal_streams_20ms_chunks_and_completes_with_the_clean_text(tts):
     assert res.result.spoken_text == "Okay, done. All good."
     got = chunks(tts, "full")
     assert all(m.sample_rate == 22050 and m.encoding == "S16LE" for m in got)
-    assert all(len(m.data) == 882 for m in got[:-1]) and 0 < len(got[-1].data) <= 882
+    # the node's default chunk_ms: 10 ms, 220 samples of 2 bytes at 22.05 kHz
+    assert all(len(m.data) == 440 for m in got[:-1]) and 0 < len(got[-1].data) <= 440
     # Stamps are play-out times: in order and never overlapping. They are sample-contiguous unless
     # synthesis fell behind real time (a loaded machine), when play-out slips and the stamps say so.
     assert all(_stamp_ns(b) - _chunk_end_ns(a) >= -1_000 for a, b in zip(got, got[1:]))

@@ -32,7 +32,7 @@ from typing import Any
 from seal_nodes.core import events as ev
 from seal_nodes.core.audio.frames import AudioFrame
 from seal_nodes.core.voice.speech_tags import ProsodyState
-from seal_nodes.core.voice.stream import SpeakResult, SpeechStream, SpeechSynthesizer
+from seal_nodes.core.voice.stream import CHUNK_MS, SpeakResult, SpeechStream, SpeechSynthesizer
 
 HEARTBEAT_S = 1.0
 # A reflex pause waits this long for the thinker's pause or resume: well past a busy
@@ -119,6 +119,7 @@ class SpeechPlayer:
 
     def __init__(self, synth: SpeechSynthesizer, callbacks: PlayerCallbacks, *, engine: str = "",
                  carry_prosody: bool = True, pause_timeout_s: float = 10.0, lead_ms: float = 10.0,
+                 chunk_ms: int = CHUNK_MS,
                  heartbeat_s: float = HEARTBEAT_S, paced: bool = True, fault_delay_ms: float = 0.0,
                  reflex_hold_s: float = REFLEX_HOLD_S) -> None:
         """``fault_delay_ms``: each utterance's synthesis starts this late (an injected slow voice)."""
@@ -129,6 +130,7 @@ class SpeechPlayer:
         self.pause_timeout_s = pause_timeout_s
         self.reflex_hold_s = reflex_hold_s
         self.lead_ms = lead_ms  # how early a chunk leaves before its play-out time
+        self.chunk_ms = chunk_ms
         self.heartbeat_s = heartbeat_s
         self.paced = paced  # False: chunks leave as fast as they are synthesised
         self.fault_delay_ms = fault_delay_ms
@@ -163,7 +165,7 @@ class SpeechPlayer:
             follow_on = self._current is not None or bool(self._queue)
             prosody = self._last_state if self.carry_prosody and follow_on else None
         try:
-            stream = SpeechStream(text, self.synth, trace_id=trace_id, prosody=prosody,
+            stream = SpeechStream(text, self.synth, trace_id=trace_id, prosody=prosody, chunk_ms=self.chunk_ms,
                                   on_progress=lambda said: self._feedback(key, said), delay_ms=self.fault_delay_ms)
         except ValueError as exc:
             self.out.error(f"Speak goal rejected: {exc}", trace_id, payload={"utterance_id": utterance_id})
