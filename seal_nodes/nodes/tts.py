@@ -1,7 +1,8 @@
 """tts: the Speak action server. Text (with the talk's control tags) → /audio/speaker chunks.
 
 Audio leaves in ``chunk_ms`` (10 ms) AudioChunks at real-time pace, ``lead_ms`` (10 ms) ahead,
-each stamped with its play-out time; the last chunk of an utterance is as long as its audio (no padding), so utterances join exactly.
+each stamped with its play-out time; the last chunk of an utterance is as long as its audio (no
+padding), so utterances join exactly.
 
 - Voices (``engine``): ``piper`` (default; the joe voice, natural) or ``espeak`` (libespeak-ng,
   the lowest latency; ``voice`` and ``rate_wpm`` apply to it). A piper that cannot load falls

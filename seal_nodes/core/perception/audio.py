@@ -11,8 +11,9 @@ the user pauses: that final transcript decides whether the turn is over (``turns
 Events:
 - ``speech_start`` one VAD window after the onset (stamp = onset; payload ``agent_speaking``)
 - while the agent talks, ``voice_maybe`` ahead of it: ``start`` on the first window that may be
-  the user, or a louder 10 ms block before that window ends (the voice pauses), ``end`` when no onset confirmed it (the voice resumes);
-  a confirmed one carries the maybe's trace id (``early_pause``)
+  the user, or on a loud 10 ms block before that window has ended (the voice pauses), ``end``
+  when no onset confirmed it (the voice resumes); a confirmed one carries the maybe's trace id
+  (``early_pause``)
 - ``speech_fragment`` partial transcripts while the user talks
 - ``speech_end`` the final transcript (stamp = end of voice), when the turn is complete or
   after ``end_silence_ms`` whatever the words
