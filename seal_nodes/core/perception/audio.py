@@ -64,11 +64,11 @@ class AudioPerceptionConfig:
     # While the agent's voice or music is in the room a residual can reach 0.3: ask for more.
     vad_threshold_busy: float = 0.5
     min_speech_ms: int = 30  # speech needed to confirm an onset (one VAD window)
-    # Whole VAD windows of silence (32 ms each) count: the final decode starts on the second and is
-    # about done when the turn is judged on the third. Silero lets go of a voice late already;
-    # a longer wait only delays the first words (the sweep is in docs/perception.md).
-    eot_decode_ms: int = 64  # silence after which the final transcript is decoded (ahead of time)
-    eot_probe_ms: int = 96  # silence after which the end of the turn is judged on it
+    # Silence counts in whole VAD windows (32 ms): the final is decoded on the fourth, judged on the
+    # seventh. Decoding sooner gives Whisper less of the word's tail: worse finals in noise (the
+    # sweep and the understanding bench are in docs/perception.md).
+    eot_decode_ms: int = 100  # silence after which the final transcript is decoded (ahead of time)
+    eot_probe_ms: int = 200  # silence after which the end of the turn is judged on it
     end_silence_ms: int = 900  # silence that ends a turn whatever the transcript says
     quiet_db: float = -50.0  # the turn is judged only once the last eot_probe_ms/2 are this quiet (dBFS)
     fragment_interval_ms: int = 300  # partial transcripts at most this often (audio time)
