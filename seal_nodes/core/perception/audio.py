@@ -283,18 +283,22 @@ class AudioPerception:
         a voice over the agent can pause it before the VAD window it starts in has ended."""
         cfg = self.config.early_pause
         n = self._ms_to_samples(cfg.level_ms)
-        if not (cfg.enabled and cfg.by_level) or self._total - self._level_pos < n:
+        if not (cfg.enabled and cfg.by_level):
             return []
-        first, audio = self._audio_since(self._level_pos)
-        self._level_pos = max(self._level_pos, first)
+        first, audio = self._total, None  # the recent audio, taken only while the agent talks
         events: list[Event] = []
         while self._total - self._level_pos >= n:
             start, self._level_pos = self._level_pos, self._level_pos + n
             t = self._time(start)
             agent = self._state != "speech" and not self._music_on and self.agent_speaking(t)
-            block = audio[start - first:start - first + n]
+            if not agent:
+                self._early.level(False, False)  # nothing to pause: a quiet block as far as it goes
+                continue
+            if audio is None:
+                first, audio = self._audio_since(start)
+            block = audio[max(0, start - first):start - first + n]
             db = level_db(block)
-            loud = (agent and db >= max(cfg.level_floor_db, self._acoustic.background_db + cfg.level_over_noise_db)
+            loud = (db >= max(cfg.level_floor_db, self._acoustic.background_db + cfg.level_over_noise_db)
                     and self._echo.loud_over_echo(block, t, cfg.level_over_echo_db))
             if self._early.level(agent, loud) == START:
                 self._maybe_trace = new_trace_id()

@@ -94,10 +94,11 @@ class DoubleTalkDetector:
         short = (cfg.good_erle_db - max(self.erle_db, 0.0)) / cfg.good_erle_db
         return cfg.margin_db + short * (cfg.poor_margin_db - cfg.margin_db)
 
-    def user_dominant(self, mic: np.ndarray, ref_recent: np.ndarray) -> bool:
-        """Could this (echo-cancelled) microphone window hold the user's voice over the agent's echo?"""
+    def user_dominant(self, mic: np.ndarray, ref_recent: np.ndarray, extra_db: float = 0.0) -> bool:
+        """Could this (echo-cancelled) microphone window hold the user's voice over the agent's echo?
+        ``extra_db`` over the margin: for blocks shorter than the windows the gain was learned from."""
         echo_db = self.predicted_echo_db(ref_recent, len(mic))
-        return echo_db <= SILENT_DB or level_db(mic) > echo_db + self.margin_db
+        return echo_db <= SILENT_DB or level_db(mic) > echo_db + self.margin_db + extra_db
 
     def observe_erle(self, raw: np.ndarray, cleaned: np.ndarray, noise_db: float = SILENT_DB) -> None:
         """An echo-only window before and after cancelling: how much does the canceller take out?

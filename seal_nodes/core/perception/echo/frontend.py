@@ -18,7 +18,7 @@ import numpy as np
 from seal_nodes.core.audio.frames import RATE
 from seal_nodes.core.perception.echo.canceller import EchoCanceller, ReferenceBuffer
 from seal_nodes.core.perception.echo.delay import EchoDelayEstimator
-from seal_nodes.core.perception.echo.doubletalk import SILENT_DB, DoubleTalkDetector, level_db
+from seal_nodes.core.perception.echo.doubletalk import DoubleTalkDetector
 
 
 @dataclass
@@ -113,8 +113,7 @@ class EchoFrontEnd:
         ``noise_db``: the room's background level (the canceller cannot take that out)."""
         if not self.config.doubletalk:
             return True
-        back = int(self.config.lookback_ms * RATE / 1000)
-        ref = self.reference.take(self.ref_ns(start_ns - _ns(back)), back + len(window) + self._ahead())
+        back, ref = self._recent_reference(start_ns, len(window))
         if self.doubletalk.user_dominant(window, ref):
             return True
         # Silero still calls a residual 30 dB down a voice, so this (not the VAD) is what the
@@ -131,12 +130,14 @@ class EchoFrontEnd:
         """Is this short echo-cancelled block (first sample at ``start_ns``) louder than the
         double-talk test's predicted echo by its margin plus ``extra_db``? Read-only: the test
         learns only from whole VAD windows (``audible``)."""
-        if not self.config.doubletalk:
-            return True
+        return not self.config.doubletalk or self.doubletalk.user_dominant(
+            block, self._recent_reference(start_ns, len(block))[1], extra_db)
+
+    def _recent_reference(self, start_ns: int, n: int) -> tuple[int, np.ndarray]:
+        """(lookback samples, playback) that can be in ``n`` microphone samples from ``start_ns``:
+        ``lookback_ms`` before them (delay and reverberation) up to their end."""
         back = int(self.config.lookback_ms * RATE / 1000)
-        ref = self.reference.take(self.ref_ns(start_ns - _ns(back)), back + len(block) + self._ahead())
-        echo_db = self.doubletalk.predicted_echo_db(ref, len(block))
-        return echo_db <= SILENT_DB or level_db(block) > echo_db + self.doubletalk.margin_db + extra_db
+        return back, self.reference.take(self.ref_ns(start_ns - _ns(back)), back + n + self._ahead())
 
     def _raw_window(self, start_ns: int, n: int) -> np.ndarray | None:
         first = len(self._raw) - int(round((self._raw_end_ns - start_ns) * RATE / 1e9))
