@@ -1,9 +1,10 @@
 """audio_perception: /audio/mic (+ /audio/speaker as echo reference) → events on /seal/events.
 
 Silero VAD, Whisper tiny.en partials and finals, echo cancelling, acoustic scene events, all
-in ``AudioPerception``. Subscriptions only enqueue; one worker thread owns the core, so a
-~100 ms Whisper decode never blocks the executor or drops audio, and ``speech_start`` goes
-out before recognition runs on the same chunk. A chunk that cannot be decoded is reported
+in ``AudioPerception``. Subscriptions only enqueue; one worker thread owns the core, so the
+executor never blocks and no audio drops. Whisper decodes on a thread of its own (the core's
+``decoder``): the worker goes on with echo cancelling, VAD, onsets and the barge-in pause while a
+~100 ms decode runs, and takes its result when the decoder wakes it. A chunk that cannot be decoded is reported
 as an ``error`` event and dropped; the stream carries on. After each ``speech_end`` a
 ``voice`` event (the turn's speaker embedding, same trace id) follows from a low-priority
 thread (``VoiceEvents``; parameter ``speaker_embedding``, default on).
@@ -17,6 +18,7 @@ import queue
 import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
 from seal_nodes.nodes.common import SealNode, msg_to_frame, run, subscription
 
@@ -59,14 +61,15 @@ class AudioPerceptionNode(SealNode):
             bias_words=[w for w in p("bias_words", ["red cube", "green cube", "blue cube", "bin"]).value if w],
             n_best=int(p("n_best", d.n_best).value),
         )
-        self.core = AudioPerception(cfg)
+        self._inbox: queue.Queue[tuple[str, object]] = queue.Queue()
+        self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
+        self.core = AudioPerception(cfg, decoder=self._decoder, on_decoded=lambda: self._inbox.put(("decoded", None)))
         # Each turn's speaker embedding (a voice event) on a low-priority thread of its own.
         self._voices: VoiceEvents | None = None
         if bool(p("speaker_embedding", True).value):
             self._voices = VoiceEvents(self.publish_event,
                                        lambda text, trace: self.report_error(text, trace, throttle_key=text[:24]))
             self._voices.start()
-        self._inbox: queue.Queue[tuple[str, object]] = queue.Queue()
         self._held: deque[tuple[str, object]] = deque()
         self._worker = threading.Thread(target=self._work, name="perception", daemon=True)
         self._stop = threading.Event()
@@ -112,6 +115,9 @@ class AudioPerceptionNode(SealNode):
             try:
                 if kind == "bias":
                     self.core.set_bias_words(str(msg.data).split(","))  # type: ignore[attr-defined]
+                    continue
+                if kind == "decoded":  # the decoder has a result: out it goes
+                    self._publish(self.core.decode())
                     continue
                 frame = self._frame(msg)
                 if frame is None:
@@ -176,6 +182,7 @@ class AudioPerceptionNode(SealNode):
     def close(self) -> None:
         self._stop.set()
         self._worker.join(timeout=2.0)
+        self._decoder.shutdown(wait=False, cancel_futures=True)
         if self._voices is not None:
             self._voices.close()
 

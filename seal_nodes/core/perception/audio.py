@@ -24,8 +24,9 @@ Events:
   ``acoustic``, ``silence`` after ``silence_hint_s`` without any voice
 
 Work split: ``sense`` is the cheap, latency-critical half (echo, VAD, speech_start);
-``decode`` runs Whisper when due. Both run on one thread; a node publishes the ``sense``
-events before calling ``decode``. Stamps are *stream time*: the frame's ``stamp_ns`` plus
+``decode`` runs Whisper when due (``recognition``: inline by default, on a worker thread when
+the caller passes an executor, so that ``sense`` never waits behind a decode). Both are called
+from one thread; a node publishes the ``sense`` events before calling ``decode``. Stamps are *stream time*: the frame's ``stamp_ns`` plus
 the sample offset, assuming contiguous frames.
 
 Bad input (wrong dtype/shape, empty frame, bad or changing sample rate) raises
@@ -34,7 +35,9 @@ Bad input (wrong dtype/shape, empty frame, bad or changing sample rate) raises
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field, replace
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -43,13 +46,14 @@ from seal_nodes.core.events import (
     BACKCHANNEL, ERROR, INTERRUPT, NOISE, SILENCE, SPEECH_END, SPEECH_FRAGMENT, SPEECH_START, VOICE_MAYBE, Event,
     new_trace_id,
 )
-from seal_nodes.core.perception import bias, turns
+from seal_nodes.core.perception import turns
 from seal_nodes.core.perception.acoustic import AcousticEventDetector, segment_kind
 from seal_nodes.core.perception.early_pause import END, START, EarlyPause, EarlyPauseConfig
 from seal_nodes.core.perception.echo.doubletalk import level_db
 from seal_nodes.core.perception.echo.frontend import EchoConfig, EchoFrontEnd
+from seal_nodes.core.perception.recognition import FINAL, PARTIAL, Recognition
 from seal_nodes.core.perception.vad import WINDOW, SileroVad
-from seal_nodes.core.perception.whisper import MAX_N_BEST, Transcript, WhisperRecognizer, distinct_alternatives
+from seal_nodes.core.perception.whisper import MAX_N_BEST, Transcript, WhisperRecognizer
 
 SOURCE = "audio_perception"
 CLIP_LEVEL = 32_000  # |sample| at or above this counts as clipped
@@ -121,7 +125,11 @@ class AudioPerception:
         vad: SileroVad | None = None,
         recognizer: WhisperRecognizer | None = None,
         acoustic: AcousticEventDetector | None = None,
+        decoder: Executor | None = None,
+        on_decoded: Callable[[], None] | None = None,
     ) -> None:
+        """``decoder``: run Whisper there instead of inside ``decode``; ``on_decoded`` is called
+        (on the decoder's thread) when a result is ready for the next ``decode`` call."""
         self.config = config or AudioPerceptionConfig()
         n_best = self.config.n_best
         if isinstance(n_best, bool) or not isinstance(n_best, int) or not 1 <= n_best <= MAX_N_BEST:
@@ -129,6 +137,7 @@ class AudioPerception:
         self._vad = vad or SileroVad()
         self._asr = recognizer or WhisperRecognizer()
         self._acoustic = acoustic or AcousticEventDetector()
+        self._recognition = Recognition(self._asr, decoder, on_decoded)
         self._win_ms = WINDOW * 1000.0 / RATE
         self.reset()
 
@@ -137,6 +146,7 @@ class AudioPerception:
         """Forget the stream (no events): VAD, echo canceller, utterance, clocks."""
         self._vad.reset()
         self._acoustic.reset()
+        self._recognition.drop()
         self._echo = EchoFrontEnd(self.config.echo)
         self._early = EarlyPause(self.config.early_pause, self._win_ms)
         self._maybe_trace: str | None = None  # of the open voice_maybe
@@ -159,6 +169,11 @@ class AudioPerception:
         self._clip = [0, 0, -1]  # clipped samples, samples, sample index of the last warning
         self._last_turn: tuple[str, str, int] | None = None  # (trace, text, end sample) of the last speech_end
         self._turn_audio: tuple[str, np.ndarray] | None = None  # (trace, voiced audio) of the last speech_end
+
+    @property
+    def decoding(self) -> bool:
+        """A Whisper decode is in flight (or finished and not yet taken by ``decode``)."""
+        return self._recognition.busy
 
     @property
     def recognizer(self) -> WhisperRecognizer:
@@ -222,39 +237,37 @@ class AudioPerception:
         return clipped + events
 
     def decode(self) -> list[Event]:
-        """Recognition when due: a partial while the user talks, the final once they pause."""
+        """Recognition when due: a partial while the user talks, the final once they pause.
+        With a decoder thread, a result comes out on the call after it is ready."""
+        events = self._collect()
         utt = self._utt
         if self._state != "speech" or utt is None:
-            return []
+            return events
         cfg = self.config
         talked_ms = (utt.last_voice - utt.onset) * 1000.0 / RATE
         if talked_ms >= cfg.max_utterance_ms:
-            return self._judge_end(utt, forced=True)
+            return events + self._judge_end(utt, forced=True)
         if self._silence_ms >= cfg.end_silence_ms or (self._silence_ms >= cfg.eot_probe_ms and self._tail_quiet()):
-            return self._judge_end(utt, forced=False)
+            return events + self._judge_end(utt, forced=False)
         if self._silence_ms >= cfg.eot_decode_ms and self._tail_quiet():
             self._final(utt)  # decode ahead of the judgement: it is then free (speculative)
-            return []
-        events: list[Event] = []
-        if self._total >= utt.next_fragment and self._silence_ms == 0:
+            return events
+        if self._total >= utt.next_fragment and self._silence_ms == 0 and not self._recognition.busy:
             utt.next_fragment = self._total + self._ms_to_samples(cfg.fragment_interval_ms)
-            tr = self._transcribe(utt, self._total)
-            if tr.text and tr.text != utt.last_partial:
-                utt.last_partial = tr.text
-                events.append(self._event(SPEECH_FRAGMENT, self._time(self._total), tr.text, tr.confidence,
-                                          {"partial": True, "decode_ms": round(tr.decode_ms, 1)}, utt.trace))
-                if (utt.agent_overlap and not utt.interrupted and turns.claims_turn(tr.text)
-                        and (tr.confidence >= cfg.min_interrupt_confidence or turns.is_interjection(tr.text))):
-                    events.append(self._interrupt(utt, tr.text, tr.confidence, "words"))
+            self._submit(PARTIAL, utt, self._total, self._total, 1)
+            events += self._collect()
         if utt.agent_overlap and not utt.interrupted and talked_ms >= cfg.interrupt_after_ms:
             events.append(self._interrupt(utt, utt.last_partial, 0.5, "duration"))
         return events
 
     def flush(self) -> list[Event]:
-        """End of stream: close an utterance in progress as if a long silence followed."""
+        """End of stream: close an utterance in progress as if a long silence followed
+        (waits for a decode in flight)."""
         events: list[Event] = []
         if self._state == "speech" and self._utt is not None:
-            events = self._judge_end(self._utt, forced=True, reason="end_of_stream")
+            self._recognition.wait()
+            events = self._collect()
+            events += self._judge_end(self._utt, forced=True, reason="end_of_stream", wait=True)
         if self._early.close():  # a pause nothing will confirm now
             events.append(self._maybe_end(self._vad_pos))
         self._state, self._utt = "idle", None
@@ -365,10 +378,13 @@ class AudioPerception:
             payload["continues"] = last[0]
         return [self._event(SPEECH_START, onset_ns, "", 1.0, payload, utt.trace)]
 
-    def _judge_end(self, utt: _Utterance, *, forced: bool, reason: str = "") -> list[Event]:
-        """Final transcript at a pause → end of turn, backchannel/noise, or keep listening."""
+    def _judge_end(self, utt: _Utterance, *, forced: bool, reason: str = "", wait: bool = False) -> list[Event]:
+        """Final transcript at a pause → end of turn, backchannel/noise, or keep listening
+        (or nothing yet, while the final is being decoded)."""
         cfg = self.config
-        tr = self._final(utt)
+        tr = self._final(utt, wait)
+        if tr is None:
+            return []
         events: list[Event] = []
         overlap = utt.agent_overlap and not utt.interrupted
         voiced_ms = (utt.last_voice - utt.onset) * 1000.0 / RATE
@@ -408,12 +424,48 @@ class AudioPerception:
         self._turn_audio = (utt.trace, self._voiced_audio(utt))
         return events + [self._event(SPEECH_END, offset_ns, text, tr.confidence, payload, utt.trace)]
 
-    def _final(self, utt: _Utterance) -> Transcript:
-        """The whole utterance decoded, once per pause (speech resuming makes it stale)."""
+    def _final(self, utt: _Utterance, wait: bool = False) -> Transcript | None:
+        """The whole utterance decoded, once per pause (speech resuming makes it stale); None
+        while it is being decoded, or while a partial's decode is still in flight."""
         if utt.final is None or utt.final[0] != utt.last_voice:
-            end = min(self._total, utt.last_voice + self._ms_to_samples(self.config.post_roll_ms))
-            utt.final = (utt.last_voice, self._transcribe(utt, end, self.config.n_best))
-        return utt.final[1]
+            if not self._recognition.busy:
+                end = min(self._total, utt.last_voice + self._ms_to_samples(self.config.post_roll_ms))
+                self._submit(FINAL, utt, utt.last_voice, end, self.config.n_best)
+            if wait:
+                self._recognition.wait()
+            if self._recognition.finished(FINAL):
+                self._collect()
+        return utt.final[1] if utt.final is not None and utt.final[0] == utt.last_voice else None
+
+    def _submit(self, kind: str, utt: _Utterance, key: int, end: int, n_best: int) -> None:
+        cfg = self.config
+        self._recognition.submit(kind, utt, key, self._utterance_audio(utt, end), cfg.bias_words, cfg.bias_prompt,
+                                 n_best)
+
+    def _collect(self) -> list[Event]:
+        """Take a finished decode: a final is kept for the judgement; a partial goes out as a
+        ``speech_fragment`` (and an interrupt, when its words claim the turn over the agent)."""
+        job = self._recognition.take()
+        if job is None:
+            return []
+        tr = job.transcript()
+        utt = job.owner
+        if utt is not self._utt or self._state != "speech":
+            return []  # the utterance ended (or the stream was reset) while it was decoded
+        assert isinstance(utt, _Utterance)
+        if job.kind == FINAL:
+            utt.final = (job.key, tr)
+            return []
+        if not tr.text or tr.text == utt.last_partial:
+            return []
+        cfg = self.config
+        utt.last_partial = tr.text
+        events = [self._event(SPEECH_FRAGMENT, self._time(job.key), tr.text, tr.confidence,
+                              {"partial": True, "decode_ms": round(tr.decode_ms, 1)}, utt.trace)]
+        if (utt.agent_overlap and not utt.interrupted and turns.claims_turn(tr.text)
+                and (tr.confidence >= cfg.min_interrupt_confidence or turns.is_interjection(tr.text))):
+            events.append(self._interrupt(utt, tr.text, tr.confidence, "words"))
+        return events
 
     def _tail_quiet(self) -> bool:
         """Is the audio since the VAD let go really quiet? Silero scores soft word endings
@@ -472,17 +524,6 @@ class AudioPerception:
                       text=f"microphone input is clipping ({fraction:.1%} of samples at full scale): "
                            "lower the input gain; recognition suffers",
                       payload={"severity": "warning", "clipped_fraction": round(fraction, 4)})]
-
-    def _transcribe(self, utt: _Utterance, end: int, n_best: int = 1) -> Transcript:
-        audio = self._utterance_audio(utt, end)
-        words = self.config.bias_words
-        prompt = ", ".join(words) + "." if self.config.bias_prompt and words else ""
-        tr = self._asr.transcribe(audio, RATE, prompt=prompt, n_best=n_best)
-        if not words or not tr.text:
-            return tr
-        text = bias.correct(tr.text, words)
-        return replace(tr, text=text, alternatives=distinct_alternatives(
-            text, [bias.correct(a, words) for a in tr.alternatives], prompt))
 
     @staticmethod
     def _utterance_audio(utt: _Utterance, end: int) -> np.ndarray:
