@@ -20,7 +20,9 @@ def raise_thread_priority(fifo_priority: int = FIFO_PRIORITY, nice_boost: int = 
     tid = threading.get_native_id()
     if hasattr(os, "sched_setscheduler"):
         try:
-            os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(fifo_priority))
+            # RESET_ON_FORK: threads a library starts later from this one run as ordinary threads
+            policy = os.SCHED_FIFO | getattr(os, "SCHED_RESET_ON_FORK", 0)
+            os.sched_setscheduler(tid, policy, os.sched_param(fifo_priority))
             return f"SCHED_FIFO priority {fifo_priority}"
         except (OSError, ValueError):
             pass  # not permitted: try a lower nice value instead
