@@ -315,8 +315,10 @@ class ThinkerNode(SealNode):
         if not outcomes:
             return  # given up meanwhile
         self.execute(outcomes)
-        if not self.thinker.held and not self.goals.speaking:
-            self.set_hold(False)  # released only now: a resume racing the cancel would leak audio
+        if not self.thinker.held and not self.goals.cancelling_speech:
+            # released only once every cut utterance has ended (a resume racing the cancel would
+            # leak its audio), not held for a reply sent since
+            self.set_hold(False)
         self.goals.send_waiting()
 
     def tick(self) -> None:

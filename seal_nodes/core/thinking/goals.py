@@ -49,6 +49,7 @@ class Goal:
     heard_at: float = 0.0  # the executor's last sign of life: accepted, a word finished
     spoken: str = ""  # speech: what it had said by its last report
     cancel_requested: bool = False  # a cancel asked for before the executor accepted it
+    cancelled: bool = False  # a cancel was asked for (applied or pending)
     handle: object | None = None  # the port's goal handle, once accepted
     servers: frozenset[str] = frozenset()  # the executor's server instances when it accepted the goal
     uuid: str = field(default_factory=lambda: uuid.uuid4().hex)  # an action goal's id on its server
@@ -132,6 +133,12 @@ class GoalTracker:
     def speaking(self) -> bool:
         """An utterance is out with the TTS (sent or playing)."""
         return any(g.state in (SENT, ACCEPTED) for g in self.goals(SPEECH))
+
+    @property
+    def cancelling_speech(self) -> bool:
+        """An utterance cancelled by a barge-in has not reported its end yet (its audio may
+        still be queued in the TTS: resuming the voice now could play it)."""
+        return any(g.cancelled and g.state in (SENT, ACCEPTED) for g in self.goals(SPEECH))
 
     def live(self, goal: Goal) -> bool:
         return self._goals.get(goal.key) is goal
@@ -278,6 +285,7 @@ class GoalTracker:
         self.ports[goal.kind].send(goal)
 
     def _cancel(self, goal: Goal) -> None:
+        goal.cancelled = True
         if goal.state == ACCEPTED:
             self.ports[goal.kind].cancel(goal)
         else:

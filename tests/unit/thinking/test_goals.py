@@ -238,6 +238,25 @@ def test_a_barge_in_cancels_playing_speech_and_drops_what_waited(tracker, ports)
     assert (end["utterance_id"], end["spoken_text"], end["completed"]) == ("u1", "clause", False)
 
 
+def test_the_voice_is_cancelling_until_every_cut_utterance_has_ended_not_while_a_new_reply_plays(
+        tracker, ports):
+    tts = ports[SPEECH]
+    tracker.say(say(1))
+    tracker.say(say(2))
+    first, second = tts.sent
+    tts.accept(first)
+    assert not tracker.cancelling_speech
+    tracker.cancel_speech()  # a barge-in: both clauses cut, one of them not accepted yet
+    tracker.say(say(3))  # the reply to the interruption, sent before the TTS confirmed the cut
+    reply = tts.sent[2]
+    assert tracker.cancelling_speech and tracker.speaking
+    tts.finish(first, ok=False, cut=True, text="clause")
+    assert tracker.cancelling_speech  # the second clause may still play
+    tts.accept(second)
+    tts.finish(second, ok=False, cut=True, text="")
+    assert not tracker.cancelling_speech and tracker.speaking and not reply.cancelled
+
+
 def test_a_cancel_before_the_tts_accepted_is_applied_on_acceptance(tracker, ports):
     tts = ports[SPEECH]
     tracker.say(say(1))
