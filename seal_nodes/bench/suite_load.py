@@ -88,8 +88,9 @@ def run_suite(pytest_args: list[str], junit: Path, log: Path) -> dict[str, objec
 
 
 def table(result: dict) -> str:
+    session = ", a session each" if result["hog"].get("session_each") else ""
     title = (f"# Test suite under load: {result['hog']['busy_processes']} busy processes (nice "
-             f"{result['hog']['nice']}), {len(result['runs'])} of {result['runs_asked']} runs")
+             f"{result['hog']['nice']}{session}), {len(result['runs'])} of {result['runs_asked']} runs")
     lines = [title, "",
              "| run | exit | tests | failed | errors | skipped | minutes | load avg (1 min) after | left running |"
              " orphaned, exited |",
