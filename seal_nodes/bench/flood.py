@@ -149,8 +149,11 @@ def run_flood(names: list[str], seconds: float, rate: float,
     (start, end) of the flood on this clock, the messages sent per topic, the client's CPU seconds."""
     import json
 
+    # A session of its own, as an independent client has: with autogroup the kernel shares CPU
+    # time out by session, and in ours the flood would take it from the probe that measures.
     proc = subprocess.Popen([sys.executable, "-m", "seal_nodes.bench.flood_messages", "--topics", ",".join(names),
-                             "--seconds", str(seconds), "--rate", str(rate)], stdout=subprocess.PIPE, text=True)
+                             "--seconds", str(seconds), "--rate", str(rate)], stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if line.strip() != "ready":
