@@ -3,11 +3,11 @@
 Silero VAD, Whisper tiny.en partials and finals, echo cancelling, acoustic scene events, all
 in ``AudioPerception``. Subscriptions only enqueue; one worker thread owns the core, so the
 executor never blocks and no audio drops. Whisper decodes on a thread of its own (the core's
-``decoder``): the worker goes on with echo cancelling, VAD, onsets and the barge-in pause while a
-~100 ms decode runs, and takes its result when the decoder wakes it. A chunk that cannot be decoded is reported
-as an ``error`` event and dropped; the stream carries on. After each ``speech_end`` a
-``voice`` event (the turn's speaker embedding, same trace id) follows from a low-priority
-thread (``VoiceEvents``; parameter ``speaker_embedding``, default on).
+``decoder``): the worker goes on with echo cancelling, VAD, onsets and the barge-in pause while
+a ~100 ms decode runs, and takes its result when the decoder wakes it. A chunk that cannot be
+decoded is reported as an ``error`` event and dropped; the stream carries on. After each
+``speech_end`` a ``voice`` event (the turn's speaker embedding, same trace id) follows from a
+thread of its own (``VoiceEvents``; parameter ``speaker_embedding``, default on).
 
 Topics: /audio/mic (in), /audio/speaker (in: the agent's voice), /perception/bias_words
 (in, std_msgs/String, comma-separated words to expect), /seal/events (out).
@@ -64,7 +64,7 @@ class AudioPerceptionNode(SealNode):
         self._inbox: queue.Queue[tuple[str, object]] = queue.Queue()
         self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
         self.core = AudioPerception(cfg, decoder=self._decoder, on_decoded=lambda: self._inbox.put(("decoded", None)))
-        # Each turn's speaker embedding (a voice event) on a low-priority thread of its own.
+        # Each turn's speaker embedding (a voice event) on a thread of its own.
         self._voices: VoiceEvents | None = None
         if bool(p("speaker_embedding", True).value):
             self._voices = VoiceEvents(self.publish_event,

@@ -1,7 +1,7 @@
 """Finished user turns → ``voice`` events (the turn's speaker embedding), off the hot path.
 
 A node hands each ``speech_end`` it has already published, with the turn's audio, to
-``VoiceEvents.submit``; a low-priority thread of its own embeds it (``SpeakerEncoder``, loaded
+``VoiceEvents.submit``; a thread of its own embeds it (``SpeakerEncoder``, loaded
 there on first use) and emits a ``voice`` event with the speech_end's trace id and stamp.
 The turn-taking events never wait for it: at most ``max_pending`` turns wait (the oldest is
 dropped and reported), and an encoder that cannot load or run is reported once and switches
@@ -21,7 +21,10 @@ from seal_nodes.core.events import VOICE, Event
 from seal_nodes.core.perception.speaker import MODEL, SpeakerEncoder
 
 MAX_PENDING = 2  # turns waiting for an embedding; a backlog beyond means the cores are needed elsewhere
-NICENESS = 10  # the ears, the voice and the executor must win the cores over a voice print
+# Not niced down: the thread shares the GIL with the real-time perception thread, and a niced
+# thread that holds it when the machine is busy keeps that thread waiting (priority inversion;
+# measured in docs/perception.md). A voice print is one short burst per turn.
+NICENESS = 0
 DECIMALS = 5  # embedding values on the wire: far finer than cosine thresholds need
 
 
