@@ -26,8 +26,8 @@ Events:
 Work split: ``sense`` is the cheap, latency-critical half (echo, VAD, speech_start);
 ``decode`` runs Whisper when due (``recognition``: inline by default, on a worker thread when
 the caller passes an executor, so that ``sense`` never waits behind a decode). Both are called
-from one thread; a node publishes the ``sense`` events before calling ``decode``. Stamps are *stream time*: the frame's ``stamp_ns`` plus
-the sample offset, assuming contiguous frames.
+from one thread; a node publishes the ``sense`` events before calling ``decode``. Stamps are
+*stream time*: the frame's ``stamp_ns`` plus the sample offset, assuming contiguous frames.
 
 Bad input (wrong dtype/shape, empty frame, bad or changing sample rate) raises
 ``AudioFormatError`` and leaves the state untouched.
