@@ -4,7 +4,9 @@ For each app (``sim_worlds/gui/apps``: weather ~9 steps, booking 30+), on held-o
 the first attempt is done step by step, every step one model decision (the apps' teacher stands
 for the model: it decides from the page what a perfect model would), recorded through the real
 browser; the trace is compiled into a skill and stored in a skill library (the knowledge base);
-the second attempt, on another seed (another layout, other values, slow loads elsewhere), finds
+the second attempt, on another seed (another layout, other values, slow loads elsewhere; the
+pairs are crossed, each seed first once and second once, so both columns meet the same slow
+loads), finds
 the skill by retrieval and replays it: its values are bound from the request's words as the
 thinker binds them (``core.skills.binding``; no model call), or, where the request does not say
 every value in the skill's words (booking's card details), one model call picks the skill and
@@ -190,15 +192,17 @@ def run(pairs: int = 3, change_seeds: int = 2, apps: tuple[str, ...] = APPS, pro
         arm_pairs: int = 0, arm_change_seeds: int = 0) -> dict:
     """The GUI rows for ``apps``; the arm rows too when ``arm_pairs`` > 0 (``bench.arm_skills``)."""
     out: dict = {"attempts": [], "stale": [], "retrieval": []}
-    total = len(apps) * (pairs * 2 + change_seeds * len(CHANGES) * 2)
+    total = len(apps) * (pairs * 4 + change_seeds * len(CHANGES) * 2)
     if arm_pairs:
         total += len(ARM_TASKS) * (1 + arm_pairs * 2 + arm_change_seeds * (len(ARM_CHANGES) + 1))
     bar = tqdm(total=total, desc="skills", disable=not progress)
     with tempfile.TemporaryDirectory(prefix="seal-bench-skills-") as tmp:
         library = SkillLibrary(Store(Path(tmp) / "memory.sqlite3"))
         for app in apps:
-            for n in range(pairs):
-                seed, other = 1000 + n, 2000 + n
+            # Crossed: each seed of a pair is the first attempt once and the second once, so both
+            # columns meet the same apps' slow loads (0.3-1.5 s each, drawn per seed).
+            for n, (seed, other) in enumerate(pair for k in range(pairs)
+                                              for pair in ((1000 + k, 2000 + k), (2000 + k, 1000 + k))):
                 first, trace, task = first_attempt(app, seed)
                 bar.update()
                 skill = library.save(compile_skill(trace, task.text, task.params, f"{app}-{n}",

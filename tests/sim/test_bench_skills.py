@@ -17,11 +17,13 @@ def test_a_small_run_writes_every_part(tmp_path, capsys):
     assert bench.main(["--json", str(out), "--pairs", "1", "--change-seeds", "1", "--apps", "weather",
                        "--no-arm", "--no-progress"]) == 0  # the arm rows: tests/sim/test_arm_skills_sim.py
     r = json.loads(out.read_text())
-    first, second = r["attempts"]
-    assert (first["how"], second["how"]) == ("step by step", "skill")
-    assert first["success"] and second["success"]
-    assert second["model_calls"] == 0 and second["bound"]  # its values bound from the request's words
-    assert first["model_calls"] >= 8
+    attempts = r["attempts"]  # one crossed pair: each seed done first once and replayed once
+    assert [a["how"] for a in attempts] == ["step by step", "skill"] * 2
+    assert [a["seed"] for a in attempts] == [1000, 2000, 2000, 1000]
+    for first, second in (attempts[:2], attempts[2:]):
+        assert first["success"] and second["success"]
+        assert second["model_calls"] == 0 and second["bound"]  # its values bound from the request's words
+        assert first["model_calls"] >= 8
     assert r["summary"]["retrieval_top1"] == 1.0
     anchored, naive = r["summary"]["stale"]["skill"], r["summary"]["stale"]["coordinates"]
     assert anchored["changed_runs"] == naive["changed_runs"] == len(bench.CHANGES)
