@@ -246,7 +246,9 @@ class AudioPerception:
         cfg = self.config
         talked_ms = (utt.last_voice - utt.onset) * 1000.0 / RATE
         if talked_ms >= cfg.max_utterance_ms:
-            return events + self._judge_end(utt, forced=True)
+            # waits for the final: with a decoder thread the talk would go on meanwhile and make
+            # each final stale (once per max_utterance_ms of unbroken talk)
+            return events + self._judge_end(utt, forced=True, wait=True)
         if self._silence_ms >= cfg.end_silence_ms or (self._silence_ms >= cfg.eot_probe_ms and self._tail_quiet()):
             return events + self._judge_end(utt, forced=False)
         if self._silence_ms >= cfg.eot_decode_ms and self._tail_quiet():

@@ -10,7 +10,7 @@ from seal_nodes.core import events as ev
 from seal_nodes.core.perception.audio import AudioPerception, AudioPerceptionConfig
 from seal_nodes.core.perception.recognition import FINAL, Recognition
 from seal_nodes.core.perception.whisper import WhisperRecognizer
-from tests.helpers.audio import RATE, frames, piper, silence
+from tests.helpers.audio import RATE, frames, piper, silence, synth
 
 pytestmark = pytest.mark.unit
 
@@ -137,3 +137,14 @@ def test_one_decode_at_a_time_and_errors_come_back_to_the_caller():
     assert job is not None and not rec.busy
     with pytest.raises(RuntimeError, match="unreadable"):
         job.transcript()
+
+
+def test_a_turn_too_long_ends_while_the_talk_goes_on(whisper, decoder, tmp_path):
+    whisper.gate.set()
+    ap = AudioPerception(AudioPerceptionConfig(max_utterance_ms=800), recognizer=whisper, decoder=decoder)
+    speech = synth("pick up the red cube and put it in the bin please", tmp_path)
+    out = []
+    for f in frames(np.concatenate([silence(0.5), speech]), RATE):  # results taken whenever they are ready
+        out += ap.sense(f) + ap.decode()
+    ends = [e for e in out if e.type == ev.SPEECH_END]  # before the stream ends, not at flush
+    assert ends and ends[0].payload["end_reason"] == "max_length"
