@@ -26,8 +26,11 @@ class Qos:
 # Camera and joint states: best effort, shallow queue (a late frame is worth less than a fresh one);
 # the same as ROS's sensor-data profile.
 SENSOR_QOS = Qos(BEST_EFFORT, VOLATILE, 5)
-# Audio must not drop chunks between processes on one machine; keep a deeper reliable queue.
-AUDIO_QOS = Qos(RELIABLE, VOLATILE, 100)
+# Audio must not drop chunks between processes on one machine; keep a deeper reliable queue. A
+# keep-last writer drops what a reader has not taken once the queue is full, so its depth is time:
+# 400 chunks are 4 s of the TTS's 10 ms chunks (100 were 1 s, and a loaded machine's speaker node
+# or listener fell that far behind), 8 s of the microphone's 20 ms ones; 176 KB at most.
+AUDIO_QOS = Qos(RELIABLE, VOLATILE, 400)
 # Events, thoughts, commands: reliable, enough depth for bursts.
 EVENT_QOS = Qos(RELIABLE, VOLATILE, 50)
 # pause / resume, one profile for thinker and tts: reliable, so a resume never goes missing after

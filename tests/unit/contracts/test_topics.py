@@ -68,7 +68,9 @@ def test_qos_profiles_in_rclpy_terms() -> None:
         ReliabilityPolicy.RELIABLE, DurabilityPolicy.TRANSIENT_LOCAL, HistoryPolicy.KEEP_LAST, 1)
     speaker = qos_for(topics.SPEAKER)
     assert (speaker.reliability, speaker.durability, speaker.depth) == (
-        ReliabilityPolicy.RELIABLE, DurabilityPolicy.VOLATILE, 100)
+        ReliabilityPolicy.RELIABLE, DurabilityPolicy.VOLATILE, 400)
+    # a keep-last queue is time: 4 s of the TTS's default 10 ms chunks a reader may fall behind
+    assert speaker.depth * 0.010 >= 4.0
 
 
 def _docstrings(tree: ast.AST) -> set[int]:
