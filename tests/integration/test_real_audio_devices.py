@@ -19,6 +19,7 @@ from seal_interfaces.action import Speak
 from seal_nodes.core import events as ev
 from seal_nodes.core import topics
 from seal_nodes.tools.spoken import synthesize_piper
+from seal_nodes.core.audio.frames import resample
 from seal_nodes.core.audio.wav import write_wav
 from seal_nodes.stack.session import StackSession
 from seal_nodes.tools.wer import normalize, word_errors
@@ -71,8 +72,13 @@ def heard_whole(text: str) -> bool:
 def loud_frames(recording) -> np.ndarray:
     """Which 10 ms frames of a 16 kHz S16 recording are voice, not the null sink's silence."""
     data = recording.read_bytes()
-    voice = np.frombuffer(data[: len(data) // 320 * 320], "<i2").astype(float).reshape(-1, 160)
-    return np.sqrt(np.mean(voice**2, axis=1)) > 300
+    return loud_frames_of(np.frombuffer(data[: len(data) // 2 * 2], "<i2"))
+
+
+def loud_frames_of(pcm: np.ndarray) -> np.ndarray:
+    """Which 10 ms frames of 16 kHz samples are voice."""
+    frames = pcm[: len(pcm) // 160 * 160].astype(float).reshape(-1, 160)
+    return np.sqrt(np.mean(frames**2, axis=1)) > 300
 
 
 def quiet_tail(recording, seconds: float) -> bool:
@@ -123,27 +129,51 @@ def test_voice_in_through_the_mic_and_out_through_the_speaker(pulse, tmp_path):
         # machine clipped ("Click up the red cube." was heard in a full-suite run).
         assert heard_whole(end.msg.text), (tries, heard)
 
-        recording = tmp_path / "speaker.raw"
-        with open(recording, "wb") as out:
-            rec = subprocess.Popen(["parec", "--device=robot_speaker.monitor", "--raw", "--format=s16le",
-                                    "--rate=16000", "--channels=1"], env=pulse, stdout=out)
-            try:
-                # The null sink's monitor streams silence while idle, so bytes in the file mean
-                # parec is recording: on a busy machine it connected after the first words once.
-                session.wait_for(lambda: recording.stat().st_size >= 3200, 20, "parec to record")
-                session.wait_for(session.speak_client.server_is_ready, 20, "the Speak server")
-                handle = call(session.speak_client.send_goal_async(
-                    Speak.Goal(text="Testing the loudspeaker, one two three.", utterance_id="d1", trace_id="dev")))
-                res = call(handle.get_result_async())
-                # The goal ends when its last chunk is sent; the device buffers play on after it.
-                session.wait_for(lambda: quiet_tail(recording, 0.5), 20, "the loudspeaker to go quiet")
-            finally:
-                rec.terminate()
-                rec.wait(timeout=5)
-        assert res.status == GoalStatus.STATUS_SUCCEEDED
-        loud = loud_frames(recording)
-        assert len(loud) > 100  # recorded for over a second
-        assert loud.sum() * 0.01 > 1.0  # over a second of the agent's voice came out of the speaker
+        # Said again if it came out with parts missing, as the microphone half does: beside a busy
+        # loop per core 2 of 9 tries lost about half the voice between the speaker node and the
+        # recording (with nothing dropped in the node); what load costs is the benchmarks' to measure.
+        seen: list[str] = []  # each try, in words
+        for attempt in range(3):
+            whole, words = speak_and_record(session, pulse, tmp_path / f"speaker{attempt}.raw", f"dev{attempt}")
+            seen.append(words)
+            if whole:
+                break
+        assert whole, seen
+
+
+def speak_and_record(session, pulse: dict[str, str], recording, trace: str) -> tuple[bool, str]:
+    """Speak one sentence through the graph while recording the loudspeaker: did its voice come
+    out whole (over a second, and 90 % of the voiced 10 ms frames the TTS sent)?"""
+    with open(recording, "wb") as out:
+        # a second of buffer: a recorder starved on a loaded machine must not drop what it records
+        rec = subprocess.Popen(["parec", "--device=robot_speaker.monitor", "--raw", "--format=s16le",
+                                "--latency-msec=1000", "--rate=16000", "--channels=1"], env=pulse, stdout=out)
+        try:
+            # The null sink's monitor streams silence while idle, so bytes in the file mean
+            # parec is recording: on a busy machine it connected after the first words once.
+            session.wait_for(lambda: recording.stat().st_size >= 3200, 20, "parec to record")
+            session.wait_for(session.speak_client.server_is_ready, 20, "the Speak server")
+            handle = call(session.speak_client.send_goal_async(
+                Speak.Goal(text="Testing the loudspeaker, one two three.", utterance_id=trace, trace_id=trace)))
+            res = call(handle.get_result_async())
+            assert res.status == GoalStatus.STATUS_SUCCEEDED
+            # The goal ends when its last chunk is sent; the device buffers play on after it,
+            # and a speaker node starved on a loaded machine plays them with gaps: the voice is
+            # over after a silence longer than such a gap (the gaps are the benchmarks' to count).
+            session.wait_for(lambda: quiet_tail(recording, 1.5), 20, "the loudspeaker to go quiet")
+        finally:
+            rec.terminate()
+            rec.wait(timeout=5)
+    loud = loud_frames(recording)
+    sent = [r.msg for r in session.messages(topics.SPEAKER) if r.msg.trace_id == trace]
+    assert sent, f"no /audio/speaker chunk of {trace}"
+    voice = np.frombuffer(b"".join(m.data for m in sent), "<i2")
+    said = loud_frames_of(resample(voice, sent[0].sample_rate, 16000))
+    words = (f"{loud.sum() * 0.01:.2f} s of voice in {len(loud) * 0.01:.2f} s recorded; the TTS sent "
+             f"{len(voice) / sent[0].sample_rate:.2f} s in {len(sent)} chunks, {said.sum() * 0.01:.2f} s of it "
+             f"voice; the speaker node's reports: "
+             f"{[r.msg.text for r in session.events(ev.ERROR, 0) if r.msg.source == 'speaker']}")
+    return loud.sum() * 0.01 > 1.0 and loud.sum() >= 0.9 * said.sum(), words
 
 
 @pytest.mark.skipif(os.environ.get("SEAL_LIVE_ECHO") != "1",
