@@ -60,9 +60,10 @@ class Recognition:
         """A decode was submitted and its result not taken yet."""
         return self._job is not None
 
-    def finished(self, kind: str | None = None) -> bool:
+    def finished(self, kind: str) -> bool:
+        """A decode of ``kind`` is done and its result not taken yet."""
         job = self._job
-        return job is not None and job.future.done() and kind in (None, job.kind)
+        return job is not None and job.kind == kind and job.future.done()
 
     def submit(self, kind: str, owner: object, key: int, audio: np.ndarray, words: list[str], prompt: bool,
                n_best: int) -> None:
