@@ -2,13 +2,14 @@
 
 A model can serve one generation at a time (a CPU has no room for two, and the thinker only
 ever wants the newest): ``SingleFlight.launch`` cancels the running one and returns at once;
-the new worker first waits (briefly) for the old one to let go. The caller is the thinker's
+the new worker waits for the old one to let go. The caller is the thinker's
 event loop, which must never block: llama.cpp only notices a cancel at its next token, which
 can be far off while it reads a long prompt. Worker exceptions become ``gen.error``.
 """
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -41,57 +42,78 @@ class WorkerGeneration(ThreadedGeneration):
 
 class SingleFlight:
     """Runs ``work(gen)`` on a daemon thread, one generation at a time. ``work`` puts pieces,
-    may set ``gen.finish_reason`` and raises (``ModelError`` for a clean message) on failure."""
+    may set ``gen.finish_reason`` and raises (``ModelError`` for a clean message) on failure.
 
-    def __init__(self, name: str, cancel_wait_s: float = 2.0) -> None:
+    Only one worker is ever inside ``work``: a model that is slow to notice a cancel (llama.cpp
+    reading a long prompt on a starved CPU) would otherwise queue every new request behind it,
+    and the threads waiting there pile up for as long as the overload lasts. A new worker waits
+    for the one inside to let go; it leaves at once when it is itself superseded, and fails with
+    a clear error after ``busy_wait_s``, so at most one worker runs and one waits.
+    """
+
+    POLL_S = 0.05  # how often a waiting worker looks whether it was superseded
+
+    def __init__(self, name: str, busy_wait_s: float = 10.0) -> None:
         self._name = name
-        self._cancel_wait_s = cancel_wait_s
-        self._lock = threading.Lock()
+        self._busy_wait_s = busy_wait_s
+        self._lock = threading.Lock()  # guards the fields below
+        self._inside = threading.Lock()  # held by the one worker inside ``work``
         self._current: WorkerGeneration | None = None
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []  # started and not yet seen to end
 
     def launch(self, gen: WorkerGeneration, work: Callable[[WorkerGeneration], None]) -> WorkerGeneration:
         with self._lock:
-            previous = self._thread
             if self._current is not None:
                 self._current.cancel()
             self._current = gen
-            self._thread = threading.Thread(target=self._run, args=(gen, work, previous, self._cancel_wait_s),
-                                            name=self._name, daemon=True)
-            self._thread.start()
+            thread = threading.Thread(target=self._run, args=(gen, work), name=self._name, daemon=True)
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+            thread.start()
         return gen
 
-    def close(self, wait_s: float = 10.0) -> bool:
-        """Cancel the running generation and wait for its worker; False if it is still running."""
+    @property
+    def threads(self) -> int:
+        """Worker threads alive now (one inside the model, at most one waiting, and any that
+        were superseded in the last ``POLL_S``)."""
         with self._lock:
-            self._stop_current(wait_s)
-            alive = self._thread is not None and self._thread.is_alive()
-            self._current = self._thread = None
-        return not alive
+            return sum(t.is_alive() for t in self._threads)
 
-    def _stop_current(self, wait_s: float | None = None) -> None:
-        if self._current is not None:
-            self._current.cancel()
-        if self._thread is not None:
-            # a worker stuck past this keeps running as a daemon but its pieces are dropped
-            self._thread.join(self._cancel_wait_s if wait_s is None else wait_s)
+    def close(self, wait_s: float = 10.0) -> bool:
+        """Cancel the running generation and wait for its workers; False if one is still running."""
+        with self._lock:
+            if self._current is not None:
+                self._current.cancel()
+            threads, self._threads, self._current = self._threads, [], None
+        deadline = time.monotonic() + wait_s
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in threads)
 
-    @staticmethod
-    def _run(gen: WorkerGeneration, work: Callable[[WorkerGeneration], None], previous: threading.Thread | None,
-             wait_s: float) -> None:
-        if previous is not None:
-            # a worker stuck past this keeps running as a daemon but its pieces are dropped
-            previous.join(wait_s)
-        if gen.cancelled:  # superseded before it began
-            gen.finish_reason = "cancelled"
-            gen.finish()
-            return
+    def _run(self, gen: WorkerGeneration, work: Callable[[WorkerGeneration], None]) -> None:
+        deadline = time.monotonic() + self._busy_wait_s
+        while not self._inside.acquire(timeout=self.POLL_S):
+            if gen.cancelled:  # superseded while it waited
+                gen.finish_reason = "cancelled"
+                gen.finish()
+                return
+            if time.monotonic() > deadline:
+                gen.finish_reason = "error"
+                gen.finish(f"{self._name}: the model is still busy with a cancelled generation "
+                           f"after {self._busy_wait_s:.0f} s")
+                return
         try:
-            work(gen)
-        except Exception as e:  # noqa: BLE001 - any backend failure is reported, not raised
-            gen.finish_reason = "error"
-            gen.finish(str(e) if isinstance(e, ModelError) else f"{type(e).__name__}: {e}")
-            return
-        if gen.cancelled:
-            gen.finish_reason = "cancelled"
-        gen.finish()  # no-op if work already finished with an error
+            if gen.cancelled:  # superseded before it began
+                gen.finish_reason = "cancelled"
+                gen.finish()
+                return
+            try:
+                work(gen)
+            except Exception as e:  # noqa: BLE001 - any backend failure is reported, not raised
+                gen.finish_reason = "error"
+                gen.finish(str(e) if isinstance(e, ModelError) else f"{type(e).__name__}: {e}")
+                return
+            if gen.cancelled:
+                gen.finish_reason = "cancelled"
+            gen.finish()  # no-op if work already finished with an error
+        finally:
+            self._inside.release()
