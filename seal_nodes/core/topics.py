@@ -31,8 +31,13 @@ SENSOR_QOS = Qos(BEST_EFFORT, VOLATILE, 5)
 # 400 chunks are 4 s of the TTS's 10 ms chunks (100 were 1 s, and a loaded machine's speaker node
 # or listener fell that far behind), 8 s of the microphone's 20 ms ones; 176 KB at most.
 AUDIO_QOS = Qos(RELIABLE, VOLATILE, 400)
-# Events, thoughts, commands: reliable, enough depth for bursts.
-EVENT_QOS = Qos(RELIABLE, VOLATILE, 50)
+# Events, thoughts, latencies: reliable, and deep, for the same reason as audio: a reader that
+# falls behind by more than the depth loses events (the hour's soak lost an agent_speech_end with
+# 50 while its listener was loaded). 500 are minutes of events, 10 s of latency records.
+EVENT_QOS = Qos(RELIABLE, VOLATILE, 500)
+# Commands (trajectories, GUI pages): reliable; a short queue, since a command is worth less the
+# longer it waited and a flood must not park hundreds of them ahead of the good one.
+COMMAND_QOS = Qos(RELIABLE, VOLATILE, 50)
 # pause / resume, one profile for thinker and tts: reliable, so a resume never goes missing after
 # its pause; volatile, so a restarted tts never replays a stale pause; commands come one at a time,
 # so a short queue suffices.
@@ -69,11 +74,11 @@ DIAGNOSTICS = Topic("/diagnostics", "diagnostic_msgs/msg/DiagnosticArray", Qos(R
 # --- the arm ------------------------------------------------------------------------------------
 CAMERA = Topic("/camera/image_raw", "sensor_msgs/msg/Image", SENSOR_QOS)
 JOINT_STATES = Topic("/joint_states", "sensor_msgs/msg/JointState", SENSOR_QOS)
-ARM_TRAJECTORY = Topic("/arm/joint_trajectory", "trajectory_msgs/msg/JointTrajectory", EVENT_QOS)
+ARM_TRAJECTORY = Topic("/arm/joint_trajectory", "trajectory_msgs/msg/JointTrajectory", COMMAND_QOS)
 OBJECT_POSES = Topic("/sim/object_poses", "seal_interfaces/msg/ObjectPoses", LATCHED_QOS)
 # --- the GUI ------------------------------------------------------------------------------------
 SCREEN = Topic("/screen/image_raw", "sensor_msgs/msg/Image", SENSOR_QOS)
-GUI_PAGE = Topic("/gui/page", "std_msgs/msg/String", EVENT_QOS)  # "seed:N [offscreen:TARGET]" or a URL
+GUI_PAGE = Topic("/gui/page", "std_msgs/msg/String", COMMAND_QOS)  # "seed:N [offscreen:TARGET]" or a URL
 
 SPEAK = Action("speak", "seal_interfaces/action/Speak")
 MANIPULATE = Action("manipulate", "seal_interfaces/action/Manipulate")
