@@ -79,9 +79,10 @@ def test_talking_over_the_agent_pauses_it_at_once_and_an_interjection_stops_it(s
     reply_trace = next(r.msg.trace_id for r in stack.messages(topics.SPEAKER) if r.t_ns > since)
     chunks = [r for r in stack.messages(topics.SPEAKER) if r.msg.trace_id == reply_trace]
     last_end_ns = max(r.msg.header.stamp.sec * 10**9 + r.msg.header.stamp.nanosec + 20_000_000 for r in chunks)
-    # the voice fell silent soon after the user's onset: paused on speech_start, not on the
-    # final transcript (no wall-clock budget here; the benchmark measures barge_in_stop_ms)
-    assert last_end_ns - turn.onset_ns < 600e6
+    # the voice fell silent while the user was still talking: paused on their onset, not on the
+    # transcript of their words (how soon is a benchmark figure: barge_in_stop_ms)
+    assert last_end_ns < turn.offset_ns, (f"the voice went on {(last_end_ns - turn.onset_ns) / 1e6:.0f} ms after "
+                                          f"the onset, past the user's {(turn.offset_ns - turn.onset_ns) / 1e6:.0f} ms")
     ended = [r for r in stack.events(ev.AGENT_SPEECH_END, since) if r.msg.trace_id == reply_trace]
     assert ended and '"interrupted":true' in ended[0].msg.payload_json.replace(" ", "")
 

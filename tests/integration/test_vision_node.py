@@ -66,7 +66,7 @@ def vision_events(session: StackSession, type_: str, since: int) -> list:
 def test_object_seen_carries_frame_stamps_and_table_positions(vision):
     since = time.time_ns()
     vision.wait_for(lambda: {r.msg.text for r in vision_events(vision, ev.OBJECT_SEEN, since)}
-                    >= {"red cube", "green cube", "blue cube"}, 20, "every cube announced")
+                    >= {"red cube", "green cube", "blue cube"}, 60, "every cube announced")
     poses = truth(vision)
     for r in vision_events(vision, ev.OBJECT_SEEN, since):
         p = ev.Event.parse_payload(r.msg.payload_json)
