@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 
+from seal_nodes.core.audio.realtime import autogroup_enabled
 from seal_nodes.tools.latency import BUDGETS
 
 # Both poll their parent (its pid comes as argv[1]: it may die before they start): orphaned, they stop.
@@ -79,14 +79,6 @@ class CpuHog:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def autogroup_enabled() -> bool | None:
-    """Does the kernel share CPU time out by session (None: cannot tell)?"""
-    try:
-        return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
-    except OSError:
-        return None
 
 
 def histogram(samples: dict[str, list[float]], bins: int = 12) -> dict[str, object]:

@@ -35,7 +35,7 @@ from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 from seal_nodes.core import events as ev
 from seal_nodes.core import topics
 from seal_nodes.core.arm.robot import JOINT_NAMES
-from seal_nodes.core.audio.realtime import CONTROL_FIFO_PRIORITY, raise_thread_priority
+from seal_nodes.core.audio.realtime import CONTROL_FIFO_PRIORITY, raise_session_priority, raise_thread_priority
 from seal_nodes.core.bounds import check_trajectory
 from seal_nodes.core.arm.trajectory import TrajectoryError, sample, validate_trajectory
 from sim_worlds.tabletop.world import RENDER_MESH_DETAIL, TabletopWorld
@@ -121,7 +121,8 @@ class SimNode(SealNode):
 
     def _run_or_exit(self, what: str, loop: Callable[[], None]) -> None:
         if self.realtime:  # the robot's drivers: a real one runs its control loop real-time too
-            self.get_logger().info(f"{what} thread scheduling: {raise_thread_priority(CONTROL_FIFO_PRIORITY)}")
+            self.get_logger().info(f"{what} thread scheduling: {raise_thread_priority(CONTROL_FIFO_PRIORITY)}; "
+                                   f"its session: {raise_session_priority()}")
         try:
             loop()
         except Exception as exc:

@@ -35,7 +35,7 @@ from seal_interfaces.msg import ObjectPoses
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from seal_nodes.core import topics
-from seal_nodes.core.audio.realtime import CONTROL_FIFO_PRIORITY, raise_thread_priority
+from seal_nodes.core.audio.realtime import CONTROL_FIFO_PRIORITY, raise_session_priority, raise_thread_priority
 from seal_nodes.core.bounds import (MAX_INSTRUCTION_CHARS, check_finite, check_goal_text, check_image,
                                     check_joint_state, check_object_poses)
 from seal_nodes.core.arm.backend import ArmBackend, BackendError, Observation
@@ -175,8 +175,8 @@ class VlaPolicyNode(SealNode):
 
     def _guarded_run(self, handle) -> Manipulate.Result:
         if self.realtime:  # frame in, command out ahead of the rest of a busy machine
-            self.get_logger().info(f"control loop scheduling: {raise_thread_priority(CONTROL_FIFO_PRIORITY)}",
-                                   once=True)
+            self.get_logger().info(f"control loop scheduling: {raise_thread_priority(CONTROL_FIFO_PRIORITY)}; "
+                                   f"its session: {raise_session_priority()}", once=True)
         try:
             return self._run(handle)
         except Exception as exc:  # a backend bug: stop the arm, fail the goal, keep serving
