@@ -1,7 +1,10 @@
 """wav_source: publishes a WAV file on /audio/mic as AudioChunks at real-time pace.
 
 A stand-in microphone for simulation and tests (select it instead of ``mic`` in the launch
-file). Parameters: file, chunk_ms (20), start_delay_s (1.0), loop (false), pad_silence_s (1.0).
+file). Parameters: file, chunk_ms (20), start_delay_s (1.0), loop (false), pad_silence_s (1.0),
+min_listeners (1) and listener_wait_s (60): after the delay it waits for that many subscribers,
+since a file played before its listener has subscribed is lost (a loaded machine can take longer
+than any fixed delay to load the recogniser); past the wait it plays anyway and says so.
 """
 from __future__ import annotations
 
@@ -26,6 +29,8 @@ class WavSource(SealNode):
         self.start_delay_s = float(self.declare_parameter("start_delay_s", 1.0).value)
         self.loop = bool(self.declare_parameter("loop", False).value)
         pad_s = float(self.declare_parameter("pad_silence_s", 1.0).value)
+        self.min_listeners = int(self.declare_parameter("min_listeners", 1).value)
+        self.listener_wait_s = float(self.declare_parameter("listener_wait_s", 60.0).value)
         self.pub = publisher(self, topics.MIC)
         self._stop = threading.Event()
         try:
@@ -40,6 +45,14 @@ class WavSource(SealNode):
     def _play(self) -> None:
         if self._stop.wait(self.start_delay_s):
             return
+        deadline = time.monotonic() + self.listener_wait_s
+        while self.pub.get_subscription_count() < self.min_listeners:
+            if time.monotonic() > deadline:
+                self.report_error(f"wav_source: {self.pub.get_subscription_count()} of {self.min_listeners} "
+                                  f"listeners on {topics.MIC.name} after {self.listener_wait_s:.0f} s; playing anyway")
+                break
+            if self._stop.wait(0.1):
+                return
         while not self._stop.is_set():
             self.get_logger().info(f"playing {self.path} ({len(self.pcm) / self.rate:.1f} s)")
             for frame in paced_frames(self.pcm, self.rate, self.chunk_ms):
