@@ -16,6 +16,7 @@ from seal_interfaces.action import Manipulate, Speak
 from seal_interfaces.msg import AudioChunk, Event
 from seal_nodes.core import events as ev
 from seal_nodes.core import topics
+from seal_nodes.nodes.common import stamp_to_ns
 from seal_nodes.stack.measure import POLICY_STAGES
 from seal_nodes.tools.wer import normalize
 from tests.integration.conftest import call, wait_event
@@ -67,13 +68,18 @@ def test_talking_over_the_agent_pauses_it_at_once_and_an_interjection_stops_it(s
     """The barge-in path end to end: speech_start over the agent → the thinker pauses the TTS
     (/tts/control) → perception's interrupt → the Speak goal is cancelled, what was said kept."""
     since = time.time_ns()
-    stack.say("Hello robot.")
+    # a long answer (what it can do: ~5 s of voice), so the user's words surely fall within it
+    # however late this process sees the voice begin on a loaded machine ("Hello!" was ~2 s)
+    stack.say("What can you do?")
     stack.wait_for(lambda: len([r for r in stack.messages(topics.SPEAKER) if r.t_ns > since]) > 40, 20,
                    "the agent to be talking")
     barge_since = time.time_ns()
     turn = stack.say("Stop, wait a second.")
     start = wait_event(stack, ev.SPEECH_START, barge_since)
-    assert '"agent_speaking":true' in start.msg.payload_json.replace(" ", "")
+    played = [stamp_to_ns(r.msg.header.stamp) for r in stack.messages(topics.SPEAKER) if r.t_ns > since]
+    assert '"agent_speaking":true' in start.msg.payload_json.replace(" ", ""), (
+        f"onset {(turn.onset_ns - played[0]) / 1e6:.0f} ms into the voice, whose last chunk so far plays at "
+        f"{(played[-1] - played[0]) / 1e6:.0f} ms")
     wait_event(stack, ev.INTERRUPT, barge_since)
     stack.wait_for(lambda: stack.agent_idle(barge_since, 1.0), 20, "the agent to stop")
     reply_trace = next(r.msg.trace_id for r in stack.messages(topics.SPEAKER) if r.t_ns > since)
