@@ -54,6 +54,19 @@ def vision(tmp_path_factory):
     print(log.read_text()[-4000:])
 
 
+def a_frame_stamp(session: StackSession, stamp_ns: int) -> bool:
+    """Is ``stamp_ns`` a camera frame's? One this test received, or one in a gap of the frames it
+    received: its subscription is best effort, and a loaded machine drops frames on the way."""
+    if stamp_ns in session.frame_stamps:
+        return True
+    seen = sorted(session.frame_stamps.copy())  # copy(): atomic while the executor adds to it
+    i = int(np.searchsorted(seen, stamp_ns))
+    if i == 0 or i == len(seen):
+        return False
+    period = float(np.median(np.diff(seen)))
+    return seen[i] - seen[i - 1] > 1.5 * period
+
+
 def truth(session: StackSession) -> dict[str, np.ndarray]:
     last = session.messages(topics.OBJECT_POSES)[-1].msg
     return {n: np.array([p.position.x, p.position.y, p.position.z]) for n, p in zip(last.names, last.poses)}
@@ -70,7 +83,7 @@ def test_object_seen_carries_frame_stamps_and_table_positions(vision):
     poses = truth(vision)
     for r in vision_events(vision, ev.OBJECT_SEEN, since):
         p = ev.Event.parse_payload(r.msg.payload_json)
-        assert stamp_to_ns(r.msg.header.stamp) in vision.frame_stamps, "not the stamp of a camera frame"
+        assert a_frame_stamp(vision, stamp_to_ns(r.msg.header.stamp)), "not the stamp of a camera frame"
         assert stamp_to_ns(r.msg.header.stamp) < r.t_ns
         assert p["frame"] == "world" and p["image_size"] == [224, 224]
         assert np.hypot(*(np.array(p["position"][:2]) - poses[p["name"]][:2])) < 0.02, (p, poses[p["name"]])
@@ -89,7 +102,7 @@ def test_the_arm_moving_gives_one_unexplained_scene_change(vision):
     change = wait_event(vision, ev.SCENE_CHANGE, since, where=lambda r: r.msg.source == "vision_perception")
     p = ev.Event.parse_payload(change.msg.payload_json)
     assert p["kind"] == "unexplained" and p["regions"] and stamp_to_ns(change.msg.header.stamp) >= since
-    assert stamp_to_ns(change.msg.header.stamp) in vision.frame_stamps
+    assert a_frame_stamp(vision, stamp_to_ns(change.msg.header.stamp))
     time.sleep(2.5)  # the move (1 s) and its settling: still just the one event
     assert len(vision_events(vision, ev.SCENE_CHANGE, since)) == 1
     since = time.time_ns()
@@ -119,5 +132,5 @@ def test_a_malformed_image_is_reported_and_the_node_keeps_serving(vision):
     assert len([r for r in vision_events(vision, ev.ERROR, since) if "does not match" in r.msg.text]) <= windows
     after = time.time_ns()
     seen = wait_event(vision, ev.OBJECT_SEEN, after, where=lambda r: r.msg.source == "vision_perception")
-    assert stamp_to_ns(seen.msg.header.stamp) in vision.frame_stamps
+    assert a_frame_stamp(vision, stamp_to_ns(seen.msg.header.stamp))
     assert vision.supervisor.status()["vision_perception"].pid == pid
