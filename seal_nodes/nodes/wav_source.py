@@ -2,9 +2,11 @@
 
 A stand-in microphone for simulation and tests (select it instead of ``mic`` in the launch
 file). Parameters: file, chunk_ms (20), start_delay_s (1.0), loop (false), pad_silence_s (1.0),
-min_listeners (1) and listener_wait_s (60): after the delay it waits for that many subscribers,
-since a file played before its listener has subscribed is lost (a loaded machine can take longer
-than any fixed delay to load the recogniser); past the wait it plays anyway and says so.
+listener (``audio_perception``) and listener_wait_s (60): after the delay it waits until that node
+subscribes to /audio/mic, since a file played before its listener has subscribed is lost (a
+loaded machine can take longer than any fixed delay to load the recogniser), and other
+subscribers (a recorder, a test) do not count; past the wait it plays anyway and says so. An
+empty ``listener`` plays after the delay alone.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ class WavSource(SealNode):
         self.start_delay_s = float(self.declare_parameter("start_delay_s", 1.0).value)
         self.loop = bool(self.declare_parameter("loop", False).value)
         pad_s = float(self.declare_parameter("pad_silence_s", 1.0).value)
-        self.min_listeners = int(self.declare_parameter("min_listeners", 1).value)
+        self.listener = str(self.declare_parameter("listener", "audio_perception").value)
         self.listener_wait_s = float(self.declare_parameter("listener_wait_s", 60.0).value)
         self.pub = publisher(self, topics.MIC)
         self._stop = threading.Event()
@@ -46,10 +48,10 @@ class WavSource(SealNode):
         if self._stop.wait(self.start_delay_s):
             return
         deadline = time.monotonic() + self.listener_wait_s
-        while self.pub.get_subscription_count() < self.min_listeners:
+        while self.listener and not self._listening():
             if time.monotonic() > deadline:
-                self.report_error(f"wav_source: {self.pub.get_subscription_count()} of {self.min_listeners} "
-                                  f"listeners on {topics.MIC.name} after {self.listener_wait_s:.0f} s; playing anyway")
+                self.report_error(f"wav_source: {self.listener} has not subscribed to {topics.MIC.name} "
+                                  f"after {self.listener_wait_s:.0f} s; playing anyway")
                 break
             if self._stop.wait(0.1):
                 return
@@ -62,6 +64,9 @@ class WavSource(SealNode):
             if not self.loop:
                 return
             time.sleep(0.2)
+
+    def _listening(self) -> bool:
+        return any(info.node_name == self.listener for info in self.get_subscriptions_info_by_topic(topics.MIC.name))
 
     def close(self) -> None:
         self._stop.set()
