@@ -24,7 +24,7 @@ from seal_nodes.nodes.common import SealNode, msg_to_frame, run, subscription
 
 from seal_nodes.core import topics
 from seal_nodes.core.audio.frames import AudioFormatError, AudioFrame
-from seal_nodes.core.audio.realtime import raise_session_priority, raise_thread_priority
+from seal_nodes.core.audio.realtime import raise_thread_priority
 from seal_nodes.core.bounds import MAX_BIAS_WORDS_CHARS, AudioBudget, check_audio_chunk, check_text
 from seal_nodes.core.events import SPEECH_END, Event
 from seal_nodes.core.perception.audio import (
@@ -106,9 +106,7 @@ class AudioPerceptionNode(SealNode):
 
     def _work(self) -> None:
         # VAD and turn taking judge each chunk as it comes: ahead of the rest of a busy machine.
-        # the thread's priority orders it within this node's session, the session's against the rest
-        self.get_logger().info(f"perception thread scheduling: {raise_thread_priority()}; "
-                               f"its session: {raise_session_priority()}")
+        self.get_logger().info(f"perception thread scheduling: {raise_thread_priority()}")
         while not self._stop.is_set():
             try:  # messages set aside while a frame waited for its reference come first
                 kind, msg = self._held.popleft() if self._held else self._inbox.get(timeout=0.2)

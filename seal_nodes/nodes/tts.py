@@ -30,9 +30,6 @@ padding), so utterances join exactly.
   synthesis starts that late (a slow voice for ``seal diagnose``; launch argument
   ``fault_tts_delay_ms`` of ``launch/sim.launch.yaml``).
 
-The node asks for its session's nice to be −5 (``raise_session_priority``): chunk pacing is
-part of the audio path and must not wait behind other sessions' work on a busy machine.
-
 ``agent_speech_start`` / ``agent_speech_end`` events go to /seal/events; bad goals (empty,
 too long, not UTF-8, only tags) are aborted with the reason and reported as ``error`` events;
 unknown tags are dropped and reported the same way.
@@ -60,7 +57,6 @@ from std_msgs.msg import String
 
 from seal_nodes.core import events as ev
 from seal_nodes.core import topics
-from seal_nodes.core.audio.realtime import raise_session_priority
 from seal_nodes.core.bounds import MAX_CONTROL_CHARS, MAX_SPEAK_CHARS, check_goal_text, check_ids, check_text
 from seal_nodes.core.voice.espeak import EspeakSynthesizer
 from seal_nodes.core.voice.piper import OPENERS
@@ -142,7 +138,7 @@ class TtsNode(SealNode):
         subscription(self, topics.EVENTS, self.on_event)
         self.create_timer(0.5, self.player.tick)
         self.player.start()
-        self.get_logger().info(f"tts ready: {desc}, {self.synth.sample_rate} Hz; session: {raise_session_priority()}")
+        self.get_logger().info(f"tts ready: {desc}, {self.synth.sample_rate} Hz")
         if delay_ms:
             self.get_logger().warning(f"fault injected: every utterance's synthesis starts {delay_ms:.0f} ms late")
 
