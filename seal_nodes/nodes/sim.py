@@ -64,6 +64,8 @@ class SimNode(SealNode):
             # Mesa's software rasterizer draws on worker threads of ordinary priority: with none, a
             # frame is drawn on the camera thread itself, at its priority (a light frame needs no more).
             os.environ.setdefault("LP_NUM_THREADS", "0")
+            # the session is the whole process's, once: its threads ask for their own below
+            self.get_logger().info(f"session scheduling: {raise_session_priority()}")
         try:
             self.world = TabletopWorld(**world, fault_stuck_object=stuck)
         except KeyError as exc:  # a bad fault name: said, and the world built without it
@@ -121,8 +123,7 @@ class SimNode(SealNode):
 
     def _run_or_exit(self, what: str, loop: Callable[[], None]) -> None:
         if self.realtime:  # the robot's drivers: a real one runs its control loop real-time too
-            self.get_logger().info(f"{what} thread scheduling: {raise_thread_priority(CONTROL_FIFO_PRIORITY)}; "
-                                   f"its session: {raise_session_priority()}")
+            self.get_logger().info(f"{what} thread scheduling: {raise_thread_priority(CONTROL_FIFO_PRIORITY)}")
         try:
             loop()
         except Exception as exc:

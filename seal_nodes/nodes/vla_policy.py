@@ -76,6 +76,8 @@ class VlaPolicyNode(SealNode):
         self.max_frame_age_s = float(self.declare_parameter("max_frame_age_s", 0.5).value)
         state_timeout_s = min(max(float(self.declare_parameter("state_timeout_s", 2.0).value), 0.1), 60.0)
         self.realtime = bool(self.declare_parameter("realtime", False).value)
+        if self.realtime:  # the session is the whole process's, once; each goal's loop thread asks below
+            self.get_logger().info(f"session scheduling: {raise_session_priority()}")
         weights = str(self.declare_parameter("weights_dir", "").value)  # "": the shipped policy
         if weights:
             LearnedBackend.weights_dir = weights
@@ -175,8 +177,8 @@ class VlaPolicyNode(SealNode):
 
     def _guarded_run(self, handle) -> Manipulate.Result:
         if self.realtime:  # frame in, command out ahead of the rest of a busy machine
-            self.get_logger().info(f"control loop scheduling: {raise_thread_priority(CONTROL_FIFO_PRIORITY)}; "
-                                   f"its session: {raise_session_priority()}", once=True)
+            self.get_logger().info(f"control loop scheduling: {raise_thread_priority(CONTROL_FIFO_PRIORITY)}",
+                                   once=True)
         try:
             return self._run(handle)
         except Exception as exc:  # a backend bug: stop the arm, fail the goal, keep serving

@@ -84,7 +84,7 @@ def test_talking_over_the_agent_pauses_it_at_once_and_an_interjection_stops_it(s
     stack.wait_for(lambda: stack.agent_idle(barge_since, 1.0), 20, "the agent to stop")
     reply_trace = next(r.msg.trace_id for r in stack.messages(topics.SPEAKER) if r.t_ns > since)
     chunks = [r for r in stack.messages(topics.SPEAKER) if r.msg.trace_id == reply_trace]
-    last_end_ns = max(r.msg.header.stamp.sec * 10**9 + r.msg.header.stamp.nanosec + 20_000_000 for r in chunks)
+    last_end_ns = max(stamp_to_ns(r.msg.header.stamp) + 20_000_000 for r in chunks)
     # the voice fell silent while the user was still talking: paused on their onset, not on the
     # transcript of their words (how soon is a benchmark figure: barge_in_stop_ms)
     assert last_end_ns < turn.offset_ns, (f"the voice went on {(last_end_ns - turn.onset_ns) / 1e6:.0f} ms after "

@@ -61,7 +61,7 @@ from pathlib import Path
 from seal_nodes.core.audio.realtime import raise_session_priority
 args = dict(autogroup=Path(sys.argv[1]), switch=Path(sys.argv[2])) if len(sys.argv) > 1 else {}
 print(os.getsid(0) == os.getpid(), raise_session_priority(**args), sep="|")
-print(raise_session_priority(**args))  # a second call (another thread of the node) changes nothing more
+print(raise_session_priority(**args))  # a second call changes nothing more
 """
 
 

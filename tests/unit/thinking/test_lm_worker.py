@@ -7,21 +7,13 @@ import time
 
 from seal_nodes.core.thinking.lm.base import ModelError
 from seal_nodes.core.thinking.lm.worker import SingleFlight, WorkerGeneration
+from seal_nodes.tools.waiting import wait_until
 
 
-def until(cond, timeout_s: float = 10.0) -> bool:
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.01)
-    return cond()
-
-
-def drain(gen: WorkerGeneration, timeout_s: float = 10.0) -> list[str]:
+def drain(gen: WorkerGeneration) -> list[str]:
     """Every piece of ``gen`` once it is done (a generation is done when its pieces are taken)."""
     pieces: list[str] = []
-    assert until(lambda: pieces.extend(gen.poll()) or gen.done, timeout_s)
+    wait_until(lambda: pieces.extend(gen.poll()) or gen.done, 10, "the generation to end")
     return pieces
 
 
@@ -51,12 +43,12 @@ class StuckModel:
 def test_a_stuck_generation_keeps_later_ones_out_of_the_model_and_the_waiters_leave():
     model, flight = StuckModel(), SingleFlight("test", busy_wait_s=30)
     gens = [flight.launch(WorkerGeneration(), model.work(0))]
-    assert until(lambda: model.calls == [0])
+    wait_until(lambda: model.calls == [0], 10, "the first generation inside the model")
     for n in range(1, 30):
         gens.append(flight.launch(WorkerGeneration(), model.work(n)))
     # every superseded waiter has gone: the stuck one and the newest are all that is left
-    assert until(lambda: all(g.done for g in gens[1:-1]))
-    assert until(lambda: flight.threads == 2)
+    wait_until(lambda: all(g.done for g in gens[1:-1]), 10, "the superseded waiters to end")
+    wait_until(lambda: flight.threads == 2, 10, "two workers left")
     assert all(g.finish_reason == "cancelled" for g in gens[1:-1])
     assert model.calls == [0]
     model.release.set()
@@ -69,15 +61,15 @@ def test_a_stuck_generation_keeps_later_ones_out_of_the_model_and_the_waiters_le
 def test_a_waiter_gives_up_with_a_clear_error_when_the_model_never_lets_go():
     model, flight = StuckModel(), SingleFlight("test-model", busy_wait_s=0.2)
     first = flight.launch(WorkerGeneration(), model.work(0))
-    assert until(lambda: model.calls == [0])
+    wait_until(lambda: model.calls == [0], 10, "the first generation inside the model")
     second = flight.launch(WorkerGeneration(), model.work(1))
-    assert until(lambda: second.done)
+    wait_until(lambda: second.done, 10, "the waiter to give up")
     assert second.finish_reason == "error"
     assert "test-model" in second.error and "still busy" in second.error
     assert first.cancelled and model.calls == [0]
     assert not flight.close(wait_s=0.1)  # the stuck one is still inside
     model.release.set()
-    assert until(lambda: flight.threads == 0)
+    wait_until(lambda: flight.threads == 0, 10, "every worker to end")
 
 
 def test_failures_become_the_generations_error():
@@ -90,9 +82,11 @@ def test_failures_become_the_generations_error():
         raise KeyError("x")
 
     a = flight.launch(WorkerGeneration(), clean)
-    assert until(lambda: a.done) and a.error == "the server said no" and a.finish_reason == "error"
+    wait_until(lambda: a.done, 10, "the first failure")
+    assert a.error == "the server said no" and a.finish_reason == "error"
     b = flight.launch(WorkerGeneration(), crash)
-    assert until(lambda: b.done) and b.error == "KeyError: 'x'"
+    wait_until(lambda: b.done, 10, "the second failure")
+    assert b.error == "KeyError: 'x'"
     # a failure releases the model for the next one
     c = flight.launch(WorkerGeneration(), lambda gen: gen.put("ok"))
     assert drain(c) == ["ok"] and c.error is None
